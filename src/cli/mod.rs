@@ -1,0 +1,77 @@
+//! Command-line parsing (clap) and dispatch; `anyhow` stops here, the library uses `thiserror`.
+
+mod check;
+mod models;
+mod plan;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use fleetfit::{Error, InputError};
+
+/// Places a whole GPU fleet's LLM deployments with one integer program (HiGHS).
+#[derive(Debug, Parser)]
+#[command(name = "fleetfit", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Output format of a command that prints a plan or a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Place every deployment on the fleet and print or write the plan.
+    Plan(plan::PlanArgs),
+    /// Check a plan file against every rule of the contract.
+    Check(check::CheckArgs),
+    /// List the model catalog built into this binary.
+    Models(models::ModelsArgs),
+}
+
+/// Runs one command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Plan(args) => plan::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Models(args) => models::run(args),
+    }
+}
+
+/// The exit code for an error: 2 for bad input, 3 when the solver produced no plan.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.downcast_ref::<InputError>().is_some() {
+        return 2;
+    }
+    match err.downcast_ref::<Error>() {
+        Some(Error::Input(_)) | Some(Error::Write { .. }) => 2,
+        Some(Error::Solver(_)) | Some(Error::InvalidPlan(_)) => 3,
+        None => 2,
+    }
+}
+
+/// Shared `--fleet` / `--deployments` arguments.
+#[derive(Debug, clap::Args)]
+pub struct Inputs {
+    /// Fleet file (.yaml, .yml or .json).
+    #[arg(long)]
+    pub fleet: PathBuf,
+    /// Deployments file (.yaml, .yml or .json).
+    #[arg(long)]
+    pub deployments: PathBuf,
+}
+
+impl Inputs {
+    /// Loads and validates both files.
+    pub fn load(&self) -> Result<(fleetfit::domain::Fleet, fleetfit::domain::Workload), InputError> {
+        let fleet = fleetfit::formats::fleet_file::load(&self.fleet)?;
+        let workload = fleetfit::formats::deployments_file::load(&self.deployments)?;
+        Ok((fleet, workload))
+    }
+}

@@ -1,0 +1,104 @@
+//! The fleet: nodes, their labels and their GPUs, as the fleet file describes them.
+
+use std::collections::BTreeMap;
+
+use crate::ratio::Decimal;
+
+/// One GPU of a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gpu {
+    /// Device index on its node (what `CUDA_VISIBLE_DEVICES` names).
+    pub index: u32,
+    /// Product name, such as `H100-SXM5-80GB`.
+    pub gpu_type: String,
+    /// Total memory.
+    pub memory_mib: u64,
+    /// Memory held by processes fleetfit does not place.
+    pub used_mib: u64,
+    /// Compute utilisation in percent, 0..=100.
+    pub utilization: u32,
+    pub healthy: bool,
+}
+
+impl Gpu {
+    /// Memory left for fleetfit's workers.
+    pub fn free_mib(&self) -> u64 {
+        self.memory_mib.saturating_sub(self.used_mib)
+    }
+
+    /// Whether fleetfit may place on this GPU at all (contract section 4): healthy, and neither
+    /// its memory nor its compute used beyond `busy_threshold`.
+    pub fn is_eligible(&self, busy_threshold: Decimal) -> bool {
+        self.healthy
+            && busy_threshold.ratio_at_most(self.used_mib, self.memory_mib)
+            && busy_threshold.ratio_at_most(self.utilization as u64, 100)
+    }
+
+    /// The kind this GPU belongs to.
+    pub fn kind(&self) -> GpuKind {
+        GpuKind {
+            gpu_type: self.gpu_type.clone(),
+            memory_mib: self.memory_mib,
+        }
+    }
+}
+
+/// GPUs that are the same product with the same total memory: one replica's GPUs are one kind,
+/// so that `gpu_memory_utilization` reserves the same MiB on each.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GpuKind {
+    pub gpu_type: String,
+    pub memory_mib: u64,
+}
+
+/// One machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// Unique across the fleet.
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// Sorted by index.
+    pub gpus: Vec<Gpu>,
+}
+
+impl Node {
+    /// Whether every `key: value` of a selector is among this node's labels.
+    pub fn matches(&self, selector: &BTreeMap<String, String>) -> bool {
+        selector
+            .iter()
+            .all(|(key, value)| self.labels.get(key) == Some(value))
+    }
+
+    /// The GPU with a given device index.
+    pub fn gpu(&self, index: u32) -> Option<&Gpu> {
+        self.gpus.iter().find(|g| g.index == index)
+    }
+}
+
+/// All nodes, in the order of the fleet file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fleet {
+    pub nodes: Vec<Node>,
+}
+
+impl Fleet {
+    /// The node with a given name.
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Every GPU of the fleet.
+    pub fn gpus(&self) -> impl Iterator<Item = (&Node, &Gpu)> {
+        self.nodes
+            .iter()
+            .flat_map(|n| n.gpus.iter().map(move |g| (n, g)))
+    }
+
+    /// GPU types present, sorted.
+    pub fn gpu_types(&self) -> Vec<String> {
+        let mut types: Vec<String> = self.gpus().map(|(_, g)| g.gpu_type.clone()).collect();
+        types.sort();
+        types.dedup();
+        types
+    }
+}

@@ -1,0 +1,11 @@
+//! The domain: what a fleet, a model, a deployment and a plan are, free of any file format.
+
+pub mod deployment;
+pub mod fleet;
+pub mod model;
+pub mod plan;
+
+pub use deployment::{Deployment, KvCacheDtype, Policy, Reserve, Workload};
+pub use fleet::{Fleet, Gpu, GpuKind, Node};
+pub use model::{Mla, ModelArch, Quantization};
+pub use plan::{FleetUse, Objective, Plan, PlacedReplica, SolveStatus, Stage, Unplaced};

@@ -1,0 +1,91 @@
+//! The plan: where every replica runs, and what the fleet gets out of it (contract section 7).
+
+use serde::{Deserialize, Serialize};
+
+/// How far the solver got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SolveStatus {
+    /// Every level of the objective is proven optimal.
+    Optimal,
+    /// The time limit stopped the solver; the plan is valid but may not be the best.
+    TimeLimit,
+}
+
+/// The three levels of the lexicographic objective (section 6), and how proven level 1 is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Objective {
+    /// Sum over deployments of `priority * replicas placed`.
+    pub placed_value: u64,
+    /// Sum over placed replicas of their quantization's 0-based rank.
+    pub quantization_penalty: u64,
+    /// GPUs assigned (a shared GPU counts once).
+    pub gpus_used: u64,
+    /// Best possible `placed_value` the solver could prove, when it stopped early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<f64>,
+    /// Relative gap of level 1, `(bound - placed_value) / bound`, when it stopped early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap: Option<f64>,
+}
+
+/// One pipeline stage: `tensor_parallel` GPUs on one node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stage {
+    pub node: String,
+    pub gpus: Vec<u32>,
+}
+
+/// One placed replica of a deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacedReplica {
+    pub deployment: String,
+    /// 0-based, unique within the deployment.
+    pub replica: u64,
+    pub quantization: String,
+    pub tensor_parallel: u64,
+    pub pipeline_parallel: u64,
+    pub gpu_type: String,
+    /// The memory reserved on each of its GPUs (section 4's `reserve_mib`).
+    pub memory_per_gpu_mib: u64,
+    pub stages: Vec<Stage>,
+}
+
+/// A deployment that got fewer replicas than it asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unplaced {
+    pub deployment: String,
+    pub requested: u64,
+    pub placed: u64,
+    /// Why, most decisive first (added by explanations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}
+
+/// How the fleet's GPUs are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetUse {
+    pub gpus_total: u64,
+    pub gpus_eligible: u64,
+    pub gpus_used: u64,
+    pub gpus_free: u64,
+}
+
+/// A complete placement, as written to `plan.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub status: SolveStatus,
+    pub objective: Objective,
+    pub replicas: Vec<PlacedReplica>,
+    pub unplaced: Vec<Unplaced>,
+    pub fleet: FleetUse,
+}
+
+impl Plan {
+    /// The plan as pretty JSON with a trailing newline, byte-for-byte deterministic.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("a plan always serializes");
+        text.push('\n');
+        text
+    }
+}

@@ -1,0 +1,254 @@
+//! The deployments file (contract section 2): policy, inline models, deployments.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::model_file::ModelFile;
+use crate::catalog::Catalog;
+use crate::domain::{Deployment, KvCacheDtype, ModelArch, Policy, Quantization, Reserve, Workload};
+use crate::error::InputError;
+use crate::ratio::Decimal;
+
+/// The file as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentsFile {
+    #[serde(default)]
+    pub policy: PolicyFile,
+    #[serde(default)]
+    pub models: Vec<ModelFile>,
+    pub deployments: Vec<DeploymentFile>,
+}
+
+/// `policy:` as written; every field optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    pub busy_threshold: Option<f64>,
+    pub overhead_mib: Option<u64>,
+    pub reserve: Option<ReserveFile>,
+}
+
+/// `policy.reserve:` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveFile {
+    pub per_node: Option<u64>,
+    pub fleet: Option<u64>,
+    pub per_type: Option<BTreeMap<String, u64>>,
+}
+
+/// One deployment as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentFile {
+    pub name: String,
+    pub model: String,
+    pub replicas: Option<u64>,
+    pub priority: Option<u64>,
+    pub quantizations: Option<Vec<String>>,
+    pub tensor_parallel: Option<Vec<u64>>,
+    pub pipeline_parallel: Option<Vec<u64>>,
+    pub max_model_len: Option<u64>,
+    pub kv_cache_tokens: Option<u64>,
+    pub kv_cache_dtype: Option<String>,
+    pub gpu_memory_utilization: Option<f64>,
+    pub gpu_types: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "super::scalar::opt_labels")]
+    pub node_selector: Option<BTreeMap<String, String>>,
+    pub spread: Option<bool>,
+    pub share_gpu: Option<bool>,
+}
+
+/// Default TP sizes: the powers of two a single 8-GPU node offers.
+pub const DEFAULT_TENSOR_PARALLEL: [u64; 4] = [1, 2, 4, 8];
+/// Default maximum context length.
+pub const DEFAULT_MAX_MODEL_LEN: u64 = 4096;
+
+/// Reads and validates a deployments file, resolving every model.
+pub fn load(path: &Path) -> Result<Workload, InputError> {
+    let file: DeploymentsFile = super::parse_file(path)?;
+    resolve(path, file, Catalog::builtin())
+}
+
+/// Validates a parsed deployments file against a catalog and applies the defaults.
+pub fn resolve(path: &Path, file: DeploymentsFile, catalog: &Catalog) -> Result<Workload, InputError> {
+    let policy = resolve_policy(path, &file.policy)?;
+    let mut inline: BTreeMap<String, Arc<ModelArch>> = BTreeMap::new();
+    for (i, m) in file.models.iter().enumerate() {
+        let model = m.resolve(path, &format!("models[{i}]"))?;
+        let key = model.id.to_ascii_lowercase();
+        if inline.insert(key, Arc::new(model)).is_some() {
+            return Err(InputError::new(path, format!("models[{i}].id"), format!("duplicate model id '{}'", m.id)));
+        }
+    }
+    if file.deployments.is_empty() {
+        return Err(InputError::new(path, "deployments", "no deployments are listed"));
+    }
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    let mut deployments = Vec::with_capacity(file.deployments.len());
+    for (i, d) in file.deployments.iter().enumerate() {
+        let at = format!("deployments[{i}]");
+        if d.name.trim().is_empty() {
+            return Err(InputError::new(path, format!("{at}.name"), "must not be empty"));
+        }
+        if let Some(first) = names.insert(&d.name, i) {
+            return Err(InputError::new(
+                path,
+                format!("{at}.name"),
+                format!("duplicate deployment name '{}' (also deployments[{first}])", d.name),
+            ));
+        }
+        let model = resolve_model(path, &format!("{at}.model"), &d.model, &inline, catalog)?;
+        deployments.push(resolve_deployment(path, &at, d, model)?);
+    }
+    Ok(Workload { policy, deployments })
+}
+
+fn resolve_policy(path: &Path, p: &PolicyFile) -> Result<Policy, InputError> {
+    let mut policy = Policy::default();
+    if let Some(t) = p.busy_threshold {
+        policy.busy_threshold = Decimal::from_f64(t)
+            .filter(|_| (0.0..=1.0).contains(&t))
+            .ok_or_else(|| InputError::new(path, "policy.busy_threshold", format!("{t} is not a fraction between 0 and 1")))?;
+    }
+    if let Some(o) = p.overhead_mib {
+        policy.overhead_mib = o;
+    }
+    if let Some(r) = &p.reserve {
+        policy.reserve = Reserve {
+            per_node: r.per_node.unwrap_or(0),
+            fleet: r.fleet.unwrap_or(0),
+            per_type: r.per_type.clone().unwrap_or_default(),
+        };
+    }
+    Ok(policy)
+}
+
+/// A model name is an inline id, a catalog name, or a path to a `config.json` (relative to the
+/// deployments file first, then to the working directory).
+fn resolve_model(
+    path: &Path,
+    at: &str,
+    name: &str,
+    inline: &BTreeMap<String, Arc<ModelArch>>,
+    catalog: &Catalog,
+) -> Result<Arc<ModelArch>, InputError> {
+    if let Some(m) = inline.get(&name.to_ascii_lowercase()) {
+        return Ok(m.clone());
+    }
+    if let Some(entry) = catalog.find(name) {
+        return Ok(entry.model.clone());
+    }
+    let looks_like_path = name.ends_with(".json") || name.starts_with('.') || name.starts_with('/');
+    let relative = path.parent().map(|dir| dir.join(name)).unwrap_or_else(|| PathBuf::from(name));
+    for candidate in [relative, PathBuf::from(name)] {
+        if candidate.is_file() || candidate.join("config.json").is_file() {
+            return super::hf_config::load(&candidate)
+                .map(Arc::new)
+                .map_err(|e| InputError::new(path, at, format!("model file {e}")));
+        }
+    }
+    let hint = if looks_like_path {
+        format!("no model file at '{name}'")
+    } else {
+        let similar = catalog.similar(name);
+        if similar.is_empty() {
+            format!("unknown model '{name}': not an inline model, a catalog id (see `fleetfit models`) or a config.json path")
+        } else {
+            format!("unknown model '{name}'; similar catalog ids: {}", similar.join(", "))
+        }
+    };
+    Err(InputError::new(path, at, hint))
+}
+
+fn resolve_deployment(path: &Path, at: &str, d: &DeploymentFile, model: Arc<ModelArch>) -> Result<Deployment, InputError> {
+    let err = |field: &str, message: String| InputError::new(path, format!("{at}.{field}"), message);
+    let quantizations = match &d.quantizations {
+        None => vec![model.dtype],
+        Some(list) => {
+            if list.is_empty() {
+                return Err(err("quantizations", "must list at least one quantization".into()));
+            }
+            let mut out = Vec::with_capacity(list.len());
+            for (j, name) in list.iter().enumerate() {
+                let q: Quantization = name.parse().map_err(|m| err(&format!("quantizations[{j}]"), m))?;
+                if out.contains(&q) {
+                    return Err(err(&format!("quantizations[{j}]"), format!("'{name}' is listed twice")));
+                }
+                out.push(q);
+            }
+            out
+        }
+    };
+    let tensor_parallel = sizes(path, &format!("{at}.tensor_parallel"), d.tensor_parallel.as_deref(), &DEFAULT_TENSOR_PARALLEL)?;
+    let pipeline_parallel = sizes(path, &format!("{at}.pipeline_parallel"), d.pipeline_parallel.as_deref(), &[1])?;
+    let max_model_len = d.max_model_len.unwrap_or(DEFAULT_MAX_MODEL_LEN);
+    if max_model_len == 0 {
+        return Err(err("max_model_len", "must be at least 1".into()));
+    }
+    let kv_cache_tokens = d.kv_cache_tokens.unwrap_or(max_model_len);
+    if kv_cache_tokens == 0 {
+        return Err(err("kv_cache_tokens", "must be at least 1".into()));
+    }
+    let kv_cache_dtype = match d.kv_cache_dtype.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("auto") => KvCacheDtype::Auto,
+        Some("fp8") | Some("fp8_e4m3") | Some("fp8_e5m2") => KvCacheDtype::Fp8,
+        Some(other) => return Err(err("kv_cache_dtype", format!("unknown '{other}'; expected auto or fp8"))),
+    };
+    let gpu_memory_utilization = match d.gpu_memory_utilization {
+        None => None,
+        Some(f) if f > 0.0 && f <= 1.0 => Decimal::from_f64(f),
+        Some(f) => return Err(err("gpu_memory_utilization", format!("{f} is outside (0, 1]"))),
+    };
+    if let Some(types) = &d.gpu_types {
+        if types.is_empty() {
+            return Err(err("gpu_types", "must list at least one GPU type (or leave it out to allow all)".into()));
+        }
+        if let Some(j) = types.iter().position(|t| t.trim().is_empty()) {
+            return Err(err(&format!("gpu_types[{j}]"), "must not be empty".into()));
+        }
+    }
+    Ok(Deployment {
+        name: d.name.clone(),
+        model,
+        replicas: d.replicas.unwrap_or(1),
+        priority: d.priority.unwrap_or(1),
+        quantizations,
+        tensor_parallel,
+        pipeline_parallel,
+        max_model_len,
+        kv_cache_tokens,
+        kv_cache_dtype,
+        gpu_memory_utilization,
+        gpu_types: d.gpu_types.clone(),
+        node_selector: d.node_selector.clone().unwrap_or_default(),
+        spread: d.spread.unwrap_or(false),
+        share_gpu: d.share_gpu.unwrap_or(false),
+    })
+}
+
+/// A list of parallel sizes: non-empty, each at least 1, no repeats.
+fn sizes(path: &Path, at: &str, given: Option<&[u64]>, default: &[u64]) -> Result<Vec<u64>, InputError> {
+    let Some(list) = given else { return Ok(default.to_vec()) };
+    if list.is_empty() {
+        return Err(InputError::new(path, at, "must list at least one size"));
+    }
+    let mut out = Vec::with_capacity(list.len());
+    for (j, &s) in list.iter().enumerate() {
+        if s == 0 {
+            return Err(InputError::new(path, format!("{at}[{j}]"), "must be at least 1"));
+        }
+        if s > 4096 {
+            return Err(InputError::new(path, format!("{at}[{j}]"), format!("{s} GPUs is more than one replica stage can span (at most 4096)")));
+        }
+        if out.contains(&s) {
+            return Err(InputError::new(path, format!("{at}[{j}]"), format!("{s} is listed twice")));
+        }
+        out.push(s);
+    }
+    Ok(out)
+}

@@ -1,0 +1,227 @@
+//! The fleet file (contract section 1): nodes with explicit GPUs or the `gpu_count` shorthand.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Fleet, Gpu, Node};
+use crate::error::InputError;
+
+/// The file as written.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetFile {
+    pub nodes: Vec<NodeFile>,
+}
+
+/// One node: either `gpus` or the shorthand `gpu_type` + `gpu_count` + `memory_mib`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFile {
+    pub name: String,
+    #[serde(default, deserialize_with = "super::scalar::labels", skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<Vec<GpuFile>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<u64>,
+}
+
+/// One GPU as written.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpuFile {
+    pub index: u32,
+    #[serde(rename = "type")]
+    pub gpu_type: String,
+    pub memory_mib: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub used_mib: u64,
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub utilization: u32,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub healthy: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Reads and validates a fleet file.
+pub fn load(path: &Path) -> Result<Fleet, InputError> {
+    let file: FleetFile = super::parse_file(path)?;
+    resolve(path, file)
+}
+
+/// Validates a parsed fleet file and applies its defaults.
+pub fn resolve(path: &Path, file: FleetFile) -> Result<Fleet, InputError> {
+    if file.nodes.is_empty() {
+        return Err(InputError::new(path, "nodes", "the fleet has no nodes"));
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut nodes = Vec::with_capacity(file.nodes.len());
+    for (i, node) in file.nodes.iter().enumerate() {
+        let at = format!("nodes[{i}]");
+        if node.name.trim().is_empty() {
+            return Err(InputError::new(path, format!("{at}.name"), "must not be empty"));
+        }
+        if let Some(first) = seen.insert(&node.name, i) {
+            return Err(InputError::new(
+                path,
+                format!("{at}.name"),
+                format!("duplicate node name '{}' (also nodes[{first}])", node.name),
+            ));
+        }
+        nodes.push(resolve_node(path, &at, node)?);
+    }
+    Ok(Fleet { nodes })
+}
+
+fn resolve_node(path: &Path, at: &str, node: &NodeFile) -> Result<Node, InputError> {
+    let shorthand = node.gpu_type.is_some() || node.gpu_count.is_some() || node.memory_mib.is_some();
+    let gpus = match (&node.gpus, shorthand) {
+        (Some(_), true) => {
+            return Err(InputError::new(
+                path,
+                at,
+                "give either `gpus` or the shorthand `gpu_type`/`gpu_count`/`memory_mib`, not both",
+            ));
+        }
+        (None, false) => {
+            return Err(InputError::new(
+                path,
+                at,
+                "the node has no GPUs: give `gpus` or `gpu_type`, `gpu_count` and `memory_mib`",
+            ));
+        }
+        (Some(gpus), false) => gpus.clone(),
+        (None, true) => expand_shorthand(path, at, node)?,
+    };
+    if gpus.is_empty() {
+        return Err(InputError::new(path, format!("{at}.gpus"), "the node has no GPUs"));
+    }
+    let mut indices: HashMap<u32, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(gpus.len());
+    for (j, gpu) in gpus.iter().enumerate() {
+        let gat = format!("{at}.gpus[{j}]");
+        if let Some(first) = indices.insert(gpu.index, j) {
+            return Err(InputError::new(
+                path,
+                format!("{gat}.index"),
+                format!("duplicate GPU index {} on node '{}' (also gpus[{first}])", gpu.index, node.name),
+            ));
+        }
+        if gpu.gpu_type.trim().is_empty() {
+            return Err(InputError::new(path, format!("{gat}.type"), "must not be empty"));
+        }
+        if gpu.memory_mib == 0 {
+            return Err(InputError::new(path, format!("{gat}.memory_mib"), "must be greater than 0"));
+        }
+        if gpu.used_mib > gpu.memory_mib {
+            return Err(InputError::new(
+                path,
+                format!("{gat}.used_mib"),
+                format!("{} MiB used is more than the GPU's {} MiB", gpu.used_mib, gpu.memory_mib),
+            ));
+        }
+        if gpu.utilization > 100 {
+            return Err(InputError::new(
+                path,
+                format!("{gat}.utilization"),
+                format!("{} is not a percentage (0..100)", gpu.utilization),
+            ));
+        }
+        out.push(Gpu {
+            index: gpu.index,
+            gpu_type: gpu.gpu_type.clone(),
+            memory_mib: gpu.memory_mib,
+            used_mib: gpu.used_mib,
+            utilization: gpu.utilization,
+            healthy: gpu.healthy,
+        });
+    }
+    out.sort_by_key(|g| g.index);
+    Ok(Node {
+        name: node.name.clone(),
+        labels: node.labels.clone(),
+        gpus: out,
+    })
+}
+
+fn expand_shorthand(path: &Path, at: &str, node: &NodeFile) -> Result<Vec<GpuFile>, InputError> {
+    let missing = |field: &str| {
+        InputError::new(
+            path,
+            format!("{at}.{field}"),
+            "missing: the shorthand needs `gpu_type`, `gpu_count` and `memory_mib`",
+        )
+    };
+    let gpu_type = node.gpu_type.clone().ok_or_else(|| missing("gpu_type"))?;
+    let count = node.gpu_count.ok_or_else(|| missing("gpu_count"))?;
+    let memory_mib = node.memory_mib.ok_or_else(|| missing("memory_mib"))?;
+    if count == 0 {
+        return Err(InputError::new(path, format!("{at}.gpu_count"), "must be at least 1"));
+    }
+    if count > 4096 {
+        return Err(InputError::new(
+            path,
+            format!("{at}.gpu_count"),
+            format!("{count} GPUs on one node is more than any machine holds (at most 4096)"),
+        ));
+    }
+    if memory_mib == 0 {
+        return Err(InputError::new(path, format!("{at}.memory_mib"), "must be greater than 0"));
+    }
+    Ok((0..count)
+        .map(|index| GpuFile {
+            index,
+            gpu_type: gpu_type.clone(),
+            memory_mib,
+            used_mib: 0,
+            utilization: 0,
+            healthy: true,
+        })
+        .collect())
+}
+
+/// The fleet as a file again (for generators and importers), GPUs spelled out.
+pub fn to_file(fleet: &Fleet) -> FleetFile {
+    FleetFile {
+        nodes: fleet
+            .nodes
+            .iter()
+            .map(|n| NodeFile {
+                name: n.name.clone(),
+                labels: n.labels.clone(),
+                gpus: Some(
+                    n.gpus
+                        .iter()
+                        .map(|g| GpuFile {
+                            index: g.index,
+                            gpu_type: g.gpu_type.clone(),
+                            memory_mib: g.memory_mib,
+                            used_mib: g.used_mib,
+                            utilization: g.utilization,
+                            healthy: g.healthy,
+                        })
+                        .collect(),
+                ),
+                ..NodeFile::default()
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,129 @@
+//! File formats: reading fleet and deployments files (YAML or JSON), Hugging Face configs, the
+//! embedded model catalog, and rendering plans as tables. Nothing here decides placement.
+
+pub mod deployments_file;
+pub mod fleet_file;
+pub mod hf_config;
+pub mod model_file;
+pub mod scalar;
+pub mod table;
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use crate::error::InputError;
+
+/// The two input syntaxes, chosen by file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    Yaml,
+    Json,
+}
+
+impl Syntax {
+    /// The syntax of a path by its extension (`.yaml`, `.yml`, `.json`).
+    pub fn of(path: &Path) -> Result<Syntax, InputError> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase());
+        match ext.as_deref() {
+            Some("yaml") | Some("yml") => Ok(Syntax::Yaml),
+            Some("json") => Ok(Syntax::Json),
+            _ => Err(InputError::new(
+                path,
+                "",
+                "unknown file extension; expected .yaml, .yml or .json",
+            )),
+        }
+    }
+}
+
+/// Reads a file as UTF-8 text, naming the file in every error.
+pub fn read_text(path: &Path) -> Result<String, InputError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| InputError::new(path, "", format!("cannot read the file: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        InputError::new(
+            path,
+            "",
+            format!(
+                "the file is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Parses a whole file into `T`, reporting the field path and line of the first problem.
+pub fn parse_file<T: DeserializeOwned>(path: &Path) -> Result<T, InputError> {
+    let syntax = Syntax::of(path)?;
+    let text = read_text(path)?;
+    parse_text(path, syntax, &text)
+}
+
+/// Parses text that came from `path` in the given syntax.
+pub fn parse_text<T: DeserializeOwned>(path: &Path, syntax: Syntax, text: &str) -> Result<T, InputError> {
+    if text.trim().is_empty() {
+        return Err(InputError::new(path, "", "the file is empty"));
+    }
+    match syntax {
+        Syntax::Yaml => {
+            let de = serde_yaml::Deserializer::from_str(text);
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                let field = field_path(e.path());
+                let inner = e.into_inner();
+                let line = inner.location().map(|l| l.line());
+                InputError::new(path, field, strip_location(&inner.to_string())).at_line(line)
+            })
+        }
+        Syntax::Json => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                let field = field_path(e.path());
+                let inner = e.into_inner();
+                let line = (inner.line() > 0).then_some(inner.line());
+                InputError::new(path, field, strip_location(&inner.to_string())).at_line(line)
+            })?;
+            de.end().map_err(|e| {
+                InputError::new(path, "", strip_location(&e.to_string())).at_line(Some(e.line()))
+            })?;
+            Ok(value)
+        }
+    }
+}
+
+/// `serde_path_to_error` prints the root as `.`; the contract's paths start at the first field.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    let text = path.to_string();
+    if text == "." { String::new() } else { text }
+}
+
+/// Drops the " at line L column C" that serde appends, since the line is reported on its own.
+fn strip_location(message: &str) -> String {
+    let cut = message.find(" at line ").unwrap_or(message.len());
+    message[..cut].trim_end_matches(',').to_string()
+}
+
+/// Writes a file whole or not at all: into a temporary file beside it, then renamed over it, so
+/// an existing file is never left truncated.
+pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.fleetfit-{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,143 @@
+//! A model architecture as written in the catalog or inline in a deployments file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::domain::{Mla, ModelArch, Quantization};
+use crate::error::InputError;
+
+/// A catalog entry or an inline `models:` entry (contract section 2).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    pub id: String,
+    /// The Hugging Face repository id, such as `meta-llama/Llama-3.1-8B`.
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// Other names that resolve to this model (instruct variants, older repository names).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub params: u64,
+    pub layers: u64,
+    pub hidden_size: u64,
+    pub heads: u64,
+    #[serde(default)]
+    pub kv_heads: Option<u64>,
+    #[serde(default)]
+    pub head_dim: Option<u64>,
+    pub dtype: String,
+    #[serde(default)]
+    pub max_position_embeddings: Option<u64>,
+    #[serde(default)]
+    pub kv_lora_rank: Option<u64>,
+    #[serde(default)]
+    pub qk_rope_head_dim: Option<u64>,
+    #[serde(default)]
+    pub weights_mib: BTreeMap<String, u64>,
+}
+
+/// A list of models under a `models:` key (one catalog family file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelList {
+    pub models: Vec<ModelFile>,
+}
+
+impl ModelFile {
+    /// Validates the entry found at `at` in `path` and applies the defaults.
+    pub fn resolve(&self, path: &Path, at: &str) -> Result<ModelArch, InputError> {
+        let err = |field: &str, message: String| InputError::new(path, format!("{at}.{field}"), message);
+        if self.id.trim().is_empty() {
+            return Err(err("id", "must not be empty".into()));
+        }
+        for (field, value) in [
+            ("params", self.params),
+            ("layers", self.layers),
+            ("hidden_size", self.hidden_size),
+            ("heads", self.heads),
+        ] {
+            if value == 0 {
+                return Err(err(field, "must be greater than 0".into()));
+            }
+        }
+        let kv_heads = self.kv_heads.unwrap_or(self.heads);
+        if kv_heads == 0 {
+            return Err(err("kv_heads", "must be greater than 0".into()));
+        }
+        if kv_heads > self.heads {
+            return Err(err(
+                "kv_heads",
+                format!("{kv_heads} key/value heads is more than the {} attention heads", self.heads),
+            ));
+        }
+        let head_dim = match self.head_dim {
+            Some(0) => return Err(err("head_dim", "must be greater than 0".into())),
+            Some(d) => d,
+            None if self.hidden_size % self.heads == 0 => self.hidden_size / self.heads,
+            None => {
+                return Err(err(
+                    "head_dim",
+                    format!(
+                        "missing: hidden_size {} is not divisible by {} heads, so give head_dim",
+                        self.hidden_size, self.heads
+                    ),
+                ));
+            }
+        };
+        let dtype: Quantization = self.dtype.parse().map_err(|m| err("dtype", m))?;
+        let mla = match (self.kv_lora_rank, self.qk_rope_head_dim) {
+            (None, None) => None,
+            (Some(kv_lora_rank), Some(qk_rope_head_dim)) if kv_lora_rank > 0 => Some(Mla {
+                kv_lora_rank,
+                qk_rope_head_dim,
+            }),
+            (Some(_), Some(_)) => return Err(err("kv_lora_rank", "must be greater than 0".into())),
+            (Some(_), None) => {
+                return Err(err(
+                    "qk_rope_head_dim",
+                    "missing: latent attention needs both kv_lora_rank and qk_rope_head_dim".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(err(
+                    "kv_lora_rank",
+                    "missing: latent attention needs both kv_lora_rank and qk_rope_head_dim".into(),
+                ));
+            }
+        };
+        let mut weights_mib = BTreeMap::new();
+        for (name, &mib) in &self.weights_mib {
+            let q: Quantization = name
+                .parse()
+                .map_err(|m| err(&format!("weights_mib.{name}"), m))?;
+            if mib == 0 {
+                return Err(err(&format!("weights_mib.{name}"), "must be greater than 0".into()));
+            }
+            weights_mib.insert(q, mib);
+        }
+        Ok(ModelArch {
+            id: self.id.clone(),
+            params: self.params,
+            layers: self.layers,
+            hidden_size: self.hidden_size,
+            heads: self.heads,
+            kv_heads,
+            head_dim,
+            dtype,
+            max_position_embeddings: self.max_position_embeddings,
+            mla,
+            weights_mib,
+        })
+    }
+
+    /// Every name this entry answers to, lowercased: id, repository, aliases.
+    pub fn names(&self) -> Vec<String> {
+        std::iter::once(&self.id)
+            .chain(self.repo.iter())
+            .chain(self.aliases.iter())
+            .map(|n| n.to_ascii_lowercase())
+            .collect()
+    }
+}

@@ -1,0 +1,17 @@
+//! fleetfit places a whole GPU fleet's LLM deployments with one integer program.
+//!
+//! Files ([`formats`]) become the domain ([`domain`]); the [`memory`] model and [`shapes`] say
+//! what each replica costs; the [`solver`] builds and solves the integer program with HiGHS; the
+//! [`check`]er re-derives every contract rule on the result. See ARCHITECTURE.md.
+
+pub mod catalog;
+pub mod check;
+pub mod domain;
+pub mod error;
+pub mod formats;
+pub mod memory;
+pub mod ratio;
+pub mod shapes;
+pub mod solver;
+
+pub use error::{Error, InputError, Result};

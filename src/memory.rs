@@ -1,0 +1,221 @@
+//! The memory model (contract section 4): what one GPU of a replica must hold.
+//!
+//! Everything is exact integer arithmetic on byte fractions; the only rounding is the one the
+//! contract names, `ceil` to whole MiB of weights plus KV cache.
+
+use crate::domain::{Deployment, KvCacheDtype, ModelArch, Quantization};
+use crate::ratio::Decimal;
+
+const MIB: u128 = 1 << 20;
+
+/// What one GPU of a `(quantization, tp, pp)` replica holds, per the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Footprint {
+    /// Weight bytes on one GPU, rounded up (exact value is a fraction).
+    pub weights_bytes: u64,
+    /// KV-cache bytes on one GPU.
+    pub kv_cache_bytes: u64,
+    /// `ceil((weights + KV cache) / MiB) + overhead_mib`.
+    pub need_mib: u64,
+}
+
+/// Everything besides the shape that decides a replica's memory.
+#[derive(Debug, Clone, Copy)]
+pub struct MemoryInputs<'a> {
+    pub model: &'a ModelArch,
+    pub kv_cache_tokens: u64,
+    pub kv_cache_dtype: KvCacheDtype,
+    pub overhead_mib: u64,
+}
+
+impl<'a> MemoryInputs<'a> {
+    /// The inputs of a deployment under a policy's overhead.
+    pub fn of(deployment: &'a Deployment, overhead_mib: u64) -> Self {
+        MemoryInputs {
+            model: &deployment.model,
+            kv_cache_tokens: deployment.kv_cache_tokens,
+            kv_cache_dtype: deployment.kv_cache_dtype,
+            overhead_mib,
+        }
+    }
+}
+
+/// KV-cache bytes one token costs on one GPU of a stage, as the fraction `(numer, denom)`.
+///
+/// Standard attention splits KV heads across the TP group (each GPU keeps at least one head);
+/// latent attention (MLA) keeps the whole latent on every GPU. Pipeline stages split layers.
+pub fn kv_bytes_per_token(model: &ModelArch, tp: u64, pp: u64, dtype: KvCacheDtype) -> (u128, u128) {
+    let layers_per_stage = model.layers.div_ceil(pp.max(1)) as u128;
+    let kv_bytes = dtype.bytes() as u128;
+    match model.mla {
+        Some(mla) => (
+            layers_per_stage * (mla.kv_lora_rank + mla.qk_rope_head_dim) as u128 * kv_bytes,
+            1,
+        ),
+        None => {
+            // max(1, kv_heads / tp), kept exact.
+            let (heads_numer, heads_denom) = if model.kv_heads >= tp {
+                (model.kv_heads as u128, tp as u128)
+            } else {
+                (1, 1)
+            };
+            (
+                2 * layers_per_stage * heads_numer * model.head_dim as u128 * kv_bytes,
+                heads_denom,
+            )
+        }
+    }
+}
+
+/// Weight bytes of one GPU of a `tp * pp` replica, as the fraction `(numer, denom)`.
+pub fn weight_bytes_per_gpu(model: &ModelArch, q: Quantization, tp: u64, pp: u64) -> (u128, u128) {
+    let gpus = (tp * pp).max(1) as u128;
+    match model.weights_mib.get(&q) {
+        Some(&mib) => (mib as u128 * MIB, gpus),
+        // params * bits / 8, with bits = sixteenth_bits / 16.
+        None => (model.params as u128 * q.sixteenth_bits() as u128, 128 * gpus),
+    }
+}
+
+/// The footprint of one GPU of a replica in shape `(q, tp, pp)`.
+pub fn footprint(inputs: &MemoryInputs<'_>, q: Quantization, tp: u64, pp: u64) -> Footprint {
+    let (w_numer, w_denom) = weight_bytes_per_gpu(inputs.model, q, tp, pp);
+    let (kv_numer, kv_denom) = kv_bytes_per_token(inputs.model, tp, pp, inputs.kv_cache_dtype);
+    let kv_numer = kv_numer * inputs.kv_cache_tokens as u128;
+    // weights + kv = (w_numer * kv_denom + kv_numer * w_denom) / (w_denom * kv_denom)
+    let denom = w_denom * kv_denom;
+    let numer = w_numer * kv_denom + kv_numer * w_denom;
+    let need_mib = numer.div_ceil(denom * MIB) as u64 + inputs.overhead_mib;
+    Footprint {
+        weights_bytes: w_numer.div_ceil(w_denom) as u64,
+        kv_cache_bytes: kv_numer.div_ceil(kv_denom) as u64,
+        need_mib,
+    }
+}
+
+/// The MiB a worker reserves on a GPU of `memory_mib` total: `floor(gpu_memory_utilization *
+/// memory_mib)` when the deployment sets it (and `None` when the need does not fit in that
+/// fraction), else the need itself.
+pub fn reserve_mib(need_mib: u64, gpu_memory_utilization: Option<Decimal>, memory_mib: u64) -> Option<u64> {
+    match gpu_memory_utilization {
+        None => Some(need_mib),
+        Some(fraction) => {
+            let reserved = fraction.floor_mul(memory_mib);
+            (need_mib <= reserved).then_some(reserved)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn llama_31_8b() -> ModelArch {
+        ModelArch {
+            id: "llama-3.1-8b".into(),
+            params: 8_030_261_248,
+            layers: 32,
+            hidden_size: 4096,
+            heads: 32,
+            kv_heads: 8,
+            head_dim: 128,
+            dtype: Quantization::Bf16,
+            max_position_embeddings: Some(131072),
+            mla: None,
+            weights_mib: BTreeMap::new(),
+        }
+    }
+
+    fn inputs(model: &ModelArch, tokens: u64) -> MemoryInputs<'_> {
+        MemoryInputs {
+            model,
+            kv_cache_tokens: tokens,
+            kv_cache_dtype: KvCacheDtype::Auto,
+            overhead_mib: 2048,
+        }
+    }
+
+    #[test]
+    fn llama_31_8b_bf16_tp1_8192_tokens() {
+        let model = llama_31_8b();
+        let f = footprint(&inputs(&model, 8192), Quantization::Bf16, 1, 1);
+        // weights: 8_030_261_248 * 2 = 16_060_522_496 bytes
+        assert_eq!(f.weights_bytes, 16_060_522_496);
+        // KV: 2 * 32 layers * 8 heads * 128 dim * 2 bytes = 131_072 bytes/token; * 8192
+        assert_eq!(f.kv_cache_bytes, 1_073_741_824);
+        // (16_060_522_496 + 1_073_741_824) / 2^20 = 16340.5... -> 16341, + 2048
+        assert_eq!(f.need_mib, 16_341 + 2048);
+    }
+
+    #[test]
+    fn tensor_parallel_splits_weights_and_kv_heads() {
+        let model = llama_31_8b();
+        let f = footprint(&inputs(&model, 8192), Quantization::Bf16, 2, 1);
+        assert_eq!(f.weights_bytes, 8_030_261_248);
+        assert_eq!(f.kv_cache_bytes, 1_073_741_824 / 2);
+        // 8_030_261_248 + 536_870_912 = 8_567_132_160 bytes = 8170.25 MiB -> 8171
+        assert_eq!(f.need_mib, 8171 + 2048);
+    }
+
+    #[test]
+    fn kv_heads_are_replicated_when_tp_exceeds_them() {
+        let model = llama_31_8b(); // 8 KV heads
+        let (n8, d8) = kv_bytes_per_token(&model, 8, 1, KvCacheDtype::Auto);
+        let (n16, d16) = kv_bytes_per_token(&model, 16, 1, KvCacheDtype::Auto);
+        assert_eq!(n8 / d8, 2 * 32 * 128 * 2); // one head per GPU
+        assert_eq!(n16 / d16, 2 * 32 * 128 * 2); // still one head: max(1, 8/16)
+    }
+
+    #[test]
+    fn pipeline_stages_round_layers_up() {
+        let model = llama_31_8b();
+        let (n, d) = kv_bytes_per_token(&model, 1, 3, KvCacheDtype::Fp8);
+        assert_eq!(n / d, 2 * 11 * 8 * 128); // ceil(32/3) = 11 layers, 1 byte
+    }
+
+    #[test]
+    fn fractional_bits_stay_exact() {
+        let model = llama_31_8b();
+        // int4: 4.25 bits -> 8_030_261_248 * 4.25 / 8 = 4_266_076_287.999.. -> exactly 4_266_076_288
+        let (n, d) = weight_bytes_per_gpu(&model, Quantization::Int4, 1, 1);
+        assert_eq!(n, 8_030_261_248u128 * 68);
+        assert_eq!(d, 128);
+        assert_eq!(n.div_ceil(d), 4_266_076_288);
+    }
+
+    #[test]
+    fn latent_attention_keeps_the_whole_latent_per_gpu() {
+        let model = ModelArch {
+            id: "deepseek-v3".into(),
+            params: 671_026_419_200,
+            layers: 61,
+            hidden_size: 7168,
+            heads: 128,
+            kv_heads: 128,
+            head_dim: 56,
+            dtype: Quantization::Fp8,
+            max_position_embeddings: Some(163840),
+            mla: Some(Mla { kv_lora_rank: 512, qk_rope_head_dim: 64 }),
+            weights_mib: BTreeMap::new(),
+        };
+        let (n, d) = kv_bytes_per_token(&model, 8, 2, KvCacheDtype::Auto);
+        assert_eq!(n / d, 31 * 576 * 2);
+    }
+
+    #[test]
+    fn weights_override_replaces_the_computed_size() {
+        let mut model = llama_31_8b();
+        model.weights_mib.insert(Quantization::Int4, 5000);
+        let f = footprint(&inputs(&model, 0), Quantization::Int4, 2, 1);
+        assert_eq!(f.need_mib, 2500 + 2048);
+    }
+
+    #[test]
+    fn gpu_memory_utilization_reserves_a_fraction_of_total_memory() {
+        let gmu = Decimal::from_f64(0.85);
+        assert_eq!(reserve_mib(60_000, gmu, 81_920), Some(69_632));
+        assert_eq!(reserve_mib(70_000, gmu, 81_920), None);
+        assert_eq!(reserve_mib(70_000, None, 81_920), Some(70_000));
+    }
+}

@@ -1,0 +1,170 @@
+//! From counts to names: which nodes of a class, which GPU indices, which replica.
+//!
+//! The formulation guarantees that the counts fit (Hall's condition per node; the floor rule
+//! per counted class); this module only hands out concrete GPUs: most demanding blocks first,
+//! lowest free indices first, contiguous where possible (Dynamo's `cuda-visible-device-offset`
+//! needs a contiguous block).
+
+use std::collections::BTreeMap;
+
+use super::instance::{BlockMode, Instance};
+use crate::domain::{PlacedReplica, Stage};
+use crate::error::Error;
+
+/// One placed block: a placement's block on a concrete node.
+#[derive(Debug, Clone)]
+struct NodeBlock {
+    block: usize,
+    node: usize,
+}
+
+/// Turns block counts per placement into replicas on concrete GPUs.
+pub fn assign(instance: &Instance<'_>, counts: &[u64]) -> Result<Vec<PlacedReplica>, Error> {
+    let node_blocks = spread_over_nodes(instance, counts)?;
+    // Per node, hand out GPUs.
+    let mut by_node: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for nb in &node_blocks {
+        by_node.entry(nb.node).or_default().push(nb.block);
+    }
+    // Stages per (option, mode), each with its node and GPUs.
+    let mut stages: BTreeMap<(usize, u8), Vec<(usize, Vec<u32>)>> = BTreeMap::new();
+    for (&node, blocks) in &by_node {
+        for (block, gpus) in gpus_on_node(instance, node, blocks)? {
+            let b = &instance.blocks[block];
+            let tp = instance.options[b.option].tp as usize;
+            let key = (b.option, mode_rank(b.mode));
+            for chunk in gpus.chunks(tp) {
+                stages.entry(key).or_default().push((node, chunk.to_vec()));
+            }
+        }
+    }
+    // Stages into replicas: a whole-replica block is one replica; otherwise pp stages in a row.
+    let mut replicas: Vec<(usize, PlacedReplica)> = Vec::new();
+    for ((option, _), list) in stages {
+        let o = &instance.options[option];
+        let deployment = &instance.workload.deployments[o.deployment];
+        for chunk in list.chunks(o.pp as usize) {
+            if chunk.len() as u64 != o.pp {
+                return Err(Error::Solver(format!(
+                    "internal: {} stages of '{}' do not make whole replicas of {} stages",
+                    chunk.len(),
+                    deployment.name,
+                    o.pp
+                )));
+            }
+            let replica = PlacedReplica {
+                deployment: deployment.name.clone(),
+                replica: 0,
+                quantization: o.quantization.name().to_string(),
+                tensor_parallel: o.tp,
+                pipeline_parallel: o.pp,
+                gpu_type: o.kind.gpu_type.clone(),
+                memory_per_gpu_mib: o.reserve_mib,
+                stages: chunk
+                    .iter()
+                    .map(|(node, gpus)| Stage { node: instance.fleet.nodes[*node].name.clone(), gpus: gpus.clone() })
+                    .collect(),
+            };
+            replicas.push((o.deployment, replica));
+        }
+    }
+    // Number replicas per deployment: by first stage's node (fleet order), then first GPU.
+    let node_order: BTreeMap<&str, usize> =
+        instance.fleet.nodes.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
+    replicas.sort_by_key(|(d, r)| (*d, node_order[r.stages[0].node.as_str()], r.stages[0].gpus[0], r.tensor_parallel));
+    let mut next: BTreeMap<usize, u64> = BTreeMap::new();
+    Ok(replicas
+        .into_iter()
+        .map(|(d, mut r)| {
+            let n = next.entry(d).or_default();
+            r.replica = *n;
+            *n += 1;
+            r
+        })
+        .collect())
+}
+
+fn mode_rank(mode: BlockMode) -> u8 {
+    match mode {
+        BlockMode::Stage => 0,
+        BlockMode::WholeReplica => 1,
+        BlockMode::SpreadStage => 2,
+    }
+}
+
+/// Hands each class's blocks to its member nodes: all of them for a single node; for counted
+/// classes largest blocks first, each to the first node with room (exact by the floor rule).
+fn spread_over_nodes(instance: &Instance<'_>, counts: &[u64]) -> Result<Vec<NodeBlock>, Error> {
+    let mut out = Vec::new();
+    let mut by_class: BTreeMap<usize, Vec<(usize, u64)>> = BTreeMap::new();
+    for (p, &count) in counts.iter().enumerate() {
+        if count > 0 {
+            let placement = &instance.placements[p];
+            by_class.entry(placement.class).or_default().push((placement.block, count));
+        }
+    }
+    for (c, mut blocks) in by_class {
+        let class = &instance.classes[c];
+        if let [node] = class.nodes.as_slice() {
+            for (block, count) in blocks {
+                out.extend((0..count).map(|_| NodeBlock { block, node: *node }));
+            }
+            continue;
+        }
+        let per_node = class.profile.pools[0].free_mib_desc.len() as u64;
+        let mut room: Vec<u64> = vec![per_node.min(class.profile.capacity); class.nodes.len()];
+        blocks.sort_by_key(|&(block, _)| (std::cmp::Reverse(instance.blocks[block].gpus), block));
+        for (block, count) in blocks {
+            let gpus = instance.blocks[block].gpus;
+            for _ in 0..count {
+                let Some(slot) = room.iter().position(|&r| r >= gpus) else {
+                    return Err(Error::Solver("internal: a counted node class was over-filled".into()));
+                };
+                room[slot] -= gpus;
+                out.push(NodeBlock { block, node: class.nodes[slot] });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Concrete GPU indices for the blocks placed on one node, most demanding first.
+fn gpus_on_node(instance: &Instance<'_>, node: usize, blocks: &[usize]) -> Result<Vec<(usize, Vec<u32>)>, Error> {
+    let n = &instance.fleet.nodes[node];
+    let mut order: Vec<usize> = blocks.to_vec();
+    order.sort_by_key(|&b| {
+        let block = &instance.blocks[b];
+        let o = &instance.options[block.option];
+        (std::cmp::Reverse(o.reserve_mib), std::cmp::Reverse(block.gpus), o.deployment, b)
+    });
+    let mut taken = vec![false; n.gpus.len()];
+    let mut out = Vec::with_capacity(order.len());
+    for b in order {
+        let block = &instance.blocks[b];
+        let o = &instance.options[block.option];
+        let candidates: Vec<usize> = (0..n.gpus.len())
+            .filter(|&i| {
+                let g = &n.gpus[i];
+                !taken[i] && instance.eligible[node][i] && g.kind() == o.kind && g.free_mib() >= o.reserve_mib
+            })
+            .collect();
+        let want = block.gpus as usize;
+        if candidates.len() < want {
+            return Err(Error::Solver(format!("internal: node '{}' has too few GPUs for its blocks", n.name)));
+        }
+        let chosen = contiguous_run(n, &candidates, want).unwrap_or_else(|| candidates[..want].to_vec());
+        for &i in &chosen {
+            taken[i] = true;
+        }
+        out.push((b, chosen.iter().map(|&i| n.gpus[i].index).collect()));
+    }
+    Ok(out)
+}
+
+/// The lowest run of `want` candidates whose device indices are consecutive.
+fn contiguous_run(node: &crate::domain::Node, candidates: &[usize], want: usize) -> Option<Vec<usize>> {
+    candidates
+        .windows(want)
+        .find(|w| w.windows(2).all(|p| node.gpus[p[1]].index == node.gpus[p[0]].index + 1))
+        .map(|w| w.to_vec())
+}

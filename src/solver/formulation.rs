@@ -1,0 +1,228 @@
+//! The integer program, built once with good_lp and re-solved per objective level.
+//!
+//! Variables: `x[p]` blocks placed by placement `p` (a block kind on a node class), `y[o]`
+//! replicas in shape option `o`. Rows, with the contract rule each enforces:
+//! - demand (section 6): `sum_o y[o] <= replicas` per deployment;
+//! - stages (section 4): `sum stages * x = pp * y[o]`, so every replica has all its stages;
+//! - memory and exclusivity (section 4), per single node and GPU kind, one row per free-memory
+//!   threshold `t`: blocks needing `>= t` MiB use at most the GPUs with `>= t` free. Compatibility
+//!   is nested, so these rows are exactly Hall's condition and a matching always exists;
+//! - counted classes: `floor_rows`, exact for block sizes that divide one another;
+//! - reserves (section 5): per node (capacity), per type and fleet-wide (on `y`);
+//! - spread (section 5): at most one block of a spread deployment per node.
+
+use std::collections::BTreeMap;
+
+use good_lp::{Constraint, Expression, ProblemVariables, Variable, constraint, variable};
+
+use super::instance::{Instance, NodeClass};
+
+/// The model: variables, rows, and the three objective levels as expressions.
+#[derive(Clone)]
+pub struct Formulation {
+    pub vars: ProblemVariables,
+    /// `x[p]`: blocks placed by `instance.placements[p]`.
+    pub x: Vec<Variable>,
+    /// `y[o]`: replicas in `instance.options[o]`.
+    pub y: Vec<Variable>,
+    pub rows: Vec<Constraint>,
+    /// Level 1, maximised.
+    pub placed_value: Expression,
+    /// Level 2, minimised.
+    pub quantization_penalty: Expression,
+    /// Level 3, minimised.
+    pub gpus_used: Expression,
+    /// The three levels again as (column, coefficient) lists, to evaluate a solution exactly.
+    pub level_columns: [Vec<(usize, f64)>; 3],
+}
+
+impl Formulation {
+    /// Level `level`'s value (0-based) at a solution given as column values.
+    pub fn level_value(&self, level: usize, values: &[f64]) -> f64 {
+        self.level_columns[level].iter().map(|&(c, k)| k * values[c]).sum()
+    }
+
+    /// The block counts `x` of a solution (columns `0..x.len()`).
+    pub fn block_counts(&self, values: &[f64]) -> Vec<u64> {
+        values[..self.x.len()].iter().map(|v| v.max(0.0).round() as u64).collect()
+    }
+
+    /// Builds the whole model for an instance.
+    pub fn build(instance: &Instance<'_>) -> Formulation {
+        let mut vars = ProblemVariables::new();
+        let deployments = &instance.workload.deployments;
+        let x: Vec<Variable> = instance
+            .placements
+            .iter()
+            .map(|p| vars.add(variable().integer().min(0).max(p.upper as f64)))
+            .collect();
+        let y: Vec<Variable> = instance
+            .options
+            .iter()
+            .map(|o| vars.add(variable().integer().min(0).max(deployments[o.deployment].replicas as f64)))
+            .collect();
+        let mut rows = Vec::new();
+
+        // Stages: every replica of option o has exactly pp stages placed.
+        let mut stages: Vec<Expression> = vec![Expression::default(); instance.options.len()];
+        for (p, placement) in instance.placements.iter().enumerate() {
+            let block = &instance.blocks[placement.block];
+            stages[block.option].add_mul(block.stages as f64, x[p]);
+        }
+        for (o, option) in instance.options.iter().enumerate() {
+            rows.push(constraint!(stages[o].clone() == option.pp as f64 * y[o]));
+        }
+
+        // Demand, and the objective levels.
+        let mut placed: Vec<Expression> = vec![Expression::default(); deployments.len()];
+        let mut placed_value = Expression::default();
+        let mut quantization_penalty = Expression::default();
+        let mut gpus_used = Expression::default();
+        let mut level_columns: [Vec<(usize, f64)>; 3] = Default::default();
+        for (o, option) in instance.options.iter().enumerate() {
+            let d = &deployments[option.deployment];
+            let column = x.len() + o; // good_lp numbers columns in the order variables are added
+            level_columns[0].push((column, d.priority as f64));
+            level_columns[1].push((column, option.quantization_rank as f64));
+            level_columns[2].push((column, option.gpus() as f64));
+            placed[option.deployment].add_mul(1.0, y[o]);
+            placed_value.add_mul(d.priority as f64, y[o]);
+            quantization_penalty.add_mul(option.quantization_rank as f64, y[o]);
+            gpus_used.add_mul(option.gpus() as f64, y[o]);
+        }
+        for (i, d) in deployments.iter().enumerate() {
+            if instance.options.iter().any(|o| o.deployment == i) {
+                rows.push(constraint!(placed[i].clone() <= d.replicas as f64));
+            }
+        }
+
+        // Per node class: memory thresholds, capacity, spread.
+        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); instance.classes.len()];
+        for (p, placement) in instance.placements.iter().enumerate() {
+            by_class[placement.class].push(p);
+        }
+        for (class, members) in instance.classes.iter().zip(&by_class) {
+            if members.is_empty() {
+                continue;
+            }
+            if class.nodes.len() == 1 {
+                single_node_rows(instance, class, members, &x, &mut rows);
+            } else {
+                floor_rows(instance, class, members, &x, &mut rows);
+            }
+        }
+
+        fleet_reserve_rows(instance, &y, &mut rows);
+
+        Formulation { vars, x, y, rows, placed_value, quantization_penalty, gpus_used, level_columns }
+    }
+}
+
+/// Rows of one node: per GPU kind, one row per free-memory threshold (dropping thresholds that
+/// a lower one with the same GPU count already implies); capacity when `reserve.per_node` bites;
+/// at most one block per spread deployment.
+fn single_node_rows(instance: &Instance<'_>, class: &NodeClass, members: &[usize], x: &[Variable], rows: &mut Vec<Constraint>) {
+    for pool in &class.profile.pools {
+        let in_pool: Vec<(u64, u64, Variable)> = members
+            .iter()
+            .filter_map(|&p| {
+                let block = &instance.blocks[instance.placements[p].block];
+                let option = &instance.options[block.option];
+                (option.kind == pool.kind).then_some((option.reserve_mib, block.gpus, x[p]))
+            })
+            .collect();
+        let mut thresholds: Vec<u64> = in_pool.iter().map(|&(r, _, _)| r).collect();
+        thresholds.sort_unstable();
+        thresholds.dedup();
+        let mut last_count = u64::MAX;
+        for t in thresholds {
+            let count = pool.count_at_least(t);
+            if count >= last_count {
+                continue; // a lower threshold with as few GPUs already covers it
+            }
+            last_count = count;
+            let mut used = Expression::default();
+            for &(r, gpus, var) in &in_pool {
+                if r >= t {
+                    used.add_mul(gpus as f64, var);
+                }
+            }
+            rows.push(constraint!(used <= count as f64));
+        }
+    }
+    let eligible: u64 = class.profile.pools.iter().map(|p| p.free_mib_desc.len() as u64).sum();
+    if class.profile.capacity < eligible {
+        let mut used = Expression::default();
+        for &p in members {
+            used.add_mul(instance.blocks[instance.placements[p].block].gpus as f64, x[p]);
+        }
+        rows.push(constraint!(used <= class.profile.capacity as f64));
+    }
+    let mut spread: BTreeMap<usize, Expression> = BTreeMap::new();
+    for &p in members {
+        let d = instance.options[instance.blocks[instance.placements[p].block].option].deployment;
+        if instance.workload.deployments[d].spread {
+            spread.entry(d).or_default().add_mul(1.0, x[p]);
+        }
+    }
+    for (_, blocks) in spread {
+        rows.push(constraint!(blocks <= 1));
+    }
+}
+
+/// Rows of `K` alike nodes with `C` usable GPUs each, for block sizes that divide one another:
+/// for every size `s`, the GPUs in blocks of size `>= s` are at most `K * s * floor(C / s)`.
+/// Necessary because such blocks fill each node in multiples of `s`; sufficient because placing
+/// blocks largest first leaves every node's free room a multiple of the next size.
+fn floor_rows(instance: &Instance<'_>, class: &NodeClass, members: &[usize], x: &[Variable], rows: &mut Vec<Constraint>) {
+    let k = class.nodes.len() as u64;
+    let per_node = class.profile.pools[0].free_mib_desc.len() as u64;
+    let c = per_node.min(class.profile.capacity);
+    let mut sizes: Vec<u64> = members.iter().map(|&p| instance.blocks[instance.placements[p].block].gpus).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    for &s in &sizes {
+        let mut used = Expression::default();
+        for &p in members {
+            let gpus = instance.blocks[instance.placements[p].block].gpus;
+            if gpus >= s {
+                used.add_mul(gpus as f64, x[p]);
+            }
+        }
+        rows.push(constraint!(used <= (k * s * (c / s)) as f64));
+    }
+}
+
+/// `reserve.per_type` and `reserve.fleet`: eligible GPUs that stay unassigned fleet-wide.
+fn fleet_reserve_rows(instance: &Instance<'_>, y: &[Variable], rows: &mut Vec<Constraint>) {
+    let reserve = &instance.workload.policy.reserve;
+    let mut eligible_by_type: BTreeMap<&str, u64> = BTreeMap::new();
+    for (node, elig) in instance.fleet.nodes.iter().zip(&instance.eligible) {
+        for (gpu, &ok) in node.gpus.iter().zip(elig) {
+            if ok {
+                *eligible_by_type.entry(gpu.gpu_type.as_str()).or_default() += 1;
+            }
+        }
+    }
+    for (gpu_type, &keep) in &reserve.per_type {
+        if keep == 0 {
+            continue;
+        }
+        let eligible = eligible_by_type.get(gpu_type.as_str()).copied().unwrap_or(0);
+        let mut used = Expression::default();
+        for (o, option) in instance.options.iter().enumerate() {
+            if &option.kind.gpu_type == gpu_type {
+                used.add_mul(option.gpus() as f64, y[o]);
+            }
+        }
+        rows.push(constraint!(used <= eligible.saturating_sub(keep) as f64));
+    }
+    if reserve.fleet > 0 {
+        let eligible: u64 = eligible_by_type.values().sum();
+        let mut used = Expression::default();
+        for (o, option) in instance.options.iter().enumerate() {
+            used.add_mul(option.gpus() as f64, y[o]);
+        }
+        rows.push(constraint!(used <= eligible.saturating_sub(reserve.fleet) as f64));
+    }
+}

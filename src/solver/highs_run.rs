@@ -1,0 +1,103 @@
+//! Running HiGHS on one level of the objective: options, warm start, and what came back.
+
+use std::time::{Duration, Instant};
+
+use good_lp::solvers::highs::highs;
+use good_lp::{Constraint, Expression, SolverModel};
+use highs::HighsModelStatus;
+
+use super::formulation::Formulation;
+use crate::error::Error;
+
+/// Solver settings shared by every level.
+#[derive(Debug, Clone)]
+pub struct HighsSettings {
+    /// Relative MIP gap at which a level counts as done (0 = prove optimality).
+    pub mip_rel_gap: f64,
+    /// Stream HiGHS's log to stderr.
+    pub verbose: bool,
+}
+
+/// Whether HiGHS proved a level optimal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LevelOutcome {
+    Optimal,
+    /// Stopped early (time limit) with a feasible incumbent.
+    Stopped,
+}
+
+/// One level's answer.
+#[derive(Debug, Clone)]
+pub struct LevelResult {
+    pub outcome: LevelOutcome,
+    /// Column values, rounded to integers.
+    pub values: Vec<f64>,
+    /// HiGHS's dual bound on the level's objective.
+    pub bound: f64,
+    pub seconds: f64,
+    pub nodes: i64,
+}
+
+/// Solves `objective` (maximised or minimised) subject to the model's rows plus `extra`,
+/// starting from `start` when given, within `time_left`.
+pub fn solve_level(
+    form: &Formulation,
+    objective: &Expression,
+    maximise: bool,
+    extra: &[Constraint],
+    start: Option<&[f64]>,
+    time_left: Duration,
+    settings: &HighsSettings,
+) -> Result<LevelResult, Error> {
+    let started = Instant::now();
+    let vars = form.vars.clone();
+    let unsolved = if maximise { vars.maximise(objective.clone()) } else { vars.minimise(objective.clone()) };
+    let mut problem = unsolved.using(highs);
+    for row in form.rows.iter().chain(extra) {
+        problem.add_constraint(row.clone());
+    }
+    let mut model = problem
+        .try_into_inner()
+        .map_err(|e| Error::Solver(format!("HiGHS rejected the model: {e}")))?;
+    option(&mut model, "output_flag", settings.verbose)?;
+    option(&mut model, "log_to_console", settings.verbose)?;
+    // One thread: the HiGHS scheduler is per process, and plans must not depend on timing.
+    option(&mut model, "threads", 1)?;
+    option(&mut model, "random_seed", 0)?;
+    option(&mut model, "time_limit", time_left.as_secs_f64().max(0.01))?;
+    option(&mut model, "mip_rel_gap", settings.mip_rel_gap)?;
+    // Every objective coefficient is an integer, so a gap below 1 already proves optimality.
+    option(&mut model, "mip_abs_gap", 0.5)?;
+    if let Some(start) = start {
+        model
+            .try_set_solution(Some(start), None, None, None)
+            .map_err(|e| Error::Solver(format!("HiGHS rejected the starting solution: {e:?}")))?;
+    }
+    let solved = model
+        .try_solve()
+        .map_err(|e| Error::Solver(format!("HiGHS failed: {e:?}")))?;
+    let outcome = match solved.status() {
+        HighsModelStatus::Optimal => LevelOutcome::Optimal,
+        HighsModelStatus::ReachedTimeLimit
+        | HighsModelStatus::ReachedIterationLimit
+        | HighsModelStatus::ReachedSolutionLimit
+        | HighsModelStatus::ReachedInterrupt
+        | HighsModelStatus::ReachedMemoryLimit
+        | HighsModelStatus::ObjectiveBound
+        | HighsModelStatus::ObjectiveTarget => LevelOutcome::Stopped,
+        other => return Err(Error::Solver(format!("HiGHS ended with status {other:?}"))),
+    };
+    if solved.primal_solution_status() != highs::HighsSolutionStatus::Feasible {
+        return Err(Error::Solver("HiGHS stopped before finding any feasible plan".into()));
+    }
+    let values: Vec<f64> = solved.get_solution().columns().iter().map(|v| v.round()).collect();
+    let bound = solved.double_info_value(c"mip_dual_bound").unwrap_or(f64::NAN);
+    let nodes = solved.int_info_value(c"mip_node_count").unwrap_or(0);
+    Ok(LevelResult { outcome, values, bound, seconds: started.elapsed().as_secs_f64(), nodes })
+}
+
+fn option<V: highs::HighsOptionValue>(model: &mut highs::Model, name: &str, value: V) -> Result<(), Error> {
+    model
+        .try_set_option(name, value)
+        .map_err(|e| Error::Solver(format!("HiGHS rejected option {name}: {e:?}")))
+}

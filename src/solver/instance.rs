@@ -1,0 +1,231 @@
+//! The solver's view of a problem: eligible capacity grouped into node classes, and the blocks
+//! of GPUs each deployment shape can take on them.
+//!
+//! GPUs of one node that are alike (same kind, same free memory) are counted, never named.
+//! Nodes that are alike too (one kind of GPU, all equally free, same capacity, matched by the
+//! same selectors) are counted as one class when that is exact: when the block sizes that can
+//! land there divide one another and no `spread` deployment can use them (see `floor_rows` in
+//! the formulation for the rule, and the brute-force test that proves it).
+
+use std::collections::BTreeMap;
+
+use crate::domain::{Fleet, GpuKind, Workload};
+use crate::shapes::{self, ShapeOption};
+
+/// Alike GPUs of one node: one kind, free memory of each eligible GPU sorted high to low.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KindPool {
+    pub kind: GpuKind,
+    pub free_mib_desc: Vec<u64>,
+}
+
+impl KindPool {
+    /// How many GPUs of the pool have at least `mib` free.
+    pub fn count_at_least(&self, mib: u64) -> u64 {
+        self.free_mib_desc.partition_point(|&f| f >= mib) as u64
+    }
+}
+
+/// One node's eligible capacity, as the solver sees it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeProfile {
+    /// Pools by kind, sorted.
+    pub pools: Vec<KindPool>,
+    /// GPUs that may be assigned on the node: eligible minus `reserve.per_node`.
+    pub capacity: u64,
+    /// Which deployments' `node_selector` the node matches.
+    pub selected_by: Vec<bool>,
+}
+
+/// Nodes with one profile, counted together (`nodes.len() > 1` only where that is exact).
+#[derive(Debug, Clone)]
+pub struct NodeClass {
+    /// Indices into `Fleet::nodes`, in fleet order.
+    pub nodes: Vec<usize>,
+    pub profile: NodeProfile,
+}
+
+/// How a block of a spread deployment's replica sits on nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockMode {
+    /// One stage (tp GPUs); stages of one replica may share nodes.
+    Stage,
+    /// A whole replica (all pp stages) on one node: spread with pp > 1.
+    WholeReplica,
+    /// One stage of a replica whose stages each get their own node: spread with pp > 1.
+    SpreadStage,
+}
+
+/// A unit of placement: `stages` stages of one shape option, all on one node.
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// Index into `Instance::options`.
+    pub option: usize,
+    pub mode: BlockMode,
+    /// Pipeline stages in the block.
+    pub stages: u64,
+    /// GPUs the block takes.
+    pub gpus: u64,
+}
+
+/// A block that fits a node class: one integer variable, the number of such blocks there.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub block: usize,
+    pub class: usize,
+    /// Upper bound on the variable.
+    pub upper: u64,
+}
+
+/// Everything the formulation needs, precomputed once.
+#[derive(Debug)]
+pub struct Instance<'a> {
+    pub fleet: &'a Fleet,
+    pub workload: &'a Workload,
+    /// `eligible[node][gpu position]`.
+    pub eligible: Vec<Vec<bool>>,
+    pub options: Vec<ShapeOption>,
+    pub blocks: Vec<Block>,
+    pub classes: Vec<NodeClass>,
+    pub placements: Vec<Placement>,
+}
+
+impl<'a> Instance<'a> {
+    /// Builds the instance: eligibility, shape options, blocks, node classes and placements.
+    pub fn new(fleet: &'a Fleet, workload: &'a Workload) -> Self {
+        let policy = &workload.policy;
+        let eligible: Vec<Vec<bool>> = fleet
+            .nodes
+            .iter()
+            .map(|n| n.gpus.iter().map(|g| g.is_eligible(policy.busy_threshold)).collect())
+            .collect();
+        let kinds = shapes::gpu_kinds(fleet);
+        let options: Vec<ShapeOption> = workload
+            .deployments
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.replicas > 0)
+            .flat_map(|(i, d)| shapes::useful_options(i, d, policy, &kinds))
+            .collect();
+        let blocks = make_blocks(workload, &options);
+        let profiles: Vec<NodeProfile> = fleet
+            .nodes
+            .iter()
+            .zip(&eligible)
+            .map(|(node, elig)| {
+                let mut pools: BTreeMap<GpuKind, Vec<u64>> = BTreeMap::new();
+                for (gpu, &ok) in node.gpus.iter().zip(elig) {
+                    if ok {
+                        pools.entry(gpu.kind()).or_default().push(gpu.free_mib());
+                    }
+                }
+                let eligible_count: u64 = pools.values().map(|v| v.len() as u64).sum();
+                NodeProfile {
+                    pools: pools
+                        .into_iter()
+                        .map(|(kind, mut free)| {
+                            free.sort_unstable_by(|a, b| b.cmp(a));
+                            KindPool { kind, free_mib_desc: free }
+                        })
+                        .collect(),
+                    capacity: eligible_count.saturating_sub(policy.reserve.per_node),
+                    selected_by: workload.deployments.iter().map(|d| node.matches(&d.node_selector)).collect(),
+                }
+            })
+            .collect();
+        let mut instance = Instance { fleet, workload, eligible, options, blocks, classes: Vec::new(), placements: Vec::new() };
+        instance.classes = instance.group_nodes(&profiles);
+        instance.placements = instance.make_placements();
+        instance
+    }
+
+    /// How many blocks of `block` fit on one node of `profile` on their own.
+    pub fn fits(&self, block: &Block, profile: &NodeProfile) -> u64 {
+        let option = &self.options[block.option];
+        if !profile.selected_by[option.deployment] {
+            return 0;
+        }
+        let Some(pool) = profile.pools.iter().find(|p| p.kind == option.kind) else { return 0 };
+        let room = pool.count_at_least(option.reserve_mib).min(profile.capacity);
+        room / block.gpus
+    }
+
+    /// Groups alike nodes into classes where counting them is exact; the rest stand alone.
+    fn group_nodes(&self, profiles: &[NodeProfile]) -> Vec<NodeClass> {
+        let mut groups: BTreeMap<&NodeProfile, Vec<usize>> = BTreeMap::new();
+        let mut classes = Vec::new();
+        for (i, profile) in profiles.iter().enumerate() {
+            if profile.capacity == 0 || profile.pools.is_empty() {
+                continue;
+            }
+            groups.entry(profile).or_default().push(i);
+        }
+        for (profile, nodes) in groups {
+            if nodes.len() > 1 && self.countable(profile) {
+                classes.push(NodeClass { nodes, profile: profile.clone() });
+            } else {
+                classes.extend(nodes.into_iter().map(|n| NodeClass { nodes: vec![n], profile: profile.clone() }));
+            }
+        }
+        classes.sort_by_key(|c| c.nodes[0]);
+        classes
+    }
+
+    /// Whether alike nodes of this profile can be counted exactly: one pool of equally free
+    /// GPUs, no spread deployment fits, and the block sizes that fit divide one another.
+    fn countable(&self, profile: &NodeProfile) -> bool {
+        let [pool] = profile.pools.as_slice() else { return false };
+        if pool.free_mib_desc.first() != pool.free_mib_desc.last() {
+            return false;
+        }
+        let mut sizes = Vec::new();
+        for block in &self.blocks {
+            if self.fits(block, profile) == 0 {
+                continue;
+            }
+            let deployment = &self.workload.deployments[self.options[block.option].deployment];
+            if deployment.spread {
+                return false;
+            }
+            sizes.push(block.gpus);
+        }
+        sizes.sort_unstable();
+        sizes.dedup();
+        sizes.windows(2).all(|w| w[1] % w[0] == 0)
+    }
+
+    fn make_placements(&self) -> Vec<Placement> {
+        let mut out = Vec::new();
+        for (b, block) in self.blocks.iter().enumerate() {
+            let option = &self.options[block.option];
+            let deployment = &self.workload.deployments[option.deployment];
+            let demand_blocks = deployment.replicas * option.pp / block.stages;
+            for (c, class) in self.classes.iter().enumerate() {
+                let per_node = self.fits(block, &class.profile);
+                if per_node == 0 {
+                    continue;
+                }
+                let per_node = if deployment.spread { 1 } else { per_node };
+                let upper = (per_node * class.nodes.len() as u64).min(demand_blocks);
+                out.push(Placement { block: b, class: c, upper });
+            }
+        }
+        out
+    }
+}
+
+/// Blocks of each option: one stage, or for spread deployments with pp > 1, a whole replica on
+/// one node or one stage per node (the two layouts that keep replicas on disjoint nodes).
+fn make_blocks(workload: &Workload, options: &[ShapeOption]) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    for (o, option) in options.iter().enumerate() {
+        let spread = workload.deployments[option.deployment].spread;
+        if spread && option.pp > 1 {
+            blocks.push(Block { option: o, mode: BlockMode::WholeReplica, stages: option.pp, gpus: option.gpus() });
+            blocks.push(Block { option: o, mode: BlockMode::SpreadStage, stages: 1, gpus: option.tp });
+        } else {
+            blocks.push(Block { option: o, mode: BlockMode::Stage, stages: 1, gpus: option.tp });
+        }
+    }
+    blocks
+}

@@ -1,0 +1,148 @@
+//! The planner: one integer program over the whole fleet, solved level by level with HiGHS.
+//!
+//! Flow: [`Instance`] (eligibility, shapes, node classes) → [`Formulation`] (good_lp model) →
+//! three HiGHS solves, each fixing the level before (section 6) → [`assign`] (concrete GPUs) →
+//! [`make_plan`] (totals) → the independent checker. A plan the checker rejects is an error.
+
+pub mod assign;
+pub mod formulation;
+pub mod highs_run;
+pub mod instance;
+pub mod summary;
+
+use std::time::{Duration, Instant};
+
+use good_lp::constraint;
+
+pub use formulation::Formulation;
+pub use highs_run::{HighsSettings, LevelOutcome, LevelResult};
+pub use instance::Instance;
+pub use summary::make_plan;
+
+use crate::domain::{Fleet, Plan, SolveStatus, Workload};
+use crate::error::{Error, Result};
+
+/// How hard to try.
+#[derive(Debug, Clone)]
+pub struct SolveOptions {
+    /// Bound on the whole solve, all levels together.
+    pub time_limit: Duration,
+    /// Relative gap at which level 1 may stop (0 proves optimality).
+    pub mip_rel_gap: f64,
+    /// Stream HiGHS's log to stderr.
+    pub verbose: bool,
+}
+
+impl Default for SolveOptions {
+    fn default() -> Self {
+        SolveOptions { time_limit: Duration::from_secs(60), mip_rel_gap: 0.0, verbose: false }
+    }
+}
+
+/// What one level of the objective cost and reached.
+#[derive(Debug, Clone)]
+pub struct LevelStats {
+    pub name: &'static str,
+    pub value: f64,
+    pub bound: f64,
+    pub proven: bool,
+    pub seconds: f64,
+    pub nodes: i64,
+}
+
+/// How the solve went: model size and each level.
+#[derive(Debug, Clone, Default)]
+pub struct SolveStats {
+    pub variables: usize,
+    pub rows: usize,
+    pub node_classes: usize,
+    pub counted_nodes: usize,
+    pub build_seconds: f64,
+    pub levels: Vec<LevelStats>,
+    pub total_seconds: f64,
+}
+
+impl SolveStats {
+    /// One line for the table footer.
+    pub fn summary(&self) -> String {
+        let levels: Vec<String> = self
+            .levels
+            .iter()
+            .map(|l| format!("{} {}{} in {:.2}s", l.name, l.value, if l.proven { " (optimal)" } else { " (stopped)" }, l.seconds))
+            .collect();
+        format!(
+            "solver: HiGHS, {} variables, {} rows, {} node classes; {}; total {:.2}s",
+            self.variables,
+            self.rows,
+            self.node_classes,
+            levels.join(", "),
+            self.total_seconds
+        )
+    }
+}
+
+/// A checked plan and how it was found.
+#[derive(Debug, Clone)]
+pub struct Solved {
+    pub plan: Plan,
+    pub stats: SolveStats,
+}
+
+/// Places every deployment of `workload` on `fleet`: the lexicographic optimum of section 6,
+/// or the best plan found within `options.time_limit`. The plan has passed the checker.
+pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Result<Solved> {
+    let started = Instant::now();
+    let deadline = started + options.time_limit;
+    let instance = Instance::new(fleet, workload);
+    let form = Formulation::build(&instance);
+    let mut stats = SolveStats {
+        variables: form.x.len() + form.y.len(),
+        rows: form.rows.len(),
+        node_classes: instance.classes.len(),
+        counted_nodes: instance.classes.iter().filter(|c| c.nodes.len() > 1).map(|c| c.nodes.len()).sum(),
+        build_seconds: started.elapsed().as_secs_f64(),
+        ..SolveStats::default()
+    };
+    let settings = HighsSettings { mip_rel_gap: options.mip_rel_gap, verbose: options.verbose };
+
+    let levels: [(&'static str, &good_lp::Expression, bool); 3] = [
+        ("placed_value", &form.placed_value, true),
+        ("quantization_penalty", &form.quantization_penalty, false),
+        ("gpus_used", &form.gpus_used, false),
+    ];
+    let mut fixed = Vec::new();
+    let mut best: Option<Vec<f64>> = None;
+    let mut level1_bound = None;
+    let mut all_proven = true;
+    for (i, &(name, objective, maximise)) in levels.iter().enumerate() {
+        let time_left = deadline.saturating_duration_since(Instant::now());
+        if i > 0 && (time_left.is_zero() || !all_proven) {
+            all_proven = false;
+            break;
+        }
+        let gap = if i == 0 { options.mip_rel_gap } else { 0.0 };
+        let result = highs_run::solve_level(&form, objective, maximise, &fixed, best.as_deref(), time_left, &HighsSettings { mip_rel_gap: gap, ..settings.clone() })?;
+        let value = form.level_value(i, &result.values);
+        let proven = result.outcome == LevelOutcome::Optimal && (!result.bound.is_finite() || (result.bound - value).abs() < 1.0 - 1e-6);
+        if i == 0 {
+            // The bound of an integer objective, rounded the safe way.
+            level1_bound = Some(if result.bound.is_finite() { (result.bound + 1e-6).floor().max(value) } else { value });
+        }
+        stats.levels.push(LevelStats { name, value, bound: result.bound, proven, seconds: result.seconds, nodes: result.nodes });
+        all_proven &= proven;
+        // Fix this level for the next ones (objective values are integers).
+        fixed.push(if maximise { constraint!(objective.clone() >= value - 0.5) } else { constraint!(objective.clone() <= value + 0.5) });
+        best = Some(result.values);
+    }
+    let values = best.ok_or_else(|| Error::Solver("no level was solved".into()))?;
+    let counts = form.block_counts(&values);
+    let replicas = assign::assign(&instance, &counts)?;
+    let status = if all_proven { SolveStatus::Optimal } else { SolveStatus::TimeLimit };
+    let plan = make_plan(fleet, workload, replicas, status, level1_bound);
+    stats.total_seconds = started.elapsed().as_secs_f64();
+    let violations = crate::check::check(fleet, workload, &plan);
+    if !violations.is_empty() {
+        return Err(Error::InvalidPlan(violations.iter().map(|v| format!("  {v}")).collect::<Vec<_>>().join("\n")));
+    }
+    Ok(Solved { plan, stats })
+}
