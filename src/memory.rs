@@ -109,6 +109,7 @@ pub fn reserve_mib(need_mib: u64, gpu_memory_utilization: Option<Decimal>, memor
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Mla;
     use std::collections::BTreeMap;
 
     fn llama_31_8b() -> ModelArch {
