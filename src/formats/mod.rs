@@ -75,7 +75,8 @@ pub fn parse_text<T: DeserializeOwned>(path: &Path, syntax: Syntax, text: &str) 
                 let field = field_path(e.path());
                 let inner = e.into_inner();
                 let line = inner.location().map(|l| l.line());
-                InputError::new(path, field, strip_location(&inner.to_string())).at_line(line)
+                let message = polish(&strip_location(&inner.to_string()), &field);
+                InputError::new(path, field, message).at_line(line)
             })
         }
         Syntax::Json => {
@@ -84,7 +85,8 @@ pub fn parse_text<T: DeserializeOwned>(path: &Path, syntax: Syntax, text: &str) 
                 let field = field_path(e.path());
                 let inner = e.into_inner();
                 let line = (inner.line() > 0).then_some(inner.line());
-                InputError::new(path, field, strip_location(&inner.to_string())).at_line(line)
+                let message = polish(&strip_location(&inner.to_string()), &field);
+                InputError::new(path, field, message).at_line(line)
             })?;
             de.end().map_err(|e| {
                 InputError::new(path, "", strip_location(&e.to_string())).at_line(Some(e.line()))
@@ -98,6 +100,16 @@ pub fn parse_text<T: DeserializeOwned>(path: &Path, syntax: Syntax, text: &str) 
 fn field_path(path: &serde_path_to_error::Path) -> String {
     let text = path.to_string();
     if text == "." { String::new() } else { text }
+}
+
+/// serde's wording made for people: no repeated field path, no Rust type names.
+fn polish(message: &str, field: &str) -> String {
+    let message = message.strip_prefix(&format!("{field}: ")).unwrap_or(message);
+    message
+        .replace("expected u64", "expected a whole number (0 or more)")
+        .replace("expected u32", "expected a whole number (0 or more)")
+        .replace("expected f64", "expected a number")
+        .replace("expected a boolean", "expected true or false")
 }
 
 /// Drops the " at line L column C" that serde appends, since the line is reported on its own.

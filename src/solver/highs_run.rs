@@ -68,16 +68,20 @@ pub fn solve_level(
     option(&mut model, "mip_rel_gap", settings.mip_rel_gap)?;
     // Every objective coefficient is an integer, so a gap below 1 already proves optimality.
     option(&mut model, "mip_abs_gap", 0.5)?;
-    if let Some(start) = start {
-        model
-            .try_set_solution(Some(start), None, None, None)
-            .map_err(|e| Error::Solver(format!("HiGHS rejected the starting solution: {e:?}")))?;
+    if let Some(start) = start.filter(|s| !s.is_empty()) {
+        // A start only speeds the search up; HiGHS refusing it is not a reason to fail.
+        let _ = model.try_set_solution(Some(start), None, None, None);
     }
     let solved = model
         .try_solve()
         .map_err(|e| Error::Solver(format!("HiGHS failed: {e:?}")))?;
     let outcome = match solved.status() {
         HighsModelStatus::Optimal => LevelOutcome::Optimal,
+        // No rows: every column sits at its lower bound, zero.
+        HighsModelStatus::ModelEmpty => {
+            let values = vec![0.0; form.vars.len()];
+            return Ok(LevelResult { outcome: LevelOutcome::Optimal, values, bound: 0.0, seconds: started.elapsed().as_secs_f64(), nodes: 0 });
+        }
         HighsModelStatus::ReachedTimeLimit
         | HighsModelStatus::ReachedIterationLimit
         | HighsModelStatus::ReachedSolutionLimit

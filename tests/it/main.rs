@@ -1,1 +1,10 @@
+//! One integration-test binary (fast linking); each module covers one area.
 
+mod brute;
+mod catalog;
+mod cli;
+mod common;
+mod formats;
+mod props;
+mod rules;
+mod seeds;

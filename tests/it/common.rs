@@ -1,0 +1,77 @@
+//! Helpers shared by the integration tests: loading `data/`, solving with the real HiGHS, and
+//! checking every plan with fleetfit's own checker.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fleetfit::domain::{Fleet, Plan, Workload};
+use fleetfit::formats::{deployments_file, fleet_file};
+use fleetfit::solver::{self, SolveOptions, Solved};
+
+/// A path under the repository's `data/` folder.
+pub fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(rel)
+}
+
+/// Loads a fleet and a deployments file from `data/`.
+pub fn load(fleet: &str, deployments: &str) -> (Fleet, Workload) {
+    let fleet = fleet_file::load(&data(fleet)).expect("valid fleet");
+    let workload = deployments_file::load(&data(deployments)).expect("valid deployments");
+    (fleet, workload)
+}
+
+/// Writes `text` to `name` in a fresh temporary directory and returns the path (the directory
+/// lives as long as the returned guard).
+pub fn temp_file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+/// Parses fleet and deployments given as YAML text.
+pub fn parse(fleet_yaml: &str, deployments_yaml: &str) -> (Fleet, Workload) {
+    let (_d1, f) = temp_file("fleet.yaml", fleet_yaml);
+    let (_d2, d) = temp_file("deployments.yaml", deployments_yaml);
+    let fleet = fleet_file::load(&f).unwrap_or_else(|e| panic!("fleet: {e}"));
+    let workload = deployments_file::load(&d).unwrap_or_else(|e| panic!("deployments: {e}"));
+    (fleet, workload)
+}
+
+/// Solves with the real solver and asserts the checker accepts the plan (the solver already
+/// refuses to return a plan that fails; this checks again from the outside).
+pub fn solve(fleet: &Fleet, workload: &Workload) -> Solved {
+    let options = SolveOptions { time_limit: Duration::from_secs(60), ..SolveOptions::default() };
+    let solved = solver::solve(fleet, workload, &options).unwrap_or_else(|e| panic!("solve failed: {e}"));
+    assert_valid(fleet, workload, &solved.plan);
+    solved
+}
+
+/// Solves YAML texts and returns the checked plan.
+pub fn plan_yaml(fleet_yaml: &str, deployments_yaml: &str) -> Plan {
+    let (fleet, workload) = parse(fleet_yaml, deployments_yaml);
+    solve(&fleet, &workload).plan
+}
+
+/// Panics with every violation when the checker rejects a plan.
+pub fn assert_valid(fleet: &Fleet, workload: &Workload, plan: &Plan) {
+    let violations = fleetfit::check::check(fleet, workload, plan);
+    assert!(violations.is_empty(), "plan fails the check:\n{}\n{}", violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"), plan.to_json());
+}
+
+/// The rule names the checker reports for a plan.
+pub fn violated_rules(fleet: &Fleet, workload: &Workload, plan: &Plan) -> Vec<&'static str> {
+    let mut rules: Vec<&'static str> = fleetfit::check::check(fleet, workload, plan).iter().map(|v| v.rule.name()).collect();
+    rules.dedup();
+    rules
+}
+
+/// Placed replicas per deployment name.
+pub fn placed(plan: &Plan, deployment: &str) -> usize {
+    plan.replicas.iter().filter(|r| r.deployment == deployment).count()
+}
+
+/// A node of `count` idle GPUs of one type, as fleet YAML.
+pub fn idle_node(name: &str, gpu_type: &str, count: u32, memory_mib: u64) -> String {
+    format!("  - name: {name}\n    gpu_type: {gpu_type}\n    gpu_count: {count}\n    memory_mib: {memory_mib}\n")
+}

@@ -1,0 +1,80 @@
+//! Properties over random inputs: every plan passes the checker and matches exhaustion on tiny
+//! fleets; random byte mutations of valid files never panic the parsers.
+
+use proptest::prelude::*;
+
+use super::brute;
+use super::common::*;
+
+/// A random tiny fleet: 1-3 nodes, 1-3 GPUs each, two GPU types, some used or busy.
+fn tiny_fleet() -> impl Strategy<Value = String> {
+    let gpu = (0u8..2, prop_oneof![Just(0u64), Just(1024), Just(2048), Just(3800)], prop_oneof![4 => Just(0u32), 1 => Just(95)]);
+    let node = (prop::collection::vec(gpu, 1..=3), prop::bool::ANY);
+    prop::collection::vec(node, 1..=3).prop_map(|nodes| {
+        let mut text = String::from("nodes:\n");
+        for (n, (gpus, east)) in nodes.iter().enumerate() {
+            text += &format!("  - name: n{n}\n    labels: {{zone: {}}}\n    gpus:\n", if *east { "east" } else { "west" });
+            for (i, (t, used, util)) in gpus.iter().enumerate() {
+                text += &format!("      - {{index: {i}, type: {}, memory_mib: 4096, used_mib: {used}, utilization: {util}}}\n", ["A", "B"][*t as usize]);
+            }
+        }
+        text
+    })
+}
+
+/// 1-2 random deployments of the tiny model.
+fn tiny_deployments() -> impl Strategy<Value = String> {
+    let dep = (
+        1u64..=3,
+        1u64..=4,
+        prop::sample::subsequence(vec![1u64, 2], 1..=2),
+        prop::sample::subsequence(vec![1u64, 2], 1..=2),
+        prop::sample::subsequence(vec!["bf16", "fp8"], 1..=2),
+        prop::bool::ANY,
+        prop::option::of(prop::sample::select(vec!["A", "B"])),
+        prop::option::of(prop::sample::select(vec![0.5f64, 0.8, 0.95])),
+        prop::sample::select(vec![8192u64, 32768]),
+    );
+    (prop::collection::vec(dep, 1..=2), 0u64..=1, 0u64..=2).prop_map(|(deps, per_node, fleet)| {
+        let mut text = format!("policy: {{overhead_mib: 0, reserve: {{per_node: {per_node}, fleet: {fleet}}}}}\nmodels:\n  - {{id: tiny, params: 1073741824, layers: 8, hidden_size: 1024, heads: 8, kv_heads: 8, head_dim: 128, dtype: bf16}}\ndeployments:\n");
+        for (i, (replicas, priority, tp, pp, quants, spread, gpu_type, gmu, tokens)) in deps.iter().enumerate() {
+            text += &format!(
+                "  - {{name: d{i}, model: tiny, replicas: {replicas}, priority: {priority}, tensor_parallel: {tp:?}, pipeline_parallel: {pp:?}, quantizations: [{}], spread: {spread}, kv_cache_tokens: {tokens}{}{}}}\n",
+                quants.join(", "),
+                gpu_type.map(|t| format!(", gpu_types: [{t}]")).unwrap_or_default(),
+                gmu.map(|g| format!(", gpu_memory_utilization: {g}")).unwrap_or_default(),
+            );
+        }
+        text
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_tiny_instances_match_exhaustion(fleet in tiny_fleet(), deployments in tiny_deployments()) {
+        brute::assert_matches_brute_force(&fleet, &deployments);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_files_never_panic(seed in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8), which in 0usize..4) {
+        let sources = ["demo/fleet.yaml", "demo/deployments.yaml", "seed-405b/deployments-with-pp.yaml", "hf/deepseek-v3/config.json"];
+        let mut bytes = std::fs::read(data(sources[which])).unwrap();
+        for (index, byte) in &seed {
+            let i = index.index(bytes.len());
+            bytes[i] = *byte;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let name = if which == 3 { "config.json" } else { "file.yaml" };
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let _ = fleetfit::formats::fleet_file::load(&path);
+        let _ = fleetfit::formats::deployments_file::load(&path);
+        let _ = fleetfit::formats::hf_config::load(&path);
+    }
+}
