@@ -12,7 +12,8 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.sort();
-    let mut code = String::from("/// Catalog family files: (file name, YAML text).\npub static FILES: &[(&str, &str)] = &[\n");
+    let mut code =
+        String::from("/// Catalog family files: (file name, YAML text).\npub static FILES: &[(&str, &str)] = &[\n");
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
         let name = path.file_name().unwrap().to_string_lossy();

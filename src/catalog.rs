@@ -45,8 +45,8 @@ impl Catalog {
         let mut named = Vec::new();
         for &(file, text) in files {
             let path = Path::new("models").join(file);
-            let list: ModelList = crate::formats::parse_text(&path, crate::formats::Syntax::Yaml, text)
-                .map_err(|e| e.to_string())?;
+            let list: ModelList =
+                crate::formats::parse_text(&path, crate::formats::Syntax::Yaml, text).map_err(|e| e.to_string())?;
             for (i, entry) in list.models.iter().enumerate() {
                 let model = entry
                     .resolve(&path, &format!("models[{i}]"))
@@ -64,7 +64,7 @@ impl Catalog {
         for (i, (entry, names)) in named.iter().enumerate() {
             for name in names {
                 if let Some(&other) = by_name.get(name) {
-                    let other: &CatalogEntry = &named[other as usize].0;
+                    let other: &CatalogEntry = &named[other].0;
                     return Err(format!(
                         "models/{}: '{}' and '{}' both answer to the name '{name}'",
                         entry.family_file, entry.model.id, other.model.id

@@ -197,7 +197,10 @@ mod tests {
             head_dim: 56,
             dtype: Quantization::Fp8,
             max_position_embeddings: Some(163840),
-            mla: Some(Mla { kv_lora_rank: 512, qk_rope_head_dim: 64 }),
+            mla: Some(Mla {
+                kv_lora_rank: 512,
+                qk_rope_head_dim: 64,
+            }),
             weights_mib: BTreeMap::new(),
         };
         let (n, d) = kv_bytes_per_token(&model, 8, 2, KvCacheDtype::Auto);

@@ -21,7 +21,10 @@ impl fmt::Display for ShapeProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             ShapeProblem::HeadsNotDivisible { heads, tp } => {
-                write!(f, "{heads} attention heads are not divisible by tensor parallel size {tp}")
+                write!(
+                    f,
+                    "{heads} attention heads are not divisible by tensor parallel size {tp}"
+                )
             }
             ShapeProblem::KvHeadsIncompatible { kv_heads, tp } => write!(
                 f,
@@ -36,14 +39,20 @@ impl fmt::Display for ShapeProblem {
 
 /// Whether a model can be split into `tp * pp` GPUs at all.
 pub fn check_parallelism(model: &ModelArch, tp: u64, pp: u64) -> Result<(), ShapeProblem> {
-    if model.heads % tp != 0 {
+    if !model.heads.is_multiple_of(tp) {
         return Err(ShapeProblem::HeadsNotDivisible { heads: model.heads, tp });
     }
-    if model.kv_heads % tp != 0 && tp % model.kv_heads != 0 {
-        return Err(ShapeProblem::KvHeadsIncompatible { kv_heads: model.kv_heads, tp });
+    if !model.kv_heads.is_multiple_of(tp) && !tp.is_multiple_of(model.kv_heads) {
+        return Err(ShapeProblem::KvHeadsIncompatible {
+            kv_heads: model.kv_heads,
+            tp,
+        });
     }
     if pp > model.layers {
-        return Err(ShapeProblem::MoreStagesThanLayers { pp, layers: model.layers });
+        return Err(ShapeProblem::MoreStagesThanLayers {
+            pp,
+            layers: model.layers,
+        });
     }
     Ok(())
 }
@@ -105,7 +114,9 @@ pub fn all_options(index: usize, deployment: &Deployment, policy: &Policy, kinds
                         continue;
                     }
                     let need_mib = memory::footprint(&inputs, q, tp, pp).need_mib;
-                    let Some(reserve_mib) = memory::reserve_mib(need_mib, deployment.gpu_memory_utilization, kind.memory_mib) else {
+                    let Some(reserve_mib) =
+                        memory::reserve_mib(need_mib, deployment.gpu_memory_utilization, kind.memory_mib)
+                    else {
                         continue;
                     };
                     if reserve_mib > kind.memory_mib {
@@ -134,9 +145,10 @@ pub fn useful_options(index: usize, deployment: &Deployment, policy: &Policy, ki
     let all = all_options(index, deployment, policy, kinds);
     let mut kept: Vec<ShapeOption> = Vec::with_capacity(all.len());
     for (i, option) in all.iter().enumerate() {
-        let dominated = all.iter().enumerate().any(|(j, other)| {
-            j != i && other.dominates(option) && (!option.dominates(other) || j < i)
-        });
+        let dominated = all
+            .iter()
+            .enumerate()
+            .any(|(j, other)| j != i && other.dominates(option) && (!option.dominates(other) || j < i));
         if !dominated {
             kept.push(option.clone());
         }

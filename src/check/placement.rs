@@ -30,17 +30,29 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
     for r in &plan.replicas {
         let who = format!("{} replica {}", r.deployment, r.replica);
         let Some(d) = workload.deployment(&r.deployment) else {
-            report.add(Rule::Replicas, format!("{who}: no deployment is named '{}'", r.deployment));
+            report.add(
+                Rule::Replicas,
+                format!("{who}: no deployment is named '{}'", r.deployment),
+            );
             continue;
         };
         let indices = seen.entry(r.deployment.as_str()).or_default();
         if !indices.insert(r.replica) {
-            report.add(Rule::Replicas, format!("{who}: replica index {} appears twice", r.replica));
+            report.add(
+                Rule::Replicas,
+                format!("{who}: replica index {} appears twice", r.replica),
+            );
         }
         let (tp, pp) = (r.tensor_parallel, r.pipeline_parallel);
         let q: Option<Quantization> = r.quantization.parse().ok().filter(|q| d.quantizations.contains(q));
         if q.is_none() {
-            report.add(Rule::Shape, format!("{who}: quantization '{}' is not in the deployment's list", r.quantization));
+            report.add(
+                Rule::Shape,
+                format!(
+                    "{who}: quantization '{}' is not in the deployment's list",
+                    r.quantization
+                ),
+            );
         }
         if !d.tensor_parallel.contains(&tp) {
             report.add(Rule::Shape, format!("{who}: tensor_parallel {tp} is not allowed"));
@@ -50,15 +62,33 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
         }
         let m = &d.model;
         if tp == 0 || m.heads % tp != 0 {
-            report.add(Rule::Shape, format!("{who}: {} attention heads are not divisible by tensor_parallel {tp}", m.heads));
+            report.add(
+                Rule::Shape,
+                format!(
+                    "{who}: {} attention heads are not divisible by tensor_parallel {tp}",
+                    m.heads
+                ),
+            );
         } else if m.kv_heads % tp != 0 && tp % m.kv_heads != 0 {
-            report.add(Rule::Shape, format!("{who}: {} KV heads and tensor_parallel {tp} do not divide one another", m.kv_heads));
+            report.add(
+                Rule::Shape,
+                format!(
+                    "{who}: {} KV heads and tensor_parallel {tp} do not divide one another",
+                    m.kv_heads
+                ),
+            );
         }
         if pp == 0 || pp > m.layers {
-            report.add(Rule::Shape, format!("{who}: pipeline_parallel {pp} does not fit {} layers", m.layers));
+            report.add(
+                Rule::Shape,
+                format!("{who}: pipeline_parallel {pp} does not fit {} layers", m.layers),
+            );
         }
         if r.stages.len() as u64 != pp {
-            report.add(Rule::Stages, format!("{who}: {} stages listed for pipeline_parallel {pp}", r.stages.len()));
+            report.add(
+                Rule::Stages,
+                format!("{who}: {} stages listed for pipeline_parallel {pp}", r.stages.len()),
+            );
         }
         let need = match q {
             Some(q) if tp > 0 && pp > 0 => Some(need::need_mib(d, q, tp, pp, workload.policy.overhead_mib)),
@@ -67,14 +97,26 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
         let mut gpus_of_replica = BTreeSet::new();
         for (s, stage) in r.stages.iter().enumerate() {
             if stage.gpus.len() as u64 != tp {
-                report.add(Rule::Stages, format!("{who}: stage {s} has {} GPUs for tensor_parallel {tp}", stage.gpus.len()));
+                report.add(
+                    Rule::Stages,
+                    format!(
+                        "{who}: stage {s} has {} GPUs for tensor_parallel {tp}",
+                        stage.gpus.len()
+                    ),
+                );
             }
             let Some(node) = fleet.node(&stage.node) else {
-                report.add(Rule::Stages, format!("{who}: stage {s} is on unknown node '{}'", stage.node));
+                report.add(
+                    Rule::Stages,
+                    format!("{who}: stage {s} is on unknown node '{}'", stage.node),
+                );
                 continue;
             };
             if !d.node_selector.iter().all(|(k, v)| node.labels.get(k) == Some(v)) {
-                report.add(Rule::Affinity, format!("{who}: node '{}' does not match the node_selector", node.name));
+                report.add(
+                    Rule::Affinity,
+                    format!("{who}: node '{}' does not match the node_selector", node.name),
+                );
             }
             for &index in &stage.gpus {
                 let at = format!("{who}: GPU {}/{index}", node.name);
@@ -86,12 +128,18 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
                     report.add(Rule::Stages, format!("{at} is used twice by the replica"));
                 }
                 if gpu.gpu_type != r.gpu_type {
-                    report.add(Rule::Stages, format!("{at} is a {}, the replica says {}", gpu.gpu_type, r.gpu_type));
+                    report.add(
+                        Rule::Stages,
+                        format!("{at} is a {}, the replica says {}", gpu.gpu_type, r.gpu_type),
+                    );
                 }
                 if let Some(types) = &d.gpu_types
                     && !types.contains(&gpu.gpu_type)
                 {
-                    report.add(Rule::Affinity, format!("{at} is a {}, not among gpu_types", gpu.gpu_type));
+                    report.add(
+                        Rule::Affinity,
+                        format!("{at} is a {}, not among gpu_types", gpu.gpu_type),
+                    );
                 }
                 let expected = match (need, d.gpu_memory_utilization) {
                     (Some(need), Some(f)) => {
@@ -106,7 +154,13 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
                 if let Some(expected) = expected
                     && expected != r.memory_per_gpu_mib
                 {
-                    report.add(Rule::Memory, format!("{at}: memory_per_gpu_mib is {}, the contract gives {expected}", r.memory_per_gpu_mib));
+                    report.add(
+                        Rule::Memory,
+                        format!(
+                            "{at}: memory_per_gpu_mib is {}, the contract gives {expected}",
+                            r.memory_per_gpu_mib
+                        ),
+                    );
                 }
                 occupancy.entry((node.name.clone(), index)).or_default().push(Worker {
                     deployment: d.name.clone(),
@@ -121,7 +175,10 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
         if let Some(d) = workload.deployment(name)
             && indices.len() as u64 > d.replicas
         {
-            report.add(Rule::Replicas, format!("{name}: {} replicas placed, {} requested", indices.len(), d.replicas));
+            report.add(
+                Rule::Replicas,
+                format!("{name}: {} replicas placed, {} requested", indices.len(), d.replicas),
+            );
         }
     }
     occupancy
@@ -130,7 +187,9 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
 /// Every used GPU is eligible, holds one worker or only sharing workers, and has the memory.
 pub fn check_gpus(fleet: &Fleet, workload: &Workload, occupancy: &Occupancy, report: &mut Report) {
     for ((node, index), workers) in occupancy {
-        let Some(gpu) = fleet.node(node).and_then(|n| n.gpu(*index)) else { continue };
+        let Some(gpu) = fleet.node(node).and_then(|n| n.gpu(*index)) else {
+            continue;
+        };
         let at = format!("GPU {node}/{index}");
         if !eligible(gpu, workload) {
             report.add(
@@ -141,14 +200,30 @@ pub fn check_gpus(fleet: &Fleet, workload: &Workload, occupancy: &Occupancy, rep
                 ),
             );
         }
-        let names: Vec<String> = workers.iter().map(|w| format!("{} replica {}", w.deployment, w.replica)).collect();
+        let names: Vec<String> = workers
+            .iter()
+            .map(|w| format!("{} replica {}", w.deployment, w.replica))
+            .collect();
         if workers.len() > 1 && workers.iter().any(|w| !w.shares) {
-            report.add(Rule::Occupancy, format!("{at} holds {} workers ({}) but not all of them share", workers.len(), names.join(", ")));
+            report.add(
+                Rule::Occupancy,
+                format!(
+                    "{at} holds {} workers ({}) but not all of them share",
+                    workers.len(),
+                    names.join(", ")
+                ),
+            );
         }
         let reserved: u64 = workers.iter().map(|w| w.reserve_mib).sum();
         let free = gpu.memory_mib.saturating_sub(gpu.used_mib);
         if reserved > free {
-            report.add(Rule::Memory, format!("{at} reserves {reserved} MiB for {} but has {free} MiB free", names.join(", ")));
+            report.add(
+                Rule::Memory,
+                format!(
+                    "{at} reserves {reserved} MiB for {} but has {free} MiB free",
+                    names.join(", ")
+                ),
+            );
         }
     }
 }
@@ -159,13 +234,19 @@ pub fn check_spread(workload: &Workload, plan: &Plan, report: &mut Report) {
     for r in &plan.replicas {
         if workload.deployment(&r.deployment).is_some_and(|d| d.spread) {
             for s in &r.stages {
-                holders.entry((r.deployment.as_str(), s.node.as_str())).or_default().insert(r.replica);
+                holders
+                    .entry((r.deployment.as_str(), s.node.as_str()))
+                    .or_default()
+                    .insert(r.replica);
             }
         }
     }
     for ((d, node), replicas) in holders {
         if replicas.len() > 1 {
-            report.add(Rule::Spread, format!("{d} is spread, but node '{node}' holds its replicas {replicas:?}"));
+            report.add(
+                Rule::Spread,
+                format!("{d} is spread, but node '{node}' holds its replicas {replicas:?}"),
+            );
         }
     }
 }

@@ -22,20 +22,32 @@ pub fn check_reserves(fleet: &Fleet, workload: &Workload, occupancy: &Occupancy,
         }
         let keep = reserve.per_node.min(elig);
         if unassigned < keep {
-            report.add(Rule::Reserve, format!("node '{}' keeps {unassigned} eligible GPUs free, reserve.per_node asks {keep}", node.name));
+            report.add(
+                Rule::Reserve,
+                format!(
+                    "node '{}' keeps {unassigned} eligible GPUs free, reserve.per_node asks {keep}",
+                    node.name
+                ),
+            );
         }
     }
     for (gpu_type, &k) in &reserve.per_type {
         let (elig, unassigned) = free_by_type.get(gpu_type.as_str()).copied().unwrap_or((0, 0));
         let keep = k.min(elig);
         if unassigned < keep {
-            report.add(Rule::Reserve, format!("{unassigned} eligible {gpu_type} GPUs stay free, reserve.per_type asks {keep}"));
+            report.add(
+                Rule::Reserve,
+                format!("{unassigned} eligible {gpu_type} GPUs stay free, reserve.per_type asks {keep}"),
+            );
         }
     }
     let (elig, unassigned) = free_by_type.values().fold((0, 0), |(a, b), &(e, u)| (a + e, b + u));
     let keep = reserve.fleet.min(elig);
     if unassigned < keep {
-        report.add(Rule::Reserve, format!("{unassigned} eligible GPUs stay free fleet-wide, reserve.fleet asks {keep}"));
+        report.add(
+            Rule::Reserve,
+            format!("{unassigned} eligible GPUs stay free fleet-wide, reserve.fleet asks {keep}"),
+        );
     }
 }
 
@@ -44,7 +56,9 @@ pub fn check_totals(fleet: &Fleet, workload: &Workload, plan: &Plan, occupancy: 
     let mut placed: BTreeMap<&str, u64> = BTreeMap::new();
     let (mut value, mut penalty) = (0u64, 0u64);
     for r in &plan.replicas {
-        let Some(d) = workload.deployment(&r.deployment) else { continue };
+        let Some(d) = workload.deployment(&r.deployment) else {
+            continue;
+        };
         *placed.entry(d.name.as_str()).or_default() += 1;
         value += d.priority;
         if let Some(rank) = d.quantizations.iter().position(|q| q.name() == r.quantization) {
@@ -59,21 +73,36 @@ pub fn check_totals(fleet: &Fleet, workload: &Workload, plan: &Plan, occupancy: 
         ("gpus_used", o.gpus_used, used),
     ] {
         if claimed != actual {
-            report.add(Rule::Totals, format!("objective.{name} is {claimed}, the replicas give {actual}"));
+            report.add(
+                Rule::Totals,
+                format!("objective.{name} is {claimed}, the replicas give {actual}"),
+            );
         }
     }
     if plan.status == SolveStatus::TimeLimit && (o.bound.is_none() || o.gap.is_none()) {
-        report.add(Rule::Totals, "status time_limit needs objective.bound and objective.gap".into());
+        report.add(
+            Rule::Totals,
+            "status time_limit needs objective.bound and objective.gap".into(),
+        );
     }
     let mut listed = BTreeSet::new();
     for u in &plan.unplaced {
         listed.insert(u.deployment.as_str());
         match workload.deployment(&u.deployment) {
-            None => report.add(Rule::Totals, format!("unplaced names unknown deployment '{}'", u.deployment)),
+            None => report.add(
+                Rule::Totals,
+                format!("unplaced names unknown deployment '{}'", u.deployment),
+            ),
             Some(d) => {
                 let got = placed.get(d.name.as_str()).copied().unwrap_or(0);
                 if u.requested != d.replicas || u.placed != got {
-                    report.add(Rule::Totals, format!("unplaced {}: says {} of {}, the plan has {got} of {}", d.name, u.placed, u.requested, d.replicas));
+                    report.add(
+                        Rule::Totals,
+                        format!(
+                            "unplaced {}: says {} of {}, the plan has {got} of {}",
+                            d.name, u.placed, u.requested, d.replicas
+                        ),
+                    );
                 }
             }
         }
@@ -81,7 +110,13 @@ pub fn check_totals(fleet: &Fleet, workload: &Workload, plan: &Plan, occupancy: 
     for d in &workload.deployments {
         let got = placed.get(d.name.as_str()).copied().unwrap_or(0);
         if got < d.replicas && !listed.contains(d.name.as_str()) {
-            report.add(Rule::Totals, format!("{} has {got} of {} replicas but is missing from unplaced", d.name, d.replicas));
+            report.add(
+                Rule::Totals,
+                format!(
+                    "{} has {got} of {} replicas but is missing from unplaced",
+                    d.name, d.replicas
+                ),
+            );
         }
     }
     let total = fleet.gpus().count() as u64;
@@ -94,7 +129,10 @@ pub fn check_totals(fleet: &Fleet, workload: &Workload, plan: &Plan, occupancy: 
         ("gpus_free", f.gpus_free, elig.saturating_sub(used)),
     ] {
         if claimed != actual {
-            report.add(Rule::Totals, format!("fleet.{name} is {claimed}, the fleet gives {actual}"));
+            report.add(
+                Rule::Totals,
+                format!("fleet.{name} is {claimed}, the fleet gives {actual}"),
+            );
         }
     }
 }

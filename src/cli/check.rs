@@ -21,7 +21,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let plan: Plan = fleetfit::formats::parse_file(&args.plan)?;
     let violations = fleetfit::check::check(&fleet, &workload, &plan);
     if violations.is_empty() {
-        println!("ok: the plan obeys every rule ({} replicas, {} GPUs used)", plan.replicas.len(), plan.fleet.gpus_used);
+        println!(
+            "ok: the plan obeys every rule ({} replicas, {} GPUs used)",
+            plan.replicas.len(),
+            plan.fleet.gpus_used
+        );
         return Ok(ExitCode::SUCCESS);
     }
     for v in &violations {

@@ -33,7 +33,13 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
                     ]
                 })
                 .collect();
-            print!("{}", columns(&["ID", "PARAMS", "LAYERS", "HEADS", "KV-HEADS", "DTYPE", "ATTENTION"], &rows));
+            print!(
+                "{}",
+                columns(
+                    &["ID", "PARAMS", "LAYERS", "HEADS", "KV-HEADS", "DTYPE", "ATTENTION"],
+                    &rows
+                )
+            );
         }
         Format::Json => {
             let list: Vec<serde_json::Value> = entries

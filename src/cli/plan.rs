@@ -32,10 +32,18 @@ pub struct PlanArgs {
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     if !(args.time_limit.is_finite() && args.time_limit > 0.0) {
-        anyhow::bail!(Error::Input(fleetfit::InputError::new(std::path::Path::new("--time-limit"), "", "must be a positive number of seconds")));
+        anyhow::bail!(Error::Input(fleetfit::InputError::new(
+            std::path::Path::new("--time-limit"),
+            "",
+            "must be a positive number of seconds"
+        )));
     }
     if !(args.gap.is_finite() && (0.0..1.0).contains(&args.gap)) {
-        anyhow::bail!(Error::Input(fleetfit::InputError::new(std::path::Path::new("--gap"), "", "must be a fraction in [0, 1)")));
+        anyhow::bail!(Error::Input(fleetfit::InputError::new(
+            std::path::Path::new("--gap"),
+            "",
+            "must be a fraction in [0, 1)"
+        )));
     }
     let (fleet, workload) = args.inputs.load()?;
     let options = SolveOptions {
@@ -46,7 +54,10 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let solved = solver::solve(&fleet, &workload, &options)?;
     let json = solved.plan.to_json();
     if let Some(out) = &args.out {
-        fleetfit::formats::write_atomic(out, &json).map_err(|source| Error::Write { path: out.clone(), source })?;
+        fleetfit::formats::write_atomic(out, &json).map_err(|source| Error::Write {
+            path: out.clone(),
+            source,
+        })?;
     }
     match args.format {
         Format::Json => print!("{json}"),

@@ -102,10 +102,7 @@ impl Deployment {
 
     /// 0-based position of a quantization in the preference list (the level-2 penalty).
     pub fn quantization_rank(&self, q: Quantization) -> Option<u64> {
-        self.quantizations
-            .iter()
-            .position(|&x| x == q)
-            .map(|p| p as u64)
+        self.quantizations.iter().position(|&x| x == q).map(|p| p as u64)
     }
 }
 

@@ -64,9 +64,7 @@ pub struct Node {
 impl Node {
     /// Whether every `key: value` of a selector is among this node's labels.
     pub fn matches(&self, selector: &BTreeMap<String, String>) -> bool {
-        selector
-            .iter()
-            .all(|(key, value)| self.labels.get(key) == Some(value))
+        selector.iter().all(|(key, value)| self.labels.get(key) == Some(value))
     }
 
     /// The GPU with a given device index.
@@ -89,9 +87,7 @@ impl Fleet {
 
     /// Every GPU of the fleet.
     pub fn gpus(&self) -> impl Iterator<Item = (&Node, &Gpu)> {
-        self.nodes
-            .iter()
-            .flat_map(|n| n.gpus.iter().map(move |g| (n, g)))
+        self.nodes.iter().flat_map(|n| n.gpus.iter().map(move |g| (n, g)))
     }
 
     /// GPU types present, sorted.

@@ -95,12 +95,7 @@ impl FromStr for Quantization {
             "float32" | "float" => Some(Quantization::Fp32),
             other => Quantization::ALL.into_iter().find(|q| q.name() == other),
         };
-        found.ok_or_else(|| {
-            format!(
-                "unknown quantization '{s}'; expected one of {}",
-                Quantization::names()
-            )
-        })
+        found.ok_or_else(|| format!("unknown quantization '{s}'; expected one of {}", Quantization::names()))
     }
 }
 

@@ -82,7 +82,11 @@ pub fn resolve(path: &Path, file: DeploymentsFile, catalog: &Catalog) -> Result<
         let model = m.resolve(path, &format!("models[{i}]"))?;
         let key = model.id.to_ascii_lowercase();
         if inline.insert(key, Arc::new(model)).is_some() {
-            return Err(InputError::new(path, format!("models[{i}].id"), format!("duplicate model id '{}'", m.id)));
+            return Err(InputError::new(
+                path,
+                format!("models[{i}].id"),
+                format!("duplicate model id '{}'", m.id),
+            ));
         }
     }
     if file.deployments.is_empty() {
@@ -113,7 +117,13 @@ fn resolve_policy(path: &Path, p: &PolicyFile) -> Result<Policy, InputError> {
     if let Some(t) = p.busy_threshold {
         policy.busy_threshold = Decimal::from_f64(t)
             .filter(|_| (0.0..=1.0).contains(&t))
-            .ok_or_else(|| InputError::new(path, "policy.busy_threshold", format!("{t} is not a fraction between 0 and 1")))?;
+            .ok_or_else(|| {
+                InputError::new(
+                    path,
+                    "policy.busy_threshold",
+                    format!("{t} is not a fraction between 0 and 1"),
+                )
+            })?;
     }
     if let Some(o) = p.overhead_mib {
         policy.overhead_mib = o;
@@ -144,7 +154,10 @@ fn resolve_model(
         return Ok(entry.model.clone());
     }
     let looks_like_path = name.ends_with(".json") || name.starts_with('.') || name.starts_with('/');
-    let relative = path.parent().map(|dir| dir.join(name)).unwrap_or_else(|| PathBuf::from(name));
+    let relative = path
+        .parent()
+        .map(|dir| dir.join(name))
+        .unwrap_or_else(|| PathBuf::from(name));
     for candidate in [relative, PathBuf::from(name)] {
         if candidate.is_file() || candidate.join("config.json").is_file() {
             return super::hf_config::load(&candidate)
@@ -157,7 +170,9 @@ fn resolve_model(
     } else {
         let similar = catalog.similar(name);
         if similar.is_empty() {
-            format!("unknown model '{name}': not an inline model, a catalog id (see `fleetfit models`) or a config.json path")
+            format!(
+                "unknown model '{name}': not an inline model, a catalog id (see `fleetfit models`) or a config.json path"
+            )
         } else {
             format!("unknown model '{name}'; similar catalog ids: {}", similar.join(", "))
         }
@@ -165,7 +180,12 @@ fn resolve_model(
     Err(InputError::new(path, at, hint))
 }
 
-fn resolve_deployment(path: &Path, at: &str, d: &DeploymentFile, model: Arc<ModelArch>) -> Result<Deployment, InputError> {
+fn resolve_deployment(
+    path: &Path,
+    at: &str,
+    d: &DeploymentFile,
+    model: Arc<ModelArch>,
+) -> Result<Deployment, InputError> {
     let err = |field: &str, message: String| InputError::new(path, format!("{at}.{field}"), message);
     let quantizations = match &d.quantizations {
         None => vec![model.dtype],
@@ -184,8 +204,18 @@ fn resolve_deployment(path: &Path, at: &str, d: &DeploymentFile, model: Arc<Mode
             out
         }
     };
-    let tensor_parallel = sizes(path, &format!("{at}.tensor_parallel"), d.tensor_parallel.as_deref(), &DEFAULT_TENSOR_PARALLEL)?;
-    let pipeline_parallel = sizes(path, &format!("{at}.pipeline_parallel"), d.pipeline_parallel.as_deref(), &[1])?;
+    let tensor_parallel = sizes(
+        path,
+        &format!("{at}.tensor_parallel"),
+        d.tensor_parallel.as_deref(),
+        &DEFAULT_TENSOR_PARALLEL,
+    )?;
+    let pipeline_parallel = sizes(
+        path,
+        &format!("{at}.pipeline_parallel"),
+        d.pipeline_parallel.as_deref(),
+        &[1],
+    )?;
     let max_model_len = d.max_model_len.unwrap_or(DEFAULT_MAX_MODEL_LEN);
     if max_model_len == 0 {
         return Err(err("max_model_len", "must be at least 1".into()));
@@ -197,7 +227,12 @@ fn resolve_deployment(path: &Path, at: &str, d: &DeploymentFile, model: Arc<Mode
     let kv_cache_dtype = match d.kv_cache_dtype.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("auto") => KvCacheDtype::Auto,
         Some("fp8") | Some("fp8_e4m3") | Some("fp8_e5m2") => KvCacheDtype::Fp8,
-        Some(other) => return Err(err("kv_cache_dtype", format!("unknown '{other}'; expected auto or fp8"))),
+        Some(other) => {
+            return Err(err(
+                "kv_cache_dtype",
+                format!("unknown '{other}'; expected auto or fp8"),
+            ));
+        }
     };
     let gpu_memory_utilization = match d.gpu_memory_utilization {
         None => None,
@@ -206,7 +241,10 @@ fn resolve_deployment(path: &Path, at: &str, d: &DeploymentFile, model: Arc<Mode
     };
     if let Some(types) = &d.gpu_types {
         if types.is_empty() {
-            return Err(err("gpu_types", "must list at least one GPU type (or leave it out to allow all)".into()));
+            return Err(err(
+                "gpu_types",
+                "must list at least one GPU type (or leave it out to allow all)".into(),
+            ));
         }
         if let Some(j) = types.iter().position(|t| t.trim().is_empty()) {
             return Err(err(&format!("gpu_types[{j}]"), "must not be empty".into()));
@@ -243,10 +281,18 @@ fn sizes(path: &Path, at: &str, given: Option<&[u64]>, default: &[u64]) -> Resul
             return Err(InputError::new(path, format!("{at}[{j}]"), "must be at least 1"));
         }
         if s > 4096 {
-            return Err(InputError::new(path, format!("{at}[{j}]"), format!("{s} GPUs is more than one replica stage can span (at most 4096)")));
+            return Err(InputError::new(
+                path,
+                format!("{at}[{j}]"),
+                format!("{s} GPUs is more than one replica stage can span (at most 4096)"),
+            ));
         }
         if out.contains(&s) {
-            return Err(InputError::new(path, format!("{at}[{j}]"), format!("{s} is listed twice")));
+            return Err(InputError::new(
+                path,
+                format!("{at}[{j}]"),
+                format!("{s} is listed twice"),
+            ));
         }
         out.push(s);
     }

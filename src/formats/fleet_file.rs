@@ -20,7 +20,11 @@ pub struct FleetFile {
 #[serde(deny_unknown_fields)]
 pub struct NodeFile {
     pub name: String,
-    #[serde(default, deserialize_with = "super::scalar::labels", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::scalar::labels",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpus: Option<Vec<GpuFile>>,
@@ -122,20 +126,30 @@ fn resolve_node(path: &Path, at: &str, node: &NodeFile) -> Result<Node, InputErr
             return Err(InputError::new(
                 path,
                 format!("{gat}.index"),
-                format!("duplicate GPU index {} on node '{}' (also gpus[{first}])", gpu.index, node.name),
+                format!(
+                    "duplicate GPU index {} on node '{}' (also gpus[{first}])",
+                    gpu.index, node.name
+                ),
             ));
         }
         if gpu.gpu_type.trim().is_empty() {
             return Err(InputError::new(path, format!("{gat}.type"), "must not be empty"));
         }
         if gpu.memory_mib == 0 {
-            return Err(InputError::new(path, format!("{gat}.memory_mib"), "must be greater than 0"));
+            return Err(InputError::new(
+                path,
+                format!("{gat}.memory_mib"),
+                "must be greater than 0",
+            ));
         }
         if gpu.used_mib > gpu.memory_mib {
             return Err(InputError::new(
                 path,
                 format!("{gat}.used_mib"),
-                format!("{} MiB used is more than the GPU's {} MiB", gpu.used_mib, gpu.memory_mib),
+                format!(
+                    "{} MiB used is more than the GPU's {} MiB",
+                    gpu.used_mib, gpu.memory_mib
+                ),
             ));
         }
         if gpu.utilization > 100 {
@@ -184,7 +198,11 @@ fn expand_shorthand(path: &Path, at: &str, node: &NodeFile) -> Result<Vec<GpuFil
         ));
     }
     if memory_mib == 0 {
-        return Err(InputError::new(path, format!("{at}.memory_mib"), "must be greater than 0"));
+        return Err(InputError::new(
+            path,
+            format!("{at}.memory_mib"),
+            "must be greater than 0",
+        ));
     }
     Ok((0..count)
         .map(|index| GpuFile {

@@ -10,11 +10,14 @@ use crate::error::InputError;
 
 /// Reads a `config.json` (or a folder holding one) into a model architecture.
 pub fn load(path: &Path) -> Result<ModelArch, InputError> {
-    let file = if path.is_dir() { path.join("config.json") } else { path.to_path_buf() };
+    let file = if path.is_dir() {
+        path.join("config.json")
+    } else {
+        path.to_path_buf()
+    };
     let text = super::read_text(&file)?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| {
-        InputError::new(&file, "", format!("not a Hugging Face config.json: {e}"))
-    })?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| InputError::new(&file, "", format!("not a Hugging Face config.json: {e}")))?;
     let id = file
         .parent()
         .and_then(|p| p.file_name())
@@ -26,7 +29,11 @@ pub fn load(path: &Path) -> Result<ModelArch, InputError> {
 /// Builds the architecture from a parsed config, naming `file` in errors.
 pub fn from_value(file: &Path, id: &str, value: &Value) -> Result<ModelArch, InputError> {
     let Some(top) = value.as_object() else {
-        return Err(InputError::new(file, "", "not a Hugging Face config.json: expected a JSON object"));
+        return Err(InputError::new(
+            file,
+            "",
+            "not a Hugging Face config.json: expected a JSON object",
+        ));
     };
     // Multimodal configs (Gemma 3, Llama 4, ...) keep the language model under `text_config`.
     let cfg = Config {
@@ -47,14 +54,21 @@ pub fn from_value(file: &Path, id: &str, value: &Value) -> Result<ModelArch, Inp
         },
     );
     let head_dim = cfg.int("head_dim").unwrap_or(hidden / heads.max(1));
-    let dtype = match cfg.str("torch_dtype").or(cfg.str("dtype")).or(top.get("torch_dtype").and_then(Value::as_str)) {
+    let dtype = match cfg
+        .str("torch_dtype")
+        .or(cfg.str("dtype"))
+        .or(top.get("torch_dtype").and_then(Value::as_str))
+    {
         Some(name) => name
             .parse()
             .map_err(|m: String| InputError::new(file, "torch_dtype", m))?,
         None => Quantization::Bf16,
     };
     let mla = match (cfg.int("kv_lora_rank"), cfg.int("qk_rope_head_dim")) {
-        (Some(kv_lora_rank), Some(qk_rope_head_dim)) => Some(Mla { kv_lora_rank, qk_rope_head_dim }),
+        (Some(kv_lora_rank), Some(qk_rope_head_dim)) => Some(Mla {
+            kv_lora_rank,
+            qk_rope_head_dim,
+        }),
         _ => None,
     };
     let params = count_params(&cfg, hidden, layers, heads, kv_heads, head_dim)?;
@@ -107,14 +121,20 @@ impl Config<'_> {
 fn count_params(cfg: &Config<'_>, h: u64, layers: u64, heads: u64, kv: u64, hd: u64) -> Result<u64, InputError> {
     let model_type = cfg.str("model_type").unwrap_or("");
     let vocab = cfg.req_any(&["vocab_size", "padded_vocab_size"])?;
-    let tied = cfg.bool("tie_word_embeddings").unwrap_or(matches!(model_type, "gemma" | "gemma2" | "gemma3_text" | "gemma3"));
+    let tied = cfg
+        .bool("tie_word_embeddings")
+        .unwrap_or(matches!(model_type, "gemma" | "gemma2" | "gemma3_text" | "gemma3"));
     let embeddings = vocab * h * if tied { 1 } else { 2 };
     let per_layer = match model_type {
         "falcon" => falcon_layer(cfg, h, heads, kv, hd),
         "gpt_oss" => gpt_oss_layer(cfg, h, heads, kv, hd)?,
         _ => {
             let attention = attention_params(cfg, model_type, h, heads, kv, hd);
-            let norms = if model_type.starts_with("gemma2") || model_type.starts_with("gemma3") { 4 * h } else { 2 * h };
+            let norms = if model_type.starts_with("gemma2") || model_type.starts_with("gemma3") {
+                4 * h
+            } else {
+                2 * h
+            };
             return Ok(embeddings + h + layers * (attention + norms) + mlp_params_all_layers(cfg, h, layers)?);
         }
     };
@@ -184,12 +204,22 @@ fn mlp_params_all_layers(cfg: &Config<'_>, h: u64, layers: u64) -> Result<u64, I
 /// 4h MLP.
 fn falcon_layer(cfg: &Config<'_>, h: u64, heads: u64, kv: u64, hd: u64) -> u64 {
     let new_arch = cfg.bool("new_decoder_architecture") == Some(true);
-    let kv = if new_arch { kv } else if cfg.bool("multi_query") == Some(true) { 1 } else { heads };
+    let kv = if new_arch {
+        kv
+    } else if cfg.bool("multi_query") == Some(true) {
+        1
+    } else {
+        heads
+    };
     let qkv = h * (heads + 2 * kv) * hd;
     let dense = h * h;
     let mlp = 8 * h * h;
     let norms = if new_arch { 4 * h } else { 2 * h };
-    let bias = if cfg.bool("bias") == Some(true) { (heads + 2 * kv) * hd + h + 4 * h + h } else { 0 };
+    let bias = if cfg.bool("bias") == Some(true) {
+        (heads + 2 * kv) * hd + h + 4 * h + h
+    } else {
+        0
+    };
     qkv + dense + mlp + norms + bias
 }
 

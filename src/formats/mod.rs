@@ -42,8 +42,7 @@ impl Syntax {
 
 /// Reads a file as UTF-8 text, naming the file in every error.
 pub fn read_text(path: &Path) -> Result<String, InputError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| InputError::new(path, "", format!("cannot read the file: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| InputError::new(path, "", format!("cannot read the file: {e}")))?;
     String::from_utf8(bytes).map_err(|e| {
         InputError::new(
             path,
@@ -88,9 +87,8 @@ pub fn parse_text<T: DeserializeOwned>(path: &Path, syntax: Syntax, text: &str) 
                 let message = polish(&strip_location(&inner.to_string()), &field);
                 InputError::new(path, field, message).at_line(line)
             })?;
-            de.end().map_err(|e| {
-                InputError::new(path, "", strip_location(&e.to_string())).at_line(Some(e.line()))
-            })?;
+            de.end()
+                .map_err(|e| InputError::new(path, "", strip_location(&e.to_string())).at_line(Some(e.line())))?;
             Ok(value)
         }
     }
@@ -126,7 +124,10 @@ pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
     let tmp = dir.join(format!(".{name}.fleetfit-{}.tmp", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;

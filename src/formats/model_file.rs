@@ -69,13 +69,16 @@ impl ModelFile {
         if kv_heads > self.heads {
             return Err(err(
                 "kv_heads",
-                format!("{kv_heads} key/value heads is more than the {} attention heads", self.heads),
+                format!(
+                    "{kv_heads} key/value heads is more than the {} attention heads",
+                    self.heads
+                ),
             ));
         }
         let head_dim = match self.head_dim {
             Some(0) => return Err(err("head_dim", "must be greater than 0".into())),
             Some(d) => d,
-            None if self.hidden_size % self.heads == 0 => self.hidden_size / self.heads,
+            None if self.hidden_size.is_multiple_of(self.heads) => self.hidden_size / self.heads,
             None => {
                 return Err(err(
                     "head_dim",
@@ -109,9 +112,7 @@ impl ModelFile {
         };
         let mut weights_mib = BTreeMap::new();
         for (name, &mib) in &self.weights_mib {
-            let q: Quantization = name
-                .parse()
-                .map_err(|m| err(&format!("weights_mib.{name}"), m))?;
+            let q: Quantization = name.parse().map_err(|m| err(&format!("weights_mib.{name}"), m))?;
             if mib == 0 {
                 return Err(err(&format!("weights_mib.{name}"), "must be greater than 0".into()));
             }

@@ -33,9 +33,7 @@ pub fn labels<'de, D: Deserializer<'de>>(de: D) -> Result<BTreeMap<String, Strin
 }
 
 /// Like [`labels`], for an optional field.
-pub fn opt_labels<'de, D: Deserializer<'de>>(
-    de: D,
-) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+pub fn opt_labels<'de, D: Deserializer<'de>>(de: D) -> Result<Option<BTreeMap<String, String>>, D::Error> {
     labels(de).map(Some)
 }
 

@@ -52,7 +52,11 @@ pub fn render(plan: &Plan) -> String {
         .replicas
         .iter()
         .map(|r| {
-            let placement: Vec<String> = r.stages.iter().map(|s| format!("{}:{}", s.node, gpu_ranges(&s.gpus))).collect();
+            let placement: Vec<String> = r
+                .stages
+                .iter()
+                .map(|s| format!("{}:{}", s.node, gpu_ranges(&s.gpus)))
+                .collect();
             vec![
                 r.deployment.clone(),
                 r.replica.to_string(),
@@ -66,14 +70,23 @@ pub fn render(plan: &Plan) -> String {
     if rows.is_empty() {
         out.push_str("no replica could be placed\n");
     } else {
-        out.push_str(&columns(&["DEPLOYMENT", "REPLICA", "SHAPE", "GPU TYPE", "NODE:GPUS", "MIB/GPU"], &rows));
+        out.push_str(&columns(
+            &["DEPLOYMENT", "REPLICA", "SHAPE", "GPU TYPE", "NODE:GPUS", "MIB/GPU"],
+            &rows,
+        ));
     }
     if !plan.unplaced.is_empty() {
         out.push_str("\nunplaced:\n");
         let rows: Vec<Vec<String>> = plan
             .unplaced
             .iter()
-            .map(|u| vec![u.deployment.clone(), format!("{} of {} placed", u.placed, u.requested), u.reasons.first().cloned().unwrap_or_default()])
+            .map(|u| {
+                vec![
+                    u.deployment.clone(),
+                    format!("{} of {} placed", u.placed, u.requested),
+                    u.reasons.first().cloned().unwrap_or_default(),
+                ]
+            })
             .collect();
         out.push_str(&columns(&["DEPLOYMENT", "PLACED", "WHY"], &rows));
     }

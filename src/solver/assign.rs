@@ -11,6 +11,9 @@ use super::instance::{BlockMode, Instance};
 use crate::domain::{PlacedReplica, Stage};
 use crate::error::Error;
 
+/// Stages per (option, block mode): each stage's node and GPU indices.
+type StagesByOption = BTreeMap<(usize, u8), Vec<(usize, Vec<u32>)>>;
+
 /// One placed block: a placement's block on a concrete node.
 #[derive(Debug, Clone)]
 struct NodeBlock {
@@ -27,7 +30,7 @@ pub fn assign(instance: &Instance<'_>, counts: &[u64]) -> Result<Vec<PlacedRepli
         by_node.entry(nb.node).or_default().push(nb.block);
     }
     // Stages per (option, mode), each with its node and GPUs.
-    let mut stages: BTreeMap<(usize, u8), Vec<(usize, Vec<u32>)>> = BTreeMap::new();
+    let mut stages: StagesByOption = BTreeMap::new();
     for (&node, blocks) in &by_node {
         for (block, gpus) in gpus_on_node(instance, node, blocks)? {
             let b = &instance.blocks[block];
@@ -62,16 +65,31 @@ pub fn assign(instance: &Instance<'_>, counts: &[u64]) -> Result<Vec<PlacedRepli
                 memory_per_gpu_mib: o.reserve_mib,
                 stages: chunk
                     .iter()
-                    .map(|(node, gpus)| Stage { node: instance.fleet.nodes[*node].name.clone(), gpus: gpus.clone() })
+                    .map(|(node, gpus)| Stage {
+                        node: instance.fleet.nodes[*node].name.clone(),
+                        gpus: gpus.clone(),
+                    })
                     .collect(),
             };
             replicas.push((o.deployment, replica));
         }
     }
     // Number replicas per deployment: by first stage's node (fleet order), then first GPU.
-    let node_order: BTreeMap<&str, usize> =
-        instance.fleet.nodes.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
-    replicas.sort_by_key(|(d, r)| (*d, node_order[r.stages[0].node.as_str()], r.stages[0].gpus[0], r.tensor_parallel));
+    let node_order: BTreeMap<&str, usize> = instance
+        .fleet
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
+    replicas.sort_by_key(|(d, r)| {
+        (
+            *d,
+            node_order[r.stages[0].node.as_str()],
+            r.stages[0].gpus[0],
+            r.tensor_parallel,
+        )
+    });
     let mut next: BTreeMap<usize, u64> = BTreeMap::new();
     Ok(replicas
         .into_iter()
@@ -100,7 +118,10 @@ fn spread_over_nodes(instance: &Instance<'_>, counts: &[u64]) -> Result<Vec<Node
     for (p, &count) in counts.iter().enumerate() {
         if count > 0 {
             let placement = &instance.placements[p];
-            by_class.entry(placement.class).or_default().push((placement.block, count));
+            by_class
+                .entry(placement.class)
+                .or_default()
+                .push((placement.block, count));
         }
     }
     for (c, mut blocks) in by_class {
@@ -121,7 +142,10 @@ fn spread_over_nodes(instance: &Instance<'_>, counts: &[u64]) -> Result<Vec<Node
                     return Err(Error::Solver("internal: a counted node class was over-filled".into()));
                 };
                 room[slot] -= gpus;
-                out.push(NodeBlock { block, node: class.nodes[slot] });
+                out.push(NodeBlock {
+                    block,
+                    node: class.nodes[slot],
+                });
             }
         }
     }
@@ -135,7 +159,12 @@ fn gpus_on_node(instance: &Instance<'_>, node: usize, blocks: &[usize]) -> Resul
     order.sort_by_key(|&b| {
         let block = &instance.blocks[b];
         let o = &instance.options[block.option];
-        (std::cmp::Reverse(o.reserve_mib), std::cmp::Reverse(block.gpus), o.deployment, b)
+        (
+            std::cmp::Reverse(o.reserve_mib),
+            std::cmp::Reverse(block.gpus),
+            o.deployment,
+            b,
+        )
     });
     let mut taken = vec![false; n.gpus.len()];
     let mut out = Vec::with_capacity(order.len());
@@ -150,7 +179,10 @@ fn gpus_on_node(instance: &Instance<'_>, node: usize, blocks: &[usize]) -> Resul
             .collect();
         let want = block.gpus as usize;
         if candidates.len() < want {
-            return Err(Error::Solver(format!("internal: node '{}' has too few GPUs for its blocks", n.name)));
+            return Err(Error::Solver(format!(
+                "internal: node '{}' has too few GPUs for its blocks",
+                n.name
+            )));
         }
         let chosen = contiguous_run(n, &candidates, want).unwrap_or_else(|| candidates[..want].to_vec());
         for &i in &chosen {

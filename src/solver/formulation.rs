@@ -44,7 +44,10 @@ impl Formulation {
 
     /// The block counts `x` of a solution (columns `0..x.len()`).
     pub fn block_counts(&self, values: &[f64]) -> Vec<u64> {
-        values[..self.x.len()].iter().map(|v| v.max(0.0).round() as u64).collect()
+        values[..self.x.len()]
+            .iter()
+            .map(|v| v.max(0.0).round() as u64)
+            .collect()
     }
 
     /// Builds the whole model for an instance.
@@ -59,7 +62,14 @@ impl Formulation {
         let y: Vec<Variable> = instance
             .options
             .iter()
-            .map(|o| vars.add(variable().integer().min(0).max(deployments[o.deployment].replicas as f64)))
+            .map(|o| {
+                vars.add(
+                    variable()
+                        .integer()
+                        .min(0)
+                        .max(deployments[o.deployment].replicas as f64),
+                )
+            })
             .collect();
         let mut rows = Vec::new();
 
@@ -114,14 +124,29 @@ impl Formulation {
 
         fleet_reserve_rows(instance, &y, &mut rows);
 
-        Formulation { vars, x, y, rows, placed_value, quantization_penalty, gpus_used, level_columns }
+        Formulation {
+            vars,
+            x,
+            y,
+            rows,
+            placed_value,
+            quantization_penalty,
+            gpus_used,
+            level_columns,
+        }
     }
 }
 
 /// Rows of one node: per GPU kind, one row per free-memory threshold (dropping thresholds that
 /// a lower one with the same GPU count already implies); capacity when `reserve.per_node` bites;
 /// at most one block per spread deployment.
-fn single_node_rows(instance: &Instance<'_>, class: &NodeClass, members: &[usize], x: &[Variable], rows: &mut Vec<Constraint>) {
+fn single_node_rows(
+    instance: &Instance<'_>,
+    class: &NodeClass,
+    members: &[usize],
+    x: &[Variable],
+    rows: &mut Vec<Constraint>,
+) {
     for pool in &class.profile.pools {
         let in_pool: Vec<(u64, u64, Variable)> = members
             .iter()
@@ -174,11 +199,20 @@ fn single_node_rows(instance: &Instance<'_>, class: &NodeClass, members: &[usize
 /// for every size `s`, the GPUs in blocks of size `>= s` are at most `K * s * floor(C / s)`.
 /// Necessary because such blocks fill each node in multiples of `s`; sufficient because placing
 /// blocks largest first leaves every node's free room a multiple of the next size.
-fn floor_rows(instance: &Instance<'_>, class: &NodeClass, members: &[usize], x: &[Variable], rows: &mut Vec<Constraint>) {
+fn floor_rows(
+    instance: &Instance<'_>,
+    class: &NodeClass,
+    members: &[usize],
+    x: &[Variable],
+    rows: &mut Vec<Constraint>,
+) {
     let k = class.nodes.len() as u64;
     let per_node = class.profile.pools[0].free_mib_desc.len() as u64;
     let c = per_node.min(class.profile.capacity);
-    let mut sizes: Vec<u64> = members.iter().map(|&p| instance.blocks[instance.placements[p].block].gpus).collect();
+    let mut sizes: Vec<u64> = members
+        .iter()
+        .map(|&p| instance.blocks[instance.placements[p].block].gpus)
+        .collect();
     sizes.sort_unstable();
     sizes.dedup();
     for &s in &sizes {

@@ -51,7 +51,11 @@ pub fn solve_level(
 ) -> Result<LevelResult, Error> {
     let started = Instant::now();
     let vars = form.vars.clone();
-    let unsolved = if maximise { vars.maximise(objective.clone()) } else { vars.minimise(objective.clone()) };
+    let unsolved = if maximise {
+        vars.maximise(objective.clone())
+    } else {
+        vars.minimise(objective.clone())
+    };
     let mut problem = unsolved.using(highs);
     for row in form.rows.iter().chain(extra) {
         problem.add_constraint(row.clone());
@@ -80,7 +84,13 @@ pub fn solve_level(
         // No rows: every column sits at its lower bound, zero.
         HighsModelStatus::ModelEmpty => {
             let values = vec![0.0; form.vars.len()];
-            return Ok(LevelResult { outcome: LevelOutcome::Optimal, values, bound: 0.0, seconds: started.elapsed().as_secs_f64(), nodes: 0 });
+            return Ok(LevelResult {
+                outcome: LevelOutcome::Optimal,
+                values,
+                bound: 0.0,
+                seconds: started.elapsed().as_secs_f64(),
+                nodes: 0,
+            });
         }
         HighsModelStatus::ReachedTimeLimit
         | HighsModelStatus::ReachedIterationLimit
@@ -97,7 +107,13 @@ pub fn solve_level(
     let values: Vec<f64> = solved.get_solution().columns().iter().map(|v| v.round()).collect();
     let bound = solved.double_info_value(c"mip_dual_bound").unwrap_or(f64::NAN);
     let nodes = solved.int_info_value(c"mip_node_count").unwrap_or(0);
-    Ok(LevelResult { outcome, values, bound, seconds: started.elapsed().as_secs_f64(), nodes })
+    Ok(LevelResult {
+        outcome,
+        values,
+        bound,
+        seconds: started.elapsed().as_secs_f64(),
+        nodes,
+    })
 }
 
 fn option<V: highs::HighsOptionValue>(model: &mut highs::Model, name: &str, value: V) -> Result<(), Error> {

@@ -125,15 +125,30 @@ impl<'a> Instance<'a> {
                         .into_iter()
                         .map(|(kind, mut free)| {
                             free.sort_unstable_by(|a, b| b.cmp(a));
-                            KindPool { kind, free_mib_desc: free }
+                            KindPool {
+                                kind,
+                                free_mib_desc: free,
+                            }
                         })
                         .collect(),
                     capacity: eligible_count.saturating_sub(policy.reserve.per_node),
-                    selected_by: workload.deployments.iter().map(|d| node.matches(&d.node_selector)).collect(),
+                    selected_by: workload
+                        .deployments
+                        .iter()
+                        .map(|d| node.matches(&d.node_selector))
+                        .collect(),
                 }
             })
             .collect();
-        let mut instance = Instance { fleet, workload, eligible, options, blocks, classes: Vec::new(), placements: Vec::new() };
+        let mut instance = Instance {
+            fleet,
+            workload,
+            eligible,
+            options,
+            blocks,
+            classes: Vec::new(),
+            placements: Vec::new(),
+        };
         instance.classes = instance.group_nodes(&profiles);
         instance.placements = instance.make_placements();
         instance
@@ -145,7 +160,9 @@ impl<'a> Instance<'a> {
         if !profile.selected_by[option.deployment] {
             return 0;
         }
-        let Some(pool) = profile.pools.iter().find(|p| p.kind == option.kind) else { return 0 };
+        let Some(pool) = profile.pools.iter().find(|p| p.kind == option.kind) else {
+            return 0;
+        };
         let room = pool.count_at_least(option.reserve_mib).min(profile.capacity);
         room / block.gpus
     }
@@ -162,9 +179,15 @@ impl<'a> Instance<'a> {
         }
         for (profile, nodes) in groups {
             if nodes.len() > 1 && self.countable(profile) {
-                classes.push(NodeClass { nodes, profile: profile.clone() });
+                classes.push(NodeClass {
+                    nodes,
+                    profile: profile.clone(),
+                });
             } else {
-                classes.extend(nodes.into_iter().map(|n| NodeClass { nodes: vec![n], profile: profile.clone() }));
+                classes.extend(nodes.into_iter().map(|n| NodeClass {
+                    nodes: vec![n],
+                    profile: profile.clone(),
+                }));
             }
         }
         classes.sort_by_key(|c| c.nodes[0]);
@@ -207,7 +230,11 @@ impl<'a> Instance<'a> {
                 }
                 let per_node = if deployment.spread { 1 } else { per_node };
                 let upper = (per_node * class.nodes.len() as u64).min(demand_blocks);
-                out.push(Placement { block: b, class: c, upper });
+                out.push(Placement {
+                    block: b,
+                    class: c,
+                    upper,
+                });
             }
         }
         out
@@ -221,10 +248,25 @@ fn make_blocks(workload: &Workload, options: &[ShapeOption]) -> Vec<Block> {
     for (o, option) in options.iter().enumerate() {
         let spread = workload.deployments[option.deployment].spread;
         if spread && option.pp > 1 {
-            blocks.push(Block { option: o, mode: BlockMode::WholeReplica, stages: option.pp, gpus: option.gpus() });
-            blocks.push(Block { option: o, mode: BlockMode::SpreadStage, stages: 1, gpus: option.tp });
+            blocks.push(Block {
+                option: o,
+                mode: BlockMode::WholeReplica,
+                stages: option.pp,
+                gpus: option.gpus(),
+            });
+            blocks.push(Block {
+                option: o,
+                mode: BlockMode::SpreadStage,
+                stages: 1,
+                gpus: option.tp,
+            });
         } else {
-            blocks.push(Block { option: o, mode: BlockMode::Stage, stages: 1, gpus: option.tp });
+            blocks.push(Block {
+                option: o,
+                mode: BlockMode::Stage,
+                stages: 1,
+                gpus: option.tp,
+            });
         }
     }
     blocks

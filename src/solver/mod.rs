@@ -35,7 +35,11 @@ pub struct SolveOptions {
 
 impl Default for SolveOptions {
     fn default() -> Self {
-        SolveOptions { time_limit: Duration::from_secs(60), mip_rel_gap: 0.0, verbose: false }
+        SolveOptions {
+            time_limit: Duration::from_secs(60),
+            mip_rel_gap: 0.0,
+            verbose: false,
+        }
     }
 }
 
@@ -68,7 +72,15 @@ impl SolveStats {
         let levels: Vec<String> = self
             .levels
             .iter()
-            .map(|l| format!("{} {}{} in {:.2}s", l.name, l.value, if l.proven { " (optimal)" } else { " (stopped)" }, l.seconds))
+            .map(|l| {
+                format!(
+                    "{} {}{} in {:.2}s",
+                    l.name,
+                    l.value,
+                    if l.proven { " (optimal)" } else { " (stopped)" },
+                    l.seconds
+                )
+            })
             .collect();
         format!(
             "solver: HiGHS, {} variables, {} rows, {} node classes; {}; total {:.2}s",
@@ -99,11 +111,19 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         variables: form.x.len() + form.y.len(),
         rows: form.rows.len(),
         node_classes: instance.classes.len(),
-        counted_nodes: instance.classes.iter().filter(|c| c.nodes.len() > 1).map(|c| c.nodes.len()).sum(),
+        counted_nodes: instance
+            .classes
+            .iter()
+            .filter(|c| c.nodes.len() > 1)
+            .map(|c| c.nodes.len())
+            .sum(),
         build_seconds: started.elapsed().as_secs_f64(),
         ..SolveStats::default()
     };
-    let settings = HighsSettings { mip_rel_gap: options.mip_rel_gap, verbose: options.verbose };
+    let settings = HighsSettings {
+        mip_rel_gap: options.mip_rel_gap,
+        verbose: options.verbose,
+    };
 
     let levels: [(&'static str, &good_lp::Expression, bool); 3] = [
         ("placed_value", &form.placed_value, true),
@@ -121,28 +141,65 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
             break;
         }
         let gap = if i == 0 { options.mip_rel_gap } else { 0.0 };
-        let result = highs_run::solve_level(&form, objective, maximise, &fixed, best.as_deref(), time_left, &HighsSettings { mip_rel_gap: gap, ..settings.clone() })?;
+        let result = highs_run::solve_level(
+            &form,
+            objective,
+            maximise,
+            &fixed,
+            best.as_deref(),
+            time_left,
+            &HighsSettings {
+                mip_rel_gap: gap,
+                ..settings.clone()
+            },
+        )?;
         let value = form.level_value(i, &result.values);
-        let proven = result.outcome == LevelOutcome::Optimal && (!result.bound.is_finite() || (result.bound - value).abs() < 1.0 - 1e-6);
+        let proven = result.outcome == LevelOutcome::Optimal
+            && (!result.bound.is_finite() || (result.bound - value).abs() < 1.0 - 1e-6);
         if i == 0 {
             // The bound of an integer objective, rounded the safe way.
-            level1_bound = Some(if result.bound.is_finite() { (result.bound + 1e-6).floor().max(value) } else { value });
+            level1_bound = Some(if result.bound.is_finite() {
+                (result.bound + 1e-6).floor().max(value)
+            } else {
+                value
+            });
         }
-        stats.levels.push(LevelStats { name, value, bound: result.bound, proven, seconds: result.seconds, nodes: result.nodes });
+        stats.levels.push(LevelStats {
+            name,
+            value,
+            bound: result.bound,
+            proven,
+            seconds: result.seconds,
+            nodes: result.nodes,
+        });
         all_proven &= proven;
         // Fix this level for the next ones (objective values are integers).
-        fixed.push(if maximise { constraint!(objective.clone() >= value - 0.5) } else { constraint!(objective.clone() <= value + 0.5) });
+        fixed.push(if maximise {
+            constraint!(objective.clone() >= value - 0.5)
+        } else {
+            constraint!(objective.clone() <= value + 0.5)
+        });
         best = Some(result.values);
     }
     let values = best.ok_or_else(|| Error::Solver("no level was solved".into()))?;
     let counts = form.block_counts(&values);
     let replicas = assign::assign(&instance, &counts)?;
-    let status = if all_proven { SolveStatus::Optimal } else { SolveStatus::TimeLimit };
+    let status = if all_proven {
+        SolveStatus::Optimal
+    } else {
+        SolveStatus::TimeLimit
+    };
     let plan = make_plan(fleet, workload, replicas, status, level1_bound);
     stats.total_seconds = started.elapsed().as_secs_f64();
     let violations = crate::check::check(fleet, workload, &plan);
     if !violations.is_empty() {
-        return Err(Error::InvalidPlan(violations.iter().map(|v| format!("  {v}")).collect::<Vec<_>>().join("\n")));
+        return Err(Error::InvalidPlan(
+            violations
+                .iter()
+                .map(|v| format!("  {v}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ));
     }
     Ok(Solved { plan, stats })
 }

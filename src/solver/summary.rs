@@ -6,8 +6,19 @@ use crate::domain::{Fleet, FleetUse, Objective, PlacedReplica, Plan, SolveStatus
 
 /// Builds the plan around a set of replicas: sorts them, counts GPUs once each, lists unplaced
 /// demand. `bound` is level 1's proven bound when the solve stopped early.
-pub fn make_plan(fleet: &Fleet, workload: &Workload, mut replicas: Vec<PlacedReplica>, status: SolveStatus, bound: Option<f64>) -> Plan {
-    let order: BTreeMap<&str, usize> = workload.deployments.iter().enumerate().map(|(i, d)| (d.name.as_str(), i)).collect();
+pub fn make_plan(
+    fleet: &Fleet,
+    workload: &Workload,
+    mut replicas: Vec<PlacedReplica>,
+    status: SolveStatus,
+    bound: Option<f64>,
+) -> Plan {
+    let order: BTreeMap<&str, usize> = workload
+        .deployments
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.name.as_str(), i))
+        .collect();
     replicas.sort_by_key(|r| (order.get(r.deployment.as_str()).copied(), r.replica));
     let mut placed: BTreeMap<&str, u64> = BTreeMap::new();
     let mut placed_value = 0;
@@ -29,11 +40,19 @@ pub fn make_plan(fleet: &Fleet, workload: &Workload, mut replicas: Vec<PlacedRep
         .iter()
         .filter_map(|d| {
             let got = placed.get(d.name.as_str()).copied().unwrap_or(0);
-            (got < d.replicas).then(|| Unplaced { deployment: d.name.clone(), requested: d.replicas, placed: got, reasons: Vec::new() })
+            (got < d.replicas).then(|| Unplaced {
+                deployment: d.name.clone(),
+                requested: d.replicas,
+                placed: got,
+                reasons: Vec::new(),
+            })
         })
         .collect();
     let gpus_total = fleet.gpus().count() as u64;
-    let gpus_eligible = fleet.gpus().filter(|(_, g)| g.is_eligible(workload.policy.busy_threshold)).count() as u64;
+    let gpus_eligible = fleet
+        .gpus()
+        .filter(|(_, g)| g.is_eligible(workload.policy.busy_threshold))
+        .count() as u64;
     let gpus_used = gpus.len() as u64;
     let (bound, gap) = match (status, bound) {
         (SolveStatus::TimeLimit, Some(b)) => {
@@ -46,9 +65,20 @@ pub fn make_plan(fleet: &Fleet, workload: &Workload, mut replicas: Vec<PlacedRep
     };
     Plan {
         status,
-        objective: Objective { placed_value, quantization_penalty, gpus_used, bound, gap },
+        objective: Objective {
+            placed_value,
+            quantization_penalty,
+            gpus_used,
+            bound,
+            gap,
+        },
         replicas,
         unplaced,
-        fleet: FleetUse { gpus_total, gpus_eligible, gpus_used, gpus_free: gpus_eligible.saturating_sub(gpus_used) },
+        fleet: FleetUse {
+            gpus_total,
+            gpus_eligible,
+            gpus_used,
+            gpus_free: gpus_eligible.saturating_sub(gpus_used),
+        },
     }
 }

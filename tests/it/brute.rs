@@ -26,13 +26,20 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<PlacedReplica
                 for node in &fleet.nodes {
                     for subset in subsets(node.gpus.len(), tp as usize) {
                         let gpus: Vec<_> = subset.iter().map(|&i| &node.gpus[i]).collect();
-                        stage_options.push((node.name.clone(), gpus[0].gpu_type.clone(), gpus[0].memory_mib, gpus.iter().map(|g| g.index).collect()));
+                        stage_options.push((
+                            node.name.clone(),
+                            gpus[0].gpu_type.clone(),
+                            gpus[0].memory_mib,
+                            gpus.iter().map(|g| g.index).collect(),
+                        ));
                     }
                 }
                 // pp stages in non-decreasing option order (stage order does not matter).
                 for combo in multisets(stage_options.len(), pp as usize) {
                     let first = &stage_options[combo[0]];
-                    let Some(reserve) = memory::reserve_mib(need, dep.gpu_memory_utilization, first.2) else { continue };
+                    let Some(reserve) = memory::reserve_mib(need, dep.gpu_memory_utilization, first.2) else {
+                        continue;
+                    };
                     out.push(PlacedReplica {
                         deployment: dep.name.clone(),
                         replica: 0,
@@ -41,7 +48,13 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<PlacedReplica
                         pipeline_parallel: pp,
                         gpu_type: first.1.clone(),
                         memory_per_gpu_mib: reserve,
-                        stages: combo.iter().map(|&c| Stage { node: stage_options[c].0.clone(), gpus: stage_options[c].3.clone() }).collect(),
+                        stages: combo
+                            .iter()
+                            .map(|&c| Stage {
+                                node: stage_options[c].0.clone(),
+                                gpus: stage_options[c].3.clone(),
+                            })
+                            .collect(),
                     });
                 }
             }
@@ -105,9 +118,19 @@ fn as_plan(fleet: &Fleet, workload: &Workload, chosen: &[PlacedReplica]) -> Plan
     make_plan(fleet, workload, replicas, SolveStatus::Optimal, None)
 }
 
-fn search(fleet: &Fleet, workload: &Workload, all: &[(usize, PlacedReplica)], from: usize, chosen: &mut Vec<PlacedReplica>, best: &mut (u64, i64, i64)) {
+fn search(
+    fleet: &Fleet,
+    workload: &Workload,
+    all: &[(usize, PlacedReplica)],
+    from: usize,
+    chosen: &mut Vec<PlacedReplica>,
+    best: &mut (u64, i64, i64),
+) {
     let plan = as_plan(fleet, workload, chosen);
-    if check::check(fleet, workload, &plan).iter().any(|v| v.rule != Rule::Totals) {
+    if check::check(fleet, workload, &plan)
+        .iter()
+        .any(|v| v.rule != Rule::Totals)
+    {
         return;
     }
     let o = &plan.objective;
@@ -125,7 +148,12 @@ pub fn assert_matches_brute_force(fleet_yaml: &str, deployments_yaml: &str) {
     let plan = solve(&fleet, &workload).plan;
     let o = &plan.objective;
     let solver = (o.placed_value, -(o.quantization_penalty as i64), -(o.gpus_used as i64));
-    assert_eq!(solver, optimum(&fleet, &workload), "solver vs brute force\n{}", plan.to_json());
+    assert_eq!(
+        solver,
+        optimum(&fleet, &workload),
+        "solver vs brute force\n{}",
+        plan.to_json()
+    );
 }
 
 const TINY: &str = "models:\n  - {id: tiny, params: 1073741824, layers: 8, hidden_size: 1024, heads: 8, kv_heads: 8, head_dim: 128, dtype: bf16}\n";
@@ -133,15 +161,27 @@ const TINY: &str = "models:\n  - {id: tiny, params: 1073741824, layers: 8, hidde
 #[test]
 fn counted_nodes_hold_mixed_tp_sizes_exactly() {
     // Two alike nodes of 3 GPUs: TP 2 groups use at most 2 per node (floor(3/2) * 2).
-    let fleet = format!("nodes:\n{}{}", idle_node("a", "A", 3, 4096), idle_node("b", "A", 3, 4096));
-    let deps = format!("policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: two, model: tiny, replicas: 3, priority: 3, tensor_parallel: [2], kv_cache_tokens: 32768}}\n  - {{name: one, model: tiny, replicas: 3, priority: 1, tensor_parallel: [1], kv_cache_tokens: 32768}}\n");
+    let fleet = format!(
+        "nodes:\n{}{}",
+        idle_node("a", "A", 3, 4096),
+        idle_node("b", "A", 3, 4096)
+    );
+    let deps = format!(
+        "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: two, model: tiny, replicas: 3, priority: 3, tensor_parallel: [2], kv_cache_tokens: 32768}}\n  - {{name: one, model: tiny, replicas: 3, priority: 1, tensor_parallel: [1], kv_cache_tokens: 32768}}\n"
+    );
     assert_matches_brute_force(&fleet, &deps);
 }
 
 #[test]
 fn counted_nodes_with_four_and_two() {
-    let fleet = format!("nodes:\n{}{}", idle_node("a", "A", 4, 4096), idle_node("b", "A", 4, 4096));
-    let deps = format!("policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: four, model: tiny, replicas: 1, priority: 5, tensor_parallel: [4], kv_cache_tokens: 32768}}\n  - {{name: two, model: tiny, replicas: 3, priority: 2, tensor_parallel: [2], kv_cache_tokens: 32768}}\n");
+    let fleet = format!(
+        "nodes:\n{}{}",
+        idle_node("a", "A", 4, 4096),
+        idle_node("b", "A", 4, 4096)
+    );
+    let deps = format!(
+        "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: four, model: tiny, replicas: 1, priority: 5, tensor_parallel: [4], kv_cache_tokens: 32768}}\n  - {{name: two, model: tiny, replicas: 3, priority: 2, tensor_parallel: [2], kv_cache_tokens: 32768}}\n"
+    );
     assert_matches_brute_force(&fleet, &deps);
 }
 
@@ -149,13 +189,22 @@ fn counted_nodes_with_four_and_two() {
 fn nested_free_memory_thresholds_on_one_node() {
     // GPUs with 4096, 3072 and 2048 MiB free; TP 1 needs 3072, TP 2 needs 1536, fp8 TP 1 1536+.
     let fleet = "nodes:\n  - name: n\n    gpus:\n      - {index: 0, type: A, memory_mib: 4096}\n      - {index: 1, type: A, memory_mib: 4096, used_mib: 1024}\n      - {index: 2, type: A, memory_mib: 4096, used_mib: 2048}\n      - {index: 3, type: A, memory_mib: 4096, used_mib: 2048}\n";
-    let deps = format!("policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: big, model: tiny, replicas: 2, priority: 2, quantizations: [bf16, fp8], tensor_parallel: [1, 2], kv_cache_tokens: 32768}}\n  - {{name: small, model: tiny, replicas: 2, priority: 1, quantizations: [fp8], tensor_parallel: [1], kv_cache_tokens: 8192}}\n");
+    let deps = format!(
+        "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: big, model: tiny, replicas: 2, priority: 2, quantizations: [bf16, fp8], tensor_parallel: [1, 2], kv_cache_tokens: 32768}}\n  - {{name: small, model: tiny, replicas: 2, priority: 1, quantizations: [fp8], tensor_parallel: [1], kv_cache_tokens: 8192}}\n"
+    );
     assert_matches_brute_force(fleet, &deps);
 }
 
 #[test]
 fn pipeline_stages_across_nodes_with_spread_and_reserves() {
-    let fleet = format!("nodes:\n{}{}{}", idle_node("a", "A", 2, 4096), idle_node("b", "A", 2, 4096), idle_node("c", "B", 2, 4096));
-    let deps = format!("policy: {{overhead_mib: 0, reserve: {{per_type: {{B: 1}}}}}}\n{TINY}deployments:\n  - {{name: p, model: tiny, replicas: 2, priority: 2, tensor_parallel: [1, 2], pipeline_parallel: [1, 2], kv_cache_tokens: 32768, spread: true}}\n  - {{name: q, model: tiny, replicas: 2, priority: 1, tensor_parallel: [1], kv_cache_tokens: 32768}}\n");
+    let fleet = format!(
+        "nodes:\n{}{}{}",
+        idle_node("a", "A", 2, 4096),
+        idle_node("b", "A", 2, 4096),
+        idle_node("c", "B", 2, 4096)
+    );
+    let deps = format!(
+        "policy: {{overhead_mib: 0, reserve: {{per_type: {{B: 1}}}}}}\n{TINY}deployments:\n  - {{name: p, model: tiny, replicas: 2, priority: 2, tensor_parallel: [1, 2], pipeline_parallel: [1, 2], kv_cache_tokens: 32768, spread: true}}\n  - {{name: q, model: tiny, replicas: 2, priority: 1, tensor_parallel: [1], kv_cache_tokens: 32768}}\n"
+    );
     assert_matches_brute_force(&fleet, &deps);
 }

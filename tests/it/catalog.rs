@@ -9,7 +9,23 @@ use super::common::data;
 fn the_catalog_has_the_models_operators_ask_for() {
     let catalog = Catalog::builtin();
     assert!(catalog.entries().len() >= 30, "{} models", catalog.entries().len());
-    for id in ["llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "mixtral-8x7b-v0.1", "mixtral-8x22b-v0.1", "qwen2.5-0.5b", "qwen2.5-72b", "qwen3-8b", "qwen3-30b-a3b", "deepseek-v3", "gemma-2-9b", "phi-4", "falcon-7b", "gpt-oss-120b", "mistral-7b-v0.1"] {
+    for id in [
+        "llama-3.1-8b",
+        "llama-3.1-70b",
+        "llama-3.1-405b",
+        "mixtral-8x7b-v0.1",
+        "mixtral-8x22b-v0.1",
+        "qwen2.5-0.5b",
+        "qwen2.5-72b",
+        "qwen3-8b",
+        "qwen3-30b-a3b",
+        "deepseek-v3",
+        "gemma-2-9b",
+        "phi-4",
+        "falcon-7b",
+        "gpt-oss-120b",
+        "mistral-7b-v0.1",
+    ] {
         assert!(catalog.find(id).is_some(), "{id} missing");
     }
 }
@@ -38,10 +54,22 @@ fn published_parameter_counts_are_exact() {
 #[test]
 fn repository_ids_and_instruct_variants_resolve() {
     let catalog = Catalog::builtin();
-    for name in ["meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-8B-Instruct", "LLAMA-3.1-8B", "llama-3.1-8b-instruct"] {
-        assert_eq!(catalog.find(name).map(|e| e.model.id.as_str()), Some("llama-3.1-8b"), "{name}");
+    for name in [
+        "meta-llama/Llama-3.1-8B",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "LLAMA-3.1-8B",
+        "llama-3.1-8b-instruct",
+    ] {
+        assert_eq!(
+            catalog.find(name).map(|e| e.model.id.as_str()),
+            Some("llama-3.1-8b"),
+            "{name}"
+        );
     }
-    assert_eq!(catalog.find("Qwen/Qwen2.5-72B-Instruct").map(|e| e.model.id.as_str()), Some("qwen2.5-72b"));
+    assert_eq!(
+        catalog.find("Qwen/Qwen2.5-72B-Instruct").map(|e| e.model.id.as_str()),
+        Some("qwen2.5-72b")
+    );
     assert!(catalog.find("llama-9").is_none());
 }
 
@@ -49,12 +77,25 @@ fn repository_ids_and_instruct_variants_resolve() {
 fn config_json_gives_the_catalog_numbers() {
     // Parameters counted from the architecture, MoE experts and latent attention included.
     let catalog = Catalog::builtin();
-    for id in ["llama-3.1-8b", "qwen2.5-7b", "mixtral-8x7b-v0.1", "qwen3-30b-a3b", "deepseek-v3", "gemma-2-9b"] {
+    for id in [
+        "llama-3.1-8b",
+        "qwen2.5-7b",
+        "mixtral-8x7b-v0.1",
+        "qwen3-30b-a3b",
+        "deepseek-v3",
+        "gemma-2-9b",
+    ] {
         let from_config = hf_config::load(&data(&format!("hf/{id}/config.json"))).unwrap();
         let entry = &catalog.find(id).unwrap().model;
         assert_eq!(from_config.params, entry.params, "{id} params");
         assert_eq!(
-            (from_config.layers, from_config.heads, from_config.kv_heads, from_config.hidden_size, from_config.mla),
+            (
+                from_config.layers,
+                from_config.heads,
+                from_config.kv_heads,
+                from_config.hidden_size,
+                from_config.mla
+            ),
             (entry.layers, entry.heads, entry.kv_heads, entry.hidden_size, entry.mla),
             "{id} architecture"
         );

@@ -41,7 +41,10 @@ pub fn parse(fleet_yaml: &str, deployments_yaml: &str) -> (Fleet, Workload) {
 /// Solves with the real solver and asserts the checker accepts the plan (the solver already
 /// refuses to return a plan that fails; this checks again from the outside).
 pub fn solve(fleet: &Fleet, workload: &Workload) -> Solved {
-    let options = SolveOptions { time_limit: Duration::from_secs(60), ..SolveOptions::default() };
+    let options = SolveOptions {
+        time_limit: Duration::from_secs(60),
+        ..SolveOptions::default()
+    };
     let solved = solver::solve(fleet, workload, &options).unwrap_or_else(|e| panic!("solve failed: {e}"));
     assert_valid(fleet, workload, &solved.plan);
     solved
@@ -56,12 +59,20 @@ pub fn plan_yaml(fleet_yaml: &str, deployments_yaml: &str) -> Plan {
 /// Panics with every violation when the checker rejects a plan.
 pub fn assert_valid(fleet: &Fleet, workload: &Workload, plan: &Plan) {
     let violations = fleetfit::check::check(fleet, workload, plan);
-    assert!(violations.is_empty(), "plan fails the check:\n{}\n{}", violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"), plan.to_json());
+    assert!(
+        violations.is_empty(),
+        "plan fails the check:\n{}\n{}",
+        violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"),
+        plan.to_json()
+    );
 }
 
 /// The rule names the checker reports for a plan.
 pub fn violated_rules(fleet: &Fleet, workload: &Workload, plan: &Plan) -> Vec<&'static str> {
-    let mut rules: Vec<&'static str> = fleetfit::check::check(fleet, workload, plan).iter().map(|v| v.rule.name()).collect();
+    let mut rules: Vec<&'static str> = fleetfit::check::check(fleet, workload, plan)
+        .iter()
+        .map(|v| v.rule.name())
+        .collect();
     rules.dedup();
     rules
 }

@@ -8,14 +8,24 @@ use super::common::*;
 
 /// A random tiny fleet: 1-3 nodes, 1-3 GPUs each, two GPU types, some used or busy.
 fn tiny_fleet() -> impl Strategy<Value = String> {
-    let gpu = (0u8..2, prop_oneof![Just(0u64), Just(1024), Just(2048), Just(3800)], prop_oneof![4 => Just(0u32), 1 => Just(95)]);
+    let gpu = (
+        0u8..2,
+        prop_oneof![Just(0u64), Just(1024), Just(2048), Just(3800)],
+        prop_oneof![4 => Just(0u32), 1 => Just(95)],
+    );
     let node = (prop::collection::vec(gpu, 1..=3), prop::bool::ANY);
     prop::collection::vec(node, 1..=3).prop_map(|nodes| {
         let mut text = String::from("nodes:\n");
         for (n, (gpus, east)) in nodes.iter().enumerate() {
-            text += &format!("  - name: n{n}\n    labels: {{zone: {}}}\n    gpus:\n", if *east { "east" } else { "west" });
+            text += &format!(
+                "  - name: n{n}\n    labels: {{zone: {}}}\n    gpus:\n",
+                if *east { "east" } else { "west" }
+            );
             for (i, (t, used, util)) in gpus.iter().enumerate() {
-                text += &format!("      - {{index: {i}, type: {}, memory_mib: 4096, used_mib: {used}, utilization: {util}}}\n", ["A", "B"][*t as usize]);
+                text += &format!(
+                    "      - {{index: {i}, type: {}, memory_mib: 4096, used_mib: {used}, utilization: {util}}}\n",
+                    ["A", "B"][*t as usize]
+                );
             }
         }
         text

@@ -33,7 +33,10 @@ fn solved(fleet_yaml: &str, deployments_yaml: &str) -> (fleetfit::domain::Fleet,
 fn need_mib_of_the_tiny_model_is_as_documented() {
     let plan = plan_yaml(
         &fleet(&idle_node("n", "T4", 4, 4096)),
-        &deployments("", "  - {name: a, model: tiny, replicas: 1, tensor_parallel: [1], kv_cache_tokens: 32768}\n  - {name: b, model: tiny, replicas: 1, tensor_parallel: [2], kv_cache_tokens: 32768}\n"),
+        &deployments(
+            "",
+            "  - {name: a, model: tiny, replicas: 1, tensor_parallel: [1], kv_cache_tokens: 32768}\n  - {name: b, model: tiny, replicas: 1, tensor_parallel: [2], kv_cache_tokens: 32768}\n",
+        ),
     );
     let mib: Vec<u64> = plan.replicas.iter().map(|r| r.memory_per_gpu_mib).collect();
     assert_eq!(mib, vec![3072, 1536]);
@@ -46,12 +49,23 @@ fn tp_must_divide_attention_heads() {
     let model = "models:\n  - {id: wide, params: 1000000, layers: 8, hidden_size: 16384, heads: 128, kv_heads: 8, dtype: bf16}\n";
     let nodes = "  - name: n\n    gpus:\n".to_string()
         + &(0..8)
-            .map(|i| format!("      - {{index: {i}, type: A, memory_mib: 81920{}}}\n", if i == 0 { ", used_mib: 80000" } else { "" }))
+            .map(|i| {
+                format!(
+                    "      - {{index: {i}, type: A, memory_mib: 81920{}}}\n",
+                    if i == 0 { ", used_mib: 80000" } else { "" }
+                )
+            })
             .collect::<String>();
-    let plan = plan_yaml(&fleet(&nodes), &format!("{model}deployments:\n  - {{name: d, model: wide, tensor_parallel: [7, 8], max_model_len: 16}}\n"));
+    let plan = plan_yaml(
+        &fleet(&nodes),
+        &format!("{model}deployments:\n  - {{name: d, model: wide, tensor_parallel: [7, 8], max_model_len: 16}}\n"),
+    );
     assert_eq!(placed(&plan, "d"), 0);
     // The checker rejects TP 7 in a plan.
-    let (f, w) = parse(&fleet(&nodes), &format!("{model}deployments:\n  - {{name: d, model: wide, tensor_parallel: [7, 8], max_model_len: 16}}\n"));
+    let (f, w) = parse(
+        &fleet(&nodes),
+        &format!("{model}deployments:\n  - {{name: d, model: wide, tensor_parallel: [7, 8], max_model_len: 16}}\n"),
+    );
     let mut bad = plan.clone();
     bad.replicas.push(fleetfit::domain::PlacedReplica {
         deployment: "d".into(),
@@ -61,7 +75,10 @@ fn tp_must_divide_attention_heads() {
         pipeline_parallel: 1,
         gpu_type: "A".into(),
         memory_per_gpu_mib: 2049,
-        stages: vec![fleetfit::domain::Stage { node: "n".into(), gpus: (1..8).collect() }],
+        stages: vec![fleetfit::domain::Stage {
+            node: "n".into(),
+            gpus: (1..8).collect(),
+        }],
     });
     assert!(violated_rules(&f, &w, &bad).contains(&"shape"));
 }
@@ -69,17 +86,29 @@ fn tp_must_divide_attention_heads() {
 #[test]
 fn kv_heads_and_tp_must_divide_one_another() {
     // 24 heads, 6 KV heads: TP 4 divides the heads but not the KV heads (nor they it).
-    let model = "models:\n  - {id: m, params: 1000000, layers: 4, hidden_size: 3072, heads: 24, kv_heads: 6, dtype: bf16}\n";
-    let plan = plan_yaml(&fleet(&idle_node("n", "A", 4, 81920)), &format!("{model}deployments:\n  - {{name: d, model: m, tensor_parallel: [4], max_model_len: 16}}\n"));
+    let model =
+        "models:\n  - {id: m, params: 1000000, layers: 4, hidden_size: 3072, heads: 24, kv_heads: 6, dtype: bf16}\n";
+    let plan = plan_yaml(
+        &fleet(&idle_node("n", "A", 4, 81920)),
+        &format!("{model}deployments:\n  - {{name: d, model: m, tensor_parallel: [4], max_model_len: 16}}\n"),
+    );
     assert_eq!(placed(&plan, "d"), 0);
-    let plan = plan_yaml(&fleet(&idle_node("n", "A", 4, 81920)), &format!("{model}deployments:\n  - {{name: d, model: m, tensor_parallel: [3], max_model_len: 16}}\n"));
+    let plan = plan_yaml(
+        &fleet(&idle_node("n", "A", 4, 81920)),
+        &format!("{model}deployments:\n  - {{name: d, model: m, tensor_parallel: [3], max_model_len: 16}}\n"),
+    );
     assert_eq!(placed(&plan, "d"), 1, "TP 3 divides 24 heads and 6 KV heads");
 }
 
 #[test]
 fn pp_cannot_exceed_layers() {
     let model = "models:\n  - {id: m, params: 1000000, layers: 2, hidden_size: 1024, heads: 8, dtype: bf16}\n";
-    let plan = plan_yaml(&fleet(&idle_node("n", "A", 4, 81920)), &format!("{model}deployments:\n  - {{name: d, model: m, tensor_parallel: [1], pipeline_parallel: [3], max_model_len: 16}}\n"));
+    let plan = plan_yaml(
+        &fleet(&idle_node("n", "A", 4, 81920)),
+        &format!(
+            "{model}deployments:\n  - {{name: d, model: m, tensor_parallel: [1], pipeline_parallel: [3], max_model_len: 16}}\n"
+        ),
+    );
     assert_eq!(placed(&plan, "d"), 0);
 }
 
@@ -87,9 +116,21 @@ fn pp_cannot_exceed_layers() {
 fn a_tp_group_stays_on_one_node_but_stages_may_not() {
     // Two nodes of 2 GPUs: TP 4 cannot be placed; TP 2 x PP 2 spans both nodes.
     let nodes = fleet(&(idle_node("a", "T", 2, 4096) + &idle_node("b", "T", 2, 4096)));
-    let plan = plan_yaml(&nodes, &deployments("", "  - {name: d, model: tiny, tensor_parallel: [4], kv_cache_tokens: 32768}\n"));
+    let plan = plan_yaml(
+        &nodes,
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, tensor_parallel: [4], kv_cache_tokens: 32768}\n",
+        ),
+    );
     assert_eq!(placed(&plan, "d"), 0);
-    let (f, w, plan) = solved(&nodes, &deployments("", "  - {name: d, model: tiny, tensor_parallel: [2], pipeline_parallel: [2], kv_cache_tokens: 32768}\n"));
+    let (f, w, plan) = solved(
+        &nodes,
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, tensor_parallel: [2], pipeline_parallel: [2], kv_cache_tokens: 32768}\n",
+        ),
+    );
     assert_eq!(plan.replicas[0].stages.len(), 2);
     // The checker rejects a stage whose GPU count is not TP.
     let mut bad = plan.clone();
@@ -99,15 +140,36 @@ fn a_tp_group_stays_on_one_node_but_stages_may_not() {
 
 #[test]
 fn one_gpu_type_per_replica() {
-    let nodes = fleet("  - name: n\n    gpus:\n      - {index: 0, type: A, memory_mib: 4096}\n      - {index: 1, type: B, memory_mib: 4096}\n");
-    let plan = plan_yaml(&nodes, &deployments("", "  - {name: d, model: tiny, tensor_parallel: [2], kv_cache_tokens: 32768}\n"));
+    let nodes = fleet(
+        "  - name: n\n    gpus:\n      - {index: 0, type: A, memory_mib: 4096}\n      - {index: 1, type: B, memory_mib: 4096}\n",
+    );
+    let plan = plan_yaml(
+        &nodes,
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, tensor_parallel: [2], kv_cache_tokens: 32768}\n",
+        ),
+    );
     assert_eq!(placed(&plan, "d"), 0);
 }
 
 #[test]
 fn gpu_types_and_node_selector_restrict_placement() {
-    let nodes = fleet(&(idle_node("a", "A", 1, 4096) + "    labels: {zone: east}\n" + &idle_node("b", "B", 1, 4096) + "    labels: {zone: west}\n" + &idle_node("c", "A", 1, 4096) + "    labels: {zone: west}\n"));
-    let (f, w, plan) = solved(&nodes, &deployments("", "  - {name: d, model: tiny, replicas: 3, tensor_parallel: [1], kv_cache_tokens: 32768, gpu_types: [A], node_selector: {zone: west}}\n"));
+    let nodes = fleet(
+        &(idle_node("a", "A", 1, 4096)
+            + "    labels: {zone: east}\n"
+            + &idle_node("b", "B", 1, 4096)
+            + "    labels: {zone: west}\n"
+            + &idle_node("c", "A", 1, 4096)
+            + "    labels: {zone: west}\n"),
+    );
+    let (f, w, plan) = solved(
+        &nodes,
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, replicas: 3, tensor_parallel: [1], kv_cache_tokens: 32768, gpu_types: [A], node_selector: {zone: west}}\n",
+        ),
+    );
     assert_eq!(placed(&plan, "d"), 1);
     assert_eq!(plan.replicas[0].stages[0].node, "c");
     let mut bad = plan.clone();
@@ -121,8 +183,16 @@ fn gpu_types_and_node_selector_restrict_placement() {
 #[test]
 fn memory_needs_free_mib_after_other_jobs() {
     // GPU 0 has 3071 MiB free, one short of TP 1's 3072; GPU 1 has exactly 3072.
-    let nodes = fleet("  - name: n\n    gpus:\n      - {index: 0, type: A, memory_mib: 4096, used_mib: 1025}\n      - {index: 1, type: A, memory_mib: 4096, used_mib: 1024}\n");
-    let (f, w, plan) = solved(&nodes, &deployments("", "  - {name: d, model: tiny, replicas: 2, tensor_parallel: [1], kv_cache_tokens: 32768}\n"));
+    let nodes = fleet(
+        "  - name: n\n    gpus:\n      - {index: 0, type: A, memory_mib: 4096, used_mib: 1025}\n      - {index: 1, type: A, memory_mib: 4096, used_mib: 1024}\n",
+    );
+    let (f, w, plan) = solved(
+        &nodes,
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, replicas: 2, tensor_parallel: [1], kv_cache_tokens: 32768}\n",
+        ),
+    );
     assert_eq!(placed(&plan, "d"), 1);
     assert_eq!(plan.replicas[0].stages[0].gpus, vec![1]);
     let mut bad = plan;
@@ -133,8 +203,16 @@ fn memory_needs_free_mib_after_other_jobs() {
 #[test]
 fn gpu_memory_utilization_reserves_its_fraction() {
     // 0.5 of 8192 = 4096 MiB reserved: fits need 3072, and needs 4096 free.
-    let nodes = fleet("  - name: n\n    gpus:\n      - {index: 0, type: A, memory_mib: 8192, used_mib: 4097}\n      - {index: 1, type: A, memory_mib: 8192, used_mib: 4096}\n");
-    let (f, w, plan) = solved(&nodes, &deployments("", "  - {name: d, model: tiny, replicas: 2, tensor_parallel: [1], kv_cache_tokens: 32768, gpu_memory_utilization: 0.5}\n"));
+    let nodes = fleet(
+        "  - name: n\n    gpus:\n      - {index: 0, type: A, memory_mib: 8192, used_mib: 4097}\n      - {index: 1, type: A, memory_mib: 8192, used_mib: 4096}\n",
+    );
+    let (f, w, plan) = solved(
+        &nodes,
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, replicas: 2, tensor_parallel: [1], kv_cache_tokens: 32768, gpu_memory_utilization: 0.5}\n",
+        ),
+    );
     assert_eq!(placed(&plan, "d"), 1);
     assert_eq!(plan.replicas[0].memory_per_gpu_mib, 4096);
     assert_eq!(plan.replicas[0].stages[0].gpus, vec![1]);
@@ -142,7 +220,13 @@ fn gpu_memory_utilization_reserves_its_fraction() {
     bad.replicas[0].memory_per_gpu_mib = 3072;
     assert!(violated_rules(&f, &w, &bad).contains(&"memory"));
     // A fraction below the need places nothing: 0.37 of 8192 = 3031 < 3072.
-    let plan = plan_yaml(&fleet(&idle_node("n", "A", 2, 8192)), &deployments("", "  - {name: d, model: tiny, tensor_parallel: [1], kv_cache_tokens: 32768, gpu_memory_utilization: 0.37}\n"));
+    let plan = plan_yaml(
+        &fleet(&idle_node("n", "A", 2, 8192)),
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, tensor_parallel: [1], kv_cache_tokens: 32768, gpu_memory_utilization: 0.37}\n",
+        ),
+    );
     assert_eq!(placed(&plan, "d"), 0);
 }
 
@@ -164,7 +248,11 @@ fn busy_and_unhealthy_gpus_are_not_eligible() {
     }
     // A stricter threshold makes GPU 0 (90% used) and GPU 4 (90% utilised) busy too.
     let plan = plan_yaml(&nodes, &deployments("  busy_threshold: 0.95\n", small));
-    assert_eq!(plan.replicas.len(), 4, "GPUs 0, 1 (90.01%), 2 (91%) and 4 pass 0.95; 3 is unhealthy");
+    assert_eq!(
+        plan.replicas.len(),
+        4,
+        "GPUs 0, 1 (90.01%), 2 (91%) and 4 pass 0.95; 3 is unhealthy"
+    );
     let plan = plan_yaml(&nodes, &deployments("  busy_threshold: 0.5\n", small));
     assert_eq!(plan.fleet.gpus_eligible, 0);
 }
@@ -172,12 +260,24 @@ fn busy_and_unhealthy_gpus_are_not_eligible() {
 #[test]
 fn a_gpu_holds_one_worker_and_a_replica_distinct_gpus() {
     // Two small replicas would both fit in one 80 GiB GPU by memory; each still gets its own.
-    let (f, w, plan) = solved(&fleet(&idle_node("n", "A", 2, 81920)), &deployments("", "  - {name: d, model: tiny, replicas: 3, tensor_parallel: [1], kv_cache_tokens: 1024}\n"));
+    let (f, w, plan) = solved(
+        &fleet(&idle_node("n", "A", 2, 81920)),
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, replicas: 3, tensor_parallel: [1], kv_cache_tokens: 1024}\n",
+        ),
+    );
     assert_eq!(placed(&plan, "d"), 2);
     let mut bad = plan.clone();
     bad.replicas[1].stages[0].gpus = bad.replicas[0].stages[0].gpus.clone();
     assert!(violated_rules(&f, &w, &bad).contains(&"occupancy"));
-    let (f, w, plan) = solved(&fleet(&idle_node("n", "A", 2, 81920)), &deployments("", "  - {name: d, model: tiny, replicas: 1, tensor_parallel: [2], kv_cache_tokens: 1024}\n"));
+    let (f, w, plan) = solved(
+        &fleet(&idle_node("n", "A", 2, 81920)),
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, replicas: 1, tensor_parallel: [2], kv_cache_tokens: 1024}\n",
+        ),
+    );
     let mut bad = plan;
     bad.replicas[0].stages[0].gpus = vec![0, 0];
     assert!(violated_rules(&f, &w, &bad).contains(&"stages"));
@@ -194,7 +294,10 @@ fn reserve_per_node_keeps_gpus_free_on_every_node() {
     assert_eq!(placed(&full, "d"), 6);
     assert!(violated_rules(&f, &w, &full).contains(&"reserve"));
     // A node with fewer eligible GPUs than the reserve keeps all of them.
-    let (_, _, plan) = solved(&fleet(&(idle_node("a", "A", 4, 4096) + &idle_node("b", "A", 1, 4096))), &deployments("  reserve: {per_node: 2}\n", d));
+    let (_, _, plan) = solved(
+        &fleet(&(idle_node("a", "A", 4, 4096) + &idle_node("b", "A", 1, 4096))),
+        &deployments("  reserve: {per_node: 2}\n", d),
+    );
     assert!(plan.replicas.iter().all(|r| r.stages[0].node == "a"));
     assert_eq!(placed(&plan, "d"), 2);
 }
@@ -220,7 +323,13 @@ fn reserve_per_type_and_fleet_keep_gpus_free() {
 #[test]
 fn spread_puts_replicas_on_different_nodes() {
     let nodes = fleet(&(idle_node("a", "A", 4, 4096) + &idle_node("b", "A", 4, 4096)));
-    let (f, w, plan) = solved(&nodes, &deployments("", "  - {name: d, model: tiny, replicas: 4, tensor_parallel: [1], kv_cache_tokens: 32768, spread: true}\n"));
+    let (f, w, plan) = solved(
+        &nodes,
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, replicas: 4, tensor_parallel: [1], kv_cache_tokens: 32768, spread: true}\n",
+        ),
+    );
     assert_eq!(placed(&plan, "d"), 2);
     let mut bad = plan;
     bad.replicas[1].stages[0].node = bad.replicas[0].stages[0].node.clone();
@@ -232,14 +341,26 @@ fn spread_puts_replicas_on_different_nodes() {
 fn spread_with_pipeline_stages_uses_disjoint_nodes() {
     // PP 2 x TP 2: one replica may span two nodes or sit whole on one, never sharing a node.
     let nodes = fleet(&(idle_node("a", "A", 4, 4096) + &idle_node("b", "A", 2, 4096) + &idle_node("c", "A", 2, 4096)));
-    let plan = plan_yaml(&nodes, &deployments("", "  - {name: d, model: tiny, replicas: 3, tensor_parallel: [2], pipeline_parallel: [2], kv_cache_tokens: 32768, spread: true}\n"));
+    let plan = plan_yaml(
+        &nodes,
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, replicas: 3, tensor_parallel: [2], pipeline_parallel: [2], kv_cache_tokens: 32768, spread: true}\n",
+        ),
+    );
     assert_eq!(placed(&plan, "d"), 2);
 }
 
 #[test]
 fn level_one_prefers_priority() {
     // One GPU, two deployments: the higher priority wins.
-    let plan = plan_yaml(&fleet(&idle_node("n", "A", 1, 4096)), &deployments("", "  - {name: low, model: tiny, priority: 1, tensor_parallel: [1], kv_cache_tokens: 32768}\n  - {name: high, model: tiny, priority: 5, tensor_parallel: [1], kv_cache_tokens: 32768}\n"));
+    let plan = plan_yaml(
+        &fleet(&idle_node("n", "A", 1, 4096)),
+        &deployments(
+            "",
+            "  - {name: low, model: tiny, priority: 1, tensor_parallel: [1], kv_cache_tokens: 32768}\n  - {name: high, model: tiny, priority: 5, tensor_parallel: [1], kv_cache_tokens: 32768}\n",
+        ),
+    );
     assert_eq!(placed(&plan, "high"), 1);
     assert_eq!(plan.objective.placed_value, 5);
     assert_eq!(plan.unplaced.len(), 1);
@@ -249,17 +370,35 @@ fn level_one_prefers_priority() {
 #[test]
 fn level_two_prefers_the_first_quantization_that_fits() {
     // fp8 is listed first: even though bf16 fits, fp8 is chosen (penalty 0).
-    let plan = plan_yaml(&fleet(&idle_node("n", "A", 1, 4096)), &deployments("", "  - {name: d, model: tiny, quantizations: [fp8, bf16], tensor_parallel: [1], kv_cache_tokens: 32768}\n"));
+    let plan = plan_yaml(
+        &fleet(&idle_node("n", "A", 1, 4096)),
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, quantizations: [fp8, bf16], tensor_parallel: [1], kv_cache_tokens: 32768}\n",
+        ),
+    );
     assert_eq!(plan.replicas[0].quantization, "fp8");
     // bf16 first, but only fp8 fits in 2600 MiB: placed at fp8 with penalty 1.
-    let plan = plan_yaml(&fleet(&idle_node("n", "A", 1, 2600)), &deployments("", "  - {name: d, model: tiny, quantizations: [bf16, fp8], tensor_parallel: [1], kv_cache_tokens: 32768}\n"));
+    let plan = plan_yaml(
+        &fleet(&idle_node("n", "A", 1, 2600)),
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, quantizations: [bf16, fp8], tensor_parallel: [1], kv_cache_tokens: 32768}\n",
+        ),
+    );
     assert_eq!(plan.replicas[0].quantization, "fp8");
     assert_eq!(plan.objective.quantization_penalty, 1);
 }
 
 #[test]
 fn level_three_uses_the_fewest_gpus() {
-    let plan = plan_yaml(&fleet(&idle_node("n", "A", 8, 4096)), &deployments("", "  - {name: d, model: tiny, tensor_parallel: [1, 2, 4], kv_cache_tokens: 32768}\n"));
+    let plan = plan_yaml(
+        &fleet(&idle_node("n", "A", 8, 4096)),
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, tensor_parallel: [1, 2, 4], kv_cache_tokens: 32768}\n",
+        ),
+    );
     assert_eq!(plan.replicas[0].tensor_parallel, 1);
     assert_eq!(plan.objective.gpus_used, 1);
 }
@@ -267,24 +406,38 @@ fn level_three_uses_the_fewest_gpus() {
 #[test]
 fn levels_are_lexicographic_not_weighted() {
     // Placing both replicas needs fp8 for one of them (penalty 1): level 1 wins over level 2.
-    let nodes = fleet("  - name: n\n    gpus:\n      - {index: 0, type: A, memory_mib: 4096}\n      - {index: 1, type: A, memory_mib: 2600}\n");
-    let plan = plan_yaml(&nodes, &deployments("", "  - {name: d, model: tiny, replicas: 2, quantizations: [bf16, fp8], tensor_parallel: [1], kv_cache_tokens: 32768}\n"));
+    let nodes = fleet(
+        "  - name: n\n    gpus:\n      - {index: 0, type: A, memory_mib: 4096}\n      - {index: 1, type: A, memory_mib: 2600}\n",
+    );
+    let plan = plan_yaml(
+        &nodes,
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, replicas: 2, quantizations: [bf16, fp8], tensor_parallel: [1], kv_cache_tokens: 32768}\n",
+        ),
+    );
     assert_eq!(placed(&plan, "d"), 2);
     assert_eq!(plan.objective.quantization_penalty, 1);
 }
 
 #[test]
 fn the_checker_recomputes_every_total() {
-    let (f, w, plan) = solved(&fleet(&idle_node("n", "A", 2, 4096)), &deployments("", "  - {name: d, model: tiny, replicas: 3, tensor_parallel: [1], kv_cache_tokens: 32768}\n"));
-    let mutations: Vec<Box<dyn Fn(&mut Plan)>> = vec![
-        Box::new(|p| p.objective.placed_value += 1),
-        Box::new(|p| p.objective.quantization_penalty += 1),
-        Box::new(|p| p.objective.gpus_used -= 1),
-        Box::new(|p| p.fleet.gpus_free += 1),
-        Box::new(|p| p.fleet.gpus_total += 1),
-        Box::new(|p| p.unplaced.clear()),
-        Box::new(|p| p.unplaced[0].placed = 0),
-        Box::new(|p| p.status = fleetfit::domain::SolveStatus::TimeLimit),
+    let (f, w, plan) = solved(
+        &fleet(&idle_node("n", "A", 2, 4096)),
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, replicas: 3, tensor_parallel: [1], kv_cache_tokens: 32768}\n",
+        ),
+    );
+    let mutations: Vec<fn(&mut Plan)> = vec![
+        |p| p.objective.placed_value += 1,
+        |p| p.objective.quantization_penalty += 1,
+        |p| p.objective.gpus_used -= 1,
+        |p| p.fleet.gpus_free += 1,
+        |p| p.fleet.gpus_total += 1,
+        |p| p.unplaced.clear(),
+        |p| p.unplaced[0].placed = 0,
+        |p| p.status = fleetfit::domain::SolveStatus::TimeLimit,
     ];
     for (i, mutate) in mutations.iter().enumerate() {
         let mut bad = plan.clone();
@@ -304,8 +457,17 @@ fn gpus_are_handed_out_lowest_first_and_contiguous() {
     // GPU 1 is busy: a TP 2 group takes 2,3 (contiguous) rather than 0,2.
     let mut text = fleet("  - name: n\n    gpus:\n");
     for i in 0..4 {
-        text += &format!("      - {{index: {i}, type: A, memory_mib: 4096{}}}\n", if i == 1 { ", used_mib: 4000" } else { "" });
+        text += &format!(
+            "      - {{index: {i}, type: A, memory_mib: 4096{}}}\n",
+            if i == 1 { ", used_mib: 4000" } else { "" }
+        );
     }
-    let plan = plan_yaml(&text, &deployments("", "  - {name: d, model: tiny, tensor_parallel: [2], kv_cache_tokens: 32768}\n"));
+    let plan = plan_yaml(
+        &text,
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, tensor_parallel: [2], kv_cache_tokens: 32768}\n",
+        ),
+    );
     assert_eq!(plan.replicas[0].stages[0].gpus, vec![2, 3]);
 }

@@ -18,7 +18,11 @@ fn llama_405b_with_pipeline_parallelism_fits_in_six_gpus() {
     let plan = solve(&fleet, &workload).plan;
     assert_eq!(plan.replicas.len(), 1);
     let r = &plan.replicas[0];
-    assert_eq!(r.tensor_parallel * r.pipeline_parallel, 6, "fewest GPUs that hold 405B at fp8 within 0.85 of 80 GiB");
+    assert_eq!(
+        r.tensor_parallel * r.pipeline_parallel,
+        6,
+        "fewest GPUs that hold 405B at fp8 within 0.85 of 80 GiB"
+    );
     assert_eq!(r.memory_per_gpu_mib, 69632, "floor(0.85 * 81920)");
     assert!(r.stages.iter().all(|s| !s.gpus.contains(&0)), "GPU 0 is busy");
     insta::assert_snapshot!("seed_405b_with_pp", fleetfit::formats::table::render(&plan));
@@ -32,7 +36,10 @@ fn dynamo_workers_each_get_their_own_gpu() {
     let mut gpus: Vec<u32> = plan.replicas.iter().flat_map(|r| r.stages[0].gpus.clone()).collect();
     gpus.sort();
     assert_eq!(gpus, (0..8).collect::<Vec<_>>(), "no two workers on one GPU");
-    assert!(plan.replicas.iter().all(|r| r.memory_per_gpu_mib == 69325), "floor(0.85 * 81559)");
+    assert!(
+        plan.replicas.iter().all(|r| r.memory_per_gpu_mib == 69325),
+        "floor(0.85 * 81559)"
+    );
     insta::assert_snapshot!("dynamo", fleetfit::formats::table::render(&plan));
 }
 
@@ -42,7 +49,10 @@ fn the_demo_fleet_is_planned_optimally() {
     let solved = solve(&fleet, &workload);
     assert_eq!(solved.plan.status, fleetfit::domain::SolveStatus::Optimal);
     assert!(solved.plan.fleet.gpus_total > 200);
-    assert!(!solved.plan.unplaced.is_empty(), "the demo asks for more than the fleet holds");
+    assert!(
+        !solved.plan.unplaced.is_empty(),
+        "the demo asks for more than the fleet holds"
+    );
 }
 
 #[test]
