@@ -77,18 +77,12 @@ pub fn render(plan: &Plan) -> String {
     }
     if !plan.unplaced.is_empty() {
         out.push_str("\nunplaced:\n");
-        let rows: Vec<Vec<String>> = plan
-            .unplaced
-            .iter()
-            .map(|u| {
-                vec![
-                    u.deployment.clone(),
-                    format!("{} of {} placed", u.placed, u.requested),
-                    u.reasons.first().cloned().unwrap_or_default(),
-                ]
-            })
-            .collect();
-        out.push_str(&columns(&["DEPLOYMENT", "PLACED", "WHY"], &rows));
+        for u in &plan.unplaced {
+            writeln!(out, "  {}: {} of {} placed", u.deployment, u.placed, u.requested).unwrap();
+            for reason in &u.reasons {
+                writeln!(out, "    - {reason}").unwrap();
+            }
+        }
     }
     let o = &plan.objective;
     let f = &plan.fleet;

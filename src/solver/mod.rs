@@ -76,7 +76,7 @@ impl SolveStats {
                 format!(
                     "{} {}{} in {:.2}s",
                     l.name,
-                    l.value,
+                    l.value.round() as i64,
                     if l.proven { " (optimal)" } else { " (stopped)" },
                     l.seconds
                 )
@@ -189,7 +189,8 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     } else {
         SolveStatus::TimeLimit
     };
-    let plan = make_plan(fleet, workload, replicas, status, level1_bound);
+    let mut plan = make_plan(fleet, workload, replicas, status, level1_bound);
+    crate::explain::annotate(fleet, workload, &mut plan);
     stats.total_seconds = started.elapsed().as_secs_f64();
     let violations = crate::check::check(fleet, workload, &plan);
     if !violations.is_empty() {

@@ -1,0 +1,62 @@
+//! Reasons attached to unplaced demand: short, specific, most decisive first.
+
+use super::common::*;
+
+fn reasons(fleet_yaml: &str, deployments_yaml: &str) -> Vec<String> {
+    let plan = plan_yaml(fleet_yaml, deployments_yaml);
+    assert_eq!(plan.unplaced.len(), 1, "{}", plan.to_json());
+    plan.unplaced[0].reasons.clone()
+}
+
+#[test]
+fn the_405b_seed_names_the_busy_gpu_the_memory_and_the_heads() {
+    let (fleet, workload) = load("seed-405b/fleet.yaml", "seed-405b/deployments-tp-only.yaml");
+    let plan = solve(&fleet, &workload).plan;
+    let reasons = &plan.unplaced[0].reasons;
+    assert!(
+        reasons[0].contains("a100-01 has 7") && reasons[0].contains("GPU 0 is 92% full"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("128 attention heads are not divisible by tensor parallel size 7"))
+    );
+    insta::assert_snapshot!("explain_405b", reasons.join("\n"));
+}
+
+#[test]
+fn no_matching_node_or_type_is_said_first() {
+    let fleet = format!("nodes:\n{}    labels: {{zone: east}}\n", idle_node("a", "A", 2, 81920));
+    let r = reasons(
+        &fleet,
+        "deployments:\n  - {name: d, model: llama-3.1-8b, node_selector: {zone: west}}\n",
+    );
+    insta::assert_snapshot!("explain_selector", r.join("\n"));
+    let r = reasons(
+        &fleet,
+        "deployments:\n  - {name: d, model: llama-3.1-8b, gpu_types: [H100]}\n",
+    );
+    insta::assert_snapshot!("explain_types", r.join("\n"));
+}
+
+#[test]
+fn memory_that_never_fits_says_by_how_much() {
+    let r = reasons(
+        &format!("nodes:\n{}", idle_node("a", "L4", 2, 23034)),
+        "deployments:\n  - {name: d, model: llama-3.1-70b, tensor_parallel: [1, 2]}\n",
+    );
+    insta::assert_snapshot!("explain_memory", r.join("\n"));
+}
+
+#[test]
+fn competition_is_named_when_shapes_fit() {
+    let r = reasons(
+        &format!("nodes:\n{}", idle_node("a", "A", 1, 81920)),
+        "deployments:\n  - {name: big, model: llama-3.1-8b, priority: 5}\n  - {name: small, model: qwen2.5-0.5b}\n",
+    );
+    assert_eq!(
+        r,
+        vec!["1 more would fit, but the GPUs they fit on went to higher-value replicas or policy.reserve"]
+    );
+}
