@@ -101,11 +101,21 @@ pub fn solve_level(
         | HighsModelStatus::ObjectiveTarget => LevelOutcome::Stopped,
         other => return Err(Error::Solver(format!("HiGHS ended with status {other:?}"))),
     };
-    if solved.primal_solution_status() != highs::HighsSolutionStatus::Feasible {
-        return Err(Error::Solver("HiGHS stopped before finding any feasible plan".into()));
-    }
-    let values: Vec<f64> = solved.get_solution().columns().iter().map(|v| v.round()).collect();
     let bound = solved.double_info_value(c"mip_dual_bound").unwrap_or(f64::NAN);
+    let values: Vec<f64> = if solved.primal_solution_status() == highs::HighsSolutionStatus::Feasible {
+        solved.get_solution().columns().iter().map(|v| v.round()).collect()
+    } else if let Some(start) = start {
+        // Stopped before it had a plan of its own: the start is feasible by construction.
+        return Ok(LevelResult {
+            outcome: LevelOutcome::Stopped,
+            values: start.to_vec(),
+            bound,
+            seconds: started.elapsed().as_secs_f64(),
+            nodes: 0,
+        });
+    } else {
+        return Err(Error::Solver("HiGHS stopped before finding any feasible plan".into()));
+    };
     let nodes = solved.int_info_value(c"mip_node_count").unwrap_or(0);
     Ok(LevelResult {
         outcome,

@@ -131,7 +131,8 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         ("gpus_used", &form.gpus_used, false),
     ];
     let mut fixed = Vec::new();
-    let mut best: Option<Vec<f64>> = None;
+    // Placing nothing obeys every rule: a start that guarantees a plan under any time limit.
+    let mut best: Option<Vec<f64>> = Some(vec![0.0; form.vars.len()]);
     let mut level1_bound = None;
     let mut all_proven = true;
     for (i, &(name, objective, maximise)) in levels.iter().enumerate() {
@@ -157,12 +158,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         let proven = result.outcome == LevelOutcome::Optimal
             && (!result.bound.is_finite() || (result.bound - value).abs() < 1.0 - 1e-6);
         if i == 0 {
-            // The bound of an integer objective, rounded the safe way.
-            level1_bound = Some(if result.bound.is_finite() {
-                (result.bound + 1e-6).floor().max(value)
-            } else {
-                value
-            });
+            level1_bound = Some(level_one_bound(&instance, result.bound, value, proven));
         }
         stats.levels.push(LevelStats {
             name,
@@ -203,4 +199,25 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         ));
     }
     Ok(Solved { plan, stats })
+}
+
+/// Level 1's bound, rounded the safe way for an integer objective. A stopped level whose bound
+/// does not exceed its incumbent would have been proven optimal: HiGHS reports such bounds when it
+/// stops before the search starts, so then all demand that has any shape is the bound.
+fn level_one_bound(instance: &Instance<'_>, highs_bound: f64, value: f64, proven: bool) -> f64 {
+    let all_demand: f64 = instance
+        .workload
+        .deployments
+        .iter()
+        .enumerate()
+        .filter(|(d, _)| instance.options.iter().any(|o| o.deployment == *d))
+        .map(|(_, d)| (d.priority * d.replicas) as f64)
+        .sum();
+    let trusted = highs_bound.is_finite() && (proven || highs_bound >= value + 1.0 - 1e-6);
+    let bound = if trusted {
+        (highs_bound + 1e-6).floor()
+    } else {
+        all_demand
+    };
+    bound.min(all_demand).max(value)
 }

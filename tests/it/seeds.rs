@@ -62,3 +62,21 @@ fn plans_are_byte_for_byte_deterministic() {
     let b = solve(&fleet, &workload).plan.to_json();
     assert_eq!(a, b);
 }
+
+#[test]
+fn a_tiny_time_limit_still_gives_a_valid_plan_with_bound_and_gap() {
+    let (fleet, workload) = load("demo/fleet.yaml", "demo/deployments.yaml");
+    let options = fleetfit::solver::SolveOptions {
+        time_limit: std::time::Duration::from_millis(1),
+        ..Default::default()
+    };
+    let plan = fleetfit::solver::solve(&fleet, &workload, &options)
+        .expect("a plan under any time limit")
+        .plan;
+    assert_valid(&fleet, &workload, &plan);
+    if plan.status == fleetfit::domain::SolveStatus::TimeLimit {
+        let (bound, gap) = (plan.objective.bound.unwrap(), plan.objective.gap.unwrap());
+        assert!(bound >= plan.objective.placed_value as f64 && (0.0..=1.0).contains(&gap));
+        assert!(bound <= 8_000.0, "no more than all demand: {bound}");
+    }
+}
