@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
+use super::formulation::Formulation;
 use super::instance::{BlockMode, Instance};
+use super::sharing::{Column, Layout, SharedClass};
 use crate::domain::{PlacedReplica, Stage};
 use crate::error::Error;
 
@@ -21,24 +23,57 @@ struct NodeBlock {
     node: usize,
 }
 
-/// Turns block counts per placement into replicas on concrete GPUs.
-pub fn assign(instance: &Instance<'_>, counts: &[u64]) -> Result<Vec<PlacedReplica>, Error> {
-    let node_blocks = spread_over_nodes(instance, counts)?;
-    // Per node, hand out GPUs.
+/// Turns a solution (column values) into replicas on concrete GPUs.
+pub fn assign(instance: &Instance<'_>, form: &Formulation, values: &[f64]) -> Result<Vec<PlacedReplica>, Error> {
+    let counts = form.block_counts(values);
+    let exclusive: Vec<u64> = counts
+        .iter()
+        .enumerate()
+        .map(|(p, &c)| {
+            if instance.blocks[instance.placements[p].block].shared {
+                0
+            } else {
+                c
+            }
+        })
+        .collect();
+    let node_blocks = spread_over_nodes(instance, &exclusive)?;
+    // Shared GPUs first: their workers are fixed by the solution, and exclusive blocks avoid them.
+    let shared = shared_blocks(instance, form, values, &counts)?;
+    let mut taken: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (node, _, indices) in &shared {
+        let n = &instance.fleet.nodes[*node];
+        for index in indices {
+            let position = n
+                .gpus
+                .iter()
+                .position(|g| g.index == *index)
+                .expect("a GPU of the node");
+            taken.entry(*node).or_default().push(position);
+        }
+    }
     let mut by_node: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for nb in &node_blocks {
         by_node.entry(nb.node).or_default().push(nb.block);
     }
     // Stages per (option, mode), each with its node and GPUs.
     let mut stages: StagesByOption = BTreeMap::new();
+    let mut placed_blocks = shared;
     for (&node, blocks) in &by_node {
-        for (block, gpus) in gpus_on_node(instance, node, blocks)? {
-            let b = &instance.blocks[block];
-            let tp = instance.options[b.option].tp as usize;
-            let key = (b.option, mode_rank(b.mode));
-            for chunk in gpus.chunks(tp) {
-                stages.entry(key).or_default().push((node, chunk.to_vec()));
-            }
+        let pre_taken = taken.get(&node).map(Vec::as_slice).unwrap_or(&[]);
+        placed_blocks.extend(
+            gpus_on_node(instance, node, blocks, pre_taken)?
+                .into_iter()
+                .map(|(b, g)| (node, b, g)),
+        );
+    }
+    placed_blocks.sort();
+    for (node, block, gpus) in placed_blocks {
+        let b = &instance.blocks[block];
+        let tp = instance.options[b.option].tp as usize;
+        let key = (b.option, mode_rank(b.mode));
+        for chunk in gpus.chunks(tp) {
+            stages.entry(key).or_default().push((node, chunk.to_vec()));
         }
     }
     // Stages into replicas: a whole-replica block is one replica; otherwise pp stages in a row.
@@ -152,8 +187,123 @@ fn spread_over_nodes(instance: &Instance<'_>, counts: &[u64]) -> Result<Vec<Node
     Ok(out)
 }
 
-/// Concrete GPU indices for the blocks placed on one node, most demanding first.
-fn gpus_on_node(instance: &Instance<'_>, node: usize, blocks: &[usize]) -> Result<Vec<(usize, Vec<u32>)>, Error> {
+/// Blocks of sharing placements as (node, block, GPU indices), from the sharing variables.
+fn shared_blocks(
+    instance: &Instance<'_>,
+    form: &Formulation,
+    values: &[f64],
+    counts: &[u64],
+) -> Result<Vec<(usize, usize, Vec<u32>)>, Error> {
+    let value = |column: usize| values[column].max(0.0).round() as u64;
+    let mut out = Vec::new();
+    // Per-GPU classes: workers per (placement, GPU), dealt round-robin into blocks.
+    let mut slots: BTreeMap<usize, Vec<(usize, usize)>> = BTreeMap::new(); // placement -> (node, position)
+    for class in &form.sharing.classes {
+        match &class.layout {
+            Layout::PerGpu { workers, .. } => {
+                for &(p, g, w) in workers {
+                    let at = (class.node, class.gpus[g]);
+                    slots
+                        .entry(p)
+                        .or_default()
+                        .extend(std::iter::repeat_n(at, value(w.index) as usize));
+                }
+            }
+            Layout::Patterns {
+                slot_mib,
+                patterns,
+                z,
+                workers,
+            } => {
+                out.extend(pattern_workers(
+                    instance, class, slot_mib, patterns, z, workers, &value,
+                )?);
+            }
+        }
+    }
+    for (p, gpus) in slots {
+        let blocks = counts[p] as usize;
+        let block = instance.placements[p].block;
+        if blocks == 0 {
+            continue;
+        }
+        let mut dealt: Vec<Vec<(usize, usize)>> = vec![Vec::new(); blocks];
+        for (i, at) in gpus.into_iter().enumerate() {
+            dealt[i % blocks].push(at);
+        }
+        for list in dealt {
+            let node = list[0].0;
+            let n = &instance.fleet.nodes[node];
+            let mut indices: Vec<u32> = list.iter().map(|&(_, g)| n.gpus[g].index).collect();
+            indices.sort_unstable();
+            let distinct = indices.windows(2).all(|w| w[0] != w[1]);
+            if indices.len() as u64 != instance.blocks[block].gpus || !distinct || list.iter().any(|&(m, _)| m != node)
+            {
+                return Err(Error::Solver(
+                    "internal: shared workers do not split into blocks of distinct GPUs".into(),
+                ));
+            }
+            out.push((node, block, indices));
+        }
+    }
+    Ok(out)
+}
+
+/// One-GPU workers of a pattern class: GPUs take patterns in index order, then workers take
+/// slots, largest reservations first (the nested rows guarantee a slot at least as large).
+fn pattern_workers(
+    instance: &Instance<'_>,
+    class: &SharedClass,
+    slot_mib: &[u64],
+    patterns: &[Vec<u64>],
+    z: &[Column],
+    workers: &[(usize, Column)],
+    value: &dyn Fn(usize) -> u64,
+) -> Result<Vec<(usize, usize, Vec<u32>)>, Error> {
+    let n = &instance.fleet.nodes[class.node];
+    let mut slots: Vec<(u64, u32)> = Vec::new(); // (slot MiB, GPU index)
+    let mut gpus = class.gpus.iter();
+    for (pattern, zj) in patterns.iter().zip(z) {
+        for _ in 0..value(zj.index) {
+            let Some(&g) = gpus.next() else {
+                return Err(Error::Solver(
+                    "internal: more patterns than GPUs in a shared class".into(),
+                ));
+            };
+            for (s, &k) in pattern.iter().enumerate() {
+                slots.extend(std::iter::repeat_n((slot_mib[s], n.gpus[g].index), k as usize));
+            }
+        }
+    }
+    slots.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut queue: Vec<(u64, usize)> = workers
+        .iter()
+        .flat_map(|&(p, w)| {
+            let reserve = instance.options[instance.blocks[instance.placements[p].block].option].reserve_mib;
+            std::iter::repeat_n((reserve, p), value(w.index) as usize)
+        })
+        .collect();
+    queue.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut out = Vec::with_capacity(queue.len());
+    for (i, (reserve, p)) in queue.into_iter().enumerate() {
+        match slots.get(i) {
+            Some(&(size, index)) if size >= reserve => {
+                out.push((class.node, instance.placements[p].block, vec![index]))
+            }
+            _ => return Err(Error::Solver("internal: a shared worker found no slot".into())),
+        }
+    }
+    Ok(out)
+}
+
+/// Concrete GPU indices for the exclusive blocks placed on one node, most demanding first,
+/// around the GPUs (positions) already taken by sharing.
+fn gpus_on_node(
+    instance: &Instance<'_>,
+    node: usize,
+    blocks: &[usize],
+    pre_taken: &[usize],
+) -> Result<Vec<(usize, Vec<u32>)>, Error> {
     let n = &instance.fleet.nodes[node];
     let mut order: Vec<usize> = blocks.to_vec();
     order.sort_by_key(|&b| {
@@ -167,6 +317,9 @@ fn gpus_on_node(instance: &Instance<'_>, node: usize, blocks: &[usize]) -> Resul
         )
     });
     let mut taken = vec![false; n.gpus.len()];
+    for &i in pre_taken {
+        taken[i] = true;
+    }
     let mut out = Vec::with_capacity(order.len());
     for b in order {
         let block = &instance.blocks[b];

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use good_lp::{Constraint, Expression, ProblemVariables, Variable, constraint, variable};
 
 use super::instance::{Instance, NodeClass};
+use super::sharing::Sharing;
 
 /// The model: variables, rows, and the three objective levels as expressions.
 #[derive(Clone)]
@@ -34,6 +35,8 @@ pub struct Formulation {
     pub gpus_used: Expression,
     /// The three levels again as (column, coefficient) lists, to evaluate a solution exactly.
     pub level_columns: [Vec<(usize, f64)>; 3],
+    /// Per-GPU variables of shared GPUs.
+    pub sharing: Sharing,
 }
 
 impl Formulation {
@@ -72,6 +75,7 @@ impl Formulation {
             })
             .collect();
         let mut rows = Vec::new();
+        let sharing = Sharing::build(instance, &mut vars, &x, &mut rows);
 
         // Stages: every replica of option o has exactly pp stages placed.
         let mut stages: Vec<Expression> = vec![Expression::default(); instance.options.len()];
@@ -94,12 +98,19 @@ impl Formulation {
             let column = x.len() + o; // good_lp numbers columns in the order variables are added
             level_columns[0].push((column, d.priority as f64));
             level_columns[1].push((column, option.quantization_rank as f64));
-            level_columns[2].push((column, option.gpus() as f64));
             placed[option.deployment].add_mul(1.0, y[o]);
             placed_value.add_mul(d.priority as f64, y[o]);
             quantization_penalty.add_mul(option.quantization_rank as f64, y[o]);
-            gpus_used.add_mul(option.gpus() as f64, y[o]);
+            if !d.share_gpu {
+                level_columns[2].push((column, option.gpus() as f64));
+                gpus_used.add_mul(option.gpus() as f64, y[o]);
+            }
         }
+        // A shared GPU counts once, however many workers it holds.
+        for class in &sharing.classes {
+            level_columns[2].extend(class.used_columns().into_iter().map(|c| (c, 1.0)));
+        }
+        gpus_used += sharing.used_of_type(None);
         for (i, d) in deployments.iter().enumerate() {
             if instance.options.iter().any(|o| o.deployment == i) {
                 rows.push(constraint!(placed[i].clone() <= d.replicas as f64));
@@ -116,13 +127,13 @@ impl Formulation {
                 continue;
             }
             if class.nodes.len() == 1 {
-                single_node_rows(instance, class, members, &x, &mut rows);
+                single_node_rows(instance, class, members, &x, &sharing, &mut rows);
             } else {
                 floor_rows(instance, class, members, &x, &mut rows);
             }
         }
 
-        fleet_reserve_rows(instance, &y, &mut rows);
+        fleet_reserve_rows(instance, &y, &sharing, &mut rows);
 
         Formulation {
             vars,
@@ -133,27 +144,30 @@ impl Formulation {
             quantization_penalty,
             gpus_used,
             level_columns,
+            sharing,
         }
     }
 }
 
 /// Rows of one node: per GPU kind, one row per free-memory threshold (dropping thresholds that
-/// a lower one with the same GPU count already implies); capacity when `reserve.per_node` bites;
-/// at most one block per spread deployment.
+/// a lower one with the same GPU count already implies), shared GPUs counted as taken; capacity
+/// when `reserve.per_node` bites; at most one block per spread deployment.
 fn single_node_rows(
     instance: &Instance<'_>,
     class: &NodeClass,
     members: &[usize],
     x: &[Variable],
+    sharing: &Sharing,
     rows: &mut Vec<Constraint>,
 ) {
+    let node = class.nodes[0];
     for pool in &class.profile.pools {
         let in_pool: Vec<(u64, u64, Variable)> = members
             .iter()
             .filter_map(|&p| {
                 let block = &instance.blocks[instance.placements[p].block];
                 let option = &instance.options[block.option];
-                (option.kind == pool.kind).then_some((option.reserve_mib, block.gpus, x[p]))
+                (option.kind == pool.kind && !block.shared).then_some((option.reserve_mib, block.gpus, x[p]))
             })
             .collect();
         let mut thresholds: Vec<u64> = in_pool.iter().map(|&(r, _, _)| r).collect();
@@ -166,7 +180,8 @@ fn single_node_rows(
                 continue; // a lower threshold with as few GPUs already covers it
             }
             last_count = count;
-            let mut used = Expression::default();
+            // Shared GPUs are taken before exclusive blocks get theirs.
+            let mut used = sharing.used_on(node, &pool.kind, t);
             for &(r, gpus, var) in &in_pool {
                 if r >= t {
                     used.add_mul(gpus as f64, var);
@@ -177,9 +192,12 @@ fn single_node_rows(
     }
     let eligible: u64 = class.profile.pools.iter().map(|p| p.free_mib_desc.len() as u64).sum();
     if class.profile.capacity < eligible {
-        let mut used = Expression::default();
+        let mut used = sharing.used_on_node(node);
         for &p in members {
-            used.add_mul(instance.blocks[instance.placements[p].block].gpus as f64, x[p]);
+            let block = &instance.blocks[instance.placements[p].block];
+            if !block.shared {
+                used.add_mul(block.gpus as f64, x[p]);
+            }
         }
         rows.push(constraint!(used <= class.profile.capacity as f64));
     }
@@ -228,7 +246,8 @@ fn floor_rows(
 }
 
 /// `reserve.per_type` and `reserve.fleet`: eligible GPUs that stay unassigned fleet-wide.
-fn fleet_reserve_rows(instance: &Instance<'_>, y: &[Variable], rows: &mut Vec<Constraint>) {
+/// Exclusive replicas count their GPUs through `y`, shared GPUs through `u`.
+fn fleet_reserve_rows(instance: &Instance<'_>, y: &[Variable], sharing: &Sharing, rows: &mut Vec<Constraint>) {
     let reserve = &instance.workload.policy.reserve;
     let mut eligible_by_type: BTreeMap<&str, u64> = BTreeMap::new();
     for (node, elig) in instance.fleet.nodes.iter().zip(&instance.eligible) {
@@ -238,25 +257,27 @@ fn fleet_reserve_rows(instance: &Instance<'_>, y: &[Variable], rows: &mut Vec<Co
             }
         }
     }
+    let used_where = |gpu_type: Option<&str>| {
+        let mut used = sharing.used_of_type(gpu_type);
+        for (o, option) in instance.options.iter().enumerate() {
+            let of_type = gpu_type.is_none_or(|t| option.kind.gpu_type == t);
+            if of_type && !instance.workload.deployments[option.deployment].share_gpu {
+                used.add_mul(option.gpus() as f64, y[o]);
+            }
+        }
+        used
+    };
     for (gpu_type, &keep) in &reserve.per_type {
         if keep == 0 {
             continue;
         }
         let eligible = eligible_by_type.get(gpu_type.as_str()).copied().unwrap_or(0);
-        let mut used = Expression::default();
-        for (o, option) in instance.options.iter().enumerate() {
-            if &option.kind.gpu_type == gpu_type {
-                used.add_mul(option.gpus() as f64, y[o]);
-            }
-        }
+        let used = used_where(Some(gpu_type));
         rows.push(constraint!(used <= eligible.saturating_sub(keep) as f64));
     }
     if reserve.fleet > 0 {
         let eligible: u64 = eligible_by_type.values().sum();
-        let mut used = Expression::default();
-        for (o, option) in instance.options.iter().enumerate() {
-            used.add_mul(option.gpus() as f64, y[o]);
-        }
+        let used = used_where(None);
         rows.push(constraint!(used <= eligible.saturating_sub(reserve.fleet) as f64));
     }
 }

@@ -35,7 +35,6 @@ pub struct LevelResult {
     /// HiGHS's dual bound on the level's objective.
     pub bound: f64,
     pub seconds: f64,
-    pub nodes: i64,
 }
 
 /// Solves `objective` (maximised or minimised) subject to the model's rows plus `extra`,
@@ -89,7 +88,6 @@ pub fn solve_level(
                 values,
                 bound: 0.0,
                 seconds: started.elapsed().as_secs_f64(),
-                nodes: 0,
             });
         }
         HighsModelStatus::ReachedTimeLimit
@@ -111,18 +109,15 @@ pub fn solve_level(
             values: start.to_vec(),
             bound,
             seconds: started.elapsed().as_secs_f64(),
-            nodes: 0,
         });
     } else {
         return Err(Error::Solver("HiGHS stopped before finding any feasible plan".into()));
     };
-    let nodes = solved.int_info_value(c"mip_node_count").unwrap_or(0);
     Ok(LevelResult {
         outcome,
         values,
         bound,
         seconds: started.elapsed().as_secs_f64(),
-        nodes,
     })
 }
 

@@ -64,8 +64,10 @@ pub struct Block {
     pub mode: BlockMode,
     /// Pipeline stages in the block.
     pub stages: u64,
-    /// GPUs the block takes.
+    /// Distinct GPUs the block takes.
     pub gpus: u64,
+    /// Its workers may share GPUs with other sharing workers (`share_gpu: true`).
+    pub shared: bool,
 }
 
 /// A block that fits a node class: one integer variable, the number of such blocks there.
@@ -167,6 +169,17 @@ impl<'a> Instance<'a> {
         room / block.gpus
     }
 
+    /// How many blocks of a sharing `block` fit on one node of `profile`: workers stack on a GPU
+    /// as long as their reservations fit its free memory.
+    fn shared_fits(&self, block: &Block, profile: &NodeProfile) -> u64 {
+        let option = &self.options[block.option];
+        let Some(pool) = profile.pools.iter().find(|p| p.kind == option.kind) else {
+            return 0;
+        };
+        let workers: u64 = pool.free_mib_desc.iter().map(|&free| free / option.reserve_mib).sum();
+        workers / block.gpus
+    }
+
     /// Groups alike nodes into classes where counting them is exact; the rest stand alone.
     fn group_nodes(&self, profiles: &[NodeProfile]) -> Vec<NodeClass> {
         let mut groups: BTreeMap<&NodeProfile, Vec<usize>> = BTreeMap::new();
@@ -195,7 +208,7 @@ impl<'a> Instance<'a> {
     }
 
     /// Whether alike nodes of this profile can be counted exactly: one pool of equally free
-    /// GPUs, no spread deployment fits, and the block sizes that fit divide one another.
+    /// GPUs, no spread or sharing deployment fits, and the block sizes that fit divide one another.
     fn countable(&self, profile: &NodeProfile) -> bool {
         let [pool] = profile.pools.as_slice() else { return false };
         if pool.free_mib_desc.first() != pool.free_mib_desc.last() {
@@ -207,7 +220,7 @@ impl<'a> Instance<'a> {
                 continue;
             }
             let deployment = &self.workload.deployments[self.options[block.option].deployment];
-            if deployment.spread {
+            if deployment.spread || deployment.share_gpu {
                 return false;
             }
             sizes.push(block.gpus);
@@ -228,7 +241,14 @@ impl<'a> Instance<'a> {
                 if per_node == 0 {
                     continue;
                 }
-                let per_node = if deployment.spread { 1 } else { per_node };
+                let one_per_node = deployment.spread || block.mode == BlockMode::SpreadStage;
+                let per_node = if one_per_node {
+                    1
+                } else if block.shared {
+                    self.shared_fits(block, &class.profile)
+                } else {
+                    per_node
+                };
                 let upper = (per_node * class.nodes.len() as u64).min(demand_blocks);
                 out.push(Placement {
                     block: b,
@@ -241,32 +261,26 @@ impl<'a> Instance<'a> {
     }
 }
 
-/// Blocks of each option: one stage, or for spread deployments with pp > 1, a whole replica on
-/// one node or one stage per node (the two layouts that keep replicas on disjoint nodes).
+/// Blocks of each option: one stage; or, for spread and sharing deployments with pp > 1, a
+/// whole replica on one node or one stage per node (the layouts that keep a replica's stages on
+/// distinct GPUs when GPUs are shared, and replicas on disjoint nodes when spread).
 fn make_blocks(workload: &Workload, options: &[ShapeOption]) -> Vec<Block> {
     let mut blocks = Vec::new();
     for (o, option) in options.iter().enumerate() {
-        let spread = workload.deployments[option.deployment].spread;
-        if spread && option.pp > 1 {
-            blocks.push(Block {
-                option: o,
-                mode: BlockMode::WholeReplica,
-                stages: option.pp,
-                gpus: option.gpus(),
-            });
-            blocks.push(Block {
-                option: o,
-                mode: BlockMode::SpreadStage,
-                stages: 1,
-                gpus: option.tp,
-            });
+        let d = &workload.deployments[option.deployment];
+        let shared = d.share_gpu;
+        let block = |mode, stages, gpus| Block {
+            option: o,
+            mode,
+            stages,
+            gpus,
+            shared,
+        };
+        if (d.spread || shared) && option.pp > 1 {
+            blocks.push(block(BlockMode::WholeReplica, option.pp, option.gpus()));
+            blocks.push(block(BlockMode::SpreadStage, 1, option.tp));
         } else {
-            blocks.push(Block {
-                option: o,
-                mode: BlockMode::Stage,
-                stages: 1,
-                gpus: option.tp,
-            });
+            blocks.push(block(BlockMode::Stage, 1, option.tp));
         }
     }
     blocks

@@ -8,6 +8,7 @@ pub mod assign;
 pub mod formulation;
 pub mod highs_run;
 pub mod instance;
+pub mod sharing;
 pub mod summary;
 
 use std::time::{Duration, Instant};
@@ -51,7 +52,6 @@ pub struct LevelStats {
     pub bound: f64,
     pub proven: bool,
     pub seconds: f64,
-    pub nodes: i64,
 }
 
 /// How the solve went: model size and each level.
@@ -108,7 +108,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     let instance = Instance::new(fleet, workload);
     let form = Formulation::build(&instance);
     let mut stats = SolveStats {
-        variables: form.x.len() + form.y.len(),
+        variables: form.vars.len(),
         rows: form.rows.len(),
         node_classes: instance.classes.len(),
         counted_nodes: instance
@@ -142,18 +142,29 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
             break;
         }
         let gap = if i == 0 { options.mip_rel_gap } else { 0.0 };
-        let result = highs_run::solve_level(
-            &form,
-            objective,
-            maximise,
-            &fixed,
-            best.as_deref(),
-            time_left,
-            &HighsSettings {
-                mip_rel_gap: gap,
-                ..settings.clone()
-            },
-        )?;
+        // Levels 2 and 3 never go below 0: a start at 0 is already optimal.
+        let start_value = best.as_deref().map(|start| form.level_value(i, start));
+        let result = if !maximise && start_value == Some(0.0) {
+            LevelResult {
+                outcome: LevelOutcome::Optimal,
+                values: best.clone().unwrap_or_default(),
+                bound: 0.0,
+                seconds: 0.0,
+            }
+        } else {
+            highs_run::solve_level(
+                &form,
+                objective,
+                maximise,
+                &fixed,
+                best.as_deref(),
+                time_left,
+                &HighsSettings {
+                    mip_rel_gap: gap,
+                    ..settings.clone()
+                },
+            )?
+        };
         let value = form.level_value(i, &result.values);
         let proven = result.outcome == LevelOutcome::Optimal
             && (!result.bound.is_finite() || (result.bound - value).abs() < 1.0 - 1e-6);
@@ -166,7 +177,6 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
             bound: result.bound,
             proven,
             seconds: result.seconds,
-            nodes: result.nodes,
         });
         all_proven &= proven;
         // Fix this level for the next ones (objective values are integers).
@@ -178,8 +188,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         best = Some(result.values);
     }
     let values = best.ok_or_else(|| Error::Solver("no level was solved".into()))?;
-    let counts = form.block_counts(&values);
-    let replicas = assign::assign(&instance, &counts)?;
+    let replicas = assign::assign(&instance, &form, &values)?;
     let status = if all_proven {
         SolveStatus::Optimal
     } else {

@@ -135,9 +135,11 @@ fn search(
     }
     let o = &plan.objective;
     *best = (*best).max((o.placed_value, -(o.quantization_penalty as i64), -(o.gpus_used as i64)));
+    // The same candidate may repeat: sharing replicas can sit on the same GPUs. Depth is bounded
+    // because more replicas than requested break the (monotone) replicas rule.
     for i in from..all.len() {
         chosen.push(all[i].1.clone());
-        search(fleet, workload, all, i + 1, chosen, best);
+        search(fleet, workload, all, i, chosen, best);
         chosen.pop();
     }
 }

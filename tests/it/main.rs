@@ -9,3 +9,4 @@ mod formats;
 mod props;
 mod rules;
 mod seeds;
+mod sharing;
