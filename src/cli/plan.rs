@@ -46,6 +46,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         )));
     }
     let (fleet, workload) = args.inputs.load()?;
+    for warning in fleetfit::lint::lint(&fleet, &workload, &args.inputs.deployments) {
+        eprintln!("{warning}");
+    }
     let options = SolveOptions {
         time_limit: Duration::from_secs_f64(args.time_limit),
         mip_rel_gap: args.gap,

@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod explain;
 mod formats;
+mod lint;
 mod props;
 mod rules;
 mod seeds;
