@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod explain;
 mod formats;
+mod fuzz;
 mod lint;
 mod props;
 mod rules;
