@@ -63,6 +63,12 @@ pub struct DeploymentFile {
     pub share_gpu: Option<bool>,
 }
 
+/// Bounds that keep objective sums exact in a double (2^53) and memory arithmetic in u128.
+const MAX_REPLICAS: u64 = 100_000;
+const MAX_PRIORITY: u64 = 1_000_000;
+const MAX_TOKENS: u64 = 1 << 34;
+const MAX_MIB: u64 = 1 << 40;
+
 /// Default TP sizes: the powers of two a single 8-GPU node offers.
 pub const DEFAULT_TENSOR_PARALLEL: [u64; 4] = [1, 2, 4, 8];
 /// Default maximum context length.
@@ -126,6 +132,13 @@ fn resolve_policy(path: &Path, p: &PolicyFile) -> Result<Policy, InputError> {
             })?;
     }
     if let Some(o) = p.overhead_mib {
+        if o > MAX_MIB {
+            return Err(InputError::new(
+                path,
+                "policy.overhead_mib",
+                format!("{o} MiB is more memory than any GPU has"),
+            ));
+        }
         policy.overhead_mib = o;
     }
     if let Some(r) = &p.reserve {
@@ -216,6 +229,28 @@ fn resolve_deployment(
         d.pipeline_parallel.as_deref(),
         &[1],
     )?;
+    let replicas = d.replicas.unwrap_or(1);
+    if replicas > MAX_REPLICAS {
+        return Err(err(
+            "replicas",
+            format!("{replicas} is more than {MAX_REPLICAS} replicas"),
+        ));
+    }
+    let priority = d.priority.unwrap_or(1);
+    if priority > MAX_PRIORITY {
+        return Err(err(
+            "priority",
+            format!("{priority} is above the largest priority, {MAX_PRIORITY}"),
+        ));
+    }
+    for (field, value) in [
+        ("max_model_len", d.max_model_len),
+        ("kv_cache_tokens", d.kv_cache_tokens),
+    ] {
+        if let Some(v) = value.filter(|&v| v > MAX_TOKENS) {
+            return Err(err(field, format!("{v} tokens is more than {MAX_TOKENS}")));
+        }
+    }
     let max_model_len = d.max_model_len.unwrap_or(DEFAULT_MAX_MODEL_LEN);
     if max_model_len == 0 {
         return Err(err("max_model_len", "must be at least 1".into()));
@@ -253,8 +288,8 @@ fn resolve_deployment(
     Ok(Deployment {
         name: d.name.clone(),
         model,
-        replicas: d.replicas.unwrap_or(1),
-        priority: d.priority.unwrap_or(1),
+        replicas,
+        priority,
         quantizations,
         tensor_parallel,
         pipeline_parallel,

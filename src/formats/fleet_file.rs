@@ -65,6 +65,9 @@ fn is_zero_u32(n: &u32) -> bool {
     *n == 0
 }
 
+/// More MiB than any GPU has (an exbibyte); keeps memory arithmetic exact.
+const MAX_MIB: u64 = 1 << 40;
+
 /// Reads and validates a fleet file.
 pub fn load(path: &Path) -> Result<Fleet, InputError> {
     let file: FleetFile = super::parse_file(path)?;
@@ -135,11 +138,11 @@ fn resolve_node(path: &Path, at: &str, node: &NodeFile) -> Result<Node, InputErr
         if gpu.gpu_type.trim().is_empty() {
             return Err(InputError::new(path, format!("{gat}.type"), "must not be empty"));
         }
-        if gpu.memory_mib == 0 {
+        if gpu.memory_mib == 0 || gpu.memory_mib > MAX_MIB {
             return Err(InputError::new(
                 path,
                 format!("{gat}.memory_mib"),
-                "must be greater than 0",
+                format!("must be between 1 and {MAX_MIB}"),
             ));
         }
         if gpu.used_mib > gpu.memory_mib {
@@ -197,11 +200,11 @@ fn expand_shorthand(path: &Path, at: &str, node: &NodeFile) -> Result<Vec<GpuFil
             format!("{count} GPUs on one node is more than any machine holds (at most 4096)"),
         ));
     }
-    if memory_mib == 0 {
+    if memory_mib == 0 || memory_mib > MAX_MIB {
         return Err(InputError::new(
             path,
             format!("{at}.memory_mib"),
-            "must be greater than 0",
+            format!("must be between 1 and {MAX_MIB}"),
         ));
     }
     Ok((0..count)

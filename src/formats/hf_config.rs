@@ -43,6 +43,7 @@ pub fn from_value(file: &Path, id: &str, value: &Value) -> Result<ModelArch, Inp
             _ => top,
         },
     };
+    cfg.check_sizes()?;
     let hidden = cfg.req("hidden_size")?;
     let layers = cfg.req("num_hidden_layers")?;
     let heads = cfg.req_any(&["num_attention_heads", "n_head"])?;
@@ -71,7 +72,25 @@ pub fn from_value(file: &Path, id: &str, value: &Value) -> Result<ModelArch, Inp
         }),
         _ => None,
     };
-    let params = count_params(&cfg, hidden, layers, heads, kv_heads, head_dim)?;
+    let wide = |n: u64| u128::from(n);
+    let params = count_params(
+        &cfg,
+        wide(hidden),
+        wide(layers),
+        wide(heads),
+        wide(kv_heads),
+        wide(head_dim),
+    )?;
+    let params = u64::try_from(params)
+        .ok()
+        .filter(|&p| p <= crate::formats::model_file::MAX_PARAMS)
+        .ok_or_else(|| {
+            InputError::new(
+                &file_path(&cfg),
+                "",
+                format!("the architecture adds up to {params} parameters, more than any real model"),
+            )
+        })?;
     Ok(ModelArch {
         id: id.to_string(),
         params,
@@ -87,20 +106,82 @@ pub fn from_value(file: &Path, id: &str, value: &Value) -> Result<ModelArch, Inp
     })
 }
 
+fn file_path(cfg: &Config<'_>) -> std::path::PathBuf {
+    cfg.file.to_path_buf()
+}
+
 struct Config<'a> {
     file: &'a Path,
     map: &'a Map<String, Value>,
 }
 
+/// Config keys fleetfit reads as sizes; none of them is anywhere near 2^24 in a real model.
+const SIZE_KEYS: [&str; 24] = [
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "n_head",
+    "num_key_value_heads",
+    "num_kv_heads",
+    "head_dim",
+    "vocab_size",
+    "padded_vocab_size",
+    "intermediate_size",
+    "moe_intermediate_size",
+    "shared_expert_intermediate_size",
+    "num_local_experts",
+    "num_experts",
+    "n_routed_experts",
+    "n_shared_experts",
+    "first_k_dense_replace",
+    "kv_lora_rank",
+    "q_lora_rank",
+    "qk_rope_head_dim",
+    "qk_nope_head_dim",
+    "v_head_dim",
+    "num_experts_per_tok",
+    "sliding_window",
+];
+
 impl Config<'_> {
     fn int(&self, key: &str) -> Option<u64> {
         self.map.get(key).and_then(Value::as_u64)
+    }
+
+    /// Rejects sizes no real model has, so that parameter and memory arithmetic stay exact.
+    fn check_sizes(&self) -> Result<(), InputError> {
+        for key in SIZE_KEYS {
+            if let Some(v) = self.int(key).filter(|&v| v > 1 << 24) {
+                return Err(InputError::new(
+                    self.file,
+                    key,
+                    format!("{v} is not a plausible model size (at most {})", 1u64 << 24),
+                ));
+            }
+        }
+        match self.int("max_position_embeddings") {
+            Some(v) if v > 1 << 40 => Err(InputError::new(
+                self.file,
+                "max_position_embeddings",
+                format!("{v} is not a plausible context length"),
+            )),
+            _ => Ok(()),
+        }
     }
     fn bool(&self, key: &str) -> Option<bool> {
         self.map.get(key).and_then(Value::as_bool)
     }
     fn str(&self, key: &str) -> Option<&str> {
         self.map.get(key).and_then(Value::as_str)
+    }
+    fn wide(&self, key: &str) -> Option<u128> {
+        self.int(key).map(u128::from)
+    }
+    fn req_wide(&self, key: &str) -> Result<u128, InputError> {
+        self.req(key).map(u128::from)
+    }
+    fn req_any_wide(&self, keys: &[&str]) -> Result<u128, InputError> {
+        self.req_any(keys).map(u128::from)
     }
     fn req(&self, key: &str) -> Result<u64, InputError> {
         self.req_any(&[key])
@@ -118,9 +199,9 @@ impl Config<'_> {
 }
 
 /// Sums every tensor of the checkpoint from the config's numbers.
-fn count_params(cfg: &Config<'_>, h: u64, layers: u64, heads: u64, kv: u64, hd: u64) -> Result<u64, InputError> {
+fn count_params(cfg: &Config<'_>, h: u128, layers: u128, heads: u128, kv: u128, hd: u128) -> Result<u128, InputError> {
     let model_type = cfg.str("model_type").unwrap_or("");
-    let vocab = cfg.req_any(&["vocab_size", "padded_vocab_size"])?;
+    let vocab = cfg.req_any_wide(&["vocab_size", "padded_vocab_size"])?;
     let tied = cfg
         .bool("tie_word_embeddings")
         .unwrap_or(matches!(model_type, "gemma" | "gemma2" | "gemma3_text" | "gemma3"));
@@ -143,12 +224,12 @@ fn count_params(cfg: &Config<'_>, h: u64, layers: u64, heads: u64, kv: u64, hd: 
 }
 
 /// Attention projections, biases and per-head norms of one layer.
-fn attention_params(cfg: &Config<'_>, model_type: &str, h: u64, heads: u64, kv: u64, hd: u64) -> u64 {
-    if let (Some(kv_rank), Some(rope)) = (cfg.int("kv_lora_rank"), cfg.int("qk_rope_head_dim")) {
+fn attention_params(cfg: &Config<'_>, model_type: &str, h: u128, heads: u128, kv: u128, hd: u128) -> u128 {
+    if let (Some(kv_rank), Some(rope)) = (cfg.wide("kv_lora_rank"), cfg.wide("qk_rope_head_dim")) {
         // Multi-head latent attention (DeepSeek-V2/V3).
-        let nope = cfg.int("qk_nope_head_dim").unwrap_or(0);
-        let v_dim = cfg.int("v_head_dim").unwrap_or(hd);
-        let q = match cfg.int("q_lora_rank") {
+        let nope = cfg.wide("qk_nope_head_dim").unwrap_or(0);
+        let v_dim = cfg.wide("v_head_dim").unwrap_or(hd);
+        let q = match cfg.wide("q_lora_rank") {
             Some(r) => h * r + r + r * heads * (nope + rope),
             None => h * heads * (nope + rope),
         };
@@ -174,35 +255,35 @@ fn attention_params(cfg: &Config<'_>, model_type: &str, h: u64, heads: u64, kv: 
 }
 
 /// MLP or MoE parameters over all layers (dense layers first where the config says so).
-fn mlp_params_all_layers(cfg: &Config<'_>, h: u64, layers: u64) -> Result<u64, InputError> {
-    let inter = cfg.int("intermediate_size").unwrap_or(4 * h);
+fn mlp_params_all_layers(cfg: &Config<'_>, h: u128, layers: u128) -> Result<u128, InputError> {
+    let inter = cfg.wide("intermediate_size").unwrap_or(4 * h);
     let dense = 3 * h * inter;
     let experts = cfg
-        .int("num_local_experts")
-        .or(cfg.int("num_experts"))
-        .or(cfg.int("n_routed_experts"))
+        .wide("num_local_experts")
+        .or(cfg.wide("num_experts"))
+        .or(cfg.wide("n_routed_experts"))
         .unwrap_or(0);
     if experts == 0 {
         return Ok(layers * dense);
     }
-    let moe_inter = cfg.int("moe_intermediate_size").unwrap_or(inter);
+    let moe_inter = cfg.wide("moe_intermediate_size").unwrap_or(inter);
     let mut moe = experts * 3 * h * moe_inter + h * experts; // experts + router
-    if let Some(shared) = cfg.int("n_shared_experts") {
+    if let Some(shared) = cfg.wide("n_shared_experts") {
         moe += shared * 3 * h * moe_inter;
     }
-    if let Some(shared_inter) = cfg.int("shared_expert_intermediate_size").filter(|&s| s > 0) {
+    if let Some(shared_inter) = cfg.wide("shared_expert_intermediate_size").filter(|&s| s > 0) {
         moe += 3 * h * shared_inter + h; // shared expert and its gate
     }
     if cfg.str("topk_method") == Some("noaux_tc") {
         moe += experts; // e_score_correction_bias
     }
-    let dense_layers = cfg.int("first_k_dense_replace").unwrap_or(0).min(layers);
+    let dense_layers = cfg.wide("first_k_dense_replace").unwrap_or(0).min(layers);
     Ok(dense_layers * dense + (layers - dense_layers) * moe)
 }
 
 /// Falcon: fused QKV (multi-query in 7B, grouped in 40B/180B), LayerNorms with bias, a plain
 /// 4h MLP.
-fn falcon_layer(cfg: &Config<'_>, h: u64, heads: u64, kv: u64, hd: u64) -> u64 {
+fn falcon_layer(cfg: &Config<'_>, h: u128, heads: u128, kv: u128, hd: u128) -> u128 {
     let new_arch = cfg.bool("new_decoder_architecture") == Some(true);
     let kv = if new_arch {
         kv
@@ -224,9 +305,9 @@ fn falcon_layer(cfg: &Config<'_>, h: u64, heads: u64, kv: u64, hd: u64) -> u64 {
 }
 
 /// GPT-OSS: biased attention with per-head sinks, biased MoE experts (fused gate/up).
-fn gpt_oss_layer(cfg: &Config<'_>, h: u64, heads: u64, kv: u64, hd: u64) -> Result<u64, InputError> {
-    let experts = cfg.req_any(&["num_local_experts", "num_experts"])?;
-    let inter = cfg.req("intermediate_size")?;
+fn gpt_oss_layer(cfg: &Config<'_>, h: u128, heads: u128, kv: u128, hd: u128) -> Result<u128, InputError> {
+    let experts = cfg.req_any_wide(&["num_local_experts", "num_experts"])?;
+    let inter = cfg.req_wide("intermediate_size")?;
     let attention = h * heads * hd + heads * hd + 2 * (h * kv * hd + kv * hd) + heads * hd * h + h + heads;
     let moe = experts * (h * 2 * inter + 2 * inter + inter * h + h) + h * experts + experts;
     Ok(attention + moe + 2 * h)

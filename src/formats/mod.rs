@@ -102,7 +102,14 @@ fn field_path(path: &serde_path_to_error::Path) -> String {
 
 /// serde's wording made for people: no repeated field path, no Rust type names.
 fn polish(message: &str, field: &str) -> String {
-    let message = message.strip_prefix(&format!("{field}: ")).unwrap_or(message);
+    // serde_yaml puts its own path in front ("deployments[0]: unknown field ..."); the field is
+    // reported on its own, so drop a leading path-like token.
+    let message = match message.split_once(": ") {
+        Some((head, rest)) if !head.contains(' ') && (head == field || head.contains('[') || head.contains('.')) => {
+            rest
+        }
+        _ => message,
+    };
     message
         .replace("expected u64", "expected a whole number (0 or more)")
         .replace("expected u32", "expected a whole number (0 or more)")

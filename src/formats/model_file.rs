@@ -8,6 +8,11 @@ use serde::Deserialize;
 use crate::domain::{Mla, ModelArch, Quantization};
 use crate::error::InputError;
 
+/// More parameters than any model has (10^15); bounds keep the memory arithmetic exact.
+pub const MAX_PARAMS: u64 = 1_000_000_000_000_000;
+/// Bound on layers, hidden size, heads and head dims (2^24).
+pub const MAX_DIM: u64 = 1 << 24;
+
 /// A catalog entry or an inline `models:` entry (contract section 2).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,6 +67,31 @@ impl ModelFile {
                 return Err(err(field, "must be greater than 0".into()));
             }
         }
+        if self.params > MAX_PARAMS {
+            return Err(err(
+                "params",
+                format!(
+                    "{} is more parameters than any model has (at most {MAX_PARAMS})",
+                    self.params
+                ),
+            ));
+        }
+        for (field, value) in [
+            ("layers", Some(self.layers)),
+            ("hidden_size", Some(self.hidden_size)),
+            ("heads", Some(self.heads)),
+            ("kv_heads", self.kv_heads),
+            ("head_dim", self.head_dim),
+            ("kv_lora_rank", self.kv_lora_rank),
+            ("qk_rope_head_dim", self.qk_rope_head_dim),
+        ] {
+            if let Some(v) = value.filter(|&v| v > MAX_DIM) {
+                return Err(err(
+                    field,
+                    format!("{v} is not a plausible model size (at most {MAX_DIM})"),
+                ));
+            }
+        }
         let kv_heads = self.kv_heads.unwrap_or(self.heads);
         if kv_heads == 0 {
             return Err(err("kv_heads", "must be greater than 0".into()));
@@ -113,8 +143,11 @@ impl ModelFile {
         let mut weights_mib = BTreeMap::new();
         for (name, &mib) in &self.weights_mib {
             let q: Quantization = name.parse().map_err(|m| err(&format!("weights_mib.{name}"), m))?;
-            if mib == 0 {
-                return Err(err(&format!("weights_mib.{name}"), "must be greater than 0".into()));
+            if mib == 0 || mib > 1 << 40 {
+                return Err(err(
+                    &format!("weights_mib.{name}"),
+                    "must be between 1 and 2^40 MiB".into(),
+                ));
             }
             weights_mib.insert(q, mib);
         }

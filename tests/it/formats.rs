@@ -151,7 +151,7 @@ fn errors_name_the_file_the_field_and_the_problem() {
         ),
         (
             deployments_error("deployments:\n  - {name: d, model: llama-3.1-8b, colour: red}\n"),
-            "deployments[0]: unknown field `colour`",
+            "deployments[0].colour: unknown field `colour`",
         ),
         (
             deployments_error("deployments:\n  - {name: d, model: llama-3.1-8b, replicas: two}\n"),
@@ -220,7 +220,7 @@ fn errors_name_the_file_the_field_and_the_problem() {
         ),
         (
             fleet_error("nodes:\n  - name: a\n    gpus:\n      - {index: 0, type: A, memory_mib: 0}\n"),
-            "nodes[0].gpus[0].memory_mib: must be greater than 0",
+            "nodes[0].gpus[0].memory_mib: must be between 1 and",
         ),
         (
             fleet_error("nodes:\n  - name: a\n    gpus:\n      - {index: 0, type: A, memory_mib: 10, used_mib: 11}\n"),
@@ -246,7 +246,7 @@ fn errors_name_the_file_the_field_and_the_problem() {
         ),
         (
             fleet_error("nodes:\n  - {name: a, gpu_type: A, gpu_count: 2, memory_mib: 5, zone: x}\n"),
-            "nodes[0]: unknown field `zone`",
+            "nodes[0].zone: unknown field `zone`",
         ),
         (fleet_error(""), "the file is empty"),
     ];

@@ -4,6 +4,7 @@ mod brute;
 mod catalog;
 mod cli;
 mod common;
+mod errors;
 mod explain;
 mod formats;
 mod fuzz;
