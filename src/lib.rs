@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod explain;
 pub mod formats;
+pub mod greedy;
 pub mod lint;
 pub mod memory;
 pub mod ratio;

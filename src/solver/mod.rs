@@ -188,7 +188,23 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         best = Some(result.values);
     }
     let values = best.ok_or_else(|| Error::Solver("no level was solved".into()))?;
-    let replicas = assign::assign(&instance, &form, &values)?;
+    let mut replicas = assign::assign(&instance, &form, &values)?;
+    if !all_proven {
+        // Stopped early: never return less than a one-at-a-time scheduler would place.
+        let greedy = crate::greedy::place(fleet, workload);
+        let key = |p: &Plan| {
+            (
+                p.objective.placed_value,
+                std::cmp::Reverse(p.objective.quantization_penalty),
+                std::cmp::Reverse(p.objective.gpus_used),
+            )
+        };
+        let ours = make_plan(fleet, workload, replicas.clone(), SolveStatus::TimeLimit, None);
+        let theirs = make_plan(fleet, workload, greedy.clone(), SolveStatus::TimeLimit, None);
+        if key(&theirs) > key(&ours) && crate::check::check(fleet, workload, &theirs).is_empty() {
+            replicas = greedy;
+        }
+    }
     let status = if all_proven {
         SolveStatus::Optimal
     } else {

@@ -80,3 +80,16 @@ fn a_tiny_time_limit_still_gives_a_valid_plan_with_bound_and_gap() {
         assert!(bound <= 8_000.0, "no more than all demand: {bound}");
     }
 }
+
+#[test]
+fn the_solver_beats_greedy_on_the_demo() {
+    let (fleet, workload) = load("demo/fleet.yaml", "demo/deployments.yaml");
+    let optimal = solve(&fleet, &workload).plan;
+    let greedy = fleetfit::greedy::plan(&fleet, &workload);
+    assert_valid(&fleet, &workload, &greedy);
+    eprintln!(
+        "demo: solver {} vs greedy {}",
+        optimal.objective.placed_value, greedy.objective.placed_value
+    );
+    assert!(optimal.objective.placed_value > greedy.objective.placed_value);
+}

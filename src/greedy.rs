@@ -1,0 +1,221 @@
+//! The greedy placer, the way one-request-at-a-time schedulers (GPUStack and the like) work:
+//! deployments by priority, each replica in the first shape that fits (preferred quantization,
+//! then fewest GPUs), on the first nodes with room. The baseline for benchmarks and a floor for
+//! the solver: `fleetfit` never returns a plan worse than this one.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::domain::{Fleet, PlacedReplica, Plan, SolveStatus, Stage, Workload};
+use crate::shapes::{self, ShapeOption};
+use crate::solver::make_plan;
+
+/// What each GPU holds while the greedy placer works.
+#[derive(Debug, Clone, Default)]
+struct GpuState {
+    /// MiB still free for fleetfit's workers.
+    free_mib: u64,
+    workers: u32,
+    exclusive: bool,
+}
+
+/// The fleet as the greedy placer fills it.
+struct Fill<'a> {
+    fleet: &'a Fleet,
+    workload: &'a Workload,
+    gpus: Vec<Vec<Option<GpuState>>>, // None: not eligible
+    assigned_per_node: Vec<u64>,
+    assigned_per_type: BTreeMap<String, u64>,
+    assigned: u64,
+    capacity_per_node: Vec<u64>,
+    room_per_type: BTreeMap<String, u64>,
+    room: u64,
+}
+
+impl<'a> Fill<'a> {
+    fn new(fleet: &'a Fleet, workload: &'a Workload) -> Self {
+        let policy = &workload.policy;
+        let gpus: Vec<Vec<Option<GpuState>>> = fleet
+            .nodes
+            .iter()
+            .map(|n| {
+                n.gpus
+                    .iter()
+                    .map(|g| {
+                        g.is_eligible(policy.busy_threshold).then(|| GpuState {
+                            free_mib: g.free_mib(),
+                            ..GpuState::default()
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let capacity_per_node = gpus
+            .iter()
+            .map(|node| (node.iter().flatten().count() as u64).saturating_sub(policy.reserve.per_node))
+            .collect();
+        let mut eligible_per_type: BTreeMap<String, u64> = BTreeMap::new();
+        for (n, node) in fleet.nodes.iter().enumerate() {
+            for (i, g) in node.gpus.iter().enumerate() {
+                if gpus[n][i].is_some() {
+                    *eligible_per_type.entry(g.gpu_type.clone()).or_default() += 1;
+                }
+            }
+        }
+        let eligible: u64 = eligible_per_type.values().sum();
+        let room_per_type = eligible_per_type
+            .iter()
+            .map(|(t, &e)| {
+                (
+                    t.clone(),
+                    e.saturating_sub(policy.reserve.per_type.get(t).copied().unwrap_or(0)),
+                )
+            })
+            .collect();
+        Fill {
+            fleet,
+            workload,
+            gpus,
+            assigned_per_node: vec![0; fleet.nodes.len()],
+            assigned_per_type: BTreeMap::new(),
+            assigned: 0,
+            capacity_per_node,
+            room_per_type,
+            room: eligible.saturating_sub(policy.reserve.fleet),
+        }
+    }
+
+    /// GPU positions on `node` that can take one worker of `option`, lowest index first.
+    fn usable(&self, node: usize, option: &ShapeOption, share: bool, avoid: &BTreeSet<(usize, usize)>) -> Vec<usize> {
+        let n = &self.fleet.nodes[node];
+        (0..n.gpus.len())
+            .filter(|&i| !avoid.contains(&(node, i)))
+            .filter(|&i| n.gpus[i].kind() == option.kind)
+            .filter(|&i| match &self.gpus[node][i] {
+                None => false,
+                Some(s) if s.workers == 0 => s.free_mib >= option.reserve_mib,
+                Some(s) => share && !s.exclusive && s.free_mib >= option.reserve_mib,
+            })
+            .collect()
+    }
+
+    /// New GPUs (not yet assigned) among `chosen`, per node.
+    fn fresh(&self, chosen: &[(usize, usize)]) -> usize {
+        chosen
+            .iter()
+            .filter(|&&(n, i)| self.gpus[n][i].as_ref().is_some_and(|s| s.workers == 0))
+            .count()
+    }
+
+    /// Tries to place one replica of option `o`; returns its stages.
+    fn place(&mut self, option: &ShapeOption, spread_nodes: &BTreeSet<usize>) -> Option<Vec<(usize, Vec<usize>)>> {
+        let d = &self.workload.deployments[option.deployment];
+        let share = d.share_gpu;
+        let mut taken: BTreeSet<(usize, usize)> = BTreeSet::new();
+        let mut stages = Vec::new();
+        let mut used_nodes = BTreeSet::new();
+        for _ in 0..option.pp {
+            let mut placed = false;
+            for node in 0..self.fleet.nodes.len() {
+                let node_ok = self.fleet.nodes[node].matches(&d.node_selector)
+                    && !(d.spread && spread_nodes.contains(&node))
+                    // Spread or shared pipelines keep one stage per node (distinct GPUs, disjoint nodes).
+                    && !((d.spread || share) && option.pp > 1 && used_nodes.contains(&node));
+                if !node_ok {
+                    continue;
+                }
+                let usable = self.usable(node, option, share, &taken);
+                if (usable.len() as u64) < option.tp {
+                    continue;
+                }
+                let pick: Vec<usize> = usable[..option.tp as usize].to_vec();
+                let chosen: Vec<(usize, usize)> = pick.iter().map(|&i| (node, i)).collect();
+                let new_here = self.fresh(&chosen) as u64
+                    + taken
+                        .iter()
+                        .filter(|&&(n, i)| n == node && self.gpus[n][i].as_ref().is_some_and(|s| s.workers == 0))
+                        .count() as u64;
+                if self.assigned_per_node[node] + new_here > self.capacity_per_node[node] {
+                    continue;
+                }
+                taken.extend(chosen);
+                used_nodes.insert(node);
+                stages.push((node, pick));
+                placed = true;
+                break;
+            }
+            if !placed {
+                return None;
+            }
+        }
+        // Fleet-wide reserves count GPUs that were idle before this replica.
+        let all: Vec<(usize, usize)> = taken.iter().copied().collect();
+        let new = self.fresh(&all) as u64;
+        let gpu_type = &option.kind.gpu_type;
+        let type_room = self.room_per_type.get(gpu_type).copied().unwrap_or(0);
+        if self.assigned + new > self.room
+            || self.assigned_per_type.get(gpu_type).copied().unwrap_or(0) + new > type_room
+        {
+            return None;
+        }
+        for &(n, i) in &all {
+            let s = self.gpus[n][i].as_mut().expect("eligible");
+            if s.workers == 0 {
+                self.assigned_per_node[n] += 1;
+            }
+            s.workers += 1;
+            s.exclusive |= !share;
+            s.free_mib -= option.reserve_mib;
+        }
+        self.assigned += new;
+        *self.assigned_per_type.entry(gpu_type.clone()).or_default() += new;
+        Some(stages)
+    }
+}
+
+/// The greedy plan, as a plan.
+pub fn plan(fleet: &Fleet, workload: &Workload) -> Plan {
+    make_plan(fleet, workload, place(fleet, workload), SolveStatus::TimeLimit, None)
+}
+
+/// The replicas the greedy placer places.
+pub fn place(fleet: &Fleet, workload: &Workload) -> Vec<PlacedReplica> {
+    let kinds = shapes::gpu_kinds(fleet);
+    let mut order: Vec<usize> = (0..workload.deployments.len()).collect();
+    order.sort_by_key(|&d| std::cmp::Reverse(workload.deployments[d].priority));
+    let mut fill = Fill::new(fleet, workload);
+    let mut replicas = Vec::new();
+    for d in order {
+        let deployment = &workload.deployments[d];
+        let mut options = shapes::all_options(d, deployment, &workload.policy, &kinds);
+        options.sort_by_key(|o| (o.quantization_rank, o.gpus(), o.kind.clone(), o.tp));
+        let mut spread_nodes = BTreeSet::new();
+        let mut count = 0;
+        'replicas: while count < deployment.replicas {
+            for option in &options {
+                if let Some(stages) = fill.place(option, &spread_nodes) {
+                    spread_nodes.extend(stages.iter().map(|(n, _)| *n));
+                    replicas.push(PlacedReplica {
+                        deployment: deployment.name.clone(),
+                        replica: count,
+                        quantization: option.quantization.name().into(),
+                        tensor_parallel: option.tp,
+                        pipeline_parallel: option.pp,
+                        gpu_type: option.kind.gpu_type.clone(),
+                        memory_per_gpu_mib: option.reserve_mib,
+                        stages: stages
+                            .into_iter()
+                            .map(|(n, pick)| Stage {
+                                node: fleet.nodes[n].name.clone(),
+                                gpus: pick.iter().map(|&i| fleet.nodes[n].gpus[i].index).collect(),
+                            })
+                            .collect(),
+                    });
+                    count += 1;
+                    continue 'replicas;
+                }
+            }
+            break;
+        }
+    }
+    replicas
+}
