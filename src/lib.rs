@@ -16,5 +16,6 @@ pub mod memory;
 pub mod ratio;
 pub mod shapes;
 pub mod solver;
+pub mod synth;
 
 pub use error::{Error, InputError, Result};

@@ -1,6 +1,7 @@
 //! Command-line parsing (clap) and dispatch; `anyhow` stops here, the library uses `thiserror`.
 
 mod check;
+mod generate;
 mod models;
 mod plan;
 
@@ -33,6 +34,8 @@ enum Command {
     Check(check::CheckArgs),
     /// List the model catalog built into this binary.
     Models(models::ModelsArgs),
+    /// Write a synthetic fleet and deployment set (seeded, reproducible).
+    Gen(generate::GenArgs),
 }
 
 /// Runs one command.
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan::run(args),
         Command::Check(args) => check::run(args),
         Command::Models(args) => models::run(args),
+        Command::Gen(args) => generate::run(args),
     }
 }
 

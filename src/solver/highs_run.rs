@@ -1,5 +1,7 @@
 //! Running HiGHS on one level of the objective: options, warm start, and what came back.
 
+use std::sync::Arc;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use good_lp::solvers::highs::highs;
@@ -125,4 +127,52 @@ fn option<V: highs::HighsOptionValue>(model: &mut highs::Model, name: &str, valu
     model
         .try_set_option(name, value)
         .map_err(|e| Error::Solver(format!("HiGHS rejected option {name}: {e:?}")))
+}
+
+/// How long past its own time limit HiGHS may run before the caller stops waiting.
+const GRACE: Duration = Duration::from_millis(500);
+
+/// Solves objective level `level` (0: placed value, maximised; 1, 2: minimised) on a worker
+/// thread, and waits at most `time_left` plus a short grace: HiGHS can overrun its own limit,
+/// fleetfit's deadline holds. `None` when the deadline passed first; the worker then finishes
+/// within HiGHS's own limit and its answer is dropped.
+pub fn solve_level_by(
+    form: &Arc<Formulation>,
+    level: usize,
+    extra: &[Constraint],
+    start: Option<&[f64]>,
+    time_left: Duration,
+    settings: &HighsSettings,
+) -> Result<Option<LevelResult>, Error> {
+    let (send, receive) = mpsc::channel();
+    let (form, extra, start, settings) = (
+        Arc::clone(form),
+        extra.to_vec(),
+        start.map(<[f64]>::to_vec),
+        settings.clone(),
+    );
+    std::thread::spawn(move || {
+        let objective = match level {
+            0 => &form.placed_value,
+            1 => &form.quantization_penalty,
+            _ => &form.gpus_used,
+        };
+        let result = solve_level(
+            &form,
+            objective,
+            level == 0,
+            &extra,
+            start.as_deref(),
+            time_left,
+            &settings,
+        );
+        let _ = send.send(result);
+    });
+    match receive.recv_timeout(time_left + GRACE) {
+        Ok(result) => result.map(Some),
+        Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err(Error::Solver("the HiGHS worker stopped without an answer".into()))
+        }
+    }
 }

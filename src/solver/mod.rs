@@ -82,13 +82,14 @@ impl SolveStats {
                 )
             })
             .collect();
+        let levels = if levels.is_empty() {
+            "no level finished within the time limit (greedy floor)".to_string()
+        } else {
+            levels.join(", ")
+        };
         format!(
             "solver: HiGHS, {} variables, {} rows, {} node classes; {}; total {:.2}s",
-            self.variables,
-            self.rows,
-            self.node_classes,
-            levels.join(", "),
-            self.total_seconds
+            self.variables, self.rows, self.node_classes, levels, self.total_seconds
         )
     }
 }
@@ -106,7 +107,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     let started = Instant::now();
     let deadline = started + options.time_limit;
     let instance = Instance::new(fleet, workload);
-    let form = Formulation::build(&instance);
+    let form = std::sync::Arc::new(Formulation::build(&instance));
     let mut stats = SolveStats {
         variables: form.vars.len(),
         rows: form.rows.len(),
@@ -152,10 +153,9 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
                 seconds: 0.0,
             }
         } else {
-            highs_run::solve_level(
+            match highs_run::solve_level_by(
                 &form,
-                objective,
-                maximise,
+                i,
                 &fixed,
                 best.as_deref(),
                 time_left,
@@ -163,7 +163,14 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
                     mip_rel_gap: gap,
                     ..settings.clone()
                 },
-            )?
+            )? {
+                Some(result) => result,
+                // HiGHS ran past our deadline: keep what we have, stop here.
+                None => {
+                    all_proven = false;
+                    break;
+                }
+            }
         };
         let value = form.level_value(i, &result.values);
         let proven = result.outcome == LevelOutcome::Optimal

@@ -13,3 +13,4 @@ mod props;
 mod rules;
 mod seeds;
 mod sharing;
+mod synth;
