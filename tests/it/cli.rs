@@ -1,20 +1,6 @@
 //! The `fleetfit` binary as a user runs it: the README's example, exit codes, output files.
 
-use std::process::{Command, Output};
-
 use super::common::*;
-
-fn fleetfit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fleetfit"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// The README's first command, word for word after the setup step.
 #[test]

@@ -86,3 +86,17 @@ pub fn placed(plan: &Plan, deployment: &str) -> usize {
 pub fn idle_node(name: &str, gpu_type: &str, count: u32, memory_mib: u64) -> String {
     format!("  - name: {name}\n    gpu_type: {gpu_type}\n    gpu_count: {count}\n    memory_mib: {memory_mib}\n")
 }
+
+/// Runs the `fleetfit` binary from the repository root.
+pub fn fleetfit(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_fleetfit"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+/// Output bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}

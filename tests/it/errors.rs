@@ -1,7 +1,5 @@
 //! The error catalogue in docs/errors.md, run row by row, and the errors it points to.
 
-use std::process::Command;
-
 use super::common::*;
 
 /// (file name, input, expected message) rows of the catalogue's first table.
@@ -43,14 +41,6 @@ fn every_catalogued_error_gives_its_message() {
         assert!(message.contains(&file), "names the file: {message}");
         assert_eq!(message.lines().count(), 1, "one line: {message}");
     }
-}
-
-fn fleetfit(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_fleetfit"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
 }
 
 #[test]
