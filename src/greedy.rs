@@ -106,16 +106,23 @@ impl<'a> Fill<'a> {
             .count()
     }
 
-    /// Tries to place one replica of option `o`; returns its stages.
-    fn place(&mut self, option: &ShapeOption, spread_nodes: &BTreeSet<usize>) -> Option<Vec<(usize, Vec<usize>)>> {
+    /// Tries to place one replica of `option`, scanning nodes from `cursor`; returns its stages.
+    /// The fleet only fills up, so a node without room for this option never gets room again:
+    /// `cursor` moves past such nodes for good.
+    fn place(
+        &mut self,
+        option: &ShapeOption,
+        spread_nodes: &BTreeSet<usize>,
+        cursor: &mut usize,
+    ) -> Option<Vec<(usize, Vec<usize>)>> {
         let d = &self.workload.deployments[option.deployment];
         let share = d.share_gpu;
         let mut taken: BTreeSet<(usize, usize)> = BTreeSet::new();
         let mut stages = Vec::new();
         let mut used_nodes = BTreeSet::new();
-        for _ in 0..option.pp {
+        for stage in 0..option.pp {
             let mut placed = false;
-            for node in 0..self.fleet.nodes.len() {
+            for node in *cursor..self.fleet.nodes.len() {
                 let node_ok = self.fleet.nodes[node].matches(&d.node_selector)
                     && !(d.spread && spread_nodes.contains(&node))
                     // Spread or shared pipelines keep one stage per node (distinct GPUs, disjoint nodes).
@@ -125,6 +132,12 @@ impl<'a> Fill<'a> {
                 }
                 let usable = self.usable(node, option, share, &taken);
                 if (usable.len() as u64) < option.tp {
+                    if stage == 0
+                        && node == *cursor
+                        && self.usable(node, option, share, &BTreeSet::new()).len() < option.tp as usize
+                    {
+                        *cursor += 1;
+                    }
                     continue;
                 }
                 let pick: Vec<usize> = usable[..option.tp as usize].to_vec();
@@ -189,30 +202,38 @@ pub fn place(fleet: &Fleet, workload: &Workload) -> Vec<PlacedReplica> {
         let mut options = shapes::all_options(d, deployment, &workload.policy, &kinds);
         options.sort_by_key(|o| (o.quantization_rank, o.gpus(), o.kind.clone(), o.tp));
         let mut spread_nodes = BTreeSet::new();
+        let mut cursors = vec![0usize; options.len()];
+        let mut failed = vec![false; options.len()];
         let mut count = 0;
         'replicas: while count < deployment.replicas {
-            for option in &options {
-                if let Some(stages) = fill.place(option, &spread_nodes) {
-                    spread_nodes.extend(stages.iter().map(|(n, _)| *n));
-                    replicas.push(PlacedReplica {
-                        deployment: deployment.name.clone(),
-                        replica: count,
-                        quantization: option.quantization.name().into(),
-                        tensor_parallel: option.tp,
-                        pipeline_parallel: option.pp,
-                        gpu_type: option.kind.gpu_type.clone(),
-                        memory_per_gpu_mib: option.reserve_mib,
-                        stages: stages
-                            .into_iter()
-                            .map(|(n, pick)| Stage {
-                                node: fleet.nodes[n].name.clone(),
-                                gpus: pick.iter().map(|&i| fleet.nodes[n].gpus[i].index).collect(),
-                            })
-                            .collect(),
-                    });
-                    count += 1;
-                    continue 'replicas;
+            for (k, option) in options.iter().enumerate() {
+                // A shape that did not fit will not fit later: the fleet only fills up.
+                if failed[k] {
+                    continue;
                 }
+                let Some(stages) = fill.place(option, &spread_nodes, &mut cursors[k]) else {
+                    failed[k] = true;
+                    continue;
+                };
+                spread_nodes.extend(stages.iter().map(|(n, _)| *n));
+                replicas.push(PlacedReplica {
+                    deployment: deployment.name.clone(),
+                    replica: count,
+                    quantization: option.quantization.name().into(),
+                    tensor_parallel: option.tp,
+                    pipeline_parallel: option.pp,
+                    gpu_type: option.kind.gpu_type.clone(),
+                    memory_per_gpu_mib: option.reserve_mib,
+                    stages: stages
+                        .into_iter()
+                        .map(|(n, pick)| Stage {
+                            node: fleet.nodes[n].name.clone(),
+                            gpus: pick.iter().map(|&i| fleet.nodes[n].gpus[i].index).collect(),
+                        })
+                        .collect(),
+                });
+                count += 1;
+                continue 'replicas;
             }
             break;
         }

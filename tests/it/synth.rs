@@ -63,3 +63,28 @@ fn gen_writes_both_files() {
     assert!(fleetfit::formats::fleet_file::load(&dir.path().join("fleet.yaml")).is_ok());
     assert!(fleetfit::formats::deployments_file::load(&dir.path().join("deployments.yaml")).is_ok());
 }
+
+/// A one-second limit on a fleet far too large to prove still gives a valid plan, at least as
+/// good as greedy, with a bound and gap.
+#[test]
+fn a_one_second_limit_on_a_large_fleet_returns_a_valid_plan() {
+    let spec = GenSpec {
+        gpus: 4096,
+        deployments: 256,
+        seed: 1,
+        tight: true,
+    };
+    let (fleet, workload) = parse(&fleet_yaml(&spec), &deployments_yaml(&spec));
+    let options = fleetfit::solver::SolveOptions {
+        time_limit: std::time::Duration::from_secs(1),
+        ..Default::default()
+    };
+    let plan = fleetfit::solver::solve(&fleet, &workload, &options)
+        .expect("a plan")
+        .plan;
+    assert_valid(&fleet, &workload, &plan);
+    assert!(plan.objective.placed_value >= fleetfit::greedy::plan(&fleet, &workload).objective.placed_value);
+    if plan.status == fleetfit::domain::SolveStatus::TimeLimit {
+        assert!(plan.objective.bound.is_some() && plan.objective.gap.is_some());
+    }
+}
