@@ -91,7 +91,9 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
             );
         }
         let need = match q {
-            Some(q) if tp > 0 && pp > 0 => Some(need::need_mib(d, q, tp, pp, workload.policy.overhead_mib)),
+            Some(q) if d.tensor_parallel.contains(&tp) && d.pipeline_parallel.contains(&pp) => {
+                Some(need::need_mib(d, q, tp, pp, workload.policy.overhead_mib))
+            }
             _ => None,
         };
         let mut gpus_of_replica = BTreeSet::new();

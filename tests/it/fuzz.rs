@@ -109,3 +109,24 @@ proptest! {
         load_all(&path);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases() / 2))]
+
+    /// `fleetfit check` reads plans written by anyone: mutated plans give violations, not panics.
+    #[test]
+    fn mutated_plans_never_panic_the_checker(
+        mutations in prop::collection::vec((prop::collection::vec(any::<u32>(), 0..6), any::<u32>(), any::<u32>()), 1..4),
+    ) {
+        let (fleet, workload) = super::common::load("dynamo/fleet.yaml", "dynamo/deployments.yaml");
+        let plan = super::common::solve(&fleet, &workload).plan;
+        let mut value: Value = serde_yaml::from_str(&plan.to_json()).unwrap();
+        for (steps, op, arg) in &mutations {
+            mutate(&mut value, steps, *op, *arg);
+        }
+        let (_dir, path) = super::common::temp_file("plan.json", &serde_json::to_string(&value).unwrap_or_default());
+        if let Ok(plan) = fleetfit::formats::parse_file::<fleetfit::domain::Plan>(&path) {
+            let _ = fleetfit::check::check(&fleet, &workload, &plan);
+        }
+    }
+}
