@@ -44,15 +44,7 @@ fn plan_writes_json_that_check_accepts() {
     let json = std::fs::read_to_string(&out_path).unwrap();
     let plan: fleetfit::domain::Plan = serde_json::from_str(&json).unwrap();
     assert_eq!(plan.replicas.len(), 8);
-    let check = fleetfit(&[
-        "check",
-        "--fleet",
-        "data/dynamo/fleet.yaml",
-        "--deployments",
-        "data/dynamo/deployments.yaml",
-        "--plan",
-        out_path.to_str().unwrap(),
-    ]);
+    let check = check_dynamo_plan(&out_path);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
     // --format json prints the same bytes.
     let printed = fleetfit(&[
@@ -74,15 +66,7 @@ fn check_reports_one_line_per_violation_and_exits_1() {
     plan.replicas[1].stages[0].gpus = plan.replicas[0].stages[0].gpus.clone();
     plan.objective.placed_value += 1;
     let (_d, path) = temp_file("plan.json", &plan.to_json());
-    let out = fleetfit(&[
-        "check",
-        "--fleet",
-        "data/dynamo/fleet.yaml",
-        "--deployments",
-        "data/dynamo/deployments.yaml",
-        "--plan",
-        path.to_str().unwrap(),
-    ]);
+    let out = check_dynamo_plan(&path);
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
     assert!(

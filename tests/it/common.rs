@@ -100,3 +100,17 @@ pub fn fleetfit(args: &[&str]) -> std::process::Output {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// Runs `fleetfit check` on a plan file against the Dynamo example's inputs.
+pub fn check_dynamo_plan(plan: &Path) -> std::process::Output {
+    let plan = plan.to_str().expect("a UTF-8 path");
+    fleetfit(&[
+        "check",
+        "--fleet",
+        "data/dynamo/fleet.yaml",
+        "--deployments",
+        "data/dynamo/deployments.yaml",
+        "--plan",
+        plan,
+    ])
+}

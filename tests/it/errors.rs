@@ -49,15 +49,7 @@ fn a_malformed_plan_is_bad_input() {
         "plan.json",
         "{\"status\": \"optimal\", \"objective\": {\"placed_value\": \"x\"}}",
     );
-    let out = fleetfit(&[
-        "check",
-        "--fleet",
-        "data/dynamo/fleet.yaml",
-        "--deployments",
-        "data/dynamo/deployments.yaml",
-        "--plan",
-        plan.to_str().unwrap(),
-    ]);
+    let out = check_dynamo_plan(&plan);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
