@@ -1,7 +1,7 @@
 //! The plan checker: re-derives every rule of the contract from the inputs and the plan alone.
 //!
 //! It shares no code with the solver's formulation, shapes or memory model (it has its own
-//! arithmetic in [`need`]), so a bug in one is caught by the other. `fleetfit plan` runs it on
+//! arithmetic in `check/need.rs`), so a bug in one is caught by the other. `fleetfit plan` runs it on
 //! every plan before writing it; `fleetfit check` runs it on any plan file.
 
 mod need;
