@@ -31,15 +31,7 @@ fn the_readme_example_plans_the_demo_fleet() {
 fn plan_writes_json_that_check_accepts() {
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("plan.json");
-    let out = fleetfit(&[
-        "plan",
-        "--fleet",
-        "data/dynamo/fleet.yaml",
-        "--deployments",
-        "data/dynamo/deployments.yaml",
-        "--out",
-        out_path.to_str().unwrap(),
-    ]);
+    let out = plan_dynamo(&["--out", out_path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json = std::fs::read_to_string(&out_path).unwrap();
     let plan: fleetfit::domain::Plan = serde_json::from_str(&json).unwrap();
@@ -47,15 +39,7 @@ fn plan_writes_json_that_check_accepts() {
     let check = check_dynamo_plan(&out_path);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
     // --format json prints the same bytes.
-    let printed = fleetfit(&[
-        "plan",
-        "--fleet",
-        "data/dynamo/fleet.yaml",
-        "--deployments",
-        "data/dynamo/deployments.yaml",
-        "--format",
-        "json",
-    ]);
+    let printed = plan_dynamo(&["--format", "json"]);
     assert_eq!(text(&printed.stdout), json);
 }
 

@@ -114,3 +114,16 @@ pub fn check_dynamo_plan(plan: &Path) -> std::process::Output {
         plan,
     ])
 }
+
+/// Runs `fleetfit plan` on the Dynamo example with extra arguments.
+pub fn plan_dynamo(extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "plan",
+        "--fleet",
+        "data/dynamo/fleet.yaml",
+        "--deployments",
+        "data/dynamo/deployments.yaml",
+    ];
+    args.extend_from_slice(extra);
+    fleetfit(&args)
+}

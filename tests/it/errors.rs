@@ -62,14 +62,7 @@ fn a_malformed_plan_is_bad_input() {
 fn bad_flags_are_bad_input() {
     for (flag, value) in [("--time-limit", "0"), ("--time-limit", "-3"), ("--gap", "1.5")] {
         let arg = format!("{flag}={value}");
-        let out = fleetfit(&[
-            "plan",
-            "--fleet",
-            "data/dynamo/fleet.yaml",
-            "--deployments",
-            "data/dynamo/deployments.yaml",
-            &arg,
-        ]);
+        let out = plan_dynamo(&[&arg]);
         assert_eq!(out.status.code(), Some(2), "{flag} {value}");
         assert!(String::from_utf8_lossy(&out.stderr).contains(flag));
     }

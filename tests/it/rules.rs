@@ -471,3 +471,82 @@ fn gpus_are_handed_out_lowest_first_and_contiguous() {
     );
     assert_eq!(plan.replicas[0].stages[0].gpus, vec![2, 3]);
 }
+
+/// Every clause of the checker catches the mutation that breaks it, under the rule it names.
+#[test]
+fn every_checker_clause_catches_its_mutation() {
+    let nodes = fleet(&(idle_node("a", "A", 2, 4096) + &idle_node("b", "B", 2, 4096)));
+    let text = format!(
+        "policy:\n  overhead_mib: 0\n{}  - {{id: short, params: 1048576, layers: 2, hidden_size: 1024, heads: 8, kv_heads: 8, head_dim: 128, dtype: bf16}}\ndeployments:\n  - {{name: d, model: tiny, replicas: 1, tensor_parallel: [1, 2], pipeline_parallel: [1, 2], kv_cache_tokens: 32768, gpu_types: [A]}}\n  - {{name: s, model: short, replicas: 1, tensor_parallel: [1], pipeline_parallel: [1, 2, 3], kv_cache_tokens: 16}}\n",
+        TINY
+    );
+    let (f, w, plan) = solved(&nodes, &text);
+    assert_eq!(plan.replicas.len(), 2);
+    let d = plan.replicas.iter().position(|r| r.deployment == "d").unwrap();
+    let s = plan.replicas.iter().position(|r| r.deployment == "s").unwrap();
+    type Mutation = Box<dyn Fn(&mut Plan)>;
+    let cases: Vec<(&str, Mutation)> = vec![
+        ("replicas", Box::new(move |p| p.replicas[d].deployment = "nope".into())),
+        (
+            "replicas",
+            Box::new(move |p| {
+                let mut extra = p.replicas[d].clone();
+                extra.replica = 7;
+                extra.stages[0].node = "b".into();
+                p.replicas.push(extra);
+            }),
+        ),
+        ("shape", Box::new(move |p| p.replicas[d].tensor_parallel = 4)),
+        (
+            "shape",
+            Box::new(move |p| {
+                let r = &mut p.replicas[s];
+                r.pipeline_parallel = 3;
+                r.stages = (0..3)
+                    .map(|i| fleetfit::domain::Stage {
+                        node: if i < 2 { "b".into() } else { "a".into() },
+                        gpus: vec![i % 2],
+                    })
+                    .collect();
+            }),
+        ),
+        (
+            "stages",
+            Box::new(move |p| {
+                let first = p.replicas[d].stages[0].clone();
+                p.replicas[d].stages.push(first);
+            }),
+        ),
+        (
+            "stages",
+            Box::new(move |p| p.replicas[d].stages[0].node = "nowhere".into()),
+        ),
+        ("stages", Box::new(move |p| p.replicas[d].stages[0].gpus[0] = 9)),
+        ("stages", Box::new(move |p| p.replicas[d].gpu_type = "B".into())),
+        (
+            "affinity",
+            Box::new(move |p| {
+                let r = &mut p.replicas[d];
+                r.stages[0].node = "b".into();
+                r.gpu_type = "B".into();
+            }),
+        ),
+        (
+            "totals",
+            Box::new(|p| {
+                p.unplaced.push(fleetfit::domain::Unplaced {
+                    deployment: "ghost".into(),
+                    requested: 1,
+                    placed: 0,
+                    reasons: vec![],
+                })
+            }),
+        ),
+    ];
+    for (i, (rule, mutate)) in cases.iter().enumerate() {
+        let mut bad = plan.clone();
+        mutate(&mut bad);
+        let rules = violated_rules(&f, &w, &bad);
+        assert!(rules.contains(rule), "case {i}: expected {rule}, got {rules:?}");
+    }
+}
