@@ -37,7 +37,14 @@ pub fn assign(instance: &Instance<'_>, form: &Formulation, values: &[f64]) -> Re
             }
         })
         .collect();
-    let node_blocks = spread_over_nodes(instance, &exclusive)?;
+    let mut in_classes: Vec<(usize, usize, u64)> = exclusive
+        .iter()
+        .enumerate()
+        .filter(|&(_, &count)| count > 0)
+        .map(|(p, &count)| (instance.placements[p].class, instance.placements[p].block, count))
+        .collect();
+    in_classes.extend(pooled_blocks(instance, form, values)?);
+    let node_blocks = spread_over_nodes(instance, in_classes)?;
     // Shared GPUs first: their workers are fixed by the solution, and exclusive blocks avoid them.
     let shared = shared_blocks(instance, form, values, &counts)?;
     let mut taken: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -145,19 +152,70 @@ fn mode_rank(mode: BlockMode) -> u8 {
     }
 }
 
+/// Pooled stages matched to the supply the solution chose, per key: the stages needing the most
+/// memory take the highest supply first (the pool's rows are Hall's condition, so this never
+/// fails). Returns (class, block, count).
+fn pooled_blocks(
+    instance: &Instance<'_>,
+    form: &Formulation,
+    values: &[f64],
+) -> Result<Vec<(usize, usize, u64)>, Error> {
+    let pool = &instance.pool;
+    let value = |column: usize| values[column].max(0.0).round() as u64;
+    let mut stage_block = vec![usize::MAX; instance.options.len()];
+    for (b, block) in instance.blocks.iter().enumerate().filter(|(_, b)| b.pooled) {
+        stage_block[block.option] = b;
+    }
+    // Per key: demand (need, block, stages) and supply (level, class, stages).
+    let mut demand: Vec<Vec<(u64, usize, u64)>> = vec![Vec::new(); pool.keys.len()];
+    for (o, entry) in pool.demand.iter().enumerate() {
+        if let Some((k, _)) = *entry {
+            let stages = instance.options[o].pp * value(form.x.len() + o);
+            if stages > 0 {
+                demand[k].push((instance.options[o].reserve_mib, stage_block[o], stages));
+            }
+        }
+    }
+    let mut supply: Vec<Vec<(u64, usize, u64)>> = vec![Vec::new(); pool.keys.len()];
+    for (s, column) in pool.supplies.iter().zip(&form.pool.v) {
+        let count = value(column.index);
+        if count > 0 {
+            supply[s.key].push((s.level_mib, s.class, count));
+        }
+    }
+    let mut out = Vec::new();
+    for (mut wants, mut offers) in demand.into_iter().zip(supply) {
+        wants.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        offers.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut offers = offers.into_iter().peekable();
+        for (need, block, mut stages) in wants {
+            while stages > 0 {
+                let Some((level, class, left)) = offers.peek_mut() else {
+                    return Err(Error::Solver("internal: pooled stages without supply".into()));
+                };
+                if *level < need {
+                    return Err(Error::Solver("internal: pooled supply below a stage's need".into()));
+                }
+                let take = stages.min(*left);
+                out.push((*class, block, take));
+                stages -= take;
+                *left -= take;
+                if *left == 0 {
+                    offers.next();
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Hands each class's blocks to its member nodes: all of them for a single node; for counted
 /// classes largest blocks first, each to the first node with room (exact by the floor rule).
-fn spread_over_nodes(instance: &Instance<'_>, counts: &[u64]) -> Result<Vec<NodeBlock>, Error> {
+fn spread_over_nodes(instance: &Instance<'_>, counts: Vec<(usize, usize, u64)>) -> Result<Vec<NodeBlock>, Error> {
     let mut out = Vec::new();
     let mut by_class: BTreeMap<usize, Vec<(usize, u64)>> = BTreeMap::new();
-    for (p, &count) in counts.iter().enumerate() {
-        if count > 0 {
-            let placement = &instance.placements[p];
-            by_class
-                .entry(placement.class)
-                .or_default()
-                .push((placement.block, count));
-        }
+    for (class, block, count) in counts {
+        by_class.entry(class).or_default().push((block, count));
     }
     for (c, mut blocks) in by_class {
         let class = &instance.classes[c];

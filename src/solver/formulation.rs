@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 use good_lp::{Constraint, Expression, ProblemVariables, Variable, constraint, variable};
 
 use super::instance::{Instance, NodeClass};
+use super::pool::PoolVars;
 use super::sharing::Sharing;
+use crate::domain::GpuKind;
 
 /// The model: variables, rows, and the three objective levels as expressions.
 #[derive(Clone)]
@@ -37,6 +39,8 @@ pub struct Formulation {
     pub level_columns: [Vec<(usize, f64)>; 3],
     /// Per-GPU variables of shared GPUs.
     pub sharing: Sharing,
+    /// Supply variables of the fleet-wide pool.
+    pub pool: PoolVars,
 }
 
 impl Formulation {
@@ -76,15 +80,19 @@ impl Formulation {
             .collect();
         let mut rows = Vec::new();
         let sharing = Sharing::build(instance, &mut vars, &x, &mut rows);
+        let pool = PoolVars::build(instance, &mut vars, &y, &mut rows);
 
-        // Stages: every replica of option o has exactly pp stages placed.
+        // Stages: every replica of option o has exactly pp stages placed (pooled options draw
+        // theirs from the pool's rows instead).
         let mut stages: Vec<Expression> = vec![Expression::default(); instance.options.len()];
         for (p, placement) in instance.placements.iter().enumerate() {
             let block = &instance.blocks[placement.block];
             stages[block.option].add_mul(block.stages as f64, x[p]);
         }
         for (o, option) in instance.options.iter().enumerate() {
-            rows.push(constraint!(stages[o].clone() == option.pp as f64 * y[o]));
+            if instance.pool.demand[o].is_none() {
+                rows.push(constraint!(stages[o].clone() == option.pp as f64 * y[o]));
+            }
         }
 
         // Demand, and the objective levels.
@@ -118,18 +126,39 @@ impl Formulation {
         }
 
         // Per node class: memory thresholds, capacity, spread.
-        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); instance.classes.len()];
+        let mut by_class: Vec<Vec<Taker>> = (0..instance.classes.len()).map(|_| Vec::new()).collect();
         for (p, placement) in instance.placements.iter().enumerate() {
-            by_class[placement.class].push(p);
+            let block = &instance.blocks[placement.block];
+            by_class[placement.class].push(Taker {
+                kind: &instance.options[block.option].kind,
+                need_mib: instance.options[block.option].reserve_mib,
+                gpus: block.gpus,
+                var: x[p],
+                shared: block.shared,
+                spread: instance.workload.deployments[instance.options[block.option].deployment]
+                    .spread
+                    .then_some(instance.options[block.option].deployment),
+            });
+        }
+        for (supply, column) in instance.pool.supplies.iter().zip(&pool.v) {
+            let key = &instance.pool.keys[supply.key];
+            by_class[supply.class].push(Taker {
+                kind: &key.kind,
+                need_mib: supply.level_mib,
+                gpus: key.size,
+                var: column.var,
+                shared: false,
+                spread: None,
+            });
         }
         for (class, members) in instance.classes.iter().zip(&by_class) {
             if members.is_empty() {
                 continue;
             }
             if class.nodes.len() == 1 {
-                single_node_rows(instance, class, members, &x, &sharing, &mut rows);
+                single_node_rows(class, members, &sharing, &mut rows);
             } else {
-                floor_rows(instance, class, members, &x, &mut rows);
+                floor_rows(class, members, &mut rows);
             }
         }
 
@@ -145,32 +174,32 @@ impl Formulation {
             gpus_used,
             level_columns,
             sharing,
+            pool,
         }
     }
+}
+
+/// Something that takes GPUs of a node class: a placement's blocks or a pool supply.
+struct Taker<'k> {
+    kind: &'k GpuKind,
+    /// Free MiB each of its GPUs needs.
+    need_mib: u64,
+    gpus: u64,
+    var: Variable,
+    /// Sharing workers (their GPUs are counted by the sharing variables instead).
+    shared: bool,
+    /// The spread deployment it belongs to.
+    spread: Option<usize>,
 }
 
 /// Rows of one node: per GPU kind, one row per free-memory threshold (dropping thresholds that
 /// a lower one with the same GPU count already implies), shared GPUs counted as taken; capacity
 /// when `reserve.per_node` bites; at most one block per spread deployment.
-fn single_node_rows(
-    instance: &Instance<'_>,
-    class: &NodeClass,
-    members: &[usize],
-    x: &[Variable],
-    sharing: &Sharing,
-    rows: &mut Vec<Constraint>,
-) {
+fn single_node_rows(class: &NodeClass, members: &[Taker<'_>], sharing: &Sharing, rows: &mut Vec<Constraint>) {
     let node = class.nodes[0];
     for pool in &class.profile.pools {
-        let in_pool: Vec<(u64, u64, Variable)> = members
-            .iter()
-            .filter_map(|&p| {
-                let block = &instance.blocks[instance.placements[p].block];
-                let option = &instance.options[block.option];
-                (option.kind == pool.kind && !block.shared).then_some((option.reserve_mib, block.gpus, x[p]))
-            })
-            .collect();
-        let mut thresholds: Vec<u64> = in_pool.iter().map(|&(r, _, _)| r).collect();
+        let in_pool: Vec<&Taker<'_>> = members.iter().filter(|t| *t.kind == pool.kind && !t.shared).collect();
+        let mut thresholds: Vec<u64> = in_pool.iter().map(|t| t.need_mib).collect();
         thresholds.sort_unstable();
         thresholds.dedup();
         let mut last_count = u64::MAX;
@@ -182,10 +211,8 @@ fn single_node_rows(
             last_count = count;
             // Shared GPUs are taken before exclusive blocks get theirs.
             let mut used = sharing.used_on(node, &pool.kind, t);
-            for &(r, gpus, var) in &in_pool {
-                if r >= t {
-                    used.add_mul(gpus as f64, var);
-                }
+            for taker in in_pool.iter().filter(|taker| taker.need_mib >= t) {
+                used.add_mul(taker.gpus as f64, taker.var);
             }
             rows.push(constraint!(used <= count as f64));
         }
@@ -193,19 +220,15 @@ fn single_node_rows(
     let eligible: u64 = class.profile.pools.iter().map(|p| p.free_mib_desc.len() as u64).sum();
     if class.profile.capacity < eligible {
         let mut used = sharing.used_on_node(node);
-        for &p in members {
-            let block = &instance.blocks[instance.placements[p].block];
-            if !block.shared {
-                used.add_mul(block.gpus as f64, x[p]);
-            }
+        for taker in members.iter().filter(|t| !t.shared) {
+            used.add_mul(taker.gpus as f64, taker.var);
         }
         rows.push(constraint!(used <= class.profile.capacity as f64));
     }
     let mut spread: BTreeMap<usize, Expression> = BTreeMap::new();
-    for &p in members {
-        let d = instance.options[instance.blocks[instance.placements[p].block].option].deployment;
-        if instance.workload.deployments[d].spread {
-            spread.entry(d).or_default().add_mul(1.0, x[p]);
+    for taker in members {
+        if let Some(d) = taker.spread {
+            spread.entry(d).or_default().add_mul(1.0, taker.var);
         }
     }
     for (_, blocks) in spread {
@@ -217,29 +240,17 @@ fn single_node_rows(
 /// for every size `s`, the GPUs in blocks of size `>= s` are at most `K * s * floor(C / s)`.
 /// Necessary because such blocks fill each node in multiples of `s`; sufficient because placing
 /// blocks largest first leaves every node's free room a multiple of the next size.
-fn floor_rows(
-    instance: &Instance<'_>,
-    class: &NodeClass,
-    members: &[usize],
-    x: &[Variable],
-    rows: &mut Vec<Constraint>,
-) {
+fn floor_rows(class: &NodeClass, members: &[Taker<'_>], rows: &mut Vec<Constraint>) {
     let k = class.nodes.len() as u64;
     let per_node = class.profile.pools[0].free_mib_desc.len() as u64;
     let c = per_node.min(class.profile.capacity);
-    let mut sizes: Vec<u64> = members
-        .iter()
-        .map(|&p| instance.blocks[instance.placements[p].block].gpus)
-        .collect();
+    let mut sizes: Vec<u64> = members.iter().map(|t| t.gpus).collect();
     sizes.sort_unstable();
     sizes.dedup();
     for &s in &sizes {
         let mut used = Expression::default();
-        for &p in members {
-            let gpus = instance.blocks[instance.placements[p].block].gpus;
-            if gpus >= s {
-                used.add_mul(gpus as f64, x[p]);
-            }
+        for taker in members.iter().filter(|t| t.gpus >= s) {
+            used.add_mul(taker.gpus as f64, taker.var);
         }
         rows.push(constraint!(used <= (k * s * (c / s)) as f64));
     }

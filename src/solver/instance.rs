@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use super::pool::Pool;
 use crate::domain::{Fleet, GpuKind, Workload};
 use crate::shapes::{self, ShapeOption};
 
@@ -68,6 +69,9 @@ pub struct Block {
     pub gpus: u64,
     /// Its workers may share GPUs with other sharing workers (`share_gpu: true`).
     pub shared: bool,
+    /// Placed through the fleet-wide pool (see [`super::pool`]) rather than a variable per node:
+    /// an exclusive stage of a deployment for which no node could break `spread`.
+    pub pooled: bool,
 }
 
 /// A block that fits a node class: one integer variable, the number of such blocks there.
@@ -89,7 +93,10 @@ pub struct Instance<'a> {
     pub options: Vec<ShapeOption>,
     pub blocks: Vec<Block>,
     pub classes: Vec<NodeClass>,
+    /// Variables per node class, for blocks that are not pooled (spread and sharing ones).
     pub placements: Vec<Placement>,
+    /// Supply of pooled blocks per node class, matched to demand fleet-wide.
+    pub pool: Pool,
 }
 
 impl<'a> Instance<'a> {
@@ -109,7 +116,6 @@ impl<'a> Instance<'a> {
             .filter(|(_, d)| d.replicas > 0)
             .flat_map(|(i, d)| shapes::useful_options(i, d, policy, &kinds))
             .collect();
-        let blocks = make_blocks(workload, &options);
         let profiles: Vec<NodeProfile> = fleet
             .nodes
             .iter()
@@ -142,6 +148,16 @@ impl<'a> Instance<'a> {
                 }
             })
             .collect();
+        // Room for two stages on any node is what makes `spread` a real restriction.
+        let most_room = profiles
+            .iter()
+            .map(|p| {
+                p.capacity
+                    .min(p.pools.iter().map(|pool| pool.free_mib_desc.len() as u64).sum())
+            })
+            .max()
+            .unwrap_or(0);
+        let blocks = make_blocks(workload, &options, most_room);
         let mut instance = Instance {
             fleet,
             workload,
@@ -150,9 +166,11 @@ impl<'a> Instance<'a> {
             blocks,
             classes: Vec::new(),
             placements: Vec::new(),
+            pool: Pool::default(),
         };
         instance.classes = instance.group_nodes(&profiles);
         instance.placements = instance.make_placements();
+        instance.pool = Pool::new(&instance);
         instance
     }
 
@@ -208,7 +226,7 @@ impl<'a> Instance<'a> {
     }
 
     /// Whether alike nodes of this profile can be counted exactly: one pool of equally free
-    /// GPUs, no spread or sharing deployment fits, and the block sizes that fit divide one another.
+    /// GPUs, only pooled blocks fit (no spread or sharing), and their sizes divide one another.
     fn countable(&self, profile: &NodeProfile) -> bool {
         let [pool] = profile.pools.as_slice() else { return false };
         if pool.free_mib_desc.first() != pool.free_mib_desc.last() {
@@ -219,8 +237,7 @@ impl<'a> Instance<'a> {
             if self.fits(block, profile) == 0 {
                 continue;
             }
-            let deployment = &self.workload.deployments[self.options[block.option].deployment];
-            if deployment.spread || deployment.share_gpu {
+            if !block.pooled {
                 return false;
             }
             sizes.push(block.gpus);
@@ -232,7 +249,7 @@ impl<'a> Instance<'a> {
 
     fn make_placements(&self) -> Vec<Placement> {
         let mut out = Vec::new();
-        for (b, block) in self.blocks.iter().enumerate() {
+        for (b, block) in self.blocks.iter().enumerate().filter(|(_, b)| !b.pooled) {
             let option = &self.options[block.option];
             let deployment = &self.workload.deployments[option.deployment];
             let demand_blocks = deployment.replicas * option.pp / block.stages;
@@ -264,19 +281,29 @@ impl<'a> Instance<'a> {
 /// Blocks of each option: one stage; or, for spread and sharing deployments with pp > 1, a
 /// whole replica on one node or one stage per node (the layouts that keep a replica's stages on
 /// distinct GPUs when GPUs are shared, and replicas on disjoint nodes when spread).
-fn make_blocks(workload: &Workload, options: &[ShapeOption]) -> Vec<Block> {
+///
+/// A spread deployment whose smallest stage is more than half of `most_room` (the most GPUs any
+/// node can give) cannot put two stages on one node, so it is pooled like any other.
+fn make_blocks(workload: &Workload, options: &[ShapeOption], most_room: u64) -> Vec<Block> {
+    let mut smallest_tp: BTreeMap<usize, u64> = BTreeMap::new();
+    for option in options {
+        let tp = smallest_tp.entry(option.deployment).or_insert(option.tp);
+        *tp = (*tp).min(option.tp);
+    }
     let mut blocks = Vec::new();
     for (o, option) in options.iter().enumerate() {
         let d = &workload.deployments[option.deployment];
         let shared = d.share_gpu;
+        let spread = d.spread && 2 * smallest_tp[&option.deployment] <= most_room;
         let block = |mode, stages, gpus| Block {
             option: o,
             mode,
             stages,
             gpus,
             shared,
+            pooled: !shared && !spread,
         };
-        if (d.spread || shared) && option.pp > 1 {
+        if (spread || shared) && option.pp > 1 {
             blocks.push(block(BlockMode::WholeReplica, option.pp, option.gpus()));
             blocks.push(block(BlockMode::SpreadStage, 1, option.tp));
         } else {

@@ -8,6 +8,7 @@ pub mod assign;
 pub mod formulation;
 pub mod highs_run;
 pub mod instance;
+pub mod pool;
 pub mod sharing;
 pub mod summary;
 

@@ -82,6 +82,14 @@ impl SharedClass {
         sum
     }
 
+    /// How many columns the class adds to the model.
+    pub fn columns(&self) -> usize {
+        match &self.layout {
+            Layout::Patterns { z, workers, .. } => z.len() + workers.len(),
+            Layout::PerGpu { used, workers } => used.len() + workers.len(),
+        }
+    }
+
     /// Columns whose sum is the class's shared GPUs (for evaluating `gpus_used`).
     pub fn used_columns(&self) -> Vec<usize> {
         match &self.layout {
