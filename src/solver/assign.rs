@@ -46,7 +46,7 @@ pub fn assign(instance: &Instance<'_>, form: &Formulation, values: &[f64]) -> Re
     in_classes.extend(pooled_blocks(instance, form, values)?);
     let node_blocks = spread_over_nodes(instance, in_classes)?;
     // Shared GPUs first: their workers are fixed by the solution, and exclusive blocks avoid them.
-    let shared = shared_blocks(instance, form, values, &counts)?;
+    let shared = share_out(instance, form, values, shared_blocks(instance, form, values, &counts)?)?;
     let mut taken: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (node, _, indices) in &shared {
         let n = &instance.fleet.nodes[*node];
@@ -243,6 +243,46 @@ fn spread_over_nodes(instance: &Instance<'_>, counts: Vec<(usize, usize, u64)>) 
         }
     }
     Ok(out)
+}
+
+/// Hands the blocks placed for a share group's representative to the group's options, each
+/// getting as many as its `y`.
+fn share_out(
+    instance: &Instance<'_>,
+    form: &Formulation,
+    values: &[f64],
+    mut placed: Vec<(usize, usize, Vec<u32>)>,
+) -> Result<Vec<(usize, usize, Vec<u32>)>, Error> {
+    let mut block_of = vec![usize::MAX; instance.options.len()];
+    for (b, block) in instance.blocks.iter().enumerate() {
+        if block.share_group.is_some() {
+            block_of[block.option] = b;
+        }
+    }
+    let mut queues: BTreeMap<usize, Vec<(usize, u64)>> = BTreeMap::new();
+    for group in &instance.share_groups {
+        let queue = group
+            .options
+            .iter()
+            .rev()
+            .map(|&o| (block_of[o], values[form.x.len() + o].max(0.0).round() as u64))
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        queues.insert(group.block, queue);
+    }
+    placed.sort();
+    for (_, block, _) in placed.iter_mut() {
+        let Some(queue) = queues.get_mut(block) else { continue };
+        let Some((member, left)) = queue.last_mut() else {
+            return Err(Error::Solver("internal: more shared blocks than replicas".into()));
+        };
+        *block = *member;
+        *left -= 1;
+        if *left == 0 {
+            queue.pop();
+        }
+    }
+    Ok(placed)
 }
 
 /// Blocks of sharing placements as (node, block, GPU indices), from the sharing variables.

@@ -89,8 +89,20 @@ impl Formulation {
             let block = &instance.blocks[placement.block];
             stages[block.option].add_mul(block.stages as f64, x[p]);
         }
+        let mut grouped = vec![false; instance.options.len()];
+        for group in &instance.share_groups {
+            // The group's blocks, wherever placed, are its options' replicas (one stage each).
+            let mut replicas = Expression::default();
+            for &o in &group.options {
+                grouped[o] = true;
+                replicas.add_mul(1.0, y[o]);
+            }
+            rows.push(constraint!(
+                stages[instance.blocks[group.block].option].clone() == replicas
+            ));
+        }
         for (o, option) in instance.options.iter().enumerate() {
-            if instance.pool.demand[o].is_none() {
+            if instance.pool.demand[o].is_none() && !grouped[o] {
                 rows.push(constraint!(stages[o].clone() == option.pp as f64 * y[o]));
             }
         }
@@ -135,9 +147,7 @@ impl Formulation {
                 gpus: block.gpus,
                 var: x[p],
                 shared: block.shared,
-                spread: instance.workload.deployments[instance.options[block.option].deployment]
-                    .spread
-                    .then_some(instance.options[block.option].deployment),
+                spread: block.spread.then_some(instance.options[block.option].deployment),
             });
         }
         for (supply, column) in instance.pool.supplies.iter().zip(&pool.v) {
@@ -148,7 +158,7 @@ impl Formulation {
                 gpus: key.size,
                 var: column.var,
                 shared: false,
-                spread: None,
+                spread: instance.pool.spread[key.group].then_some(instance.pool.selectors[key.group]),
             });
         }
         for (class, members) in instance.classes.iter().zip(&by_class) {

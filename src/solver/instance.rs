@@ -69,9 +69,27 @@ pub struct Block {
     pub gpus: u64,
     /// Its workers may share GPUs with other sharing workers (`share_gpu: true`).
     pub shared: bool,
+    /// `spread` binds: some node could hold two of the deployment's stages.
+    pub spread: bool,
     /// Placed through the fleet-wide pool (see [`super::pool`]) rather than a variable per node:
-    /// an exclusive stage of a deployment for which no node could break `spread`.
+    /// an exclusive one-stage block (spread ones at most one per node).
     pub pooled: bool,
+    /// For one-stage sharing blocks: the [`ShareGroup`] it belongs to.
+    pub share_group: Option<usize>,
+}
+
+/// One-stage sharing blocks that are interchangeable on every GPU: same kind, reservation,
+/// size and node selector, none spread. Only the first block gets placements; the group's
+/// options split what is placed (`sum x = sum y`), so sharing variables grow with the distinct
+/// reservations, not with the deployments.
+#[derive(Debug, Clone)]
+pub struct ShareGroup {
+    /// The block that stands for the group in placements.
+    pub block: usize,
+    /// The group's options, in option order.
+    pub options: Vec<usize>,
+    /// Replicas all its deployments ask for together.
+    pub demand: u64,
 }
 
 /// A block that fits a node class: one integer variable, the number of such blocks there.
@@ -97,6 +115,7 @@ pub struct Instance<'a> {
     pub placements: Vec<Placement>,
     /// Supply of pooled blocks per node class, matched to demand fleet-wide.
     pub pool: Pool,
+    pub share_groups: Vec<ShareGroup>,
 }
 
 impl<'a> Instance<'a> {
@@ -157,7 +176,8 @@ impl<'a> Instance<'a> {
             })
             .max()
             .unwrap_or(0);
-        let blocks = make_blocks(workload, &options, most_room);
+        let mut blocks = make_blocks(workload, &options, most_room);
+        let share_groups = group_shared(workload, &options, &mut blocks);
         let mut instance = Instance {
             fleet,
             workload,
@@ -167,6 +187,7 @@ impl<'a> Instance<'a> {
             classes: Vec::new(),
             placements: Vec::new(),
             pool: Pool::default(),
+            share_groups,
         };
         instance.classes = instance.group_nodes(&profiles);
         instance.placements = instance.make_placements();
@@ -237,7 +258,7 @@ impl<'a> Instance<'a> {
             if self.fits(block, profile) == 0 {
                 continue;
             }
-            if !block.pooled {
+            if !block.pooled || block.spread {
                 return false;
             }
             sizes.push(block.gpus);
@@ -252,7 +273,11 @@ impl<'a> Instance<'a> {
         for (b, block) in self.blocks.iter().enumerate().filter(|(_, b)| !b.pooled) {
             let option = &self.options[block.option];
             let deployment = &self.workload.deployments[option.deployment];
-            let demand_blocks = deployment.replicas * option.pp / block.stages;
+            let demand_blocks = match block.share_group {
+                Some(g) if self.share_groups[g].block != b => continue,
+                Some(g) => self.share_groups[g].demand,
+                None => deployment.replicas * option.pp / block.stages,
+            };
             for (c, class) in self.classes.iter().enumerate() {
                 let per_node = self.fits(block, &class.profile);
                 if per_node == 0 {
@@ -294,14 +319,17 @@ fn make_blocks(workload: &Workload, options: &[ShapeOption], most_room: u64) -> 
     for (o, option) in options.iter().enumerate() {
         let d = &workload.deployments[option.deployment];
         let shared = d.share_gpu;
-        let spread = d.spread && 2 * smallest_tp[&option.deployment] <= most_room;
+        // Shared workers can stack on one GPU, so for them `spread` always binds.
+        let spread = d.spread && (shared || 2 * smallest_tp[&option.deployment] <= most_room);
         let block = |mode, stages, gpus| Block {
             option: o,
             mode,
             stages,
             gpus,
             shared,
-            pooled: !shared && !spread,
+            spread,
+            pooled: !shared && (!spread || option.pp == 1),
+            share_group: None,
         };
         if (spread || shared) && option.pp > 1 {
             blocks.push(block(BlockMode::WholeReplica, option.pp, option.gpus()));
@@ -311,4 +339,37 @@ fn make_blocks(workload: &Workload, options: &[ShapeOption], most_room: u64) -> 
         }
     }
     blocks
+}
+
+/// Groups one-stage sharing blocks of non-spread deployments by (kind, reservation, size,
+/// node selector) and marks each block with its group.
+fn group_shared(workload: &Workload, options: &[ShapeOption], blocks: &mut [Block]) -> Vec<ShareGroup> {
+    type Key<'a> = (&'a GpuKind, u64, u64, &'a BTreeMap<String, String>);
+    let mut by_key: BTreeMap<Key<'_>, usize> = BTreeMap::new();
+    let mut groups: Vec<ShareGroup> = Vec::new();
+    let mut counted: Vec<Vec<usize>> = Vec::new(); // deployments already in each group's demand
+    for (b, block) in blocks.iter_mut().enumerate() {
+        let option = &options[block.option];
+        let d = &workload.deployments[option.deployment];
+        if !block.shared || d.spread || option.pp != 1 {
+            continue;
+        }
+        let key = (&option.kind, option.reserve_mib, block.gpus, &d.node_selector);
+        let g = *by_key.entry(key).or_insert_with(|| {
+            groups.push(ShareGroup {
+                block: b,
+                options: Vec::new(),
+                demand: 0,
+            });
+            counted.push(Vec::new());
+            groups.len() - 1
+        });
+        block.share_group = Some(g);
+        groups[g].options.push(block.option);
+        if !counted[g].contains(&option.deployment) {
+            counted[g].push(option.deployment);
+            groups[g].demand += d.replicas;
+        }
+    }
+    groups
 }

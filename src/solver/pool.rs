@@ -27,7 +27,7 @@ pub struct PoolKey {
     pub kind: GpuKind,
     /// GPUs in one stage (the option's tp).
     pub size: u64,
-    /// Index into [`Pool::selectors`].
+    /// Index into [`Pool::selectors`] and [`Pool::spread`].
     pub group: usize,
 }
 
@@ -48,8 +48,11 @@ pub struct Supply {
 #[derive(Debug, Clone, Default)]
 pub struct Pool {
     pub keys: Vec<PoolKey>,
-    /// Distinct node selectors of pooled deployments; a group's deployment stands for all of it.
+    /// Per group, a deployment that stands for it (same node selector; for spread groups, the
+    /// spread deployment itself).
     pub selectors: Vec<usize>,
+    /// Per group: whether it is one spread deployment's (at most one stage per node).
+    pub spread: Vec<bool>,
     /// Per key: the distinct reservations of its demand, high to low.
     pub thresholds: Vec<Vec<u64>>,
     /// Per pooled option: (key, threshold index), in option order; `None` for other options.
@@ -65,14 +68,24 @@ impl Pool {
         for block in instance.blocks.iter().filter(|b| b.pooled) {
             pooled[block.option] = true;
         }
-        // Selector groups: the first deployment with each selector represents it.
-        let mut group_of_selector = BTreeMap::new();
+        let mut spread = vec![false; instance.options.len()];
+        for block in instance.blocks.iter().filter(|b| b.pooled && b.spread) {
+            spread[block.option] = true;
+        }
+        // Groups: one per node selector, and one per spread deployment (its supply is at most one
+        // stage per node). The first deployment of a group represents it.
+        let group_key = |o: usize| {
+            let d = instance.options[o].deployment;
+            (&deployments[d].node_selector, spread[o].then_some(d))
+        };
+        let mut group_of = BTreeMap::new();
         let mut selectors = Vec::new();
+        let mut spread_groups = Vec::new();
         let mut keys_index: BTreeMap<PoolKey, Vec<u64>> = BTreeMap::new();
         for (o, option) in instance.options.iter().enumerate().filter(|(o, _)| pooled[*o]) {
-            let d = &deployments[option.deployment];
-            let group = *group_of_selector.entry(&d.node_selector).or_insert_with(|| {
+            let group = *group_of.entry(group_key(o)).or_insert_with(|| {
                 selectors.push(option.deployment);
+                spread_groups.push(spread[o]);
                 selectors.len() - 1
             });
             let key = PoolKey {
@@ -98,8 +111,7 @@ impl Pool {
                 if !pooled[o] {
                     return None;
                 }
-                let d = &deployments[option.deployment];
-                let group = group_of_selector[&d.node_selector];
+                let group = group_of[&group_key(o)];
                 let k = keys
                     .binary_search_by(|key: &PoolKey| {
                         (&key.kind, key.size, key.group).cmp(&(&option.kind, option.tp, group))
@@ -115,6 +127,7 @@ impl Pool {
         let mut pool = Pool {
             keys,
             selectors,
+            spread: spread_groups,
             thresholds,
             demand,
             supplies: Vec::new(),
@@ -150,12 +163,13 @@ impl Pool {
                         if needs.get(enters).is_none_or(|&r| r <= lower) {
                             continue;
                         }
+                        let per_node = if self.spread[key.group] { 1 } else { room / key.size };
                         out.push(Supply {
                             key: k,
                             class: c,
                             level_mib: level,
                             enters,
-                            upper: room / key.size * nodes,
+                            upper: per_node * nodes,
                         });
                     }
                 }
