@@ -39,14 +39,22 @@ pub struct LevelResult {
     pub seconds: f64,
 }
 
+/// A level's starting points: `hint` is offered to HiGHS (which checks it); `fallback` is a
+/// solution known to satisfy every row, returned if HiGHS stops before finding one.
+#[derive(Debug, Clone, Copy)]
+pub struct Starts<'s> {
+    pub hint: Option<&'s [f64]>,
+    pub fallback: Option<&'s [f64]>,
+}
+
 /// Solves `objective` (maximised or minimised) subject to the model's rows plus `extra`,
-/// starting from `start` when given, within `time_left`.
+/// starting from `starts`, within `time_left`.
 pub fn solve_level(
     form: &Formulation,
     objective: &Expression,
     maximise: bool,
     extra: &[Constraint],
-    start: Option<&[f64]>,
+    starts: Starts<'_>,
     time_left: Duration,
     settings: &HighsSettings,
 ) -> Result<LevelResult, Error> {
@@ -69,11 +77,17 @@ pub fn solve_level(
     // One thread: the HiGHS scheduler is per process, and plans must not depend on timing.
     option(&mut model, "threads", 1)?;
     option(&mut model, "random_seed", 0)?;
-    option(&mut model, "time_limit", time_left.as_secs_f64().max(0.01))?;
+    // HiGHS checks its clock between LP solves, which take seconds on large fleets: stopping it
+    // early leaves room to collect its incumbent before fleetfit's own deadline.
+    option(
+        &mut model,
+        "time_limit",
+        (time_left.as_secs_f64() * HIGHS_SHARE).max(0.01),
+    )?;
     option(&mut model, "mip_rel_gap", settings.mip_rel_gap)?;
     // Every objective coefficient is an integer, so a gap below 1 already proves optimality.
     option(&mut model, "mip_abs_gap", 0.5)?;
-    if let Some(start) = start.filter(|s| !s.is_empty()) {
+    if let Some(start) = starts.hint.or(starts.fallback).filter(|s| !s.is_empty()) {
         // A start only speeds the search up; HiGHS refusing it is not a reason to fail.
         let _ = model.try_set_solution(Some(start), None, None, None);
     }
@@ -104,7 +118,7 @@ pub fn solve_level(
     let bound = solved.double_info_value(c"mip_dual_bound").unwrap_or(f64::NAN);
     let values: Vec<f64> = if solved.primal_solution_status() == highs::HighsSolutionStatus::Feasible {
         solved.get_solution().columns().iter().map(|v| v.round()).collect()
-    } else if let Some(start) = start {
+    } else if let Some(start) = starts.fallback {
         // Stopped before it had a plan of its own: the start is feasible by construction.
         return Ok(LevelResult {
             outcome: LevelOutcome::Stopped,
@@ -129,6 +143,9 @@ fn option<V: highs::HighsOptionValue>(model: &mut highs::Model, name: &str, valu
         .map_err(|e| Error::Solver(format!("HiGHS rejected option {name}: {e:?}")))
 }
 
+/// The share of the time left that HiGHS itself is given.
+const HIGHS_SHARE: f64 = 0.85;
+
 /// How long past its own time limit HiGHS may run before the caller stops waiting.
 const GRACE: Duration = Duration::from_millis(500);
 
@@ -140,15 +157,16 @@ pub fn solve_level_by(
     form: &Arc<Formulation>,
     level: usize,
     extra: &[Constraint],
-    start: Option<&[f64]>,
+    starts: Starts<'_>,
     time_left: Duration,
     settings: &HighsSettings,
 ) -> Result<Option<LevelResult>, Error> {
     let (send, receive) = mpsc::channel();
-    let (form, extra, start, settings) = (
+    let (form, extra, hint, fallback, settings) = (
         Arc::clone(form),
         extra.to_vec(),
-        start.map(<[f64]>::to_vec),
+        starts.hint.map(<[f64]>::to_vec),
+        starts.fallback.map(<[f64]>::to_vec),
         settings.clone(),
     );
     std::thread::spawn(move || {
@@ -162,7 +180,10 @@ pub fn solve_level_by(
             objective,
             level == 0,
             &extra,
-            start.as_deref(),
+            Starts {
+                hint: hint.as_deref(),
+                fallback: fallback.as_deref(),
+            },
             time_left,
             &settings,
         );

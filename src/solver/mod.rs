@@ -10,6 +10,7 @@ pub mod highs_run;
 pub mod instance;
 pub mod pool;
 pub mod sharing;
+pub mod start;
 pub mod summary;
 
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 use good_lp::constraint;
 
 pub use formulation::Formulation;
-pub use highs_run::{HighsSettings, LevelOutcome, LevelResult};
+pub use highs_run::{HighsSettings, LevelOutcome, LevelResult, Starts};
 pub use instance::Instance;
 pub use summary::make_plan;
 
@@ -132,6 +133,9 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         ("quantization_penalty", &form.quantization_penalty, false),
         ("gpus_used", &form.gpus_used, false),
     ];
+    // The greedy plan: a hint for level 1, and the floor if the solve stops early.
+    let greedy = crate::greedy::place(fleet, workload);
+    let hint = start::from_replicas(&instance, &form, &greedy);
     let mut fixed = Vec::new();
     // Placing nothing obeys every rule: a start that guarantees a plan under any time limit.
     let mut best: Option<Vec<f64>> = Some(vec![0.0; form.vars.len()]);
@@ -158,7 +162,10 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
                 &form,
                 i,
                 &fixed,
-                best.as_deref(),
+                Starts {
+                    hint: if i == 0 { hint.as_deref() } else { None },
+                    fallback: best.as_deref(),
+                },
                 time_left,
                 &HighsSettings {
                     mip_rel_gap: gap,
@@ -199,7 +206,6 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     let mut replicas = assign::assign(&instance, &form, &values)?;
     if !all_proven {
         // Stopped early: never return less than a one-at-a-time scheduler would place.
-        let greedy = crate::greedy::place(fleet, workload);
         let key = |p: &Plan| {
             (
                 p.objective.placed_value,

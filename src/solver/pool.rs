@@ -183,6 +183,8 @@ impl Pool {
 #[derive(Debug, Clone, Default)]
 pub struct PoolVars {
     pub v: Vec<Column>,
+    /// Per key, per threshold: the running surplus (continuous).
+    pub surplus: Vec<Vec<Column>>,
 }
 
 impl PoolVars {
@@ -217,16 +219,19 @@ impl PoolVars {
                 net[k][t].add_mul(-(instance.options[o].pp as f64), y[o]);
             }
         }
+        let mut surplus = Vec::with_capacity(net.len());
         for per_key in net {
-            let mut surplus: Option<Variable> = None;
+            let mut columns: Vec<Column> = Vec::with_capacity(per_key.len());
             for entering in per_key {
+                let index = vars.len();
                 let next = vars.add(variable().min(0));
-                let carried = surplus.map(Expression::from).unwrap_or_default();
+                let carried = columns.last().map(|c| Expression::from(c.var)).unwrap_or_default();
                 rows.push(constraint!(next == carried + entering));
-                surplus = Some(next);
+                columns.push(Column { var: next, index });
             }
+            surplus.push(columns);
         }
-        PoolVars { v }
+        PoolVars { v, surplus }
     }
 
     /// The class's supplies as (level MiB, stage size, variable).

@@ -210,3 +210,33 @@ fn pipeline_stages_across_nodes_with_spread_and_reserves() {
     );
     assert_matches_brute_force(&fleet, &deps);
 }
+
+#[test]
+fn pooled_spread_stages_need_distinct_nodes_next_to_whole_node_blocks() {
+    // Two alike 4-GPU nodes: a TP 4 replica fills a node, so spread TP 2 replicas compete for
+    // the other one (at most one per node, whichever TP), while plain TP 2 replicas may double up.
+    let fleet = format!(
+        "nodes:\n{}{}",
+        idle_node("a", "A", 4, 4096),
+        idle_node("b", "A", 4, 4096)
+    );
+    let deps = format!(
+        "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: whole, model: tiny, replicas: 1, priority: 3, tensor_parallel: [4], kv_cache_tokens: 32768}}\n  - {{name: spread, model: tiny, replicas: 3, priority: 2, tensor_parallel: [1, 2], kv_cache_tokens: 32768, spread: true}}\n  - {{name: plain, model: tiny, replicas: 2, priority: 1, tensor_parallel: [2], kv_cache_tokens: 32768}}\n"
+    );
+    assert_matches_brute_force(&fleet, &deps);
+}
+
+#[test]
+fn a_spread_deployment_too_big_for_two_per_node_is_pooled_exactly() {
+    // TP 4 on 4-GPU nodes can never put two replicas on one node: spread changes nothing.
+    let fleet = format!(
+        "nodes:\n{}{}{}",
+        idle_node("a", "A", 4, 4096),
+        idle_node("b", "A", 4, 4096),
+        idle_node("c", "A", 2, 4096)
+    );
+    let deps = format!(
+        "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: big, model: tiny, replicas: 3, priority: 3, tensor_parallel: [4], kv_cache_tokens: 32768, spread: true}}\n  - {{name: small, model: tiny, replicas: 3, priority: 1, tensor_parallel: [2], kv_cache_tokens: 32768}}\n"
+    );
+    assert_matches_brute_force(&fleet, &deps);
+}

@@ -88,3 +88,20 @@ fn a_one_second_limit_on_a_large_fleet_returns_a_valid_plan() {
         assert!(plan.objective.bound.is_some() && plan.objective.gap.is_some());
     }
 }
+
+#[test]
+fn the_greedy_plan_is_a_complete_warm_start() {
+    // Every greedy replica maps onto the model's columns, so HiGHS starts from greedy's value.
+    let spec = GenSpec {
+        gpus: 512,
+        deployments: 32,
+        seed: 1,
+        tight: true,
+    };
+    let (fleet, workload) = parse(&fleet_yaml(&spec), &deployments_yaml(&spec));
+    let instance = fleetfit::solver::Instance::new(&fleet, &workload);
+    let form = fleetfit::solver::Formulation::build(&instance);
+    let greedy = fleetfit::greedy::plan(&fleet, &workload);
+    let start = fleetfit::solver::start::from_replicas(&instance, &form, &greedy.replicas).expect("a start");
+    assert_eq!(form.level_value(0, &start), greedy.objective.placed_value as f64);
+}
