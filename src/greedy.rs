@@ -192,51 +192,100 @@ pub fn plan(fleet: &Fleet, workload: &Workload) -> Plan {
 
 /// The replicas the greedy placer places.
 pub fn place(fleet: &Fleet, workload: &Workload) -> Vec<PlacedReplica> {
+    place_guided(fleet, workload, &[])
+}
+
+/// Greedy with a head start: first `count` replicas of each given shape (largest shapes first,
+/// first fit), then the usual greedy for what demand is left. With the shapes an LP relaxation
+/// chose, this places close to the LP's value; the solver uses it as HiGHS's warm start.
+pub fn place_guided(fleet: &Fleet, workload: &Workload, first: &[(ShapeOption, u64)]) -> Vec<PlacedReplica> {
     let kinds = shapes::gpu_kinds(fleet);
+    let mut fill = Fill::new(fleet, workload);
+    let mut out = Placed {
+        fleet,
+        workload,
+        replicas: Vec::new(),
+        count: vec![0; workload.deployments.len()],
+        nodes: vec![BTreeSet::new(); workload.deployments.len()],
+    };
+    let mut head: Vec<&(ShapeOption, u64)> = first.iter().collect();
+    head.sort_by_key(|(o, _)| {
+        (
+            std::cmp::Reverse(o.gpus()),
+            std::cmp::Reverse(o.reserve_mib),
+            std::cmp::Reverse(workload.deployments[o.deployment].priority),
+            o.deployment,
+        )
+    });
+    for (option, count) in head {
+        let d = option.deployment;
+        let mut cursor = 0;
+        for _ in 0..*count {
+            if out.count[d] >= workload.deployments[d].replicas {
+                break;
+            }
+            let Some(stages) = fill.place(option, &out.nodes[d], &mut cursor) else {
+                break;
+            };
+            out.record(option, stages);
+        }
+    }
     let mut order: Vec<usize> = (0..workload.deployments.len()).collect();
     order.sort_by_key(|&d| std::cmp::Reverse(workload.deployments[d].priority));
-    let mut fill = Fill::new(fleet, workload);
-    let mut replicas = Vec::new();
     for d in order {
         let deployment = &workload.deployments[d];
         let mut options = shapes::all_options(d, deployment, &workload.policy, &kinds);
         options.sort_by_key(|o| (o.quantization_rank, o.gpus(), o.kind.clone(), o.tp));
-        let mut spread_nodes = BTreeSet::new();
         let mut cursors = vec![0usize; options.len()];
         let mut failed = vec![false; options.len()];
-        let mut count = 0;
-        'replicas: while count < deployment.replicas {
+        'replicas: while out.count[d] < deployment.replicas {
             for (k, option) in options.iter().enumerate() {
                 // A shape that did not fit will not fit later: the fleet only fills up.
                 if failed[k] {
                     continue;
                 }
-                let Some(stages) = fill.place(option, &spread_nodes, &mut cursors[k]) else {
+                let Some(stages) = fill.place(option, &out.nodes[d], &mut cursors[k]) else {
                     failed[k] = true;
                     continue;
                 };
-                spread_nodes.extend(stages.iter().map(|(n, _)| *n));
-                replicas.push(PlacedReplica {
-                    deployment: deployment.name.clone(),
-                    replica: count,
-                    quantization: option.quantization.name().into(),
-                    tensor_parallel: option.tp,
-                    pipeline_parallel: option.pp,
-                    gpu_type: option.kind.gpu_type.clone(),
-                    memory_per_gpu_mib: option.reserve_mib,
-                    stages: stages
-                        .into_iter()
-                        .map(|(n, pick)| Stage {
-                            node: fleet.nodes[n].name.clone(),
-                            gpus: pick.iter().map(|&i| fleet.nodes[n].gpus[i].index).collect(),
-                        })
-                        .collect(),
-                });
-                count += 1;
+                out.record(option, stages);
                 continue 'replicas;
             }
             break;
         }
     }
-    replicas
+    out.replicas
+}
+
+/// Replicas placed so far, with per deployment their count and nodes (for `spread`).
+struct Placed<'a> {
+    fleet: &'a Fleet,
+    workload: &'a Workload,
+    replicas: Vec<PlacedReplica>,
+    count: Vec<u64>,
+    nodes: Vec<BTreeSet<usize>>,
+}
+
+impl Placed<'_> {
+    fn record(&mut self, option: &ShapeOption, stages: Vec<(usize, Vec<usize>)>) {
+        let d = option.deployment;
+        self.nodes[d].extend(stages.iter().map(|(n, _)| *n));
+        self.replicas.push(PlacedReplica {
+            deployment: self.workload.deployments[d].name.clone(),
+            replica: self.count[d],
+            quantization: option.quantization.name().into(),
+            tensor_parallel: option.tp,
+            pipeline_parallel: option.pp,
+            gpu_type: option.kind.gpu_type.clone(),
+            memory_per_gpu_mib: option.reserve_mib,
+            stages: stages
+                .into_iter()
+                .map(|(n, pick)| Stage {
+                    node: self.fleet.nodes[n].name.clone(),
+                    gpus: pick.iter().map(|&i| self.fleet.nodes[n].gpus[i].index).collect(),
+                })
+                .collect(),
+        });
+        self.count[d] += 1;
+    }
 }

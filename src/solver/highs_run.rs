@@ -18,6 +18,8 @@ pub struct HighsSettings {
     pub mip_rel_gap: f64,
     /// Stream HiGHS's log to stderr.
     pub verbose: bool,
+    /// Solve the LP relaxation only (values come back unrounded).
+    pub relaxed: bool,
 }
 
 /// Whether HiGHS proved a level optimal.
@@ -87,6 +89,11 @@ pub fn solve_level(
     option(&mut model, "mip_rel_gap", settings.mip_rel_gap)?;
     // Every objective coefficient is an integer, so a gap below 1 already proves optimality.
     option(&mut model, "mip_abs_gap", 0.5)?;
+    option(&mut model, "solve_relaxation", settings.relaxed)?;
+    if settings.relaxed {
+        // On large fleets presolve costs more than it saves for the LP alone.
+        option(&mut model, "presolve", "off")?;
+    }
     if let Some(start) = starts.hint.or(starts.fallback).filter(|s| !s.is_empty()) {
         // A start only speeds the search up; HiGHS refusing it is not a reason to fail.
         let _ = model.try_set_solution(Some(start), None, None, None);
@@ -117,7 +124,12 @@ pub fn solve_level(
     };
     let bound = solved.double_info_value(c"mip_dual_bound").unwrap_or(f64::NAN);
     let values: Vec<f64> = if solved.primal_solution_status() == highs::HighsSolutionStatus::Feasible {
-        solved.get_solution().columns().iter().map(|v| v.round()).collect()
+        let columns = solved.get_solution().columns().to_vec();
+        if settings.relaxed {
+            columns
+        } else {
+            columns.iter().map(|v| v.round()).collect()
+        }
     } else if let Some(start) = starts.fallback {
         // Stopped before it had a plan of its own: the start is feasible by construction.
         return Ok(LevelResult {
@@ -144,7 +156,7 @@ fn option<V: highs::HighsOptionValue>(model: &mut highs::Model, name: &str, valu
 }
 
 /// The share of the time left that HiGHS itself is given.
-const HIGHS_SHARE: f64 = 0.85;
+const HIGHS_SHARE: f64 = 0.75;
 
 /// How long past its own time limit HiGHS may run before the caller stops waiting.
 const GRACE: Duration = Duration::from_millis(500);

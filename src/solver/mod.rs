@@ -126,6 +126,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     let settings = HighsSettings {
         mip_rel_gap: options.mip_rel_gap,
         verbose: options.verbose,
+        relaxed: false,
     };
 
     let levels: [(&'static str, &good_lp::Expression, bool); 3] = [
@@ -133,8 +134,17 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         ("quantization_penalty", &form.quantization_penalty, false),
         ("gpus_used", &form.gpus_used, false),
     ];
-    // The greedy plan: a hint for level 1, and the floor if the solve stops early.
-    let greedy = crate::greedy::place(fleet, workload);
+    // The greedy plan: a hint for level 1, and the floor if the solve stops early. Where the LP
+    // relaxation solves in time, greedy first places the shapes the LP chose; the better of the
+    // two is the hint and the floor, and the LP's value bounds level 1.
+    let mut greedy = crate::greedy::place(fleet, workload);
+    let relaxation = relax(&instance, &form, deadline, &settings)?;
+    if let Some(lp) = &relaxation {
+        let guided = crate::greedy::place_guided(fleet, workload, &lp.shapes);
+        if placed_value(workload, &guided) > placed_value(workload, &greedy) {
+            greedy = guided;
+        }
+    }
     let hint = start::from_replicas(&instance, &form, &greedy);
     let mut fixed = Vec::new();
     // Placing nothing obeys every rule: a start that guarantees a plan under any time limit.
@@ -181,10 +191,16 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
             }
         };
         let value = form.level_value(i, &result.values);
-        let proven = result.outcome == LevelOutcome::Optimal
-            && (!result.bound.is_finite() || (result.bound - value).abs() < 1.0 - 1e-6);
+        let reaches_lp = i == 0
+            && relaxation
+                .as_ref()
+                .is_some_and(|lp| value >= (lp.value + 1e-6).floor() - 1e-6);
+        let proven = reaches_lp
+            || result.outcome == LevelOutcome::Optimal
+                && (!result.bound.is_finite() || (result.bound - value).abs() < 1.0 - 1e-6);
         if i == 0 {
-            level1_bound = Some(level_one_bound(&instance, result.bound, value, proven));
+            let lp_bound = relaxation.as_ref().map(|lp| lp.value);
+            level1_bound = Some(level_one_bound(&instance, result.bound, lp_bound, value, proven));
         }
         stats.levels.push(LevelStats {
             name,
@@ -243,7 +259,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
 /// Level 1's bound, rounded the safe way for an integer objective. A stopped level whose bound
 /// does not exceed its incumbent would have been proven optimal: HiGHS reports such bounds when it
 /// stops before the search starts, so then all demand that has any shape is the bound.
-fn level_one_bound(instance: &Instance<'_>, highs_bound: f64, value: f64, proven: bool) -> f64 {
+fn level_one_bound(instance: &Instance<'_>, highs_bound: f64, lp_bound: Option<f64>, value: f64, proven: bool) -> f64 {
     let all_demand: f64 = instance
         .workload
         .deployments
@@ -258,5 +274,65 @@ fn level_one_bound(instance: &Instance<'_>, highs_bound: f64, value: f64, proven
     } else {
         all_demand
     };
+    // The LP relaxation bounds the integer optimum too (its floor, objective values being integers).
+    let bound = lp_bound.map_or(bound, |lp| bound.min((lp + 1e-6).floor()));
     bound.min(all_demand).max(value)
+}
+
+/// The LP relaxation of level 1: its value and, per shape, the whole replicas it places.
+struct Relaxation {
+    value: f64,
+    shapes: Vec<(crate::shapes::ShapeOption, u64)>,
+}
+
+/// Solves level 1's LP relaxation within 30% of the time left; `None` if it does not finish.
+fn relax(
+    instance: &Instance<'_>,
+    form: &std::sync::Arc<Formulation>,
+    deadline: Instant,
+    settings: &HighsSettings,
+) -> Result<Option<Relaxation>> {
+    let budget = deadline.saturating_duration_since(Instant::now()).mul_f64(0.3);
+    let lp_settings = HighsSettings {
+        relaxed: true,
+        ..settings.clone()
+    };
+    let starts = Starts {
+        hint: None,
+        fallback: None,
+    };
+    let Some(result) = highs_run::solve_level_by(form, 0, &[], starts, budget, &lp_settings)
+        .ok()
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    if result.outcome != LevelOutcome::Optimal || result.values.len() != form.vars.len() {
+        return Ok(None);
+    }
+    let shapes = instance
+        .options
+        .iter()
+        .enumerate()
+        .map(|(o, option)| {
+            (
+                option.clone(),
+                (result.values[form.x.len() + o] + 1e-6).floor().max(0.0) as u64,
+            )
+        })
+        .filter(|&(_, n)| n > 0)
+        .collect();
+    Ok(Some(Relaxation {
+        value: form.level_value(0, &result.values),
+        shapes,
+    }))
+}
+
+/// Level 1's value of a set of replicas.
+fn placed_value(workload: &Workload, replicas: &[crate::domain::PlacedReplica]) -> u64 {
+    replicas
+        .iter()
+        .filter_map(|r| workload.deployment(&r.deployment))
+        .map(|d| d.priority)
+        .sum()
 }

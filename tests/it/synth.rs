@@ -105,3 +105,46 @@ fn the_greedy_plan_is_a_complete_warm_start() {
     let start = fleetfit::solver::start::from_replicas(&instance, &form, &greedy.replicas).expect("a start");
     assert_eq!(form.level_value(0, &start), greedy.objective.placed_value as f64);
 }
+
+#[test]
+fn guided_greedy_places_the_given_shapes_first_and_stays_valid() {
+    let spec = GenSpec {
+        gpus: 512,
+        deployments: 32,
+        seed: 1,
+        tight: true,
+    };
+    let (fleet, workload) = parse(&fleet_yaml(&spec), &deployments_yaml(&spec));
+    assert_eq!(
+        fleetfit::greedy::place_guided(&fleet, &workload, &[]),
+        fleetfit::greedy::place(&fleet, &workload)
+    );
+    // Ask for the last (largest) shape of every deployment first.
+    let kinds = fleetfit::shapes::gpu_kinds(&fleet);
+    let first: Vec<_> = workload
+        .deployments
+        .iter()
+        .enumerate()
+        .filter_map(|(d, deployment)| {
+            let options = fleetfit::shapes::all_options(d, deployment, &workload.policy, &kinds);
+            options.last().map(|o| (o.clone(), deployment.replicas))
+        })
+        .collect();
+    let replicas = fleetfit::greedy::place_guided(&fleet, &workload, &first);
+    let plan = fleetfit::solver::make_plan(
+        &fleet,
+        &workload,
+        replicas,
+        fleetfit::domain::SolveStatus::TimeLimit,
+        None,
+    );
+    assert_valid(&fleet, &workload, &plan);
+    let biggest = &first.iter().max_by_key(|(o, _)| o.gpus()).unwrap().0;
+    let name = &workload.deployments[biggest.deployment].name;
+    assert!(
+        plan.replicas
+            .iter()
+            .any(|r| &r.deployment == name && r.tensor_parallel == biggest.tp && r.gpu_type == biggest.kind.gpu_type),
+        "the largest requested shape is placed first"
+    );
+}
