@@ -1,7 +1,8 @@
 //! The greedy placer, the way one-request-at-a-time schedulers (GPUStack and the like) work:
 //! deployments by priority, each replica in the first shape that fits (preferred quantization,
-//! then fewest GPUs), on the first nodes with room. The baseline for benchmarks and a floor for
-//! the solver: `fleetfit` never returns a plan worse than this one.
+//! then fewest GPUs), on the first nodes with room (sharing workers first where GPUs are already
+//! shared, as GPUStack's bin-packing does). The baseline for benchmarks and a floor for the
+//! solver: `fleetfit` never returns a plan worse than this one.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,6 +24,11 @@ struct Fill<'a> {
     fleet: &'a Fleet,
     workload: &'a Workload,
     gpus: Vec<Vec<Option<GpuState>>>, // None: not eligible
+    /// Nodes with a GPU that holds sharing workers.
+    shared_nodes: BTreeSet<usize>,
+    /// Best fit: every stage goes to the GPUs with the least free memory that fit (keeping large
+    /// GPUs for large stages) instead of the first node with room.
+    best_fit: bool,
     assigned_per_node: Vec<u64>,
     assigned_per_type: BTreeMap<String, u64>,
     assigned: u64,
@@ -75,6 +81,8 @@ impl<'a> Fill<'a> {
             fleet,
             workload,
             gpus,
+            shared_nodes: BTreeSet::new(),
+            best_fit: false,
             assigned_per_node: vec![0; fleet.nodes.len()],
             assigned_per_type: BTreeMap::new(),
             assigned: 0,
@@ -84,18 +92,58 @@ impl<'a> Fill<'a> {
         }
     }
 
-    /// GPU positions on `node` that can take one worker of `option`, lowest index first.
-    fn usable(&self, node: usize, option: &ShapeOption, share: bool, avoid: &BTreeSet<(usize, usize)>) -> Vec<usize> {
+    /// GPU positions on `node` that can take one worker of `option`, lowest index first; for
+    /// sharing workers, GPUs already shared come first, fullest first (bin packing, as GPUStack's
+    /// default placement strategy does), so idle GPUs stay whole.
+    /// With `only_shared`, only GPUs that already hold sharing workers.
+    fn usable(
+        &self,
+        node: usize,
+        option: &ShapeOption,
+        share: bool,
+        avoid: &BTreeSet<(usize, usize)>,
+        only_shared: bool,
+    ) -> Vec<usize> {
         let n = &self.fleet.nodes[node];
-        (0..n.gpus.len())
+        let mut usable: Vec<usize> = (0..n.gpus.len())
             .filter(|&i| !avoid.contains(&(node, i)))
             .filter(|&i| n.gpus[i].kind() == option.kind)
             .filter(|&i| match &self.gpus[node][i] {
                 None => false,
-                Some(s) if s.workers == 0 => s.free_mib >= option.reserve_mib,
+                Some(s) if s.workers == 0 => !only_shared && s.free_mib >= option.reserve_mib,
                 Some(s) => share && !s.exclusive && s.free_mib >= option.reserve_mib,
             })
-            .collect()
+            .collect();
+        if self.best_fit {
+            usable.sort_by_key(|&i| (self.gpus[node][i].as_ref().map_or(0, |s| s.free_mib), i));
+        } else if share {
+            usable.sort_by_key(|&i| {
+                let s = self.gpus[node][i].as_ref().expect("usable GPUs are eligible");
+                (s.workers == 0, s.free_mib, i)
+            });
+        }
+        usable
+    }
+
+    /// Eligible GPUs that could hold a worker of `option` on an empty fleet: right kind, enough
+    /// free memory, on a node its deployment may use.
+    fn candidates(&self, option: &ShapeOption) -> u64 {
+        let d = &self.workload.deployments[option.deployment];
+        self.fleet
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, node)| node.matches(&d.node_selector))
+            .map(|(n, node)| {
+                node.gpus
+                    .iter()
+                    .zip(&self.gpus[n])
+                    .filter(|(g, state)| {
+                        g.kind() == option.kind && state.as_ref().is_some_and(|s| s.free_mib >= option.reserve_mib)
+                    })
+                    .count() as u64
+            })
+            .sum()
     }
 
     /// New GPUs (not yet assigned) among `chosen`, per node.
@@ -121,8 +169,18 @@ impl<'a> Fill<'a> {
         let mut stages = Vec::new();
         let mut used_nodes = BTreeSet::new();
         for stage in 0..option.pp {
-            let mut placed = false;
-            for node in *cursor..self.fleet.nodes.len() {
+            let mut best: Option<((bool, u64), usize, Vec<usize>)> = None;
+            // Sharing workers go where GPUs are already shared first, then anywhere.
+            let shared_first: Vec<usize> = if share {
+                self.shared_nodes.iter().copied().collect()
+            } else {
+                Vec::new()
+            };
+            let scan = shared_first
+                .into_iter()
+                .map(|n| (true, n))
+                .chain((*cursor..self.fleet.nodes.len()).map(|n| (false, n)));
+            for (only_shared, node) in scan {
                 let node_ok = self.fleet.nodes[node].matches(&d.node_selector)
                     && !(d.spread && spread_nodes.contains(&node))
                     // Spread or shared pipelines keep one stage per node (distinct GPUs, disjoint nodes).
@@ -130,11 +188,12 @@ impl<'a> Fill<'a> {
                 if !node_ok {
                     continue;
                 }
-                let usable = self.usable(node, option, share, &taken);
+                let usable = self.usable(node, option, share, &taken, only_shared);
                 if (usable.len() as u64) < option.tp {
                     if stage == 0
+                        && !only_shared
                         && node == *cursor
-                        && self.usable(node, option, share, &BTreeSet::new()).len() < option.tp as usize
+                        && self.usable(node, option, share, &BTreeSet::new(), false).len() < option.tp as usize
                     {
                         *cursor += 1;
                     }
@@ -150,15 +209,22 @@ impl<'a> Fill<'a> {
                 if self.assigned_per_node[node] + new_here > self.capacity_per_node[node] {
                     continue;
                 }
-                taken.extend(chosen);
-                used_nodes.insert(node);
-                stages.push((node, pick));
-                placed = true;
-                break;
+                let free: u64 = pick
+                    .iter()
+                    .map(|&i| self.gpus[node][i].as_ref().map_or(0, |s| s.free_mib))
+                    .sum();
+                let score = (!only_shared, free);
+                if best.as_ref().is_none_or(|(b, _, _)| score < *b) {
+                    best = Some((score, node, pick));
+                }
+                if !self.best_fit {
+                    break;
+                }
             }
-            if !placed {
-                return None;
-            }
+            let (_, node, pick) = best?;
+            taken.extend(pick.iter().map(|&i| (node, i)));
+            used_nodes.insert(node);
+            stages.push((node, pick));
         }
         // Fleet-wide reserves count GPUs that were idle before this replica.
         let all: Vec<(usize, usize)> = taken.iter().copied().collect();
@@ -177,6 +243,9 @@ impl<'a> Fill<'a> {
             }
             s.workers += 1;
             s.exclusive |= !share;
+            if share {
+                self.shared_nodes.insert(n);
+            }
             s.free_mib -= option.reserve_mib;
         }
         self.assigned += new;
@@ -195,12 +264,15 @@ pub fn place(fleet: &Fleet, workload: &Workload) -> Vec<PlacedReplica> {
     place_guided(fleet, workload, &[])
 }
 
-/// Greedy with a head start: first `count` replicas of each given shape (largest shapes first,
-/// first fit), then the usual greedy for what demand is left. With the shapes an LP relaxation
-/// chose, this places close to the LP's value; the solver uses it as HiGHS's warm start.
+/// Greedy with a head start: first `count` replicas of each given shape, most constrained shapes
+/// first (fewest GPUs that could hold them, then the largest), each on the GPUs with the least
+/// free memory that fit (best fit); then the usual greedy, still best fit, for what demand is left.
+/// With the shapes an LP relaxation chose this lands close to the LP's value, and the solver uses
+/// it as HiGHS's warm start.
 pub fn place_guided(fleet: &Fleet, workload: &Workload, first: &[(ShapeOption, u64)]) -> Vec<PlacedReplica> {
     let kinds = shapes::gpu_kinds(fleet);
     let mut fill = Fill::new(fleet, workload);
+    fill.best_fit = !first.is_empty();
     let mut out = Placed {
         fleet,
         workload,
@@ -208,16 +280,18 @@ pub fn place_guided(fleet: &Fleet, workload: &Workload, first: &[(ShapeOption, u
         count: vec![0; workload.deployments.len()],
         nodes: vec![BTreeSet::new(); workload.deployments.len()],
     };
-    let mut head: Vec<&(ShapeOption, u64)> = first.iter().collect();
-    head.sort_by_key(|(o, _)| {
+    // Most constrained first: the shapes with the fewest GPUs able to hold them, then the largest.
+    let mut head: Vec<(u64, &(ShapeOption, u64))> = first.iter().map(|f| (fill.candidates(&f.0), f)).collect();
+    head.sort_by_key(|&(candidates, (o, _))| {
         (
-            std::cmp::Reverse(o.gpus()),
+            candidates,
             std::cmp::Reverse(o.reserve_mib),
+            std::cmp::Reverse(o.gpus()),
             std::cmp::Reverse(workload.deployments[o.deployment].priority),
             o.deployment,
         )
     });
-    for (option, count) in head {
+    for (_, (option, count)) in head {
         let d = option.deployment;
         let mut cursor = 0;
         for _ in 0..*count {

@@ -141,6 +141,19 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     let relaxation = relax(&instance, &form, deadline, &settings)?;
     if let Some(lp) = &relaxation {
         let guided = crate::greedy::place_guided(fleet, workload, &lp.shapes);
+        if options.verbose {
+            let asked: u64 = lp
+                .shapes
+                .iter()
+                .map(|(o, n)| workload.deployments[o.deployment].priority * n)
+                .sum();
+            eprintln!(
+                "fleetfit: LP relaxation {:.1} (whole replicas {asked}); greedy {}, LP-guided greedy {}",
+                lp.value,
+                placed_value(workload, &greedy),
+                placed_value(workload, &guided)
+            );
+        }
         if placed_value(workload, &guided) > placed_value(workload, &greedy) {
             greedy = guided;
         }
@@ -285,14 +298,14 @@ struct Relaxation {
     shapes: Vec<(crate::shapes::ShapeOption, u64)>,
 }
 
-/// Solves level 1's LP relaxation within 30% of the time left; `None` if it does not finish.
+/// Solves level 1's LP relaxation within half the time left; `None` if it does not finish.
 fn relax(
     instance: &Instance<'_>,
     form: &std::sync::Arc<Formulation>,
     deadline: Instant,
     settings: &HighsSettings,
 ) -> Result<Option<Relaxation>> {
-    let budget = deadline.saturating_duration_since(Instant::now()).mul_f64(0.3);
+    let budget = deadline.saturating_duration_since(Instant::now()).mul_f64(0.5);
     let lp_settings = HighsSettings {
         relaxed: true,
         ..settings.clone()
