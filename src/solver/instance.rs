@@ -116,11 +116,25 @@ pub struct Instance<'a> {
     /// Supply of pooled blocks per node class, matched to demand fleet-wide.
     pub pool: Pool,
     pub share_groups: Vec<ShareGroup>,
+    /// Built by [`Instance::relaxed`]: not for plans, only for bounds.
+    pub relaxed: bool,
 }
 
 impl<'a> Instance<'a> {
     /// Builds the instance: eligibility, shape options, blocks, node classes and placements.
     pub fn new(fleet: &'a Fleet, workload: &'a Workload) -> Self {
+        Self::build(fleet, workload, false)
+    }
+
+    /// A relaxation of the instance, for level 1's LP bound and guidance only: `spread` is
+    /// dropped and sharing blocks of several GPUs are packed like one-GPU workers (their GPUs
+    /// need not be distinct). Dropping rules only raises the optimum, so its LP value bounds the
+    /// real one; the model is much smaller on large fleets.
+    pub fn relaxed(fleet: &'a Fleet, workload: &'a Workload) -> Self {
+        Self::build(fleet, workload, true)
+    }
+
+    fn build(fleet: &'a Fleet, workload: &'a Workload, relaxed: bool) -> Self {
         let policy = &workload.policy;
         let eligible: Vec<Vec<bool>> = fleet
             .nodes
@@ -176,7 +190,7 @@ impl<'a> Instance<'a> {
             })
             .max()
             .unwrap_or(0);
-        let mut blocks = make_blocks(workload, &options, most_room);
+        let mut blocks = make_blocks(workload, &options, if relaxed { 0 } else { most_room });
         let share_groups = group_shared(workload, &options, &mut blocks);
         let mut instance = Instance {
             fleet,
@@ -188,6 +202,7 @@ impl<'a> Instance<'a> {
             placements: Vec::new(),
             pool: Pool::default(),
             share_groups,
+            relaxed,
         };
         instance.classes = instance.group_nodes(&profiles);
         instance.placements = instance.make_placements();
@@ -308,7 +323,8 @@ impl<'a> Instance<'a> {
 /// distinct GPUs when GPUs are shared, and replicas on disjoint nodes when spread).
 ///
 /// A spread deployment whose smallest stage is more than half of `most_room` (the most GPUs any
-/// node can give) cannot put two stages on one node, so it is pooled like any other.
+/// node can give) cannot put two stages on one node, so it is pooled like any other (`most_room`
+/// 0 drops `spread` for the relaxation).
 fn make_blocks(workload: &Workload, options: &[ShapeOption], most_room: u64) -> Vec<Block> {
     let mut smallest_tp: BTreeMap<usize, u64> = BTreeMap::new();
     for option in options {
@@ -320,7 +336,7 @@ fn make_blocks(workload: &Workload, options: &[ShapeOption], most_room: u64) -> 
         let d = &workload.deployments[option.deployment];
         let shared = d.share_gpu;
         // Shared workers can stack on one GPU, so for them `spread` always binds.
-        let spread = d.spread && (shared || 2 * smallest_tp[&option.deployment] <= most_room);
+        let spread = most_room > 0 && d.spread && (shared || 2 * smallest_tp[&option.deployment] <= most_room);
         let block = |mode, stages, gpus| Block {
             option: o,
             mode,

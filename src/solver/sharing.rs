@@ -156,7 +156,7 @@ impl Sharing {
                 let one_gpu_blocks = fitting
                     .iter()
                     .all(|&p| instance.blocks[instance.placements[p].block].gpus == 1);
-                let layout = if one_gpu_blocks {
+                let layout = if one_gpu_blocks || instance.relaxed {
                     pattern_layout(instance, &class, &fitting, vars, rows, &mut workers_of)
                 } else {
                     None
@@ -258,7 +258,8 @@ fn pattern_layout(
     let workers: Vec<(usize, Column)> = fitting
         .iter()
         .map(|&p| {
-            let most = (count * (class.free_mib / reserve(p))).min(instance.placements[p].upper);
+            let gpus = instance.blocks[instance.placements[p].block].gpus;
+            let most = (count * (class.free_mib / reserve(p))).min(instance.placements[p].upper * gpus);
             (p, add(vars, most))
         })
         .collect();

@@ -150,11 +150,16 @@ pub fn assert_matches_brute_force(fleet_yaml: &str, deployments_yaml: &str) {
     let plan = solve(&fleet, &workload).plan;
     let o = &plan.objective;
     let solver = (o.placed_value, -(o.quantization_penalty as i64), -(o.gpus_used as i64));
-    assert_eq!(
-        solver,
-        optimum(&fleet, &workload),
-        "solver vs brute force\n{}",
-        plan.to_json()
+    let best = optimum(&fleet, &workload);
+    assert_eq!(solver, best, "solver vs brute force\n{}", plan.to_json());
+    // The relaxed LP (no spread, multi-GPU sharing packed like one-GPU) bounds every plan.
+    let bound = fleetfit::solver::relaxation_bound(&fleet, &workload, std::time::Duration::from_secs(10))
+        .unwrap()
+        .expect("a tiny LP solves");
+    assert!(
+        bound + 1e-6 >= best.0 as f64,
+        "LP bound {bound} below the optimum {}",
+        best.0
     );
 }
 
