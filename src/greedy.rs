@@ -10,6 +10,9 @@ use crate::domain::{Fleet, PlacedReplica, Plan, SolveStatus, Stage, Workload};
 use crate::shapes::{self, ShapeOption};
 use crate::solver::make_plan;
 
+/// Nodes that fit among which best fit chooses.
+const BEST_FIT_WINDOW: usize = 64;
+
 /// What each GPU holds while the greedy placer works.
 #[derive(Debug, Clone, Default)]
 struct GpuState {
@@ -170,6 +173,7 @@ impl<'a> Fill<'a> {
         let mut used_nodes = BTreeSet::new();
         for stage in 0..option.pp {
             let mut best: Option<((bool, u64), usize, Vec<usize>)> = None;
+            let mut fitting = 0;
             // Sharing workers go where GPUs are already shared first, then anywhere.
             let shared_first: Vec<usize> = if share {
                 self.shared_nodes.iter().copied().collect()
@@ -217,7 +221,10 @@ impl<'a> Fill<'a> {
                 if best.as_ref().is_none_or(|(b, _, _)| score < *b) {
                     best = Some((score, node, pick));
                 }
-                if !self.best_fit {
+                // Best fit looks at a window of nodes that fit, so a placement costs the same on
+                // any fleet size.
+                fitting += 1;
+                if !self.best_fit || fitting >= BEST_FIT_WINDOW {
                     break;
                 }
             }
