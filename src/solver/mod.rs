@@ -5,6 +5,7 @@
 //! [`make_plan`] (totals) → the independent checker. A plan the checker rejects is an error.
 
 pub mod assign;
+mod assign_shared;
 pub mod formulation;
 pub mod highs_run;
 pub mod instance;
