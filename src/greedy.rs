@@ -10,6 +10,42 @@ use crate::domain::{Fleet, PlacedReplica, Plan, SolveStatus, Stage, Workload};
 use crate::shapes::{self, ShapeOption};
 use crate::solver::make_plan;
 
+/// Which of the LP's shapes [`place_guided`] places first. No one order wins on every fleet, so
+/// the solver tries them all and keeps the best plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuideOrder {
+    /// Fewest GPUs that could hold the shape.
+    Scarcest,
+    /// Most GPUs asked for per GPU that could hold them.
+    Tightest,
+    /// As `Tightest`, weighing each GPU by the memory it must give.
+    TightestByMemory,
+    /// As `Tightest`, per GPU of the shape's TP group plus one (narrow shapes first).
+    TightestNarrowFirst,
+}
+
+impl GuideOrder {
+    pub const ALL: [GuideOrder; 4] = [
+        GuideOrder::Scarcest,
+        GuideOrder::Tightest,
+        GuideOrder::TightestByMemory,
+        GuideOrder::TightestNarrowFirst,
+    ];
+
+    /// Sort key, smallest first: `count` replicas of `option`, `candidates` GPUs that could hold one.
+    fn key(self, option: &ShapeOption, count: u64, candidates: u64) -> u128 {
+        let asked = u128::from(count) * u128::from(option.gpus());
+        let candidates = u128::from(candidates.max(1));
+        let tightness = match self {
+            GuideOrder::Scarcest => return candidates,
+            GuideOrder::Tightest => asked * 1_000 / candidates,
+            GuideOrder::TightestByMemory => asked * u128::from(option.reserve_mib) / candidates,
+            GuideOrder::TightestNarrowFirst => asked * 1_000_000 / candidates / (1 + u128::from(option.tp)),
+        };
+        u128::MAX - tightness
+    }
+}
+
 /// Nodes that fit among which best fit chooses.
 const BEST_FIT_WINDOW: usize = 64;
 
@@ -268,15 +304,20 @@ pub fn plan(fleet: &Fleet, workload: &Workload) -> Plan {
 
 /// The replicas the greedy placer places.
 pub fn place(fleet: &Fleet, workload: &Workload) -> Vec<PlacedReplica> {
-    place_guided(fleet, workload, &[])
+    place_guided(fleet, workload, &[], GuideOrder::Scarcest)
 }
 
 /// Greedy with a head start: first `count` replicas of each given shape, most constrained shapes
-/// first (fewest GPUs that could hold them, then the largest), each on the GPUs with the least
-/// free memory that fit (best fit); then the usual greedy, still best fit, for what demand is left.
+/// first (as `order` measures it; ties: the largest first), each on the GPUs with the least free
+/// memory that fit (best fit); then the usual greedy, still best fit, for what demand is left.
 /// With the shapes an LP relaxation chose this lands close to the LP's value, and the solver uses
-/// it as HiGHS's warm start.
-pub fn place_guided(fleet: &Fleet, workload: &Workload, first: &[(ShapeOption, u64)]) -> Vec<PlacedReplica> {
+/// the best of the orders as HiGHS's warm start.
+pub fn place_guided(
+    fleet: &Fleet,
+    workload: &Workload,
+    first: &[(ShapeOption, u64)],
+    order: GuideOrder,
+) -> Vec<PlacedReplica> {
     let kinds = shapes::gpu_kinds(fleet);
     let mut fill = Fill::new(fleet, workload);
     fill.best_fit = !first.is_empty();
@@ -287,11 +328,11 @@ pub fn place_guided(fleet: &Fleet, workload: &Workload, first: &[(ShapeOption, u
         count: vec![0; workload.deployments.len()],
         nodes: vec![BTreeSet::new(); workload.deployments.len()],
     };
-    // Most constrained first: the shapes with the fewest GPUs able to hold them, then the largest.
+    // Most constrained first (by `order`), then the largest.
     let mut head: Vec<(u64, &(ShapeOption, u64))> = first.iter().map(|f| (fill.candidates(&f.0), f)).collect();
-    head.sort_by_key(|&(candidates, (o, _))| {
+    head.sort_by_key(|&(candidates, (o, n))| {
         (
-            candidates,
+            order.key(o, *n, candidates),
             std::cmp::Reverse(o.reserve_mib),
             std::cmp::Reverse(o.gpus()),
             std::cmp::Reverse(workload.deployments[o.deployment].priority),

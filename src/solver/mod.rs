@@ -145,7 +145,18 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         relax(&relaxed, &relaxed_form, deadline, &settings)?
     };
     if let Some(lp) = &relaxation {
-        let guided = crate::greedy::place_guided(fleet, workload, &lp.shapes);
+        // Every order while time allows (each costs about a plain greedy run); the best one wins,
+        // the first on ties.
+        let mut guided: Vec<crate::domain::PlacedReplica> = Vec::new();
+        for order in crate::greedy::GuideOrder::ALL {
+            if !guided.is_empty() && Instant::now() + (deadline - started) / 10 > deadline {
+                break;
+            }
+            let candidate = crate::greedy::place_guided(fleet, workload, &lp.shapes, order);
+            if guided.is_empty() || placed_value(workload, &candidate) > placed_value(workload, &guided) {
+                guided = candidate;
+            }
+        }
         if options.verbose {
             let asked: u64 = lp
                 .shapes

@@ -116,10 +116,10 @@ fn guided_greedy_places_the_given_shapes_first_and_stays_valid() {
     };
     let (fleet, workload) = parse(&fleet_yaml(&spec), &deployments_yaml(&spec));
     assert_eq!(
-        fleetfit::greedy::place_guided(&fleet, &workload, &[]),
+        fleetfit::greedy::place_guided(&fleet, &workload, &[], fleetfit::greedy::GuideOrder::Scarcest),
         fleetfit::greedy::place(&fleet, &workload)
     );
-    // Ask for the last (largest) shape of every deployment first.
+    // Ask for the widest shape of every deployment first.
     let kinds = fleetfit::shapes::gpu_kinds(&fleet);
     let first: Vec<_> = workload
         .deployments
@@ -127,24 +127,28 @@ fn guided_greedy_places_the_given_shapes_first_and_stays_valid() {
         .enumerate()
         .filter_map(|(d, deployment)| {
             let options = fleetfit::shapes::all_options(d, deployment, &workload.policy, &kinds);
-            options.last().map(|o| (o.clone(), deployment.replicas))
+            let widest = options.iter().max_by_key(|o| o.tp)?;
+            // Only shapes plain greedy would not pick first (it starts from the fewest GPUs).
+            (options.iter().any(|o| o.tp < widest.tp)).then(|| (widest.clone(), deployment.replicas))
         })
         .collect();
-    let replicas = fleetfit::greedy::place_guided(&fleet, &workload, &first);
-    let plan = fleetfit::solver::make_plan(
-        &fleet,
-        &workload,
-        replicas,
-        fleetfit::domain::SolveStatus::TimeLimit,
-        None,
-    );
-    assert_valid(&fleet, &workload, &plan);
-    let biggest = &first.iter().max_by_key(|(o, _)| o.gpus()).unwrap().0;
-    let name = &workload.deployments[biggest.deployment].name;
-    assert!(
-        plan.replicas
-            .iter()
-            .any(|r| &r.deployment == name && r.tensor_parallel == biggest.tp && r.gpu_type == biggest.kind.gpu_type),
-        "the largest requested shape is placed first"
-    );
+    for order in fleetfit::greedy::GuideOrder::ALL {
+        let replicas = fleetfit::greedy::place_guided(&fleet, &workload, &first, order);
+        let plan = fleetfit::solver::make_plan(
+            &fleet,
+            &workload,
+            replicas,
+            fleetfit::domain::SolveStatus::TimeLimit,
+            None,
+        );
+        assert_valid(&fleet, &workload, &plan);
+        // The shapes asked for are placed (plain greedy prefers the smallest ones).
+        let placed_as_asked = first.iter().any(|(option, _)| {
+            let name = &workload.deployments[option.deployment].name;
+            plan.replicas
+                .iter()
+                .any(|r| &r.deployment == name && r.tensor_parallel == option.tp && r.gpu_type == option.kind.gpu_type)
+        });
+        assert!(placed_as_asked, "{order:?}: no requested shape is placed");
+    }
 }
