@@ -180,6 +180,31 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     let mut best: Option<Vec<f64>> = Some(vec![0.0; form.vars.len()]);
     let mut level1_bound = None;
     let mut all_proven = true;
+    // With `--gap`, a greedy plan already within the gap of the LP bound (but below it) is the
+    // answer for level 1: no MIP needed. The greedy floor below then returns it.
+    let greedy_value = placed_value(workload, &greedy) as f64;
+    let within_gap = relaxation
+        .as_ref()
+        .map(|lp| (lp.value + 1e-6).floor())
+        .filter(|&bound| {
+            options.mip_rel_gap > 0.0 && greedy_value < bound && (bound - greedy_value) / bound <= options.mip_rel_gap
+        });
+    if let Some(bound) = within_gap {
+        all_proven = false;
+        level1_bound = Some(level_one_bound(&instance, f64::NAN, Some(bound), greedy_value, false));
+        stats.levels.push(LevelStats {
+            name: "placed_value",
+            value: greedy_value,
+            bound,
+            proven: false,
+            seconds: 0.0,
+        });
+    }
+    let levels = if within_gap.is_some() {
+        &levels[..0]
+    } else {
+        &levels[..]
+    };
     for (i, &(name, objective, maximise)) in levels.iter().enumerate() {
         let time_left = deadline.saturating_duration_since(Instant::now());
         if i > 0 && (time_left.is_zero() || !all_proven) {

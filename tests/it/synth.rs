@@ -152,3 +152,28 @@ fn guided_greedy_places_the_given_shapes_first_and_stays_valid() {
         assert!(placed_as_asked, "{order:?}: no requested shape is placed");
     }
 }
+
+#[test]
+fn a_greedy_plan_within_the_gap_of_the_lp_bound_is_returned_without_a_mip() {
+    let spec = GenSpec {
+        gpus: 512,
+        deployments: 32,
+        seed: 1,
+        tight: true,
+    };
+    let (fleet, workload) = parse(&fleet_yaml(&spec), &deployments_yaml(&spec));
+    let options = fleetfit::solver::SolveOptions {
+        mip_rel_gap: 0.05,
+        ..Default::default()
+    };
+    let solved = fleetfit::solver::solve(&fleet, &workload, &options).unwrap();
+    let o = &solved.plan.objective;
+    assert_valid(&fleet, &workload, &solved.plan);
+    assert_eq!(solved.plan.status, fleetfit::domain::SolveStatus::TimeLimit);
+    assert!(o.gap.unwrap() <= 0.05, "gap {:?}", o.gap);
+    assert!(o.bound.unwrap() >= 2617.0, "the bound covers the optimum (2617)");
+    assert!(
+        solved.stats.levels.iter().all(|l| l.seconds == 0.0),
+        "no HiGHS level ran"
+    );
+}
