@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use good_lp::{Constraint, Expression, ProblemVariables, Variable, constraint, variable};
+use good_lp::{Constraint, Expression, ProblemVariables, Variable, constraint};
 
 use super::instance::Instance;
 use super::sharing::Column;
@@ -196,15 +196,7 @@ impl PoolVars {
         rows: &mut Vec<Constraint>,
     ) -> Self {
         let pool = &instance.pool;
-        let v: Vec<Column> = pool
-            .supplies
-            .iter()
-            .map(|s| {
-                let index = vars.len();
-                let var = vars.add(variable().integer().min(0).max(s.upper as f64));
-                Column { var, index }
-            })
-            .collect();
+        let v: Vec<Column> = pool.supplies.iter().map(|s| Column::integer(vars, s.upper)).collect();
         // Net supply entering at each (key, threshold).
         let mut net: Vec<Vec<Expression>> = pool
             .thresholds
@@ -223,11 +215,10 @@ impl PoolVars {
         for per_key in net {
             let mut columns: Vec<Column> = Vec::with_capacity(per_key.len());
             for entering in per_key {
-                let index = vars.len();
-                let next = vars.add(variable().min(0));
+                let next = Column::non_negative(vars);
                 let carried = columns.last().map(|c| Expression::from(c.var)).unwrap_or_default();
-                rows.push(constraint!(next == carried + entering));
-                columns.push(Column { var: next, index });
+                rows.push(constraint!(next.var == carried + entering));
+                columns.push(next);
             }
             surplus.push(columns);
         }

@@ -32,11 +32,23 @@ pub struct Column {
     pub index: usize,
 }
 
-fn add(vars: &mut ProblemVariables, upper: u64) -> Column {
-    let index = vars.len();
-    Column {
-        var: vars.add(variable().integer().min(0).max(upper as f64)),
-        index,
+impl Column {
+    /// A new integer column in `0..=upper`.
+    pub fn integer(vars: &mut ProblemVariables, upper: u64) -> Column {
+        Column::with(vars, variable().integer().min(0).max(upper as f64))
+    }
+
+    /// A new continuous column `>= 0`.
+    pub fn non_negative(vars: &mut ProblemVariables) -> Column {
+        Column::with(vars, variable().min(0))
+    }
+
+    fn with(vars: &mut ProblemVariables, definition: good_lp::VariableDefinition) -> Column {
+        let index = vars.len();
+        Column {
+            var: vars.add(definition),
+            index,
+        }
     }
 }
 
@@ -251,7 +263,7 @@ fn pattern_layout(
     slot_mib.dedup();
     let patterns = maximal_patterns(&slot_mib, class.free_mib)?;
     let count = class.gpus.len() as u64;
-    let z: Vec<Column> = patterns.iter().map(|_| add(vars, count)).collect();
+    let z: Vec<Column> = patterns.iter().map(|_| Column::integer(vars, count)).collect();
     let mut all = Expression::default();
     z.iter().for_each(|c| all.add_mul(1.0, c.var));
     rows.push(constraint!(all <= count as f64));
@@ -260,7 +272,7 @@ fn pattern_layout(
         .map(|&p| {
             let gpus = instance.blocks[instance.placements[p].block].gpus;
             let most = (count * (class.free_mib / reserve(p))).min(instance.placements[p].upper * gpus);
-            (p, add(vars, most))
+            (p, Column::integer(vars, most))
         })
         .collect();
     for &(p, column) in &workers {
@@ -304,7 +316,7 @@ fn per_gpu_layout(
     let mut workers = Vec::new();
     let mut previous: Option<Variable> = None;
     for g in 0..class.gpus.len() {
-        let u = add(vars, 1);
+        let u = Column::integer(vars, 1);
         // Alike GPUs are interchangeable: use them in index order.
         if let Some(prev) = previous {
             rows.push(constraint!(prev >= u.var));
@@ -315,7 +327,7 @@ fn per_gpu_layout(
             let placement = &instance.placements[p];
             let block = &instance.blocks[placement.block];
             let reserve = instance.options[block.option].reserve_mib;
-            let w = add(vars, (class.free_mib / reserve).min(placement.upper));
+            let w = Column::integer(vars, (class.free_mib / reserve).min(placement.upper));
             reserved.add_mul(reserve as f64, w.var);
             workers_of.entry(p).or_default().add_mul(1.0, w.var);
             if block.gpus > 1 {

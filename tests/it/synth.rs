@@ -4,6 +4,17 @@ use fleetfit::synth::{GenSpec, deployments_yaml, fleet_yaml};
 
 use super::common::*;
 
+/// The scale bench's 512-GPU case: `gen --gpus 512 --deployments 32 --seed 1 --tight`.
+fn generated_512() -> (fleetfit::domain::Fleet, fleetfit::domain::Workload) {
+    let spec = GenSpec {
+        gpus: 512,
+        deployments: 32,
+        seed: 1,
+        tight: true,
+    };
+    parse(&fleet_yaml(&spec), &deployments_yaml(&spec))
+}
+
 #[test]
 fn the_same_seed_gives_the_same_files() {
     let spec = GenSpec {
@@ -92,13 +103,7 @@ fn a_one_second_limit_on_a_large_fleet_returns_a_valid_plan() {
 #[test]
 fn the_greedy_plan_is_a_complete_warm_start() {
     // Every greedy replica maps onto the model's columns, so HiGHS starts from greedy's value.
-    let spec = GenSpec {
-        gpus: 512,
-        deployments: 32,
-        seed: 1,
-        tight: true,
-    };
-    let (fleet, workload) = parse(&fleet_yaml(&spec), &deployments_yaml(&spec));
+    let (fleet, workload) = generated_512();
     let instance = fleetfit::solver::Instance::new(&fleet, &workload);
     let form = fleetfit::solver::Formulation::build(&instance);
     let greedy = fleetfit::greedy::plan(&fleet, &workload);
@@ -108,13 +113,7 @@ fn the_greedy_plan_is_a_complete_warm_start() {
 
 #[test]
 fn guided_greedy_places_the_given_shapes_first_and_stays_valid() {
-    let spec = GenSpec {
-        gpus: 512,
-        deployments: 32,
-        seed: 1,
-        tight: true,
-    };
-    let (fleet, workload) = parse(&fleet_yaml(&spec), &deployments_yaml(&spec));
+    let (fleet, workload) = generated_512();
     assert_eq!(
         fleetfit::greedy::place_guided(&fleet, &workload, &[], fleetfit::greedy::GuideOrder::Scarcest),
         fleetfit::greedy::place(&fleet, &workload)
@@ -155,13 +154,7 @@ fn guided_greedy_places_the_given_shapes_first_and_stays_valid() {
 
 #[test]
 fn a_greedy_plan_within_the_gap_of_the_lp_bound_is_returned_without_a_mip() {
-    let spec = GenSpec {
-        gpus: 512,
-        deployments: 32,
-        seed: 1,
-        tight: true,
-    };
-    let (fleet, workload) = parse(&fleet_yaml(&spec), &deployments_yaml(&spec));
+    let (fleet, workload) = generated_512();
     let options = fleetfit::solver::SolveOptions {
         mip_rel_gap: 0.05,
         ..Default::default()
