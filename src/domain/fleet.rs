@@ -18,6 +18,10 @@ pub struct Gpu {
     /// Compute utilisation in percent, 0..=100.
     pub utilization: u32,
     pub healthy: bool,
+    /// The total memory that tells this GPU's kind apart: `memory_mib`, unless the planner
+    /// merged the sizes of a type because no reservation on it depends on total memory
+    /// ([`Fleet::merge_memory_sizes`]).
+    pub kind_memory_mib: u64,
 }
 
 impl Gpu {
@@ -38,13 +42,13 @@ impl Gpu {
     pub fn kind(&self) -> GpuKind {
         GpuKind {
             gpu_type: self.gpu_type.clone(),
-            memory_mib: self.memory_mib,
+            memory_mib: self.kind_memory_mib,
         }
     }
 }
 
-/// GPUs that are the same product with the same total memory: one replica's GPUs are one kind,
-/// so that `gpu_memory_utilization` reserves the same MiB on each.
+/// GPUs that the planner treats alike: one product and, where a reservation depends on it
+/// (`gpu_memory_utilization`), one total memory. The planner's shapes are per kind.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GpuKind {
     pub gpu_type: String,
@@ -88,6 +92,30 @@ impl Fleet {
     /// Every GPU of the fleet.
     pub fn gpus(&self) -> impl Iterator<Item = (&Node, &Gpu)> {
         self.nodes.iter().flat_map(|n| n.gpus.iter().map(move |g| (n, g)))
+    }
+
+    /// The fleet as the planner sees it: where no deployment that may run on a GPU type sets
+    /// `gpu_memory_utilization`, a worker's reservation does not depend on a GPU's total memory,
+    /// so GPUs of that type that report different `memory_mib` (driver, ECC, MIG settings) are
+    /// one kind and one replica may use them together; each GPU is still judged by its own free
+    /// memory. Types where some reservation does depend on total memory keep one kind per size.
+    pub fn merge_memory_sizes(&self, mergeable: impl Fn(&str) -> bool) -> Fleet {
+        let mut largest: BTreeMap<&str, u64> = BTreeMap::new();
+        for (_, g) in self.gpus() {
+            let m = largest.entry(g.gpu_type.as_str()).or_default();
+            *m = (*m).max(g.memory_mib);
+        }
+        let mut out = self.clone();
+        for node in &mut out.nodes {
+            for gpu in &mut node.gpus {
+                gpu.kind_memory_mib = if mergeable(&gpu.gpu_type) {
+                    largest[gpu.gpu_type.as_str()]
+                } else {
+                    gpu.memory_mib
+                };
+            }
+        }
+        out
     }
 
     /// GPU types present, sorted.

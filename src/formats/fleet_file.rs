@@ -169,6 +169,7 @@ fn resolve_node(path: &Path, at: &str, node: &NodeFile) -> Result<Node, InputErr
             used_mib: gpu.used_mib,
             utilization: gpu.utilization,
             healthy: gpu.healthy,
+            kind_memory_mib: gpu.memory_mib,
         });
     }
     out.sort_by_key(|g| g.index);

@@ -13,9 +13,6 @@ use super::instance::{BlockMode, Instance};
 use crate::domain::{PlacedReplica, Stage};
 use crate::error::Error;
 
-/// Stages per (option, block mode): each stage's node and GPU indices.
-type StagesByOption = BTreeMap<(usize, u8), Vec<(usize, Vec<u32>)>>;
-
 /// One placed block: a placement's block on a concrete node.
 #[derive(Debug, Clone)]
 struct NodeBlock {
@@ -63,8 +60,6 @@ pub fn assign(instance: &Instance<'_>, form: &Formulation, values: &[f64]) -> Re
     for nb in &node_blocks {
         by_node.entry(nb.node).or_default().push(nb.block);
     }
-    // Stages per (option, mode), each with its node and GPUs.
-    let mut stages: StagesByOption = BTreeMap::new();
     let mut placed_blocks = shared;
     for (&node, blocks) in &by_node {
         let pre_taken = taken.get(&node).map(Vec::as_slice).unwrap_or(&[]);
@@ -75,46 +70,78 @@ pub fn assign(instance: &Instance<'_>, form: &Formulation, values: &[f64]) -> Re
         );
     }
     placed_blocks.sort();
+    // Stages into replicas, as (option, stages): pp one-stage blocks in a row; a replica slot's
+    // chunks; chunks of split options grouped by the solution's split patterns.
+    let mut one_stage: BTreeMap<usize, Vec<(usize, Vec<u32>)>> = BTreeMap::new();
+    let mut slotted: BTreeMap<(usize, u64), Vec<(usize, Vec<u32>)>> = BTreeMap::new();
+    let mut chunks: BTreeMap<(usize, u64), Vec<(usize, Vec<u32>)>> = BTreeMap::new();
     for (node, block, gpus) in placed_blocks {
         let b = &instance.blocks[block];
-        let tp = instance.options[b.option].tp as usize;
-        let key = (b.option, mode_rank(b.mode));
-        for chunk in gpus.chunks(tp) {
-            stages.entry(key).or_default().push((node, chunk.to_vec()));
+        match (b.mode, b.replica) {
+            (BlockMode::Stage, _) => one_stage.entry(b.option).or_default().push((node, gpus)),
+            (BlockMode::Chunk, Some(r)) => slotted.entry((b.option, r)).or_default().push((node, gpus)),
+            (BlockMode::Chunk, None) => chunks.entry((b.option, b.stages)).or_default().push((node, gpus)),
         }
     }
-    // Stages into replicas: a whole-replica block is one replica; otherwise pp stages in a row.
+    let mut built: Vec<(usize, Vec<(usize, Vec<u32>)>)> = Vec::new();
+    for (option, list) in one_stage {
+        let pp = instance.options[option].pp as usize;
+        built.extend(list.chunks(pp).map(|c| (option, c.to_vec())));
+    }
+    built.extend(slotted.into_iter().map(|((option, _), list)| (option, list)));
+    for (split, counts) in instance.splits.iter().zip(&form.chunks.split_counts) {
+        for (parts, column) in split.parts.iter().zip(counts) {
+            for _ in 0..values[column.index].max(0.0).round() as u64 {
+                let mut replica = Vec::new();
+                for (k, &m) in parts.iter().enumerate() {
+                    for _ in 0..m {
+                        let list = chunks.get_mut(&(split.option, k as u64 + 1));
+                        let Some(chunk) = list.and_then(|l| l.pop()) else {
+                            return Err(Error::Solver("internal: a split pattern without its chunks".into()));
+                        };
+                        replica.push(chunk);
+                    }
+                }
+                replica.sort();
+                built.push((split.option, replica));
+            }
+        }
+    }
+    if chunks.values().any(|l| !l.is_empty()) {
+        return Err(Error::Solver("internal: chunks left over after the split patterns".into()));
+    }
     let mut replicas: Vec<(usize, PlacedReplica)> = Vec::new();
-    for ((option, _), list) in stages {
+    for (option, parts) in built {
         let o = &instance.options[option];
         let deployment = &instance.workload.deployments[o.deployment];
-        for chunk in list.chunks(o.pp as usize) {
-            if chunk.len() as u64 != o.pp {
-                return Err(Error::Solver(format!(
-                    "internal: {} stages of '{}' do not make whole replicas of {} stages",
-                    chunk.len(),
-                    deployment.name,
-                    o.pp
-                )));
-            }
-            let replica = PlacedReplica {
-                deployment: deployment.name.clone(),
-                replica: 0,
-                quantization: o.quantization.name().to_string(),
-                tensor_parallel: o.tp,
-                pipeline_parallel: o.pp,
-                gpu_type: o.kind.gpu_type.clone(),
-                memory_per_gpu_mib: o.reserve_mib,
-                stages: chunk
-                    .iter()
-                    .map(|(node, gpus)| Stage {
-                        node: instance.fleet.nodes[*node].name.clone(),
-                        gpus: gpus.clone(),
-                    })
-                    .collect(),
-            };
-            replicas.push((o.deployment, replica));
+        let stages: Vec<Stage> = parts
+            .iter()
+            .flat_map(|(node, gpus)| {
+                gpus.chunks(o.tp as usize).map(|g| Stage {
+                    node: instance.fleet.nodes[*node].name.clone(),
+                    gpus: g.to_vec(),
+                })
+            })
+            .collect();
+        if stages.len() as u64 != o.pp || stages.iter().any(|s| s.gpus.len() as u64 != o.tp) {
+            return Err(Error::Solver(format!(
+                "internal: {} stages of '{}' do not make a replica of {} stages",
+                stages.len(),
+                deployment.name,
+                o.pp
+            )));
         }
+        let replica = PlacedReplica {
+            deployment: deployment.name.clone(),
+            replica: 0,
+            quantization: o.quantization.name().to_string(),
+            tensor_parallel: o.tp,
+            pipeline_parallel: o.pp,
+            gpu_type: o.kind.gpu_type.clone(),
+            memory_per_gpu_mib: o.reserve_mib,
+            stages,
+        };
+        replicas.push((o.deployment, replica));
     }
     // Number replicas per deployment: by first stage's node (fleet order), then first GPU.
     let node_order: BTreeMap<&str, usize> = instance
@@ -142,14 +169,6 @@ pub fn assign(instance: &Instance<'_>, form: &Formulation, values: &[f64]) -> Re
             r
         })
         .collect())
-}
-
-fn mode_rank(mode: BlockMode) -> u8 {
-    match mode {
-        BlockMode::Stage => 0,
-        BlockMode::WholeReplica => 1,
-        BlockMode::SpreadStage => 2,
-    }
 }
 
 /// Pooled stages matched to the supply the solution chose, per key: the stages needing the most

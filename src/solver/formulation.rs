@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use good_lp::{Constraint, Expression, ProblemVariables, Variable, constraint, variable};
 
+use super::chunks::ChunkVars;
 use super::instance::{Instance, NodeClass};
 use super::pool::PoolVars;
 use super::sharing::Sharing;
@@ -41,6 +42,8 @@ pub struct Formulation {
     pub sharing: Sharing,
     /// Supply variables of the fleet-wide pool.
     pub pool: PoolVars,
+    /// Split patterns and replica slots of chunked options.
+    pub chunks: ChunkVars,
 }
 
 impl Formulation {
@@ -81,6 +84,7 @@ impl Formulation {
         let mut rows = Vec::new();
         let sharing = Sharing::build(instance, &mut vars, &x, &mut rows);
         let pool = PoolVars::build(instance, &mut vars, &y, &mut rows);
+        let chunks = ChunkVars::build(instance, &mut vars, &x, &y, &mut rows);
 
         // Stages: every replica of option o has exactly pp stages placed (pooled options draw
         // theirs from the pool's rows instead).
@@ -102,7 +106,7 @@ impl Formulation {
             ));
         }
         for (o, option) in instance.options.iter().enumerate() {
-            if instance.pool.demand[o].is_none() && !grouped[o] {
+            if instance.pool.demand[o].is_none() && !grouped[o] && !chunks.handled[o] {
                 rows.push(constraint!(stages[o].clone() == option.pp as f64 * y[o]));
             }
         }
@@ -185,6 +189,7 @@ impl Formulation {
             level_columns,
             sharing,
             pool,
+            chunks,
         }
     }
 }

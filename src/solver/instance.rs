@@ -46,15 +46,15 @@ pub struct NodeClass {
     pub profile: NodeProfile,
 }
 
-/// How a block of a spread deployment's replica sits on nodes.
+/// How a block sits on nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlockMode {
-    /// One stage (tp GPUs); stages of one replica may share nodes.
+    /// One stage (tp GPUs); stages of one replica may share nodes, in any split.
     Stage,
-    /// A whole replica (all pp stages) on one node: spread with pp > 1.
-    WholeReplica,
-    /// One stage of a replica whose stages each get their own node: spread with pp > 1.
-    SpreadStage,
+    /// `stages` stages of one replica on one node (`stages * tp` distinct GPUs). Replicas whose
+    /// stages must be told apart per node (spread, or sharing with pp > 1) are built from chunks:
+    /// a replica's chunks on distinct nodes, their sizes a partition of pp.
+    Chunk,
 }
 
 /// A unit of placement: `stages` stages of one shape option, all on one node.
@@ -76,7 +76,33 @@ pub struct Block {
     pub pooled: bool,
     /// For one-stage sharing blocks: the [`ShareGroup`] it belongs to.
     pub share_group: Option<usize>,
+    /// For chunks of a sharing deployment that does not spread: the replica (0-based) the chunk
+    /// belongs to. Replicas are modelled one by one there, so that a replica's GPUs are distinct
+    /// while other replicas may stack on them.
+    pub replica: Option<u64>,
 }
+
+/// A chunked option whose replicas are counted per split pattern: the partitions of pp into
+/// chunk sizes, `parts[j][k - 1]` the chunks of `k` stages in partition `j`.
+#[derive(Debug, Clone)]
+pub struct Splits {
+    pub option: usize,
+    pub parts: Vec<Vec<u64>>,
+}
+
+/// Sharing deployments with pp > 1 that do not spread: modelled replica by replica.
+#[derive(Debug, Clone)]
+pub struct ReplicaSlots {
+    pub deployment: usize,
+    /// Replicas modelled one by one (at most [`MAX_REPLICA_SLOTS`]).
+    pub slots: u64,
+    /// Its options with pp > 1.
+    pub options: Vec<usize>,
+}
+
+/// Replicas of one sharing, pipelined deployment modelled one by one at most; past that the
+/// model is a restriction and says so.
+pub const MAX_REPLICA_SLOTS: u64 = 32;
 
 /// One-stage sharing blocks that are interchangeable on every GPU: same kind, reservation,
 /// size and node selector, none spread. Only the first block gets placements; the group's
@@ -116,6 +142,13 @@ pub struct Instance<'a> {
     /// Supply of pooled blocks per node class, matched to demand fleet-wide.
     pub pool: Pool,
     pub share_groups: Vec<ShareGroup>,
+    /// Chunked options of spread deployments, counted per split pattern.
+    pub splits: Vec<Splits>,
+    /// Sharing deployments with pp > 1, replica by replica.
+    pub replica_slots: Vec<ReplicaSlots>,
+    /// Where the model is narrower than the rules (plans it cannot express), one sentence each;
+    /// then no level may be claimed optimal.
+    pub restrictions: Vec<String>,
     /// Built by [`Instance::relaxed`]: not for plans, only for bounds.
     pub relaxed: bool,
 }
@@ -190,8 +223,20 @@ impl<'a> Instance<'a> {
             })
             .max()
             .unwrap_or(0);
-        let mut blocks = make_blocks(workload, &options, if relaxed { 0 } else { most_room });
+        let (mut blocks, splits, replica_slots) =
+            make_blocks(workload, &options, if relaxed { 0 } else { most_room }, relaxed);
         let share_groups = group_shared(workload, &options, &mut blocks);
+        let mut restrictions = memory_size_restrictions(fleet, workload, &eligible);
+        for slots in &replica_slots {
+            let d = &workload.deployments[slots.deployment];
+            if d.replicas > slots.slots {
+                restrictions.push(format!(
+                    "'{}' shares GPUs with pp > 1 and asks for {} replicas; the model places at most {} of them \
+                     with pp > 1",
+                    d.name, d.replicas, slots.slots
+                ));
+            }
+        }
         let mut instance = Instance {
             fleet,
             workload,
@@ -202,6 +247,9 @@ impl<'a> Instance<'a> {
             placements: Vec::new(),
             pool: Pool::default(),
             share_groups,
+            splits,
+            replica_slots,
+            restrictions,
             relaxed,
         };
         instance.classes = instance.group_nodes(&profiles);
@@ -298,7 +346,7 @@ impl<'a> Instance<'a> {
                 if per_node == 0 {
                     continue;
                 }
-                let one_per_node = deployment.spread || block.mode == BlockMode::SpreadStage;
+                let one_per_node = block.spread || block.replica.is_some();
                 let per_node = if one_per_node {
                     1
                 } else if block.shared {
@@ -318,43 +366,126 @@ impl<'a> Instance<'a> {
     }
 }
 
-/// Blocks of each option: one stage; or, for spread and sharing deployments with pp > 1, a
-/// whole replica on one node or one stage per node (the layouts that keep a replica's stages on
-/// distinct GPUs when GPUs are shared, and replicas on disjoint nodes when spread).
+/// Blocks of each option: one stage; or, where a replica's stages must be told apart per node
+/// (a binding `spread`, or sharing with pp > 1), chunks of 1..=pp stages of one replica.
 ///
 /// A spread deployment whose smallest stage is more than half of `most_room` (the most GPUs any
 /// node can give) cannot put two stages on one node, so it is pooled like any other (`most_room`
-/// 0 drops `spread` for the relaxation).
-fn make_blocks(workload: &Workload, options: &[ShapeOption], most_room: u64) -> Vec<Block> {
+/// 0 drops `spread` for the relaxation, which also drops the distinct GPUs of a sharing replica).
+fn make_blocks(
+    workload: &Workload,
+    options: &[ShapeOption],
+    most_room: u64,
+    relaxed: bool,
+) -> (Vec<Block>, Vec<Splits>, Vec<ReplicaSlots>) {
     let mut smallest_tp: BTreeMap<usize, u64> = BTreeMap::new();
     for option in options {
         let tp = smallest_tp.entry(option.deployment).or_insert(option.tp);
         *tp = (*tp).min(option.tp);
     }
     let mut blocks = Vec::new();
+    let mut splits = Vec::new();
+    let mut slots: BTreeMap<usize, ReplicaSlots> = BTreeMap::new();
     for (o, option) in options.iter().enumerate() {
         let d = &workload.deployments[option.deployment];
         let shared = d.share_gpu;
         // Shared workers can stack on one GPU, so for them `spread` always binds.
         let spread = most_room > 0 && d.spread && (shared || 2 * smallest_tp[&option.deployment] <= most_room);
-        let block = |mode, stages, gpus| Block {
+        let block = |mode, stages, replica| Block {
             option: o,
             mode,
             stages,
-            gpus,
+            gpus: stages * option.tp,
             shared,
             spread,
             pooled: !shared && (!spread || option.pp == 1),
             share_group: None,
+            replica,
         };
-        if (spread || shared) && option.pp > 1 {
-            blocks.push(block(BlockMode::WholeReplica, option.pp, option.gpus()));
-            blocks.push(block(BlockMode::SpreadStage, 1, option.tp));
+        let chunk_sizes = 1..=option.pp;
+        if option.pp > 1 && spread {
+            blocks.extend(chunk_sizes.map(|k| block(BlockMode::Chunk, k, None)));
+            splits.push(Splits {
+                option: o,
+                parts: partitions(option.pp),
+            });
+        } else if option.pp > 1 && shared && !relaxed {
+            let entry = slots.entry(option.deployment).or_insert_with(|| ReplicaSlots {
+                deployment: option.deployment,
+                slots: d.replicas.min(MAX_REPLICA_SLOTS),
+                options: Vec::new(),
+            });
+            entry.options.push(o);
+            for r in 0..entry.slots {
+                blocks.extend(chunk_sizes.clone().map(|k| block(BlockMode::Chunk, k, Some(r))));
+            }
         } else {
-            blocks.push(block(BlockMode::Stage, 1, option.tp));
+            blocks.push(block(BlockMode::Stage, 1, None));
         }
     }
-    blocks
+    (blocks, splits, slots.into_values().collect())
+}
+
+/// The partitions of `n` as multiplicities: `out[j][k - 1]` parts of size `k`, largest parts
+/// first in the order of the list.
+pub fn partitions(n: u64) -> Vec<Vec<u64>> {
+    fn walk(left: u64, largest: u64, current: &mut Vec<u64>, out: &mut Vec<Vec<u64>>) {
+        if left == 0 {
+            out.push(current.clone());
+            return;
+        }
+        for k in (1..=largest.min(left)).rev() {
+            current[k as usize - 1] += 1;
+            walk(left - k, k, current, out);
+            current[k as usize - 1] -= 1;
+        }
+    }
+    let mut out = Vec::new();
+    walk(n, n, &mut vec![0; n as usize], &mut out);
+    out
+}
+
+/// Where one kind per memory size keeps plans out of the model: a GPU type whose eligible GPUs
+/// report different `memory_mib`, that a deployment with `gpu_memory_utilization` may use (so
+/// reservations differ by size), and on which some replica could combine sizes (pp > 1 across
+/// nodes, or tp > 1 on a node with several sizes).
+fn memory_size_restrictions(fleet: &Fleet, workload: &Workload, eligible: &[Vec<bool>]) -> Vec<String> {
+    let mut sizes: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    let mut mixed_node: BTreeMap<&str, bool> = BTreeMap::new();
+    for (node, elig) in fleet.nodes.iter().zip(eligible) {
+        let mut here: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        for (gpu, _) in node.gpus.iter().zip(elig).filter(|(_, ok)| **ok) {
+            here.entry(gpu.gpu_type.as_str()).or_default().push(gpu.kind_memory_mib);
+            sizes.entry(gpu.gpu_type.as_str()).or_default().push(gpu.kind_memory_mib);
+        }
+        for (t, mut m) in here {
+            m.sort_unstable();
+            m.dedup();
+            *mixed_node.entry(t).or_default() |= m.len() > 1;
+        }
+    }
+    let mut out = Vec::new();
+    for (t, mut m) in sizes {
+        m.sort_unstable();
+        m.dedup();
+        if m.len() < 2 {
+            continue;
+        }
+        let combines = workload.deployments.iter().any(|d| {
+            d.replicas > 0
+                && d.allows_type(t)
+                && (d.pipeline_parallel.iter().any(|&pp| pp > 1)
+                    || mixed_node[t] && d.tensor_parallel.iter().any(|&tp| tp > 1))
+        });
+        if combines {
+            out.push(format!(
+                "GPU type {t} reports {} memory sizes and a deployment on it sets gpu_memory_utilization: \
+                 a replica's GPUs are kept to one size",
+                m.len()
+            ));
+        }
+    }
+    out
 }
 
 /// Groups one-stage sharing blocks of non-spread deployments by (kind, reservation, size,

@@ -6,6 +6,7 @@
 
 pub mod assign;
 mod assign_shared;
+pub mod chunks;
 pub mod formulation;
 pub mod highs_run;
 pub mod instance;
@@ -60,6 +61,11 @@ pub struct LevelStats {
 /// How the solve went: model size and each level.
 #[derive(Debug, Clone, Default)]
 pub struct SolveStats {
+    /// Where the model is narrower than the rules; then no level is claimed optimal.
+    pub restrictions: Vec<String>,
+    /// A heuristic plan beat a level the solver had proven: the proof was wrong, the better plan
+    /// was returned without a claim of optimality. Tests fail on it.
+    pub proof_contradicted: bool,
     pub variables: usize,
     pub rows: usize,
     pub node_classes: usize,
@@ -109,9 +115,18 @@ pub struct Solved {
 pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Result<Solved> {
     let started = Instant::now();
     let deadline = started + options.time_limit;
+    let view = planner_fleet(fleet, workload);
+    let fleet = &view;
     let instance = Instance::new(fleet, workload);
+    let restricted = !instance.restrictions.is_empty();
+    if options.verbose {
+        for why in &instance.restrictions {
+            eprintln!("fleetfit: not claiming optimality: {why}");
+        }
+    }
     let form = std::sync::Arc::new(Formulation::build(&instance));
     let mut stats = SolveStats {
+        restrictions: instance.restrictions.clone(),
         variables: form.vars.len(),
         rows: form.rows.len(),
         node_classes: instance.classes.len(),
@@ -139,7 +154,10 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     // the relaxed instance solves in time, greedy first places the shapes the LP chose; the better
     // of the two is the hint and the floor, and the LP's value bounds level 1.
     let mut greedy = crate::greedy::place(fleet, workload);
-    let relaxation = {
+    // A restricted model's LP bounds only its own plans, so it neither bounds nor proves.
+    let relaxation = if restricted {
+        None
+    } else {
         let relaxed = Instance::relaxed(fleet, workload);
         let relaxed_form = std::sync::Arc::new(Formulation::build(&relaxed));
         relax(&relaxed, &relaxed_form, deadline, &settings)?
@@ -175,20 +193,22 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         }
     }
     let hint = start::from_replicas(&instance, &form, &greedy);
-    let mut fixed = Vec::new();
-    // Placing nothing obeys every rule: a start that guarantees a plan under any time limit.
-    let mut best: Option<Vec<f64>> = Some(vec![0.0; form.vars.len()]);
-    let mut level1_bound = None;
-    let mut all_proven = true;
-    // With `--gap`, a greedy plan already within the gap of the LP bound (but below it) is the
-    // answer for level 1: no MIP needed. The greedy floor below then returns it.
     let greedy_value = placed_value(workload, &greedy) as f64;
+    // Placing nothing obeys every rule: a start that guarantees a plan under any time limit.
+    let mut best: Vec<f64> = vec![0.0; form.vars.len()];
+    let mut fixed = Vec::new();
+    let mut level1_bound = None;
+    let mut all_proven = !restricted;
+    // With `--gap`, a greedy plan already within the gap of the LP bound (but below it) is level
+    // 1's answer: no MIP for it. Levels 2 and 3 then start from it when the model expresses it
+    // whole.
     let within_gap = relaxation
         .as_ref()
         .map(|lp| (lp.value + 1e-6).floor())
         .filter(|&bound| {
             options.mip_rel_gap > 0.0 && greedy_value < bound && (bound - greedy_value) / bound <= options.mip_rel_gap
         });
+    let mut first_level = 0;
     if let Some(bound) = within_gap {
         all_proven = false;
         level1_bound = Some(level_one_bound(&instance, f64::NAN, Some(bound), greedy_value, false));
@@ -199,43 +219,40 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
             proven: false,
             seconds: 0.0,
         });
+        match hint.as_deref() {
+            Some(h) if (form.level_value(0, h) - greedy_value).abs() < 0.5 => {
+                best = h.to_vec();
+                fixed.push(constraint!(form.placed_value.clone() >= greedy_value - 0.5));
+                first_level = 1;
+            }
+            _ => first_level = 3,
+        }
     }
-    let levels = if within_gap.is_some() {
-        &levels[..0]
-    } else {
-        &levels[..]
-    };
-    for (i, &(name, objective, maximise)) in levels.iter().enumerate() {
+    for (i, &(name, objective, maximise)) in levels.iter().enumerate().skip(first_level) {
         let time_left = deadline.saturating_duration_since(Instant::now());
-        if i > 0 && (time_left.is_zero() || !all_proven) {
+        if i > 0 && time_left.is_zero() {
             all_proven = false;
             break;
         }
         let gap = if i == 0 { options.mip_rel_gap } else { 0.0 };
         // Levels 2 and 3 never go below 0: a start at 0 is already optimal.
-        let start_value = best.as_deref().map(|start| form.level_value(i, start));
-        let result = if !maximise && start_value == Some(0.0) {
+        let result = if !maximise && form.level_value(i, &best) == 0.0 {
             LevelResult {
                 outcome: LevelOutcome::Optimal,
-                values: best.clone().unwrap_or_default(),
+                values: best.clone(),
                 bound: 0.0,
                 seconds: 0.0,
             }
         } else {
-            match highs_run::solve_level_by(
-                &form,
-                i,
-                &fixed,
-                Starts {
-                    hint: if i == 0 { hint.as_deref() } else { None },
-                    fallback: best.as_deref(),
-                },
-                time_left,
-                &HighsSettings {
-                    mip_rel_gap: gap,
-                    ..settings.clone()
-                },
-            )? {
+            let starts = Starts {
+                hint: if i == 0 { hint.as_deref() } else { None },
+                fallback: Some(&best),
+            };
+            let settings = HighsSettings {
+                mip_rel_gap: gap,
+                ..settings.clone()
+            };
+            match highs_run::solve_level_by(&form, i, &fixed, starts, time_left, &settings)? {
                 Some(result) => result,
                 // HiGHS ran past our deadline: keep what we have, stop here.
                 None => {
@@ -244,17 +261,19 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
                 }
             }
         };
+        // The level's value is recomputed from the returned columns, never taken from HiGHS.
         let value = form.level_value(i, &result.values);
         let reaches_lp = i == 0
             && relaxation
                 .as_ref()
                 .is_some_and(|lp| value >= (lp.value + 1e-6).floor() - 1e-6);
-        let proven = reaches_lp
-            || result.outcome == LevelOutcome::Optimal
-                && (!result.bound.is_finite() || (result.bound - value).abs() < 1.0 - 1e-6);
+        let bound_closes = !result.bound.is_finite() || (result.bound - value).abs() < 1.0 - 1e-6;
+        let proven = !restricted
+            && (reaches_lp || result.outcome == LevelOutcome::Optimal && (gap == 0.0 || bound_closes));
         if i == 0 {
             let lp_bound = relaxation.as_ref().map(|lp| lp.value);
-            level1_bound = Some(level_one_bound(&instance, result.bound, lp_bound, value, proven));
+            let highs_bound = if restricted { f64::NAN } else { result.bound };
+            level1_bound = Some(level_one_bound(&instance, highs_bound, lp_bound, value, proven));
         }
         stats.levels.push(LevelStats {
             name,
@@ -270,24 +289,33 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         } else {
             constraint!(objective.clone() <= value + 0.5)
         });
-        best = Some(result.values);
+        best = result.values;
     }
-    let values = best.ok_or_else(|| Error::Solver("no level was solved".into()))?;
-    let mut replicas = assign::assign(&instance, &form, &values)?;
-    if !all_proven {
-        // Stopped early: never return less than a one-at-a-time scheduler would place.
-        let key = |p: &Plan| {
-            (
-                p.objective.placed_value,
-                std::cmp::Reverse(p.objective.quantization_penalty),
-                std::cmp::Reverse(p.objective.gpus_used),
-            )
-        };
-        let ours = make_plan(fleet, workload, replicas.clone(), SolveStatus::TimeLimit, None);
-        let theirs = make_plan(fleet, workload, greedy.clone(), SolveStatus::TimeLimit, None);
-        if key(&theirs) > key(&ours) && crate::check::check(fleet, workload, &theirs).is_empty() {
-            replicas = greedy;
+    let mut replicas = if first_level == 3 {
+        greedy.clone()
+    } else {
+        assign::assign(&instance, &form, &best)?
+    };
+    // Every run compares the heuristic plan with the solver's: a checked heuristic plan that is
+    // better wins, and if the solver had proven its levels, that proof was wrong.
+    let key = |p: &Plan| {
+        (
+            p.objective.placed_value,
+            std::cmp::Reverse(p.objective.quantization_penalty),
+            std::cmp::Reverse(p.objective.gpus_used),
+        )
+    };
+    let ours = make_plan(fleet, workload, replicas.clone(), SolveStatus::TimeLimit, None);
+    let theirs = make_plan(fleet, workload, greedy.clone(), SolveStatus::TimeLimit, None);
+    if key(&theirs) > key(&ours) && crate::check::check(fleet, workload, &theirs).is_empty() {
+        if all_proven {
+            stats.proof_contradicted = true;
+            all_proven = false;
+            if options.verbose {
+                eprintln!("fleetfit: a heuristic plan beat the proven solution; returning it without a claim");
+            }
         }
+        replicas = greedy;
     }
     let status = if all_proven {
         SolveStatus::Optimal
@@ -308,6 +336,17 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         ));
     }
     Ok(Solved { plan, stats })
+}
+
+/// The fleet as the planner sees it (see [`Fleet::merge_memory_sizes`]): GPU sizes of a type
+/// are merged unless a deployment that may use the type sets `gpu_memory_utilization`.
+pub fn planner_fleet(fleet: &Fleet, workload: &Workload) -> Fleet {
+    fleet.merge_memory_sizes(|gpu_type| {
+        !workload
+            .deployments
+            .iter()
+            .any(|d| d.replicas > 0 && d.gpu_memory_utilization.is_some() && d.allows_type(gpu_type))
+    })
 }
 
 /// Level 1's bound, rounded the safe way for an integer objective. A stopped level whose bound

@@ -152,24 +152,25 @@ impl<'i, 'a> Start<'i, 'a> {
         } else if block.shared {
             return Some(()); // several stages sharing GPUs: not in the start
         } else {
-            let first = stages[0].0;
-            let (mode, per_stage) = if stages.iter().all(|(n, _)| *n == first) {
-                (BlockMode::WholeReplica, false)
-            } else if distinct(stages.iter().map(|(n, _)| *n)) {
-                (BlockMode::SpreadStage, true)
-            } else {
-                return Some(());
+            // Chunks of a split option: stages per node, the sizes a partition of pp.
+            let Some(split) = instance.splits.iter().position(|sp| sp.option == o) else {
+                return Some(()); // a shape the model has no split for: leave it out
             };
-            let b = *blocks.iter().find(|&&b| instance.blocks[b].mode == mode)?;
-            let nodes: Vec<usize> = if per_stage {
-                stages.iter().map(|(n, _)| *n).collect()
-            } else {
-                vec![first]
-            };
-            for n in nodes {
+            let mut per_node: BTreeMap<usize, u64> = BTreeMap::new();
+            for (n, _) in &stages {
+                *per_node.entry(*n).or_default() += 1;
+            }
+            let mut parts = vec![0u64; option.pp as usize];
+            for (&n, &k) in &per_node {
+                parts[k as usize - 1] += 1;
+                let b = *blocks
+                    .iter()
+                    .find(|&&b| instance.blocks[b].mode == BlockMode::Chunk && instance.blocks[b].stages == k)?;
                 let p = *self.placement_of.get(&(b, self.class_of[n]?))?;
                 self.values[p] += 1.0;
             }
+            let j = instance.splits[split].parts.iter().position(|m| *m == parts)?;
+            self.values[self.form.chunks.split_counts[split][j].index] += 1.0;
         }
         self.values[self.form.x.len() + o] += 1.0;
         Some(())
@@ -236,14 +237,6 @@ impl<'i, 'a> Start<'i, 'a> {
         }
         Some(self.values)
     }
-}
-
-fn distinct(items: impl Iterator<Item = usize>) -> bool {
-    let mut seen: Vec<usize> = items.collect();
-    let len = seen.len();
-    seen.sort_unstable();
-    seen.dedup();
-    seen.len() == len
 }
 
 /// Whether a pattern's slots (sizes `slot_mib`, high to low) hold workers of `sizes` (high to
