@@ -6,16 +6,88 @@ use crate::domain::{Deployment, Fleet, GpuKind, Node, Plan, Policy, Workload};
 use crate::memory::{self, MemoryInputs};
 use crate::shapes::{self, check_parallelism};
 
+/// Re-solves a workload and returns the proven best `placed_value`, or `None` when it could not
+/// be proven in time. Explanations use it to say what is true, not what is likely.
+pub type Resolve<'r> = dyn Fn(&Workload) -> Option<u64> + 'r;
+
 /// Adds `reasons` to every unplaced entry of a plan.
-pub fn annotate(fleet: &Fleet, workload: &Workload, plan: &mut Plan) {
+pub fn annotate(fleet: &Fleet, workload: &Workload, plan: &mut Plan, resolve: &Resolve<'_>) {
     for entry in &mut plan.unplaced {
         if let Some(d) = workload.deployment(&entry.deployment) {
             entry.reasons = reasons(fleet, &workload.policy, d, entry.placed);
+            if entry.reasons.first().is_some_and(|r| r.starts_with(COULD_FIT)) {
+                entry.reasons = competition(workload, d, entry.placed, resolve);
+            }
         }
     }
 }
 
-/// The reasons one deployment is short of replicas.
+/// How the neutral sentence of [`reasons`] begins, before re-solves make it precise.
+const COULD_FIT: &str = "more would fit";
+
+/// Whether other deployments took what `d` needs, or its own rules (spread, reserves, stage
+/// splits, memory) limit it: decided by re-solving `d` alone, then without its spread and
+/// without the reserves.
+fn competition(workload: &Workload, d: &Deployment, placed: u64, resolve: &Resolve<'_>) -> Vec<String> {
+    let alone = |policy: crate::domain::Policy, spread: bool| {
+        let mut only = d.clone();
+        only.priority = 1;
+        only.spread = spread;
+        resolve(&Workload {
+            policy,
+            deployments: vec![only],
+        })
+    };
+    let wanted = d.replicas - placed;
+    let Some(by_itself) = alone(workload.policy.clone(), d.spread) else {
+        return vec![format!(
+            "{wanted} more have a shape that fits some node, but no plan found in time places them \
+             next to the other deployments"
+        )];
+    };
+    if by_itself > placed {
+        let others: Vec<&str> = workload
+            .deployments
+            .iter()
+            .filter(|o| o.name != d.name && o.priority >= d.priority)
+            .map(|o| o.name.as_str())
+            .collect();
+        let who = if others.is_empty() {
+            "other deployments".to_string()
+        } else {
+            others.join(", ")
+        };
+        return vec![format!(
+            "alone it would place {by_itself} of {}; the GPUs those need hold replicas of equal or \
+             higher value ({who})",
+            d.replicas
+        )];
+    }
+    let mut out = vec![format!(
+        "even alone on the fleet it places only {by_itself} of {}",
+        d.replicas
+    )];
+    if d.spread && alone(workload.policy.clone(), false).is_some_and(|n| n > by_itself) {
+        out.push("spread: no node may hold GPUs of two of its replicas, and too few nodes have room".into());
+    }
+    let mut no_reserve = workload.policy.clone();
+    no_reserve.reserve = Default::default();
+    if no_reserve.reserve != workload.policy.reserve && alone(no_reserve, d.spread).is_some_and(|n| n > by_itself) {
+        let r = &workload.policy.reserve;
+        out.push(format!(
+            "policy.reserve keeps GPUs free (per_node {}, fleet {}, per_type {:?})",
+            r.per_node, r.fleet, r.per_type
+        ));
+    }
+    if out.len() == 1 {
+        out.push(
+            "the eligible GPUs with enough free memory for its stages are used up by its own replicas".into(),
+        );
+    }
+    out
+}
+
+/// The reasons one deployment is short of replicas, from the rules alone (no re-solve).
 pub fn reasons(fleet: &Fleet, policy: &Policy, d: &Deployment, placed: u64) -> Vec<String> {
     let mut out = Vec::new();
     let m = &d.model;
@@ -130,7 +202,7 @@ pub fn reasons(fleet: &Fleet, policy: &Policy, d: &Deployment, placed: u64) -> V
     // shapes that could never fit are beside the point then.
     let wanted = d.replicas - placed;
     vec![format!(
-        "{wanted} more would fit, but the GPUs they fit on went to higher-value replicas or policy.reserve"
+        "{COULD_FIT}: {wanted} more have a shape that fits some node next to no other deployment"
     )]
 }
 

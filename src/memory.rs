@@ -77,20 +77,35 @@ pub fn weight_bytes_per_gpu(model: &ModelArch, q: Quantization, tp: u64, pp: u64
     }
 }
 
-/// The footprint of one GPU of a replica in shape `(q, tp, pp)`.
-pub fn footprint(inputs: &MemoryInputs<'_>, q: Quantization, tp: u64, pp: u64) -> Footprint {
+/// The footprint of one GPU of a replica in shape `(q, tp, pp)`, or `None` when a figure does
+/// not fit in 64 bits (inputs at the edges of their bounds; the loader refuses those).
+pub fn checked_footprint(inputs: &MemoryInputs<'_>, q: Quantization, tp: u64, pp: u64) -> Option<Footprint> {
     let (w_numer, w_denom) = weight_bytes_per_gpu(inputs.model, q, tp, pp);
     let (kv_numer, kv_denom) = kv_bytes_per_token(inputs.model, tp, pp, inputs.kv_cache_dtype);
-    let kv_numer = kv_numer * inputs.kv_cache_tokens as u128;
+    let kv_numer = kv_numer.checked_mul(inputs.kv_cache_tokens as u128)?;
     // weights + kv = (w_numer * kv_denom + kv_numer * w_denom) / (w_denom * kv_denom)
-    let denom = w_denom * kv_denom;
-    let numer = w_numer * kv_denom + kv_numer * w_denom;
-    let need_mib = numer.div_ceil(denom * MIB) as u64 + inputs.overhead_mib;
-    Footprint {
-        weights_bytes: w_numer.div_ceil(w_denom) as u64,
-        kv_cache_bytes: kv_numer.div_ceil(kv_denom) as u64,
+    let denom = w_denom.checked_mul(kv_denom)?;
+    let numer = w_numer
+        .checked_mul(kv_denom)?
+        .checked_add(kv_numer.checked_mul(w_denom)?)?;
+    let need_mib = u64::try_from(numer.div_ceil(denom.checked_mul(MIB)?))
+        .ok()?
+        .checked_add(inputs.overhead_mib)?;
+    Some(Footprint {
+        weights_bytes: u64::try_from(w_numer.div_ceil(w_denom)).ok()?,
+        kv_cache_bytes: u64::try_from(kv_numer.div_ceil(kv_denom)).ok()?,
         need_mib,
-    }
+    })
+}
+
+/// [`checked_footprint`] for inputs the loader accepted; a figure too large for 64 bits stays
+/// `u64::MAX` (more than any GPU has), never a wrapped value.
+pub fn footprint(inputs: &MemoryInputs<'_>, q: Quantization, tp: u64, pp: u64) -> Footprint {
+    checked_footprint(inputs, q, tp, pp).unwrap_or(Footprint {
+        weights_bytes: u64::MAX,
+        kv_cache_bytes: u64::MAX,
+        need_mib: u64::MAX,
+    })
 }
 
 /// The MiB a worker reserves on a GPU of `memory_mib` total: `floor(gpu_memory_utilization *

@@ -6,25 +6,41 @@
 
 use crate::domain::{Deployment, KvCacheDtype, Quantization};
 
-/// `need_mib` of one GPU of a `(q, tp, pp)` replica of `d`.
+/// `need_mib` of one GPU of a `(q, tp, pp)` replica of `d`; `u64::MAX` (more than any GPU has)
+/// when the figure does not fit in 64 bits, never a wrapped value.
 pub fn need_mib(d: &Deployment, q: Quantization, tp: u64, pp: u64, overhead_mib: u64) -> u64 {
+    exact(d, q, tp, pp, overhead_mib).unwrap_or(u64::MAX)
+}
+
+fn exact(d: &Deployment, q: Quantization, tp: u64, pp: u64, overhead_mib: u64) -> Option<u64> {
     let m = &d.model;
     let (tp, pp) = (tp as u128, pp as u128);
-    let scale = 128 * tp * pp * tp;
+    let scale = 128u128.checked_mul(tp)?.checked_mul(pp)?.checked_mul(tp)?;
     let weights_scaled = match m.weights_mib.get(&q) {
-        Some(&mib) => ((mib as u128) << 20) * 128 * tp,
-        None => m.params as u128 * q.sixteenth_bits() as u128 * tp,
+        Some(&mib) => ((mib as u128) << 20).checked_mul(128)?.checked_mul(tp)?,
+        None => (m.params as u128).checked_mul(q.sixteenth_bits() as u128)?.checked_mul(tp)?,
     };
-    let layers = (m.layers as u128).div_ceil(pp);
+    let layers = (m.layers as u128).div_ceil(pp.max(1));
     let kv_bytes: u128 = match d.kv_cache_dtype {
         KvCacheDtype::Auto => 2,
         KvCacheDtype::Fp8 => 1,
     };
     // Bytes per token on one GPU, times tp.
     let per_token_times_tp = match m.mla {
-        Some(mla) => layers * (mla.kv_lora_rank + mla.qk_rope_head_dim) as u128 * kv_bytes * tp,
-        None => 2 * layers * (m.kv_heads as u128).max(tp) * m.head_dim as u128 * kv_bytes,
+        Some(mla) => layers
+            .checked_mul((mla.kv_lora_rank + mla.qk_rope_head_dim) as u128)?
+            .checked_mul(kv_bytes * tp)?,
+        None => (2 * layers)
+            .checked_mul((m.kv_heads as u128).max(tp))?
+            .checked_mul(m.head_dim as u128 * kv_bytes)?,
     };
-    let kv_scaled = d.kv_cache_tokens as u128 * per_token_times_tp * 128 * tp * pp;
-    ((weights_scaled + kv_scaled).div_ceil(scale << 20)) as u64 + overhead_mib
+    let kv_scaled = (d.kv_cache_tokens as u128)
+        .checked_mul(per_token_times_tp)?
+        .checked_mul(128)?
+        .checked_mul(tp)?
+        .checked_mul(pp)?;
+    let total = weights_scaled.checked_add(kv_scaled)?;
+    u64::try_from(total.div_ceil(scale.checked_mul(1 << 20)?))
+        .ok()?
+        .checked_add(overhead_mib)
 }

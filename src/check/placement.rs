@@ -97,6 +97,8 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
             _ => None,
         };
         let mut gpus_of_replica = BTreeSet::new();
+        // Each GPU's own reservation; GPUs of one type may differ in total memory.
+        let mut reserves: Vec<u64> = Vec::new();
         for (s, stage) in r.stages.iter().enumerate() {
             if stage.gpus.len() as u64 != tp {
                 report.add(
@@ -153,16 +155,8 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
                     }
                     (need, _) => need,
                 };
-                if let Some(expected) = expected
-                    && expected != r.memory_per_gpu_mib
-                {
-                    report.add(
-                        Rule::Memory,
-                        format!(
-                            "{at}: memory_per_gpu_mib is {}, the contract gives {expected}",
-                            r.memory_per_gpu_mib
-                        ),
-                    );
+                if let Some(expected) = expected {
+                    reserves.push(expected);
                 }
                 occupancy.entry((node.name.clone(), index)).or_default().push(Worker {
                     deployment: d.name.clone(),
@@ -171,6 +165,18 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
                     shares: d.share_gpu,
                 });
             }
+        }
+        // memory_per_gpu_mib is section 4's reservation: the largest of its GPUs' where sizes differ.
+        if let Some(&largest) = reserves.iter().max()
+            && largest != r.memory_per_gpu_mib
+        {
+            report.add(
+                Rule::Memory,
+                format!(
+                    "{who}: memory_per_gpu_mib is {}, the contract gives {largest}",
+                    r.memory_per_gpu_mib
+                ),
+            );
         }
     }
     for (name, indices) in seen {

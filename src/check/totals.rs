@@ -85,9 +85,36 @@ pub fn check_totals(fleet: &Fleet, workload: &Workload, plan: &Plan, occupancy: 
             "status time_limit needs objective.bound and objective.gap".into(),
         );
     }
+    if let Some(bound) = o.bound
+        && bound + 1e-6 < o.placed_value as f64
+    {
+        report.add(
+            Rule::Totals,
+            format!(
+                "objective.bound {bound} is below placed_value {}: no bound can be",
+                o.placed_value
+            ),
+        );
+    }
+    if let Some(gap) = o.gap {
+        if plan.status == SolveStatus::Optimal && gap > 1e-9 {
+            report.add(
+                Rule::Totals,
+                format!("status optimal with a gap of {gap}: a proven plan has none"),
+            );
+        }
+        if !(0.0..=1.0).contains(&gap) {
+            report.add(Rule::Totals, format!("objective.gap {gap} is not within 0..1"));
+        }
+    }
     let mut listed = BTreeSet::new();
     for u in &plan.unplaced {
-        listed.insert(u.deployment.as_str());
+        if !listed.insert(u.deployment.as_str()) {
+            report.add(
+                Rule::Totals,
+                format!("unplaced lists '{}' more than once", u.deployment),
+            );
+        }
         match workload.deployment(&u.deployment) {
             None => report.add(
                 Rule::Totals,

@@ -8,4 +8,4 @@ pub mod plan;
 pub use deployment::{Deployment, KvCacheDtype, Policy, Reserve, Workload};
 pub use fleet::{Fleet, Gpu, GpuKind, Node};
 pub use model::{Mla, ModelArch, Quantization};
-pub use plan::{FleetUse, Objective, PlacedReplica, Plan, SolveStatus, Stage, Unplaced};
+pub use plan::{FleetUse, MigrationStep, Objective, PlacedReplica, Plan, SolveStatus, Stage, Suggestion, Unplaced};

@@ -14,6 +14,7 @@ pub enum SolveStatus {
 
 /// The three levels of the lexicographic objective (section 6), and how proven level 1 is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Objective {
     /// Sum over deployments of `priority * replicas placed`.
     pub placed_value: u64,
@@ -27,10 +28,14 @@ pub struct Objective {
     /// Relative gap of level 1, `(bound - placed_value) / bound`, when it stopped early.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gap: Option<f64>,
+    /// Replicas that start, stop or move against the running plan (`replan` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moves: Option<u64>,
 }
 
 /// One pipeline stage: `tensor_parallel` GPUs on one node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Stage {
     pub node: String,
     pub gpus: Vec<u32>,
@@ -38,6 +43,7 @@ pub struct Stage {
 
 /// One placed replica of a deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PlacedReplica {
     pub deployment: String,
     /// 0-based, unique within the deployment.
@@ -53,6 +59,7 @@ pub struct PlacedReplica {
 
 /// A deployment that got fewer replicas than it asked for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Unplaced {
     pub deployment: String,
     pub requested: u64,
@@ -60,10 +67,38 @@ pub struct Unplaced {
     /// Why, most decisive first (added by explanations).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
+    /// Changes that would place more, each backed by a re-solve.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// A change that places more, proven by a re-solve whose plan passed the checker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suggestion {
+    pub change: String,
+    /// Level 1's value of the re-solved plan.
+    pub placed_value: u64,
+    /// What the change costs, in words.
+    pub cost: String,
+}
+
+/// One step of a migration from the running plan (`replan` only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationStep {
+    pub step: u64,
+    /// `start` or `stop`.
+    pub action: String,
+    pub deployment: String,
+    pub replica: u64,
+    pub stages: Vec<Stage>,
+    pub break_before_make: bool,
 }
 
 /// How the fleet's GPUs are used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FleetUse {
     pub gpus_total: u64,
     pub gpus_eligible: u64,
@@ -73,12 +108,16 @@ pub struct FleetUse {
 
 /// A complete placement, as written to `plan.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Plan {
     pub status: SolveStatus,
     pub objective: Objective,
     pub replicas: Vec<PlacedReplica>,
     pub unplaced: Vec<Unplaced>,
     pub fleet: FleetUse,
+    /// Ordered steps from the running plan to this one (`replan` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<Vec<MigrationStep>>,
 }
 
 impl Plan {

@@ -113,9 +113,36 @@ pub fn resolve(path: &Path, file: DeploymentsFile, catalog: &Catalog) -> Result<
             ));
         }
         let model = resolve_model(path, &format!("{at}.model"), &d.model, &inline, catalog)?;
-        deployments.push(resolve_deployment(path, &at, d, model)?);
+        let deployment = resolve_deployment(path, &at, d, model)?;
+        check_need_fits(path, &at, &deployment, policy.overhead_mib)?;
+        deployments.push(deployment);
     }
     Ok(Workload { policy, deployments })
+}
+
+/// Every shape's need must be a number the memory model can hold: a need past 64 bits of MiB
+/// is refused here, so no later step ever sees a wrapped value.
+fn check_need_fits(path: &Path, at: &str, d: &Deployment, overhead_mib: u64) -> Result<(), InputError> {
+    let inputs = crate::memory::MemoryInputs::of(d, overhead_mib);
+    for &q in &d.quantizations {
+        for &tp in &d.tensor_parallel {
+            for &pp in &d.pipeline_parallel {
+                if crate::memory::checked_footprint(&inputs, q, tp, pp).is_none() {
+                    return Err(InputError::new(
+                        path,
+                        format!("{at}.kv_cache_tokens"),
+                        format!(
+                            "{} tokens of '{}' at {} tp {tp} pp {pp} need more memory than 2^64 bytes can count",
+                            d.kv_cache_tokens,
+                            d.model.id,
+                            q.name()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn resolve_policy(path: &Path, p: &PolicyFile) -> Result<Policy, InputError> {

@@ -14,10 +14,10 @@
 
 use std::collections::BTreeMap;
 
-use good_lp::{Constraint, Expression, ProblemVariables, Variable, constraint};
+use good_lp::{Constraint, Expression, Variable, constraint};
 
 use super::instance::Instance;
-use super::sharing::Column;
+use super::columns::{Column, Columns};
 
 /// The chunk part of the model.
 #[derive(Debug, Clone, Default)]
@@ -34,7 +34,7 @@ impl ChunkVars {
     /// Adds the split-pattern and replica-slot columns and rows.
     pub fn build(
         instance: &Instance<'_>,
-        vars: &mut ProblemVariables,
+        vars: &mut Columns,
         x: &[Variable],
         y: &[Variable],
         rows: &mut Vec<Constraint>,
@@ -69,7 +69,7 @@ impl ChunkVars {
             let counts: Vec<Column> = split
                 .parts
                 .iter()
-                .map(|_| Column::integer(vars, replicas))
+                .map(|_| vars.integer(replicas))
                 .collect();
             let mut all = Expression::default();
             counts.iter().for_each(|c| all.add_mul(1.0, c.var));
@@ -93,7 +93,7 @@ impl ChunkVars {
             let mut per_option: Vec<Expression> = vec![Expression::default(); slots.options.len()];
             let mut previous: Option<Expression> = None;
             for r in 0..slots.slots {
-                let row: Vec<Column> = slots.options.iter().map(|_| Column::integer(vars, 1)).collect();
+                let row: Vec<Column> = slots.options.iter().map(|_| vars.integer(1)).collect();
                 let mut taken = Expression::default();
                 for ((&o, b), total) in slots.options.iter().zip(&row).zip(per_option.iter_mut()) {
                     taken.add_mul(1.0, b.var);

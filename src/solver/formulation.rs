@@ -13,7 +13,9 @@
 
 use std::collections::BTreeMap;
 
-use good_lp::{Constraint, Expression, ProblemVariables, Variable, constraint, variable};
+use good_lp::{Constraint, Expression, Variable, constraint};
+
+use super::columns::Columns;
 
 use super::chunks::ChunkVars;
 use super::instance::{Instance, NodeClass};
@@ -24,7 +26,8 @@ use crate::domain::GpuKind;
 /// The model: variables, rows, and the three objective levels as expressions.
 #[derive(Clone)]
 pub struct Formulation {
-    pub vars: ProblemVariables,
+    /// Every column, in fleetfit's order (see [`super::columns`]).
+    pub vars: Columns,
     /// `x[p]`: blocks placed by `instance.placements[p]`.
     pub x: Vec<Variable>,
     /// `y[o]`: replicas in `instance.options[o]`.
@@ -62,24 +65,17 @@ impl Formulation {
 
     /// Builds the whole model for an instance.
     pub fn build(instance: &Instance<'_>) -> Formulation {
-        let mut vars = ProblemVariables::new();
+        let mut vars = Columns::default();
         let deployments = &instance.workload.deployments;
         let x: Vec<Variable> = instance
             .placements
             .iter()
-            .map(|p| vars.add(variable().integer().min(0).max(p.upper as f64)))
+            .map(|p| vars.integer(p.upper).var)
             .collect();
         let y: Vec<Variable> = instance
             .options
             .iter()
-            .map(|o| {
-                vars.add(
-                    variable()
-                        .integer()
-                        .min(0)
-                        .max(deployments[o.deployment].replicas as f64),
-                )
-            })
+            .map(|o| vars.integer(deployments[o.deployment].replicas).var)
             .collect();
         let mut rows = Vec::new();
         let sharing = Sharing::build(instance, &mut vars, &x, &mut rows);
@@ -119,7 +115,7 @@ impl Formulation {
         let mut level_columns: [Vec<(usize, f64)>; 3] = Default::default();
         for (o, option) in instance.options.iter().enumerate() {
             let d = &deployments[option.deployment];
-            let column = x.len() + o; // good_lp numbers columns in the order variables are added
+            let column = x.len() + o; // fleetfit's own column order (see `columns`)
             level_columns[0].push((column, d.priority as f64));
             level_columns[1].push((column, option.quantization_rank as f64));
             placed[option.deployment].add_mul(1.0, y[o]);

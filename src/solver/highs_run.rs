@@ -4,9 +4,8 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use good_lp::solvers::highs::highs;
-use good_lp::{Constraint, Expression, SolverModel};
-use highs::HighsModelStatus;
+use good_lp::{Constraint, Expression, IntoAffineExpression};
+use highs::{HighsModelStatus, RowProblem, Sense};
 
 use super::formulation::Formulation;
 use crate::error::Error;
@@ -61,19 +60,7 @@ pub fn solve_level(
     settings: &HighsSettings,
 ) -> Result<LevelResult, Error> {
     let started = Instant::now();
-    let vars = form.vars.clone();
-    let unsolved = if maximise {
-        vars.maximise(objective.clone())
-    } else {
-        vars.minimise(objective.clone())
-    };
-    let mut problem = unsolved.using(highs);
-    for row in form.rows.iter().chain(extra) {
-        problem.add_constraint(row.clone());
-    }
-    let mut model = problem
-        .try_into_inner()
-        .map_err(|e| Error::Solver(format!("HiGHS rejected the model: {e}")))?;
+    let mut model = build_model(form, objective, maximise, extra, settings.relaxed);
     option(&mut model, "output_flag", settings.verbose)?;
     option(&mut model, "log_to_console", settings.verbose)?;
     // One thread: the HiGHS scheduler is per process, and plans must not depend on timing.
@@ -148,6 +135,40 @@ pub fn solve_level(
         bound,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The HiGHS model of one level: columns in fleetfit's order (column `j` of a solution is
+/// `form.vars.defs()[j]`), rows as `expression <= 0` or `== 0` (good_lp's normal form).
+fn build_model(form: &Formulation, objective: &Expression, maximise: bool, extra: &[Constraint], relaxed: bool) -> highs::Model {
+    let columns = &form.vars;
+    let mut costs = vec![0.0; columns.len()];
+    for (var, coefficient) in objective.clone().linear_coefficients() {
+        costs[columns.index_of(var)] += coefficient;
+    }
+    let mut problem = RowProblem::default();
+    let cols: Vec<highs::Col> = columns
+        .defs()
+        .iter()
+        .zip(&costs)
+        .map(|(def, &cost)| problem.add_column_with_integrality(cost, def.lower..=def.upper, def.integer && !relaxed))
+        .collect();
+    for row in form.rows.iter().chain(extra) {
+        let expression = row.expression();
+        let rhs = -expression.constant();
+        let mut factors: Vec<(usize, f64)> = expression
+            .clone()
+            .linear_coefficients()
+            .map(|(var, coefficient)| (columns.index_of(var), coefficient))
+            .collect();
+        factors.sort_unstable_by_key(|&(j, _)| j);
+        let factors = factors.into_iter().map(|(j, coefficient)| (cols[j], coefficient));
+        if row.is_equality() {
+            problem.add_row(rhs..=rhs, factors);
+        } else {
+            problem.add_row(..=rhs, factors);
+        }
+    }
+    problem.optimise(if maximise { Sense::Maximise } else { Sense::Minimise })
 }
 
 fn option<V: highs::HighsOptionValue>(model: &mut highs::Model, name: &str, value: V) -> Result<(), Error> {

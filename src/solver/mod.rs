@@ -7,6 +7,7 @@
 pub mod assign;
 mod assign_shared;
 pub mod chunks;
+pub mod columns;
 pub mod formulation;
 pub mod highs_run;
 pub mod instance;
@@ -113,6 +114,32 @@ pub struct Solved {
 /// Places every deployment of `workload` on `fleet`: the lexicographic optimum of section 6,
 /// or the best plan found within `options.time_limit`. The plan has passed the checker.
 pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Result<Solved> {
+    let started = Instant::now();
+    let mut solved = solve_unexplained(fleet, workload, options)?;
+    // Explanations re-solve a deployment alone; they share a tenth of the time limit.
+    let budget = options.time_limit / 10;
+    let resolve = |w: &Workload| {
+        let left = budget.saturating_sub(started.elapsed()).min(Duration::from_secs(5));
+        if left.is_zero() {
+            return None;
+        }
+        let quick = SolveOptions {
+            time_limit: left,
+            mip_rel_gap: 0.0,
+            verbose: false,
+        };
+        solve_unexplained(fleet, w, &quick)
+            .ok()
+            .filter(|s| s.plan.status == SolveStatus::Optimal)
+            .map(|s| s.plan.objective.placed_value)
+    };
+    crate::explain::annotate(fleet, workload, &mut solved.plan, &resolve);
+    solved.stats.total_seconds = started.elapsed().as_secs_f64();
+    Ok(solved)
+}
+
+/// [`solve`] without `reasons` on the unplaced entries.
+pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Result<Solved> {
     let started = Instant::now();
     let deadline = started + options.time_limit;
     let view = planner_fleet(fleet, workload);
@@ -322,8 +349,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     } else {
         SolveStatus::TimeLimit
     };
-    let mut plan = make_plan(fleet, workload, replicas, status, level1_bound);
-    crate::explain::annotate(fleet, workload, &mut plan);
+    let plan = make_plan(fleet, workload, replicas, status, level1_bound);
     stats.total_seconds = started.elapsed().as_secs_f64();
     let violations = crate::check::check(fleet, workload, &plan);
     if !violations.is_empty() {

@@ -15,10 +15,10 @@
 
 use std::collections::BTreeMap;
 
-use good_lp::{Constraint, Expression, ProblemVariables, Variable, constraint};
+use good_lp::{Constraint, Expression, Variable, constraint};
 
 use super::instance::Instance;
-use super::sharing::Column;
+use super::columns::{Column, Columns};
 use crate::domain::GpuKind;
 
 /// Which supply a stage can use: same GPU kind, same size, same node selector.
@@ -191,12 +191,12 @@ impl PoolVars {
     /// Adds `v` per supply and, per key, the running-surplus rows (Hall's condition fleet-wide).
     pub fn build(
         instance: &Instance<'_>,
-        vars: &mut ProblemVariables,
+        vars: &mut Columns,
         y: &[Variable],
         rows: &mut Vec<Constraint>,
     ) -> Self {
         let pool = &instance.pool;
-        let v: Vec<Column> = pool.supplies.iter().map(|s| Column::integer(vars, s.upper)).collect();
+        let v: Vec<Column> = pool.supplies.iter().map(|s| vars.integer(s.upper)).collect();
         // Net supply entering at each (key, threshold).
         let mut net: Vec<Vec<Expression>> = pool
             .thresholds
@@ -215,7 +215,7 @@ impl PoolVars {
         for per_key in net {
             let mut columns: Vec<Column> = Vec::with_capacity(per_key.len());
             for entering in per_key {
-                let next = Column::non_negative(vars);
+                let next = vars.non_negative();
                 let carried = columns.last().map(|c| Expression::from(c.var)).unwrap_or_default();
                 rows.push(constraint!(next.var == carried + entering));
                 columns.push(next);

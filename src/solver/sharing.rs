@@ -17,40 +17,16 @@
 
 use std::collections::BTreeMap;
 
-use good_lp::{Constraint, Expression, ProblemVariables, Variable, constraint, variable};
+use good_lp::{Constraint, Expression, Variable, constraint};
+
+pub use super::columns::Column;
+use super::columns::Columns;
 
 use super::instance::Instance;
 use crate::domain::GpuKind;
 
 /// Patterns enumerated per class at most; a class with more uses per-GPU variables instead.
 const MAX_PATTERNS: usize = 256;
-
-/// A counted integer variable with its column (good_lp numbers columns in order of creation).
-#[derive(Debug, Clone, Copy)]
-pub struct Column {
-    pub var: Variable,
-    pub index: usize,
-}
-
-impl Column {
-    /// A new integer column in `0..=upper`.
-    pub fn integer(vars: &mut ProblemVariables, upper: u64) -> Column {
-        Column::with(vars, variable().integer().min(0).max(upper as f64))
-    }
-
-    /// A new continuous column `>= 0`.
-    pub fn non_negative(vars: &mut ProblemVariables) -> Column {
-        Column::with(vars, variable().min(0))
-    }
-
-    fn with(vars: &mut ProblemVariables, definition: good_lp::VariableDefinition) -> Column {
-        let index = vars.len();
-        Column {
-            var: vars.add(definition),
-            index,
-        }
-    }
-}
 
 /// Alike eligible GPUs of one node that may hold sharing workers.
 #[derive(Debug, Clone)]
@@ -121,7 +97,7 @@ impl Sharing {
     /// Adds the sharing variables and rows for every node where a sharing placement fits.
     pub fn build(
         instance: &Instance<'_>,
-        vars: &mut ProblemVariables,
+        vars: &mut Columns,
         x: &[Variable],
         rows: &mut Vec<Constraint>,
     ) -> Sharing {
@@ -253,7 +229,7 @@ fn pattern_layout(
     instance: &Instance<'_>,
     class: &SharedClass,
     fitting: &[usize],
-    vars: &mut ProblemVariables,
+    vars: &mut Columns,
     rows: &mut Vec<Constraint>,
     workers_of: &mut BTreeMap<usize, Expression>,
 ) -> Option<Layout> {
@@ -263,7 +239,7 @@ fn pattern_layout(
     slot_mib.dedup();
     let patterns = maximal_patterns(&slot_mib, class.free_mib)?;
     let count = class.gpus.len() as u64;
-    let z: Vec<Column> = patterns.iter().map(|_| Column::integer(vars, count)).collect();
+    let z: Vec<Column> = patterns.iter().map(|_| vars.integer(count)).collect();
     let mut all = Expression::default();
     z.iter().for_each(|c| all.add_mul(1.0, c.var));
     rows.push(constraint!(all <= count as f64));
@@ -272,7 +248,7 @@ fn pattern_layout(
         .map(|&p| {
             let gpus = instance.blocks[instance.placements[p].block].gpus;
             let most = (count * (class.free_mib / reserve(p))).min(instance.placements[p].upper * gpus);
-            (p, Column::integer(vars, most))
+            (p, vars.integer(most))
         })
         .collect();
     for &(p, column) in &workers {
@@ -307,7 +283,7 @@ fn per_gpu_layout(
     instance: &Instance<'_>,
     class: &SharedClass,
     fitting: &[usize],
-    vars: &mut ProblemVariables,
+    vars: &mut Columns,
     x: &[Variable],
     rows: &mut Vec<Constraint>,
     workers_of: &mut BTreeMap<usize, Expression>,
@@ -316,7 +292,7 @@ fn per_gpu_layout(
     let mut workers = Vec::new();
     let mut previous: Option<Variable> = None;
     for g in 0..class.gpus.len() {
-        let u = Column::integer(vars, 1);
+        let u = vars.integer(1);
         // Alike GPUs are interchangeable: use them in index order.
         if let Some(prev) = previous {
             rows.push(constraint!(prev >= u.var));
@@ -327,7 +303,7 @@ fn per_gpu_layout(
             let placement = &instance.placements[p];
             let block = &instance.blocks[placement.block];
             let reserve = instance.options[block.option].reserve_mib;
-            let w = Column::integer(vars, (class.free_mib / reserve).min(placement.upper));
+            let w = vars.integer((class.free_mib / reserve).min(placement.upper));
             reserved.add_mul(reserve as f64, w.var);
             workers_of.entry(p).or_default().add_mul(1.0, w.var);
             if block.gpus > 1 {

@@ -45,6 +45,7 @@ pub fn make_plan(
                 requested: d.replicas,
                 placed: got,
                 reasons: Vec::new(),
+                suggestions: Vec::new(),
             })
         })
         .collect();
@@ -71,6 +72,7 @@ pub fn make_plan(
             gpus_used,
             bound,
             gap,
+            moves: None,
         },
         replicas,
         unplaced,
@@ -80,5 +82,6 @@ pub fn make_plan(
             gpus_used,
             gpus_free: gpus_eligible.saturating_sub(gpus_used),
         },
+        migration: None,
     }
 }

@@ -21,7 +21,7 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<PlacedReplica
         for &tp in &dep.tensor_parallel {
             for &pp in &dep.pipeline_parallel {
                 let need = memory::footprint(&inputs, q, tp, pp).need_mib;
-                // Every stage: tp GPUs of one node, as (node, sorted indices).
+                // Every stage: tp GPUs of one node, as (node, type, largest memory, sorted indices).
                 let mut stage_options: Vec<(String, String, u64, Vec<u32>)> = Vec::new();
                 for node in &fleet.nodes {
                     for subset in subsets(node.gpus.len(), tp as usize) {
@@ -29,15 +29,17 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<PlacedReplica
                         stage_options.push((
                             node.name.clone(),
                             gpus[0].gpu_type.clone(),
-                            gpus[0].memory_mib,
+                            gpus.iter().map(|g| g.memory_mib).max().unwrap_or(0),
                             gpus.iter().map(|g| g.index).collect(),
                         ));
                     }
                 }
-                // pp stages in non-decreasing option order (stage order does not matter).
+                // pp stages in non-decreasing option order (stage order does not matter), in any
+                // split over nodes; GPUs of one type may differ in memory (the checker judges each).
                 for combo in multisets(stage_options.len(), pp as usize) {
                     let first = &stage_options[combo[0]];
-                    let Some(reserve) = memory::reserve_mib(need, dep.gpu_memory_utilization, first.2) else {
+                    let largest = combo.iter().map(|&c| stage_options[c].2).max().unwrap_or(0);
+                    let Some(reserve) = memory::reserve_mib(need, dep.gpu_memory_utilization, largest) else {
                         continue;
                     };
                     out.push(PlacedReplica {
@@ -144,23 +146,33 @@ fn search(
     }
 }
 
-/// Solves with HiGHS and compares with exhaustion.
+/// Solves with HiGHS and compares with exhaustion: equal on every level where the model is
+/// exact; where it reports a restriction, never above the optimum and a bound never below it.
 pub fn assert_matches_brute_force(fleet_yaml: &str, deployments_yaml: &str) {
     let (fleet, workload) = parse(fleet_yaml, deployments_yaml);
-    let plan = solve(&fleet, &workload).plan;
+    let solved = solve(&fleet, &workload);
+    let plan = solved.plan;
     let o = &plan.objective;
     let solver = (o.placed_value, -(o.quantization_penalty as i64), -(o.gpus_used as i64));
     let best = optimum(&fleet, &workload);
-    assert_eq!(solver, best, "solver vs brute force\n{}", plan.to_json());
-    // The relaxed LP (no spread, multi-GPU sharing packed like one-GPU) bounds every plan.
-    let bound = fleetfit::solver::relaxation_bound(&fleet, &workload, std::time::Duration::from_secs(10))
-        .unwrap()
-        .expect("a tiny LP solves");
-    assert!(
-        bound + 1e-6 >= best.0 as f64,
-        "LP bound {bound} below the optimum {}",
-        best.0
-    );
+    if solved.stats.restrictions.is_empty() {
+        assert_eq!(solver, best, "solver vs brute force\n{}", plan.to_json());
+        assert_eq!(plan.status, SolveStatus::Optimal, "{}", plan.to_json());
+        // The relaxed LP (no spread, multi-GPU sharing packed like one-GPU) bounds every plan.
+        let bound = fleetfit::solver::relaxation_bound(&fleet, &workload, std::time::Duration::from_secs(10))
+            .unwrap()
+            .expect("a tiny LP solves");
+        assert!(
+            bound + 1e-6 >= best.0 as f64,
+            "LP bound {bound} below the optimum {}",
+            best.0
+        );
+    } else {
+        assert_eq!(plan.status, SolveStatus::TimeLimit, "a restricted model claims a proof");
+        assert!(solver <= best, "solver above the optimum\n{}", plan.to_json());
+        let bound = o.bound.expect("a time-limited plan has a bound");
+        assert!(bound + 1e-6 >= best.0 as f64, "bound {bound} below the optimum {}", best.0);
+    }
 }
 
 const TINY: &str = "models:\n  - {id: tiny, params: 1073741824, layers: 8, hidden_size: 1024, heads: 8, kv_heads: 8, head_dim: 128, dtype: bf16}\n";
@@ -244,4 +256,42 @@ fn a_spread_deployment_too_big_for_two_per_node_is_pooled_exactly() {
         "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: big, model: tiny, replicas: 3, priority: 3, tensor_parallel: [4], kv_cache_tokens: 32768, spread: true}}\n  - {{name: small, model: tiny, replicas: 3, priority: 1, tensor_parallel: [2], kv_cache_tokens: 32768}}\n"
     );
     assert_matches_brute_force(&fleet, &deps);
+}
+
+#[test]
+fn spread_pipeline_splits_two_stages_and_one() {
+    // The first case: 3 stages over a 2-GPU and a 1-GPU node, spread.
+    let fleet = format!("nodes:\n{}{}", idle_node("a", "A", 2, 4096), idle_node("b", "A", 1, 4096));
+    let deps = format!(
+        "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: m, model: tiny, replicas: 2, tensor_parallel: [1], pipeline_parallel: [3], kv_cache_tokens: 8192, spread: true}}\n"
+    );
+    assert_matches_brute_force(&fleet, &deps);
+}
+
+#[test]
+fn one_type_two_memory_sizes_in_one_replica() {
+    let fleet = format!("nodes:\n{}{}", idle_node("a", "A", 2, 4096), idle_node("b", "A", 2, 4608));
+    let deps = format!(
+        "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: m, model: tiny, replicas: 1, tensor_parallel: [2], pipeline_parallel: [2], kv_cache_tokens: 32768}}\n  - {{name: s, model: tiny, replicas: 1, priority: 2, tensor_parallel: [1], kv_cache_tokens: 32768}}\n"
+    );
+    assert_matches_brute_force(&fleet, &deps);
+}
+
+#[test]
+fn sharing_pipelines_across_nodes_stack_replicas() {
+    // The third case: two 1-GPU nodes, two sharing TP 1 x PP 2 replicas on both.
+    let fleet = format!("nodes:\n{}{}", idle_node("a", "A", 1, 4096), idle_node("b", "A", 1, 4096));
+    let deps = format!(
+        "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: s, model: tiny, replicas: 2, quantizations: [fp8], tensor_parallel: [1], pipeline_parallel: [2], kv_cache_tokens: 8192, share_gpu: true, gpu_memory_utilization: 0.3}}\n"
+    );
+    assert_matches_brute_force(&fleet, &deps);
+}
+
+#[test]
+fn sharing_spread_pipelines_with_selectors_and_every_reserve() {
+    let fleet = "nodes:\n  - name: a\n    labels: {zone: east}\n    gpus:\n      - {index: 0, type: A, memory_mib: 4096}\n      - {index: 1, type: A, memory_mib: 4608, used_mib: 1024}\n  - name: b\n    labels: {zone: east}\n    gpus:\n      - {index: 0, type: A, memory_mib: 4096}\n  - name: c\n    labels: {zone: west}\n    gpus:\n      - {index: 0, type: A, memory_mib: 4096}\n      - {index: 1, type: B, memory_mib: 4096}\n";
+    let deps = format!(
+        "policy: {{overhead_mib: 0, reserve: {{per_node: 0, fleet: 1, per_type: {{B: 1}}}}}}\n{TINY}deployments:\n  - {{name: s, model: tiny, replicas: 2, priority: 2, quantizations: [fp8], tensor_parallel: [1], pipeline_parallel: [1, 2], kv_cache_tokens: 8192, share_gpu: true, spread: true, node_selector: {{zone: east}}}}\n  - {{name: t, model: tiny, replicas: 2, quantizations: [fp8], tensor_parallel: [1], pipeline_parallel: [2], kv_cache_tokens: 8192, share_gpu: true}}\n"
+    );
+    assert_matches_brute_force(fleet, &deps);
 }

@@ -47,6 +47,11 @@ pub fn solve(fleet: &Fleet, workload: &Workload) -> Solved {
     };
     let solved = solver::solve(fleet, workload, &options).unwrap_or_else(|e| panic!("solve failed: {e}"));
     assert_valid(fleet, workload, &solved.plan);
+    assert!(
+        !solved.stats.proof_contradicted,
+        "a heuristic plan beat a level the solver proved:\n{}",
+        solved.plan.to_json()
+    );
     solved
 }
 

@@ -6,12 +6,15 @@ use proptest::prelude::*;
 use super::brute;
 use super::common::*;
 
-/// A random tiny fleet: 1-3 nodes, 1-3 GPUs each, two GPU types, some used or busy.
+/// A random tiny fleet: 1-3 nodes, 1-3 GPUs each, two GPU types, two memory sizes of one type,
+/// some used, busy or unhealthy, nodes labelled east or west.
 fn tiny_fleet() -> impl Strategy<Value = String> {
     let gpu = (
         0u8..2,
+        prop_oneof![3 => Just(4096u64), 1 => Just(4608)],
         prop_oneof![Just(0u64), Just(1024), Just(2048), Just(3800)],
-        prop_oneof![4 => Just(0u32), 1 => Just(95)],
+        prop_oneof![6 => Just(0u32), 1 => Just(95)],
+        prop_oneof![9 => Just(true), 1 => Just(false)],
     );
     let node = (prop::collection::vec(gpu, 1..=3), prop::bool::ANY);
     prop::collection::vec(node, 1..=3).prop_map(|nodes| {
@@ -21,9 +24,9 @@ fn tiny_fleet() -> impl Strategy<Value = String> {
                 "  - name: n{n}\n    labels: {{zone: {}}}\n    gpus:\n",
                 if *east { "east" } else { "west" }
             );
-            for (i, (t, used, util)) in gpus.iter().enumerate() {
+            for (i, (t, memory, used, util, healthy)) in gpus.iter().enumerate() {
                 text += &format!(
-                    "      - {{index: {i}, type: {}, memory_mib: 4096, used_mib: {used}, utilization: {util}}}\n",
+                    "      - {{index: {i}, type: {}, memory_mib: {memory}, used_mib: {used}, utilization: {util}, healthy: {healthy}}}\n",
                     ["A", "B"][*t as usize]
                 );
             }
@@ -32,26 +35,32 @@ fn tiny_fleet() -> impl Strategy<Value = String> {
     })
 }
 
-/// 1-2 random deployments of the tiny model.
+/// 1-3 random deployments of the tiny model, every rule in play: TP and PP (splits over nodes),
+/// quantizations, spread, sharing, GPU types, node selectors, gpu_memory_utilization, and the
+/// three reserves.
 fn tiny_deployments() -> impl Strategy<Value = String> {
     let dep = (
-        1u64..=3,
-        1u64..=4,
+        (1u64..=2, 1u64..=4),
         prop::sample::subsequence(vec![1u64, 2], 1..=2),
-        prop::sample::subsequence(vec![1u64, 2], 1..=2),
+        prop::sample::subsequence(vec![1u64, 2, 3], 1..=2),
         prop::sample::subsequence(vec!["bf16", "fp8"], 1..=2),
-        prop::bool::ANY,
+        (prop::bool::ANY, prop_oneof![2 => Just(false), 1 => Just(true)]),
         prop::option::of(prop::sample::select(vec!["A", "B"])),
-        prop::option::of(prop::sample::select(vec![0.5f64, 0.8, 0.95])),
+        prop_oneof![3 => Just(false), 1 => Just(true)],
+        prop::option::of(prop::sample::select(vec![0.3f64, 0.5, 0.8, 0.95])),
         prop::sample::select(vec![8192u64, 32768]),
     );
-    (prop::collection::vec(dep, 1..=2), 0u64..=1, 0u64..=2).prop_map(|(deps, per_node, fleet)| {
-        let mut text = format!("policy: {{overhead_mib: 0, reserve: {{per_node: {per_node}, fleet: {fleet}}}}}\nmodels:\n  - {{id: tiny, params: 1073741824, layers: 8, hidden_size: 1024, heads: 8, kv_heads: 8, head_dim: 128, dtype: bf16}}\ndeployments:\n");
-        for (i, (replicas, priority, tp, pp, quants, spread, gpu_type, gmu, tokens)) in deps.iter().enumerate() {
+    let policy = (0u64..=1, 0u64..=2, 0u64..=1);
+    (prop::collection::vec(dep, 1..=3), policy).prop_map(|(deps, (per_node, fleet, per_type))| {
+        let mut text = format!("policy: {{overhead_mib: 0, reserve: {{per_node: {per_node}, fleet: {fleet}, per_type: {{A: {per_type}}}}}}}\nmodels:\n  - {{id: tiny, params: 1073741824, layers: 8, hidden_size: 1024, heads: 8, kv_heads: 8, head_dim: 128, dtype: bf16}}\ndeployments:\n");
+        for (i, ((replicas, priority), tp, pp, quants, (spread, share), gpu_type, east, gmu, tokens)) in
+            deps.iter().enumerate()
+        {
             text += &format!(
-                "  - {{name: d{i}, model: tiny, replicas: {replicas}, priority: {priority}, tensor_parallel: {tp:?}, pipeline_parallel: {pp:?}, quantizations: [{}], spread: {spread}, kv_cache_tokens: {tokens}{}{}}}\n",
+                "  - {{name: d{i}, model: tiny, replicas: {replicas}, priority: {priority}, tensor_parallel: {tp:?}, pipeline_parallel: {pp:?}, quantizations: [{}], spread: {spread}, share_gpu: {share}, kv_cache_tokens: {tokens}{}{}{}}}\n",
                 quants.join(", "),
                 gpu_type.map(|t| format!(", gpu_types: [{t}]")).unwrap_or_default(),
+                if *east { ", node_selector: {zone: east}" } else { "" },
                 gmu.map(|g| format!(", gpu_memory_utilization: {g}")).unwrap_or_default(),
             );
         }
@@ -59,8 +68,16 @@ fn tiny_deployments() -> impl Strategy<Value = String> {
     })
 }
 
+/// Tiny cases per run: a bounded number in `cargo test`, more through `scripts/brute.sh`.
+fn brute_cases() -> u32 {
+    std::env::var("FLEETFIT_BRUTE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: brute_cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn random_tiny_instances_match_exhaustion(fleet in tiny_fleet(), deployments in tiny_deployments()) {

@@ -539,7 +539,24 @@ fn every_checker_clause_catches_its_mutation() {
                     requested: 1,
                     placed: 0,
                     reasons: vec![],
+                    suggestions: vec![],
                 })
+            }),
+        ),
+        (
+            "totals",
+            Box::new(|p| {
+                p.status = fleetfit::domain::SolveStatus::Optimal;
+                p.objective.bound = Some(p.objective.placed_value as f64 + 1.0);
+                p.objective.gap = Some(0.01);
+            }),
+        ),
+        (
+            "totals",
+            Box::new(|p| {
+                p.status = fleetfit::domain::SolveStatus::TimeLimit;
+                p.objective.bound = Some(p.objective.placed_value as f64 - 1.0);
+                p.objective.gap = Some(0.0);
             }),
         ),
     ];
@@ -549,4 +566,34 @@ fn every_checker_clause_catches_its_mutation() {
         let rules = violated_rules(&f, &w, &bad);
         assert!(rules.contains(rule), "case {i}: expected {rule}, got {rules:?}");
     }
+}
+
+#[test]
+fn the_checker_rejects_duplicate_unplaced_entries() {
+    let nodes = fleet(&idle_node("a", "A", 1, 4096));
+    let text = deployments(
+        "",
+        "  - {name: d, model: tiny, replicas: 3, tensor_parallel: [1], kv_cache_tokens: 32768}\n",
+    );
+    let (f, w, plan) = solved(&nodes, &text);
+    assert_eq!(plan.unplaced.len(), 1);
+    assert!(violated_rules(&f, &w, &plan).is_empty());
+    let mut bad = plan;
+    let again = bad.unplaced[0].clone();
+    bad.unplaced.push(again);
+    assert_eq!(violated_rules(&f, &w, &bad), vec!["totals"]);
+}
+
+#[test]
+fn plans_with_unknown_fields_are_refused() {
+    let nodes = fleet(&idle_node("a", "A", 1, 4096));
+    let text = deployments("", "  - {name: d, model: tiny, tensor_parallel: [1], kv_cache_tokens: 32768}\n");
+    let (_, _, plan) = solved(&nodes, &text);
+    let mut json: serde_json::Value = serde_json::from_str(&plan.to_json()).unwrap();
+    json["replicas"][0]["gpu"] = serde_json::json!(0);
+    let text = serde_json::to_string(&json).unwrap();
+    assert!(serde_json::from_str::<Plan>(&text).is_err());
+    let (_dir, path) = temp_file("plan.json", &text);
+    let err = fleetfit::formats::parse_file::<Plan>(&path).unwrap_err().to_string();
+    assert!(err.contains("replicas[0]") && err.contains("gpu"), "{err}");
 }
