@@ -15,7 +15,7 @@ fn main() {
     let replicas = fleetfit::greedy::place(&fleet, &workload);
     println!("greedy {:.2}s ({} replicas)", t.elapsed().as_secs_f64(), replicas.len());
     let t = Instant::now();
-    let mut plan = fleetfit::solver::make_plan(&fleet, &workload, replicas, SolveStatus::TimeLimit, None);
+    let mut plan = fleetfit::domain::make_plan(&fleet, &workload, replicas, SolveStatus::TimeLimit, None);
     println!("make_plan {:.2}s", t.elapsed().as_secs_f64());
     let t = Instant::now();
     let violations = fleetfit::check::check(&fleet, &workload, &plan);
@@ -25,7 +25,7 @@ fn main() {
         violations.len()
     );
     let t = Instant::now();
-    fleetfit::explain::annotate(&fleet, &workload, &mut plan);
+    fleetfit::explain::annotate(&fleet, &workload, &mut plan, &|_| None);
     println!(
         "explain {:.2}s ({} unplaced)",
         t.elapsed().as_secs_f64(),

@@ -3,4 +3,4 @@
 # the contract in play, each solved by HiGHS and compared with exhaustion.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FLEETFIT_BRUTE_CASES="${1:-20000}" cargo test --release --test it random_tiny_instances_match_exhaustion -- --nocapture
+FLEETFIT_BRUTE_CASES="${1:-20000}" cargo test --test it random_tiny_instances_match_exhaustion -- --nocapture

@@ -80,9 +80,7 @@ fn competition(workload: &Workload, d: &Deployment, placed: u64, resolve: &Resol
         ));
     }
     if out.len() == 1 {
-        out.push(
-            "the eligible GPUs with enough free memory for its stages are used up by its own replicas".into(),
-        );
+        out.push("the eligible GPUs with enough free memory for its stages are used up by its own replicas".into());
     }
     out
 }

@@ -6,9 +6,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::domain::make_plan;
 use crate::domain::{Fleet, PlacedReplica, Plan, SolveStatus, Stage, Workload};
 use crate::shapes::{self, ShapeOption};
-use crate::solver::make_plan;
 
 /// Which of the LP's shapes [`place_guided`] places first. No one order wins on every fleet, so
 /// the solver tries them all and keeps the best plan.

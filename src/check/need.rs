@@ -18,7 +18,9 @@ fn exact(d: &Deployment, q: Quantization, tp: u64, pp: u64, overhead_mib: u64) -
     let scale = 128u128.checked_mul(tp)?.checked_mul(pp)?.checked_mul(tp)?;
     let weights_scaled = match m.weights_mib.get(&q) {
         Some(&mib) => ((mib as u128) << 20).checked_mul(128)?.checked_mul(tp)?,
-        None => (m.params as u128).checked_mul(q.sixteenth_bits() as u128)?.checked_mul(tp)?,
+        None => (m.params as u128)
+            .checked_mul(q.sixteenth_bits() as u128)?
+            .checked_mul(tp)?,
     };
     let layers = (m.layers as u128).div_ceil(pp.max(1));
     let kv_bytes: u128 = match d.kv_cache_dtype {

@@ -4,8 +4,10 @@ pub mod deployment;
 pub mod fleet;
 pub mod model;
 pub mod plan;
+pub mod totals;
 
 pub use deployment::{Deployment, KvCacheDtype, Policy, Reserve, Workload};
 pub use fleet::{Fleet, Gpu, GpuKind, Node};
 pub use model::{Mla, ModelArch, Quantization};
 pub use plan::{FleetUse, MigrationStep, Objective, PlacedReplica, Plan, SolveStatus, Stage, Suggestion, Unplaced};
+pub use totals::make_plan;

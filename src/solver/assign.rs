@@ -108,7 +108,9 @@ pub fn assign(instance: &Instance<'_>, form: &Formulation, values: &[f64]) -> Re
         }
     }
     if chunks.values().any(|l| !l.is_empty()) {
-        return Err(Error::Solver("internal: chunks left over after the split patterns".into()));
+        return Err(Error::Solver(
+            "internal: chunks left over after the split patterns".into(),
+        ));
     }
     let mut replicas: Vec<(usize, PlacedReplica)> = Vec::new();
     for (option, parts) in built {

@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 
 use good_lp::{Constraint, Expression, Variable, constraint};
 
-use super::instance::Instance;
 use super::columns::{Column, Columns};
+use super::instance::Instance;
 
 /// The chunk part of the model.
 #[derive(Debug, Clone, Default)]
@@ -66,11 +66,7 @@ impl ChunkVars {
             let o = split.option;
             handled[o] = true;
             let replicas = deployments[instance.options[o].deployment].replicas;
-            let counts: Vec<Column> = split
-                .parts
-                .iter()
-                .map(|_| vars.integer(replicas))
-                .collect();
+            let counts: Vec<Column> = split.parts.iter().map(|_| vars.integer(replicas)).collect();
             let mut all = Expression::default();
             counts.iter().for_each(|c| all.add_mul(1.0, c.var));
             rows.push(constraint!(all == y[o]));

@@ -67,11 +67,7 @@ impl Formulation {
     pub fn build(instance: &Instance<'_>) -> Formulation {
         let mut vars = Columns::default();
         let deployments = &instance.workload.deployments;
-        let x: Vec<Variable> = instance
-            .placements
-            .iter()
-            .map(|p| vars.integer(p.upper).var)
-            .collect();
+        let x: Vec<Variable> = instance.placements.iter().map(|p| vars.integer(p.upper).var).collect();
         let y: Vec<Variable> = instance
             .options
             .iter()

@@ -139,7 +139,13 @@ pub fn solve_level(
 
 /// The HiGHS model of one level: columns in fleetfit's order (column `j` of a solution is
 /// `form.vars.defs()[j]`), rows as `expression <= 0` or `== 0` (good_lp's normal form).
-fn build_model(form: &Formulation, objective: &Expression, maximise: bool, extra: &[Constraint], relaxed: bool) -> highs::Model {
+fn build_model(
+    form: &Formulation,
+    objective: &Expression,
+    maximise: bool,
+    extra: &[Constraint],
+    relaxed: bool,
+) -> highs::Model {
     let columns = &form.vars;
     let mut costs = vec![0.0; columns.len()];
     for (var, coefficient) in objective.clone().linear_coefficients() {

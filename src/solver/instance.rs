@@ -456,7 +456,10 @@ fn memory_size_restrictions(fleet: &Fleet, workload: &Workload, eligible: &[Vec<
         let mut here: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
         for (gpu, _) in node.gpus.iter().zip(elig).filter(|(_, ok)| **ok) {
             here.entry(gpu.gpu_type.as_str()).or_default().push(gpu.kind_memory_mib);
-            sizes.entry(gpu.gpu_type.as_str()).or_default().push(gpu.kind_memory_mib);
+            sizes
+                .entry(gpu.gpu_type.as_str())
+                .or_default()
+                .push(gpu.kind_memory_mib);
         }
         for (t, mut m) in here {
             m.sort_unstable();

@@ -14,7 +14,6 @@ pub mod instance;
 pub mod pool;
 pub mod sharing;
 pub mod start;
-pub mod summary;
 
 use std::time::{Duration, Instant};
 
@@ -23,9 +22,8 @@ use good_lp::constraint;
 pub use formulation::Formulation;
 pub use highs_run::{HighsSettings, LevelOutcome, LevelResult, Starts};
 pub use instance::Instance;
-pub use summary::make_plan;
 
-use crate::domain::{Fleet, Plan, SolveStatus, Workload};
+use crate::domain::{Fleet, Plan, SolveStatus, Workload, make_plan};
 use crate::error::{Error, Result};
 
 /// How hard to try.
@@ -295,8 +293,8 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
                 .as_ref()
                 .is_some_and(|lp| value >= (lp.value + 1e-6).floor() - 1e-6);
         let bound_closes = !result.bound.is_finite() || (result.bound - value).abs() < 1.0 - 1e-6;
-        let proven = !restricted
-            && (reaches_lp || result.outcome == LevelOutcome::Optimal && (gap == 0.0 || bound_closes));
+        let proven =
+            !restricted && (reaches_lp || result.outcome == LevelOutcome::Optimal && (gap == 0.0 || bound_closes));
         if i == 0 {
             let lp_bound = relaxation.as_ref().map(|lp| lp.value);
             let highs_bound = if restricted { f64::NAN } else { result.bound };

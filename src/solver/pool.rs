@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 
 use good_lp::{Constraint, Expression, Variable, constraint};
 
-use super::instance::Instance;
 use super::columns::{Column, Columns};
+use super::instance::Instance;
 use crate::domain::GpuKind;
 
 /// Which supply a stage can use: same GPU kind, same size, same node selector.
@@ -189,12 +189,7 @@ pub struct PoolVars {
 
 impl PoolVars {
     /// Adds `v` per supply and, per key, the running-surplus rows (Hall's condition fleet-wide).
-    pub fn build(
-        instance: &Instance<'_>,
-        vars: &mut Columns,
-        y: &[Variable],
-        rows: &mut Vec<Constraint>,
-    ) -> Self {
+    pub fn build(instance: &Instance<'_>, vars: &mut Columns, y: &[Variable], rows: &mut Vec<Constraint>) -> Self {
         let pool = &instance.pool;
         let v: Vec<Column> = pool.supplies.iter().map(|s| vars.integer(s.upper)).collect();
         // Net supply entering at each (key, threshold).

@@ -95,12 +95,7 @@ pub struct Sharing {
 
 impl Sharing {
     /// Adds the sharing variables and rows for every node where a sharing placement fits.
-    pub fn build(
-        instance: &Instance<'_>,
-        vars: &mut Columns,
-        x: &[Variable],
-        rows: &mut Vec<Constraint>,
-    ) -> Sharing {
+    pub fn build(instance: &Instance<'_>, vars: &mut Columns, x: &[Variable], rows: &mut Vec<Constraint>) -> Sharing {
         let mut by_node: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for (p, placement) in instance.placements.iter().enumerate() {
             if instance.blocks[placement.block].shared {

@@ -6,9 +6,9 @@
 //! replica never repairs a violation), so partial plans that break one are pruned.
 
 use fleetfit::check::{self, Rule};
+use fleetfit::domain::make_plan;
 use fleetfit::domain::{Fleet, PlacedReplica, Plan, SolveStatus, Stage, Workload};
 use fleetfit::memory::{self, MemoryInputs};
-use fleetfit::solver::make_plan;
 
 use super::common::*;
 
@@ -171,7 +171,11 @@ pub fn assert_matches_brute_force(fleet_yaml: &str, deployments_yaml: &str) {
         assert_eq!(plan.status, SolveStatus::TimeLimit, "a restricted model claims a proof");
         assert!(solver <= best, "solver above the optimum\n{}", plan.to_json());
         let bound = o.bound.expect("a time-limited plan has a bound");
-        assert!(bound + 1e-6 >= best.0 as f64, "bound {bound} below the optimum {}", best.0);
+        assert!(
+            bound + 1e-6 >= best.0 as f64,
+            "bound {bound} below the optimum {}",
+            best.0
+        );
     }
 }
 
@@ -261,7 +265,11 @@ fn a_spread_deployment_too_big_for_two_per_node_is_pooled_exactly() {
 #[test]
 fn spread_pipeline_splits_two_stages_and_one() {
     // The first case: 3 stages over a 2-GPU and a 1-GPU node, spread.
-    let fleet = format!("nodes:\n{}{}", idle_node("a", "A", 2, 4096), idle_node("b", "A", 1, 4096));
+    let fleet = format!(
+        "nodes:\n{}{}",
+        idle_node("a", "A", 2, 4096),
+        idle_node("b", "A", 1, 4096)
+    );
     let deps = format!(
         "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: m, model: tiny, replicas: 2, tensor_parallel: [1], pipeline_parallel: [3], kv_cache_tokens: 8192, spread: true}}\n"
     );
@@ -270,7 +278,11 @@ fn spread_pipeline_splits_two_stages_and_one() {
 
 #[test]
 fn one_type_two_memory_sizes_in_one_replica() {
-    let fleet = format!("nodes:\n{}{}", idle_node("a", "A", 2, 4096), idle_node("b", "A", 2, 4608));
+    let fleet = format!(
+        "nodes:\n{}{}",
+        idle_node("a", "A", 2, 4096),
+        idle_node("b", "A", 2, 4608)
+    );
     let deps = format!(
         "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: m, model: tiny, replicas: 1, tensor_parallel: [2], pipeline_parallel: [2], kv_cache_tokens: 32768}}\n  - {{name: s, model: tiny, replicas: 1, priority: 2, tensor_parallel: [1], kv_cache_tokens: 32768}}\n"
     );
@@ -280,7 +292,11 @@ fn one_type_two_memory_sizes_in_one_replica() {
 #[test]
 fn sharing_pipelines_across_nodes_stack_replicas() {
     // The third case: two 1-GPU nodes, two sharing TP 1 x PP 2 replicas on both.
-    let fleet = format!("nodes:\n{}{}", idle_node("a", "A", 1, 4096), idle_node("b", "A", 1, 4096));
+    let fleet = format!(
+        "nodes:\n{}{}",
+        idle_node("a", "A", 1, 4096),
+        idle_node("b", "A", 1, 4096)
+    );
     let deps = format!(
         "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: s, model: tiny, replicas: 2, quantizations: [fp8], tensor_parallel: [1], pipeline_parallel: [2], kv_cache_tokens: 8192, share_gpu: true, gpu_memory_utilization: 0.3}}\n"
     );

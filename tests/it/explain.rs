@@ -57,6 +57,32 @@ fn competition_is_named_when_shapes_fit() {
     );
     assert_eq!(
         r,
-        vec!["1 more would fit, but the GPUs they fit on went to higher-value replicas or policy.reserve"]
+        vec!["alone it would place 1 of 1; the GPUs those need hold replicas of equal or higher value (big)"]
+    );
+}
+
+#[test]
+fn no_competition_is_blamed_when_the_deployment_alone_places_no_more() {
+    // Two replicas, spread, one node: nothing competes, spread is the limit.
+    let r = reasons(
+        &format!("nodes:\n{}", idle_node("a", "A", 2, 81920)),
+        "deployments:\n  - {name: s, model: qwen2.5-0.5b, replicas: 2, tensor_parallel: [1], spread: true}\n",
+    );
+    assert_eq!(
+        r,
+        vec![
+            "even alone on the fleet it places only 1 of 2",
+            "spread: no node may hold GPUs of two of its replicas, and too few nodes have room"
+        ]
+    );
+    // The reserve, not other deployments, keeps the second replica out.
+    let r = reasons(
+        &format!("nodes:\n{}", idle_node("a", "A", 2, 81920)),
+        "policy: {reserve: {fleet: 1}}\ndeployments:\n  - {name: s, model: qwen2.5-0.5b, replicas: 2, tensor_parallel: [1]}\n",
+    );
+    assert_eq!(r[0], "even alone on the fleet it places only 1 of 2");
+    assert!(
+        r[1].starts_with("policy.reserve keeps GPUs free (per_node 0, fleet 1"),
+        "{r:?}"
     );
 }

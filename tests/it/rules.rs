@@ -587,7 +587,10 @@ fn the_checker_rejects_duplicate_unplaced_entries() {
 #[test]
 fn plans_with_unknown_fields_are_refused() {
     let nodes = fleet(&idle_node("a", "A", 1, 4096));
-    let text = deployments("", "  - {name: d, model: tiny, tensor_parallel: [1], kv_cache_tokens: 32768}\n");
+    let text = deployments(
+        "",
+        "  - {name: d, model: tiny, tensor_parallel: [1], kv_cache_tokens: 32768}\n",
+    );
     let (_, _, plan) = solved(&nodes, &text);
     let mut json: serde_json::Value = serde_json::from_str(&plan.to_json()).unwrap();
     json["replicas"][0]["gpu"] = serde_json::json!(0);

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::domain::{Fleet, FleetUse, Objective, PlacedReplica, Plan, SolveStatus, Unplaced, Workload};
+use super::{Fleet, FleetUse, Objective, PlacedReplica, Plan, SolveStatus, Unplaced, Workload};
 
 /// Builds the plan around a set of replicas: sorts them, counts GPUs once each, lists unplaced
 /// demand. `bound` is level 1's proven bound when the solve stopped early.
