@@ -38,6 +38,8 @@ pub struct LevelResult {
     /// HiGHS's dual bound on the level's objective.
     pub bound: f64,
     pub seconds: f64,
+    /// The objective HiGHS reported for its solution (checked against `values`).
+    pub reported: f64,
 }
 
 /// A level's starting points: `hint` is offered to HiGHS (which checks it); `fallback` is a
@@ -50,12 +52,80 @@ pub struct Starts<'s> {
 
 /// Solves `objective` (maximised or minimised) subject to the model's rows plus `extra`,
 /// starting from `starts`, within `time_left`.
+///
+/// Given a starting solution, HiGHS 1.16 can report an objective that the solution it returns
+/// does not reach (it hands back the start). The returned columns are evaluated here; if they
+/// fall short of what HiGHS reported, the level is solved again without a start.
 pub fn solve_level(
     form: &Formulation,
     objective: &Expression,
     maximise: bool,
     extra: &[Constraint],
     starts: Starts<'_>,
+    time_left: Duration,
+    settings: &HighsSettings,
+) -> Result<LevelResult, Error> {
+    let started = Instant::now();
+    let start = starts.hint.or(starts.fallback).filter(|s| !s.is_empty());
+    let first = solve_once(
+        form,
+        objective,
+        maximise,
+        extra,
+        start,
+        starts.fallback,
+        time_left,
+        settings,
+    )?;
+    let reached = evaluate(form, objective, &first.values);
+    let short = if maximise {
+        first.reported > reached + 0.5
+    } else {
+        first.reported < reached - 0.5
+    };
+    if start.is_none() || settings.relaxed || !short || !first.reported.is_finite() {
+        return Ok(first);
+    }
+    if settings.verbose {
+        eprintln!(
+            "fleetfit: HiGHS reported {} but returned a solution worth {reached}; solving again without a start",
+            first.reported
+        );
+    }
+    let left = time_left.saturating_sub(started.elapsed());
+    let second = solve_once(form, objective, maximise, extra, None, starts.fallback, left, settings)?;
+    let better = |a: f64, b: f64| if maximise { a > b } else { a < b };
+    let mut result = if better(evaluate(form, objective, &second.values), reached) {
+        second
+    } else {
+        // The first solution stands, but its level is not proven.
+        LevelResult {
+            outcome: LevelOutcome::Stopped,
+            ..first
+        }
+    };
+    result.seconds = started.elapsed().as_secs_f64();
+    Ok(result)
+}
+
+/// An objective's value at a solution given as column values.
+fn evaluate(form: &Formulation, objective: &Expression, values: &[f64]) -> f64 {
+    objective.constant()
+        + objective
+            .clone()
+            .linear_coefficients()
+            .map(|(var, k)| k * values[form.vars.index_of(var)])
+            .sum::<f64>()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn solve_once(
+    form: &Formulation,
+    objective: &Expression,
+    maximise: bool,
+    extra: &[Constraint],
+    start: Option<&[f64]>,
+    fallback: Option<&[f64]>,
     time_left: Duration,
     settings: &HighsSettings,
 ) -> Result<LevelResult, Error> {
@@ -82,7 +152,7 @@ pub fn solve_level(
         // On large fleets presolve costs more than it saves for the LP alone.
         option(&mut model, "presolve", "off")?;
     }
-    if let Some(start) = starts.hint.or(starts.fallback).filter(|s| !s.is_empty()) {
+    if let Some(start) = start {
         // A start only speeds the search up; HiGHS refusing it is not a reason to fail.
         let _ = model.try_set_solution(Some(start), None, None, None);
     }
@@ -99,6 +169,7 @@ pub fn solve_level(
                 values,
                 bound: 0.0,
                 seconds: started.elapsed().as_secs_f64(),
+                reported: 0.0,
             });
         }
         HighsModelStatus::ReachedTimeLimit
@@ -111,6 +182,7 @@ pub fn solve_level(
         other => return Err(Error::Solver(format!("HiGHS ended with status {other:?}"))),
     };
     let bound = solved.double_info_value(c"mip_dual_bound").unwrap_or(f64::NAN);
+    let reported = solved.objective_value();
     let values: Vec<f64> = if solved.primal_solution_status() == highs::HighsSolutionStatus::Feasible {
         let columns = solved.get_solution().columns().to_vec();
         if settings.relaxed {
@@ -118,13 +190,14 @@ pub fn solve_level(
         } else {
             columns.iter().map(|v| v.round()).collect()
         }
-    } else if let Some(start) = starts.fallback {
+    } else if let Some(start) = fallback {
         // Stopped before it had a plan of its own: the start is feasible by construction.
         return Ok(LevelResult {
             outcome: LevelOutcome::Stopped,
             values: start.to_vec(),
             bound,
             seconds: started.elapsed().as_secs_f64(),
+            reported: f64::NAN,
         });
     } else {
         return Err(Error::Solver("HiGHS stopped before finding any feasible plan".into()));
@@ -134,6 +207,7 @@ pub fn solve_level(
         values,
         bound,
         seconds: started.elapsed().as_secs_f64(),
+        reported,
     })
 }
 

@@ -267,6 +267,7 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
                 values: best.clone(),
                 bound: 0.0,
                 seconds: 0.0,
+                reported: 0.0,
             }
         } else {
             let starts = Starts {
@@ -288,6 +289,7 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
         };
         // The level's value is recomputed from the returned columns, never taken from HiGHS.
         let value = form.level_value(i, &result.values);
+
         let reaches_lp = i == 0
             && relaxation
                 .as_ref()
@@ -399,7 +401,8 @@ fn level_one_bound(instance: &Instance<'_>, highs_bound: f64, lp_bound: Option<f
 /// Level 1's LP bound from the relaxed instance ([`Instance::relaxed`]): no plan of the workload
 /// places more value than this. `None` if the LP does not finish within `time_limit`.
 pub fn relaxation_bound(fleet: &Fleet, workload: &Workload, time_limit: Duration) -> Result<Option<f64>> {
-    let relaxed = Instance::relaxed(fleet, workload);
+    let view = planner_fleet(fleet, workload);
+    let relaxed = Instance::relaxed(&view, workload);
     let form = std::sync::Arc::new(Formulation::build(&relaxed));
     let settings = HighsSettings {
         mip_rel_gap: 0.0,
