@@ -53,6 +53,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         time_limit: Duration::from_secs_f64(args.time_limit),
         mip_rel_gap: args.gap,
         verbose: args.verbose,
+        ..SolveOptions::default()
     };
     let solved = solver::solve(&fleet, &workload, &options)?;
     let json = solved.plan.to_json();

@@ -66,7 +66,7 @@ pub fn solve_level(
     settings: &HighsSettings,
 ) -> Result<LevelResult, Error> {
     let started = Instant::now();
-    let start = starts.hint.or(starts.fallback).filter(|s| !s.is_empty());
+    let start = starts.hint.filter(|s| !s.is_empty());
     let first = solve_once(
         form,
         objective,
@@ -95,7 +95,8 @@ pub fn solve_level(
     let left = time_left.saturating_sub(started.elapsed());
     let second = solve_once(form, objective, maximise, extra, None, starts.fallback, left, settings)?;
     let better = |a: f64, b: f64| if maximise { a > b } else { a < b };
-    let mut result = if better(evaluate(form, objective, &second.values), reached) {
+    let again = evaluate(form, objective, &second.values);
+    let mut result = if better(again, reached) || second.outcome == LevelOutcome::Optimal && !better(reached, again) {
         second
     } else {
         // The first solution stands, but its level is not proven.

@@ -6,12 +6,14 @@
 
 pub mod assign;
 mod assign_shared;
+mod blocks;
 pub mod chunks;
 pub mod columns;
 pub mod formulation;
 pub mod highs_run;
 pub mod instance;
 pub mod pool;
+mod relax;
 pub mod sharing;
 pub mod start;
 
@@ -22,8 +24,10 @@ use good_lp::constraint;
 pub use formulation::Formulation;
 pub use highs_run::{HighsSettings, LevelOutcome, LevelResult, Starts};
 pub use instance::Instance;
+pub use relax::relaxation_bound;
+use relax::{level_one_bound, relax};
 
-use crate::domain::{Fleet, Plan, SolveStatus, Workload, make_plan};
+use crate::domain::{Fleet, PlacedReplica, Plan, SolveStatus, Workload, make_plan};
 use crate::error::{Error, Result};
 
 /// How hard to try.
@@ -35,6 +39,13 @@ pub struct SolveOptions {
     pub mip_rel_gap: f64,
     /// Stream HiGHS's log to stderr.
     pub verbose: bool,
+    /// A plan to start from (what runs now, or a base plan minus a failed part): checked, and
+    /// where it beats the greedy plans, HiGHS's warm start and the floor under a time limit.
+    pub start: Option<Vec<PlacedReplica>>,
+    /// An upper bound on `placed_value` proven elsewhere (removing capacity never raises the
+    /// optimum, so a base plan's bound bounds every failure case): it tightens the reported bound
+    /// and proves level 1 once the incumbent reaches it.
+    pub known_bound: Option<u64>,
 }
 
 impl Default for SolveOptions {
@@ -43,6 +54,8 @@ impl Default for SolveOptions {
             time_limit: Duration::from_secs(60),
             mip_rel_gap: 0.0,
             verbose: false,
+            start: None,
+            known_bound: None,
         }
     }
 }
@@ -123,8 +136,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         }
         let quick = SolveOptions {
             time_limit: left,
-            mip_rel_gap: 0.0,
-            verbose: false,
+            ..SolveOptions::default()
         };
         solve_unexplained(fleet, w, &quick)
             .ok()
@@ -217,6 +229,13 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
             greedy = guided;
         }
     }
+    if let Some(start) = &options.start {
+        let theirs = make_plan(fleet, workload, start.clone(), SolveStatus::TimeLimit, None);
+        let ours = make_plan(fleet, workload, greedy.clone(), SolveStatus::TimeLimit, None);
+        if plan_key(&theirs) > plan_key(&ours) && crate::check::check(fleet, workload, &theirs).is_empty() {
+            greedy = start.clone();
+        }
+    }
     let hint = start::from_replicas(&instance, &form, &greedy);
     let greedy_value = placed_value(workload, &greedy) as f64;
     // Placing nothing obeys every rule: a start that guarantees a plan under any time limit.
@@ -291,16 +310,18 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
         let value = form.level_value(i, &result.values);
 
         let reaches_lp = i == 0
-            && relaxation
+            && (relaxation
                 .as_ref()
-                .is_some_and(|lp| value >= (lp.value + 1e-6).floor() - 1e-6);
+                .is_some_and(|lp| value >= (lp.value + 1e-6).floor() - 1e-6)
+                || options.known_bound.is_some_and(|b| value >= b as f64 - 1e-6));
         let bound_closes = !result.bound.is_finite() || (result.bound - value).abs() < 1.0 - 1e-6;
         let proven =
             !restricted && (reaches_lp || result.outcome == LevelOutcome::Optimal && (gap == 0.0 || bound_closes));
         if i == 0 {
             let lp_bound = relaxation.as_ref().map(|lp| lp.value);
             let highs_bound = if restricted { f64::NAN } else { result.bound };
-            level1_bound = Some(level_one_bound(&instance, highs_bound, lp_bound, value, proven));
+            let bound = level_one_bound(&instance, highs_bound, lp_bound, value, proven);
+            level1_bound = Some(options.known_bound.map_or(bound, |b| bound.min(b as f64).max(value)));
         }
         stats.levels.push(LevelStats {
             name,
@@ -325,16 +346,9 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     };
     // Every run compares the heuristic plan with the solver's: a checked heuristic plan that is
     // better wins, and if the solver had proven its levels, that proof was wrong.
-    let key = |p: &Plan| {
-        (
-            p.objective.placed_value,
-            std::cmp::Reverse(p.objective.quantization_penalty),
-            std::cmp::Reverse(p.objective.gpus_used),
-        )
-    };
     let ours = make_plan(fleet, workload, replicas.clone(), SolveStatus::TimeLimit, None);
     let theirs = make_plan(fleet, workload, greedy.clone(), SolveStatus::TimeLimit, None);
-    if key(&theirs) > key(&ours) && crate::check::check(fleet, workload, &theirs).is_empty() {
+    if plan_key(&theirs) > plan_key(&ours) && crate::check::check(fleet, workload, &theirs).is_empty() {
         if all_proven {
             stats.proof_contradicted = true;
             all_proven = false;
@@ -375,92 +389,14 @@ pub fn planner_fleet(fleet: &Fleet, workload: &Workload) -> Fleet {
     })
 }
 
-/// Level 1's bound, rounded the safe way for an integer objective. A stopped level whose bound
-/// does not exceed its incumbent would have been proven optimal: HiGHS reports such bounds when it
-/// stops before the search starts, so then all demand that has any shape is the bound.
-fn level_one_bound(instance: &Instance<'_>, highs_bound: f64, lp_bound: Option<f64>, value: f64, proven: bool) -> f64 {
-    let all_demand: f64 = instance
-        .workload
-        .deployments
-        .iter()
-        .enumerate()
-        .filter(|(d, _)| instance.options.iter().any(|o| o.deployment == *d))
-        .map(|(_, d)| (d.priority * d.replicas) as f64)
-        .sum();
-    let trusted = highs_bound.is_finite() && (proven || highs_bound >= value + 1.0 - 1e-6);
-    let bound = if trusted {
-        (highs_bound + 1e-6).floor()
-    } else {
-        all_demand
-    };
-    // The LP relaxation bounds the integer optimum too (its floor, objective values being integers).
-    let bound = lp_bound.map_or(bound, |lp| bound.min((lp + 1e-6).floor()));
-    bound.min(all_demand).max(value)
-}
-
-/// Level 1's LP bound from the relaxed instance ([`Instance::relaxed`]): no plan of the workload
-/// places more value than this. `None` if the LP does not finish within `time_limit`.
-pub fn relaxation_bound(fleet: &Fleet, workload: &Workload, time_limit: Duration) -> Result<Option<f64>> {
-    let view = planner_fleet(fleet, workload);
-    let relaxed = Instance::relaxed(&view, workload);
-    let form = std::sync::Arc::new(Formulation::build(&relaxed));
-    let settings = HighsSettings {
-        mip_rel_gap: 0.0,
-        verbose: false,
-        relaxed: true,
-    };
-    Ok(relax(&relaxed, &form, Instant::now() + time_limit, &settings)?.map(|lp| lp.value))
-}
-
-/// The LP relaxation of level 1: its value and, per shape, the whole replicas it places.
-struct Relaxation {
-    value: f64,
-    shapes: Vec<(crate::shapes::ShapeOption, u64)>,
-}
-
-/// Solves level 1's LP relaxation within 80% of the time left; `None` if it does not finish.
-/// It finishes in a fraction of that wherever HiGHS's MIP search can still help afterwards; on
-/// fleets where it needs most of the time, the LP-guided greedy is the better use of it.
-fn relax(
-    instance: &Instance<'_>,
-    form: &std::sync::Arc<Formulation>,
-    deadline: Instant,
-    settings: &HighsSettings,
-) -> Result<Option<Relaxation>> {
-    let budget = deadline.saturating_duration_since(Instant::now()).mul_f64(0.8);
-    let lp_settings = HighsSettings {
-        relaxed: true,
-        ..settings.clone()
-    };
-    let starts = Starts {
-        hint: None,
-        fallback: None,
-    };
-    let Some(result) = highs_run::solve_level_by(form, 0, &[], starts, budget, &lp_settings)
-        .ok()
-        .flatten()
-    else {
-        return Ok(None);
-    };
-    if result.outcome != LevelOutcome::Optimal || result.values.len() != form.vars.len() {
-        return Ok(None);
-    }
-    let shapes = instance
-        .options
-        .iter()
-        .enumerate()
-        .map(|(o, option)| {
-            (
-                option.clone(),
-                (result.values[form.x.len() + o] + 1e-6).floor().max(0.0) as u64,
-            )
-        })
-        .filter(|&(_, n)| n > 0)
-        .collect();
-    Ok(Some(Relaxation {
-        value: form.level_value(0, &result.values),
-        shapes,
-    }))
+/// Section 6's order as a key: larger is better.
+fn plan_key(plan: &Plan) -> (u64, std::cmp::Reverse<u64>, std::cmp::Reverse<u64>) {
+    let o = &plan.objective;
+    (
+        o.placed_value,
+        std::cmp::Reverse(o.quantization_penalty),
+        std::cmp::Reverse(o.gpus_used),
+    )
 }
 
 /// Level 1's value of a set of replicas.

@@ -1,10 +1,12 @@
 //! One integration-test binary (fast linking); each module covers one area.
 
+mod api;
 mod brute;
 mod catalog;
 mod cli;
 mod common;
 mod errors;
+mod exactness;
 mod explain;
 mod formats;
 mod fuzz;

@@ -5,7 +5,7 @@ use fleetfit::synth::{GenSpec, deployments_yaml, fleet_yaml};
 use super::common::*;
 
 /// The scale bench's 512-GPU case: `gen --gpus 512 --deployments 32 --seed 1 --tight`.
-fn generated_512() -> (fleetfit::domain::Fleet, fleetfit::domain::Workload) {
+pub fn generated_512() -> (fleetfit::domain::Fleet, fleetfit::domain::Workload) {
     let spec = GenSpec {
         gpus: 512,
         deployments: 32,

@@ -1,0 +1,104 @@
+//! Level 1's bounds: the LP relaxation of a relaxed instance (no `spread`, multi-GPU sharing
+//! packed like one-GPU workers), which also guides the greedy start, and the safe rounding of
+//! every bound for an integer objective.
+
+use std::time::{Duration, Instant};
+
+use super::highs_run::{self, HighsSettings, LevelOutcome, Starts};
+use super::{Formulation, Instance, planner_fleet};
+use crate::domain::{Fleet, Workload};
+use crate::error::Result;
+
+/// Level 1's bound, rounded the safe way for an integer objective. A stopped level whose bound
+/// does not exceed its incumbent would have been proven optimal: HiGHS reports such bounds when it
+/// stops before the search starts, so then all demand that has any shape is the bound.
+pub(super) fn level_one_bound(
+    instance: &Instance<'_>,
+    highs_bound: f64,
+    lp_bound: Option<f64>,
+    value: f64,
+    proven: bool,
+) -> f64 {
+    let all_demand: f64 = instance
+        .workload
+        .deployments
+        .iter()
+        .enumerate()
+        .filter(|(d, _)| instance.options.iter().any(|o| o.deployment == *d))
+        .map(|(_, d)| (d.priority * d.replicas) as f64)
+        .sum();
+    let trusted = highs_bound.is_finite() && (proven || highs_bound >= value + 1.0 - 1e-6);
+    let bound = if trusted {
+        (highs_bound + 1e-6).floor()
+    } else {
+        all_demand
+    };
+    // The LP relaxation bounds the integer optimum too (its floor, objective values being integers).
+    let bound = lp_bound.map_or(bound, |lp| bound.min((lp + 1e-6).floor()));
+    bound.min(all_demand).max(value)
+}
+
+/// Level 1's LP bound from the relaxed instance ([`Instance::relaxed`]): no plan of the workload
+/// places more value than this. `None` if the LP does not finish within `time_limit`.
+pub fn relaxation_bound(fleet: &Fleet, workload: &Workload, time_limit: Duration) -> Result<Option<f64>> {
+    let view = planner_fleet(fleet, workload);
+    let relaxed = Instance::relaxed(&view, workload);
+    let form = std::sync::Arc::new(Formulation::build(&relaxed));
+    let settings = HighsSettings {
+        mip_rel_gap: 0.0,
+        verbose: false,
+        relaxed: true,
+    };
+    Ok(relax(&relaxed, &form, Instant::now() + time_limit, &settings)?.map(|lp| lp.value))
+}
+
+/// The LP relaxation of level 1: its value and, per shape, the whole replicas it places.
+pub(super) struct Relaxation {
+    pub(super) value: f64,
+    pub(super) shapes: Vec<(crate::shapes::ShapeOption, u64)>,
+}
+
+/// Solves level 1's LP relaxation within 80% of the time left; `None` if it does not finish.
+/// It finishes in a fraction of that wherever HiGHS's MIP search can still help afterwards; on
+/// fleets where it needs most of the time, the LP-guided greedy is the better use of it.
+pub(super) fn relax(
+    instance: &Instance<'_>,
+    form: &std::sync::Arc<Formulation>,
+    deadline: Instant,
+    settings: &HighsSettings,
+) -> Result<Option<Relaxation>> {
+    let budget = deadline.saturating_duration_since(Instant::now()).mul_f64(0.8);
+    let lp_settings = HighsSettings {
+        relaxed: true,
+        ..settings.clone()
+    };
+    let starts = Starts {
+        hint: None,
+        fallback: None,
+    };
+    let Some(result) = highs_run::solve_level_by(form, 0, &[], starts, budget, &lp_settings)
+        .ok()
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    if result.outcome != LevelOutcome::Optimal || result.values.len() != form.vars.len() {
+        return Ok(None);
+    }
+    let shapes = instance
+        .options
+        .iter()
+        .enumerate()
+        .map(|(o, option)| {
+            (
+                option.clone(),
+                (result.values[form.x.len() + o] + 1e-6).floor().max(0.0) as u64,
+            )
+        })
+        .filter(|&(_, n)| n > 0)
+        .collect();
+    Ok(Some(Relaxation {
+        value: form.level_value(0, &result.values),
+        shapes,
+    }))
+}
