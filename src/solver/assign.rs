@@ -13,6 +13,9 @@ use super::instance::{BlockMode, Instance};
 use crate::domain::{PlacedReplica, Stage};
 use crate::error::Error;
 
+/// A block's GPUs: (node, device indices).
+type Placed = (usize, Vec<u32>);
+
 /// One placed block: a placement's block on a concrete node.
 #[derive(Debug, Clone)]
 struct NodeBlock {
@@ -72,9 +75,9 @@ pub fn assign(instance: &Instance<'_>, form: &Formulation, values: &[f64]) -> Re
     placed_blocks.sort();
     // Stages into replicas, as (option, stages): pp one-stage blocks in a row; a replica slot's
     // chunks; chunks of split options grouped by the solution's split patterns.
-    let mut one_stage: BTreeMap<usize, Vec<(usize, Vec<u32>)>> = BTreeMap::new();
-    let mut slotted: BTreeMap<(usize, u64), Vec<(usize, Vec<u32>)>> = BTreeMap::new();
-    let mut chunks: BTreeMap<(usize, u64), Vec<(usize, Vec<u32>)>> = BTreeMap::new();
+    let mut one_stage: BTreeMap<usize, Vec<Placed>> = BTreeMap::new();
+    let mut slotted: BTreeMap<(usize, u64), Vec<Placed>> = BTreeMap::new();
+    let mut chunks: BTreeMap<(usize, u64), Vec<Placed>> = BTreeMap::new();
     for (node, block, gpus) in placed_blocks {
         let b = &instance.blocks[block];
         match (b.mode, b.replica) {
@@ -83,7 +86,7 @@ pub fn assign(instance: &Instance<'_>, form: &Formulation, values: &[f64]) -> Re
             (BlockMode::Chunk, None) => chunks.entry((b.option, b.stages)).or_default().push((node, gpus)),
         }
     }
-    let mut built: Vec<(usize, Vec<(usize, Vec<u32>)>)> = Vec::new();
+    let mut built: Vec<(usize, Vec<Placed>)> = Vec::new();
     for (option, list) in one_stage {
         let pp = instance.options[option].pp as usize;
         built.extend(list.chunks(pp).map(|c| (option, c.to_vec())));

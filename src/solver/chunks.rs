@@ -24,8 +24,6 @@ use super::instance::Instance;
 pub struct ChunkVars {
     /// Per entry of `instance.splits`: one column per partition.
     pub split_counts: Vec<Vec<Column>>,
-    /// Per entry of `instance.replica_slots`: `b[r][i]` for slot `r` and the entry's `i`-th option.
-    pub slot_takes: Vec<Vec<Vec<Column>>>,
     /// Options whose stage rows live here (the formulation skips them).
     pub handled: Vec<bool>,
 }
@@ -83,9 +81,7 @@ impl ChunkVars {
             split_counts.push(counts);
         }
 
-        let mut slot_takes = Vec::with_capacity(instance.replica_slots.len());
         for slots in &instance.replica_slots {
-            let mut takes: Vec<Vec<Column>> = Vec::new();
             let mut per_option: Vec<Expression> = vec![Expression::default(); slots.options.len()];
             let mut previous: Option<Expression> = None;
             for r in 0..slots.slots {
@@ -106,22 +102,16 @@ impl ChunkVars {
                     rows.push(constraint!(before >= taken.clone()));
                 }
                 previous = Some(taken);
-                takes.push(row);
             }
             for (&o, total) in slots.options.iter().zip(per_option) {
                 handled[o] = true;
                 rows.push(constraint!(total == y[o]));
             }
-            slot_takes.push(takes);
         }
         // At most one chunk of a replica per node.
         for (_, chunks_here) in per_node {
             rows.push(constraint!(chunks_here <= 1));
         }
-        ChunkVars {
-            split_counts,
-            slot_takes,
-            handled,
-        }
+        ChunkVars { split_counts, handled }
     }
 }

@@ -69,11 +69,6 @@ impl Columns {
         self.defs.len()
     }
 
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.defs.is_empty()
-    }
-
     /// Bounds and integrality, in column order.
     pub fn defs(&self) -> &[ColumnDef] {
         &self.defs

@@ -30,8 +30,6 @@ pub struct Formulation {
     pub vars: Columns,
     /// `x[p]`: blocks placed by `instance.placements[p]`.
     pub x: Vec<Variable>,
-    /// `y[o]`: replicas in `instance.options[o]`.
-    pub y: Vec<Variable>,
     pub rows: Vec<Constraint>,
     /// Level 1, maximised.
     pub placed_value: Expression,
@@ -173,7 +171,6 @@ impl Formulation {
         Formulation {
             vars,
             x,
-            y,
             rows,
             placed_value,
             quantization_penalty,

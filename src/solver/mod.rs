@@ -1,29 +1,34 @@
 //! The planner: one integer program over the whole fleet, solved level by level with HiGHS.
 //!
-//! Flow: [`Instance`] (eligibility, shapes, node classes) → [`Formulation`] (good_lp model) →
-//! three HiGHS solves, each fixing the level before (section 6) → [`assign`] (concrete GPUs) →
-//! [`make_plan`] (totals) → the independent checker. A plan the checker rejects is an error.
+//! The API is one call: inputs (fleet, workload) and [`SolveOptions`] (time limit, gap, a start
+//! plan, a known bound) go in, a checked plan comes out ([`solve`]). Every workflow (plan,
+//! what-if, drills, re-planning, capacity) is a thin layer over it.
+//!
+//! Inside, private to the crate: `Instance` (eligibility, shapes, node classes, blocks) →
+//! `Formulation` (good_lp model, columns in fleetfit's order) → three HiGHS solves, each fixing
+//! the level before → `assign` (concrete GPUs) → `make_plan` (totals) → the independent checker.
+//! A plan the checker rejects is an error, never output.
 
-pub mod assign;
+pub(crate) mod assign;
 mod assign_shared;
 mod blocks;
-pub mod chunks;
-pub mod columns;
-pub mod formulation;
-pub mod highs_run;
-pub mod instance;
-pub mod pool;
+pub(crate) mod chunks;
+pub(crate) mod columns;
+pub(crate) mod formulation;
+pub(crate) mod highs_run;
+pub(crate) mod instance;
+pub(crate) mod pool;
 mod relax;
-pub mod sharing;
-pub mod start;
+pub(crate) mod sharing;
+pub(crate) mod start;
 
 use std::time::{Duration, Instant};
 
 use good_lp::constraint;
 
-pub use formulation::Formulation;
-pub use highs_run::{HighsSettings, LevelOutcome, LevelResult, Starts};
-pub use instance::Instance;
+use formulation::Formulation;
+use highs_run::{HighsSettings, LevelOutcome, LevelResult, Starts};
+use instance::Instance;
 pub use relax::relaxation_bound;
 use relax::{level_one_bound, relax};
 
@@ -278,7 +283,14 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
             all_proven = false;
             break;
         }
-        let gap = if i == 0 { options.mip_rel_gap } else { 0.0 };
+        // With `--gap`, speed was asked for: levels 2 and 3 stop at the same gap and get at most
+        // a tenth of the time limit each.
+        let gap = options.mip_rel_gap;
+        let time_left = if i > 0 && gap > 0.0 {
+            time_left.min(options.time_limit / 10)
+        } else {
+            time_left
+        };
         // Levels 2 and 3 never go below 0: a start at 0 is already optimal.
         let result = if !maximise && form.level_value(i, &best) == 0.0 {
             LevelResult {
@@ -314,7 +326,7 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
                 .as_ref()
                 .is_some_and(|lp| value >= (lp.value + 1e-6).floor() - 1e-6)
                 || options.known_bound.is_some_and(|b| value >= b as f64 - 1e-6));
-        let bound_closes = !result.bound.is_finite() || (result.bound - value).abs() < 1.0 - 1e-6;
+        let bound_closes = (result.bound - value).abs() < 1.0 - 1e-6;
         let proven =
             !restricted && (reaches_lp || result.outcome == LevelOutcome::Optimal && (gap == 0.0 || bound_closes));
         if i == 0 {
@@ -387,6 +399,61 @@ pub fn planner_fleet(fleet: &Fleet, workload: &Workload) -> Fleet {
             .iter()
             .any(|d| d.replicas > 0 && d.gpu_memory_utilization.is_some() && d.allows_type(gpu_type))
     })
+}
+
+/// Where a model's size comes from, for `examples/model_size.rs` and performance work.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelSize {
+    pub nodes: usize,
+    pub node_classes: usize,
+    pub counted_classes: usize,
+    pub options: usize,
+    pub blocks: usize,
+    pub pooled_blocks: usize,
+    pub placements: usize,
+    pub sharing_placements: usize,
+    pub sharing_classes: usize,
+    pub sharing_columns: usize,
+    pub pool_keys: usize,
+    pub pool_thresholds: usize,
+    pub pool_supplies: usize,
+    pub split_options: usize,
+    pub replica_slot_deployments: usize,
+    pub variables: usize,
+    pub rows: usize,
+    /// Where the model is narrower than the rules.
+    pub restrictions: Vec<String>,
+}
+
+/// Builds the model the planner would solve and reports its size (no solve).
+pub fn model_size(fleet: &Fleet, workload: &Workload) -> ModelSize {
+    let view = planner_fleet(fleet, workload);
+    let instance = Instance::new(&view, workload);
+    let form = Formulation::build(&instance);
+    ModelSize {
+        nodes: view.nodes.len(),
+        node_classes: instance.classes.len(),
+        counted_classes: instance.classes.iter().filter(|c| c.nodes.len() > 1).count(),
+        options: instance.options.len(),
+        blocks: instance.blocks.len(),
+        pooled_blocks: instance.blocks.iter().filter(|b| b.pooled).count(),
+        placements: instance.placements.len(),
+        sharing_placements: instance
+            .placements
+            .iter()
+            .filter(|p| instance.blocks[p.block].shared)
+            .count(),
+        sharing_classes: form.sharing.classes.len(),
+        sharing_columns: form.sharing.classes.iter().map(|c| c.columns()).sum(),
+        pool_keys: instance.pool.keys.len(),
+        pool_thresholds: instance.pool.thresholds.iter().map(Vec::len).sum(),
+        pool_supplies: instance.pool.supplies.len(),
+        split_options: instance.splits.len(),
+        replica_slot_deployments: instance.replica_slots.len(),
+        variables: form.vars.len(),
+        rows: form.rows.len(),
+        restrictions: instance.restrictions.clone(),
+    }
 }
 
 /// Section 6's order as a key: larger is better.

@@ -219,15 +219,4 @@ impl PoolVars {
         }
         PoolVars { v, surplus }
     }
-
-    /// The class's supplies as (level MiB, stage size, variable).
-    pub fn in_class(&self, instance: &Instance<'_>, class: usize) -> Vec<(u64, u64, Variable)> {
-        let pool = &instance.pool;
-        pool.supplies
-            .iter()
-            .zip(&self.v)
-            .filter(|(s, _)| s.class == class)
-            .map(|(s, c)| (s.level_mib, pool.keys[s.key].size, c.var))
-            .collect()
-    }
 }

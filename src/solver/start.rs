@@ -247,3 +247,33 @@ fn covers(slot_mib: &[u64], pattern: &[u64], sizes: &[u64]) -> bool {
         sizes.iter().filter(|&&r| r >= t).count() as u64 <= slots
     }) && sizes.iter().all(|&r| r <= slot_mib[0])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::solver::{Formulation, Instance};
+    use crate::synth::{GenSpec, deployments_yaml, fleet_yaml};
+
+    #[test]
+    fn the_greedy_plan_is_a_complete_warm_start() {
+        // Every greedy replica of a generated fleet maps onto the model's columns, so HiGHS
+        // starts from greedy's value.
+        let spec = GenSpec {
+            gpus: 512,
+            deployments: 32,
+            seed: 1,
+            tight: true,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (f, d) = (dir.path().join("fleet.yaml"), dir.path().join("deployments.yaml"));
+        std::fs::write(&f, fleet_yaml(&spec)).unwrap();
+        std::fs::write(&d, deployments_yaml(&spec)).unwrap();
+        let fleet = crate::formats::fleet_file::load(&f).unwrap();
+        let workload = crate::formats::deployments_file::load(&d).unwrap();
+        let instance = Instance::new(&fleet, &workload);
+        let form = Formulation::build(&instance);
+        let greedy = crate::greedy::plan(&fleet, &workload);
+        let start = from_replicas(&instance, &form, &greedy.replicas).expect("a start");
+        assert_eq!(form.level_value(0, &start), greedy.objective.placed_value as f64);
+    }
+}

@@ -101,17 +101,6 @@ fn a_one_second_limit_on_a_large_fleet_returns_a_valid_plan() {
 }
 
 #[test]
-fn the_greedy_plan_is_a_complete_warm_start() {
-    // Every greedy replica maps onto the model's columns, so HiGHS starts from greedy's value.
-    let (fleet, workload) = generated_512();
-    let instance = fleetfit::solver::Instance::new(&fleet, &workload);
-    let form = fleetfit::solver::Formulation::build(&instance);
-    let greedy = fleetfit::greedy::plan(&fleet, &workload);
-    let start = fleetfit::solver::start::from_replicas(&instance, &form, &greedy.replicas).expect("a start");
-    assert_eq!(form.level_value(0, &start), greedy.objective.placed_value as f64);
-}
-
-#[test]
 fn guided_greedy_places_the_given_shapes_first_and_stays_valid() {
     let (fleet, workload) = generated_512();
     assert_eq!(
