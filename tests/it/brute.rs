@@ -311,3 +311,54 @@ fn sharing_spread_pipelines_with_selectors_and_every_reserve() {
     );
     assert_matches_brute_force(fleet, &deps);
 }
+
+#[test]
+fn a_sharing_pipeline_with_two_pp_sizes_next_to_a_busy_node() {
+    // Found by the property test: HiGHS 1.16, given the all-zero start, reported level 1 as 1
+    // and returned the start. The level is now solved again without a start.
+    let fleet = "nodes:\n  - name: n0\n    gpus:\n      - {index: 0, type: B, memory_mib: 4096}\n  - name: n1\n    gpus:\n      - {index: 0, type: B, memory_mib: 4096}\n  - name: n2\n    gpus:\n      - {index: 0, type: B, memory_mib: 4096, used_mib: 1024}\n      - {index: 1, type: B, memory_mib: 4096, used_mib: 1024}\n      - {index: 2, type: B, memory_mib: 4096}\n";
+    let deps = format!(
+        "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: d0, model: tiny, replicas: 1, tensor_parallel: [1], pipeline_parallel: [2, 3], quantizations: [fp8], share_gpu: true, kv_cache_tokens: 8192, gpu_memory_utilization: 0.8}}\n"
+    );
+    assert_matches_brute_force(fleet, &deps);
+}
+
+#[test]
+fn spread_sharing_and_exclusive_pipelines_under_a_fleet_reserve() {
+    // Found by the property test: given the level-2 solution as a start, HiGHS 1.16 claimed
+    // level 3 optimal at 1 GPU while its solution used 2; levels 2 and 3 now get no start.
+    let fleet = "nodes:\n  - name: n0\n    labels: {zone: west}\n    gpus:\n      - {index: 0, type: B, memory_mib: 4096}\n  - name: n1\n    labels: {zone: east}\n    gpus:\n      - {index: 0, type: A, memory_mib: 4608}\n      - {index: 1, type: A, memory_mib: 4608}\n      - {index: 2, type: B, memory_mib: 4096}\n";
+    let deps = format!(
+        "policy: {{overhead_mib: 0, reserve: {{fleet: 2}}}}\n{TINY}deployments:\n  - {{name: d0, model: tiny, replicas: 1, priority: 3, tensor_parallel: [1], pipeline_parallel: [2], kv_cache_tokens: 8192, gpu_types: [A]}}\n  - {{name: d1, model: tiny, replicas: 1, priority: 4, tensor_parallel: [1], pipeline_parallel: [1, 2], spread: true, share_gpu: true, kv_cache_tokens: 32768, node_selector: {{zone: east}}}}\n  - {{name: d2, model: tiny, replicas: 1, priority: 3, tensor_parallel: [1, 2], pipeline_parallel: [1, 3], quantizations: [bf16, fp8], spread: true, share_gpu: true, kv_cache_tokens: 8192, node_selector: {{zone: east}}}}\n"
+    );
+    assert_matches_brute_force(fleet, &deps);
+}
+
+#[test]
+fn a_full_fleet_is_proven_on_every_level() {
+    // Every eligible GPU used: all three levels are proven, nothing says "stopped".
+    let fleet = format!("nodes:\n{}{}", idle_node("a", "A", 8, 4096), idle_node("b", "A", 8, 4096));
+    let deps = format!(
+        "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: d, model: tiny, replicas: 20, tensor_parallel: [1, 2], kv_cache_tokens: 32768}}\n"
+    );
+    let (f, w) = parse(&fleet, &deps);
+    let solved = solve(&f, &w);
+    assert_eq!(solved.plan.objective.gpus_used, 16);
+    assert_eq!(solved.plan.status, SolveStatus::Optimal);
+    assert!(solved.stats.levels.iter().all(|l| l.proven), "{}", solved.stats.summary());
+}
+
+#[test]
+fn a_restricted_model_claims_no_proof() {
+    // Two memory sizes of one type and gpu_memory_utilization: a pipelined replica could combine
+    // them, which the model does not express, so the plan is honest about it.
+    let fleet = format!("nodes:\n{}{}", idle_node("a", "A", 1, 4096), idle_node("b", "A", 1, 4608));
+    let deps = format!(
+        "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: d, model: tiny, replicas: 1, tensor_parallel: [1], pipeline_parallel: [2], kv_cache_tokens: 8192, gpu_memory_utilization: 0.9}}\n"
+    );
+    let (f, w) = parse(&fleet, &deps);
+    let solved = solve(&f, &w);
+    assert_eq!(solved.stats.restrictions.len(), 1, "{:?}", solved.stats.restrictions);
+    assert_eq!(solved.plan.status, SolveStatus::TimeLimit);
+    assert_matches_brute_force(&fleet, &deps);
+}
