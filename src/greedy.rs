@@ -297,6 +297,44 @@ impl<'a> Fill<'a> {
     }
 }
 
+impl Fill<'_> {
+    /// Takes the GPUs of a replica that is already placed (and valid): its workers, memory,
+    /// and every reserve it counts against.
+    fn occupy(&mut self, replica: &PlacedReplica, share: bool) {
+        let mut fresh: BTreeSet<(usize, usize)> = BTreeSet::new();
+        for stage in &replica.stages {
+            let Some(n) = self.fleet.nodes.iter().position(|node| node.name == stage.node) else {
+                continue;
+            };
+            for &index in &stage.gpus {
+                let Some(i) = self.fleet.nodes[n].gpus.iter().position(|g| g.index == index) else {
+                    continue;
+                };
+                let Some(s) = self.gpus[n][i].as_mut() else { continue };
+                if s.workers == 0 && fresh.insert((n, i)) {
+                    self.assigned_per_node[n] += 1;
+                }
+                s.workers += 1;
+                s.exclusive |= !share;
+                s.free_mib = s.free_mib.saturating_sub(replica.memory_per_gpu_mib);
+                if share {
+                    self.shared_nodes.insert(n);
+                }
+            }
+        }
+        let new = fresh.len() as u64;
+        self.assigned += new;
+        *self.assigned_per_type.entry(replica.gpu_type.clone()).or_default() += new;
+    }
+}
+
+/// Greedy around replicas that stay where they are (a running plan, a base plan minus a failed
+/// part): `fixed` keep their places and numbers, then the usual greedy places what demand is
+/// left. `fixed` must obey the rules on `fleet` (the caller checks).
+pub fn place_around(fleet: &Fleet, workload: &Workload, fixed: &[PlacedReplica]) -> Vec<PlacedReplica> {
+    fill_from(fleet, workload, fixed, &[], GuideOrder::Scarcest)
+}
+
 /// The greedy plan, as a plan.
 pub fn plan(fleet: &Fleet, workload: &Workload) -> Plan {
     make_plan(fleet, workload, place(fleet, workload), SolveStatus::TimeLimit, None)
@@ -318,6 +356,16 @@ pub fn place_guided(
     first: &[(ShapeOption, u64)],
     order: GuideOrder,
 ) -> Vec<PlacedReplica> {
+    fill_from(fleet, workload, &[], first, order)
+}
+
+fn fill_from(
+    fleet: &Fleet,
+    workload: &Workload,
+    fixed: &[PlacedReplica],
+    first: &[(ShapeOption, u64)],
+    order: GuideOrder,
+) -> Vec<PlacedReplica> {
     let kinds = shapes::gpu_kinds(fleet);
     let mut fill = Fill::new(fleet, workload);
     fill.best_fit = !first.is_empty();
@@ -327,7 +375,22 @@ pub fn place_guided(
         replicas: Vec::new(),
         count: vec![0; workload.deployments.len()],
         nodes: vec![BTreeSet::new(); workload.deployments.len()],
+        numbers: vec![BTreeSet::new(); workload.deployments.len()],
     };
+    for replica in fixed {
+        let Some(d) = workload.deployments.iter().position(|d| d.name == replica.deployment) else {
+            continue;
+        };
+        fill.occupy(replica, workload.deployments[d].share_gpu);
+        for stage in &replica.stages {
+            if let Some(n) = fleet.nodes.iter().position(|node| node.name == stage.node) {
+                out.nodes[d].insert(n);
+            }
+        }
+        out.count[d] += 1;
+        out.numbers[d].insert(replica.replica);
+        out.replicas.push(replica.clone());
+    }
     // Most constrained first (by `order`), then the largest.
     let mut head: Vec<(u64, &(ShapeOption, u64))> = first.iter().map(|f| (fill.candidates(&f.0), f)).collect();
     head.sort_by_key(|&(candidates, (o, n))| {
@@ -386,15 +449,22 @@ struct Placed<'a> {
     replicas: Vec<PlacedReplica>,
     count: Vec<u64>,
     nodes: Vec<BTreeSet<usize>>,
+    /// Replica numbers in use per deployment (fixed replicas keep theirs).
+    numbers: Vec<BTreeSet<u64>>,
 }
 
 impl Placed<'_> {
     fn record(&mut self, option: &ShapeOption, stages: Vec<(usize, Vec<usize>)>) {
         let d = option.deployment;
         self.nodes[d].extend(stages.iter().map(|(n, _)| *n));
+        let mut replica = self.count[d];
+        while self.numbers[d].contains(&replica) {
+            replica += 1;
+        }
+        self.numbers[d].insert(replica);
         self.replicas.push(PlacedReplica {
             deployment: self.workload.deployments[d].name.clone(),
-            replica: self.count[d],
+            replica,
             quantization: option.quantization.name().into(),
             tensor_parallel: option.tp,
             pipeline_parallel: option.pp,

@@ -17,5 +17,6 @@ pub mod ratio;
 pub mod shapes;
 pub mod solver;
 pub mod synth;
+pub mod workflows;
 
 pub use error::{Error, InputError, Result};

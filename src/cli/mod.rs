@@ -4,6 +4,7 @@ mod check;
 mod generate;
 mod models;
 mod plan;
+mod sweep;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +37,12 @@ enum Command {
     Models(models::ModelsArgs),
     /// Write a synthetic fleet and deployment set (seeded, reproducible).
     Gen(generate::GenArgs),
+    /// Solve the base and every scenario of a scenarios file, side by side.
+    Whatif(sweep::WhatIfArgs),
+    /// N-1 failure drill: re-plan without each node, GPU or label value in turn, worst first.
+    Drill(sweep::DrillArgs),
+    /// Join the partial results of a sharded `whatif` or `drill`.
+    Merge(sweep::MergeArgs),
 }
 
 /// Runs one command.
@@ -45,6 +52,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args),
         Command::Models(args) => models::run(args),
         Command::Gen(args) => generate::run(args),
+        Command::Whatif(args) => sweep::whatif(args),
+        Command::Drill(args) => sweep::drill(args),
+        Command::Merge(args) => sweep::merge(args),
     }
 }
 

@@ -234,11 +234,16 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
             greedy = guided;
         }
     }
+    // A start that obeys the rules keeps its replicas; greedy fills in what it leaves.
     if let Some(start) = &options.start {
-        let theirs = make_plan(fleet, workload, start.clone(), SolveStatus::TimeLimit, None);
-        let ours = make_plan(fleet, workload, greedy.clone(), SolveStatus::TimeLimit, None);
-        if plan_key(&theirs) > plan_key(&ours) && crate::check::check(fleet, workload, &theirs).is_empty() {
-            greedy = start.clone();
+        let kept = make_plan(fleet, workload, start.clone(), SolveStatus::TimeLimit, None);
+        if crate::check::check(fleet, workload, &kept).is_empty() {
+            let filled = crate::greedy::place_around(fleet, workload, start);
+            let theirs = make_plan(fleet, workload, filled.clone(), SolveStatus::TimeLimit, None);
+            let ours = make_plan(fleet, workload, greedy.clone(), SolveStatus::TimeLimit, None);
+            if plan_key(&theirs) > plan_key(&ours) && crate::check::check(fleet, workload, &theirs).is_empty() {
+                greedy = filled;
+            }
         }
     }
     let hint = start::from_replicas(&instance, &form, &greedy);
@@ -251,21 +256,35 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     // With `--gap`, a greedy plan already within the gap of the LP bound (but below it) is level
     // 1's answer: no MIP for it. Levels 2 and 3 then start from it when the model expresses it
     // whole.
-    let within_gap = relaxation
-        .as_ref()
-        .map(|lp| (lp.value + 1e-6).floor())
-        .filter(|&bound| {
-            options.mip_rel_gap > 0.0 && greedy_value < bound && (bound - greedy_value) / bound <= options.mip_rel_gap
-        });
+    // Level 1 without a MIP: the heuristic plan already reaches a proven bound (the relaxed LP's,
+    // or one known from elsewhere), or with `--gap` it is within the gap of the LP bound.
+    let lp_floor = relaxation.as_ref().map(|lp| (lp.value + 1e-6).floor());
+    let reaches_bound = !restricted
+        && (lp_floor.is_some_and(|b| greedy_value >= b)
+            || options.known_bound.is_some_and(|b| greedy_value >= b as f64));
+    let within_gap = lp_floor.filter(|&bound| {
+        options.mip_rel_gap > 0.0 && greedy_value < bound && (bound - greedy_value) / bound <= options.mip_rel_gap
+    });
     let mut first_level = 0;
-    if let Some(bound) = within_gap {
-        all_proven = false;
-        level1_bound = Some(level_one_bound(&instance, f64::NAN, Some(bound), greedy_value, false));
+    if reaches_bound || within_gap.is_some() {
+        let bound = if reaches_bound {
+            greedy_value
+        } else {
+            within_gap.unwrap_or(greedy_value)
+        };
+        all_proven &= reaches_bound;
+        level1_bound = Some(level_one_bound(
+            &instance,
+            f64::NAN,
+            Some(bound),
+            greedy_value,
+            reaches_bound,
+        ));
         stats.levels.push(LevelStats {
             name: "placed_value",
             value: greedy_value,
             bound,
-            proven: false,
+            proven: reaches_bound,
             seconds: 0.0,
         });
         match hint.as_deref() {
@@ -274,7 +293,11 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
                 fixed.push(constraint!(form.placed_value.clone() >= greedy_value - 0.5));
                 first_level = 1;
             }
-            _ => first_level = 3,
+            _ => {
+                // The model cannot express the plan whole: it stands, levels 2 and 3 unsolved.
+                all_proven = false;
+                first_level = 3;
+            }
         }
     }
     for (i, &(name, objective, maximise)) in levels.iter().enumerate().skip(first_level) {

@@ -337,7 +337,11 @@ fn spread_sharing_and_exclusive_pipelines_under_a_fleet_reserve() {
 #[test]
 fn a_full_fleet_is_proven_on_every_level() {
     // Every eligible GPU used: all three levels are proven, nothing says "stopped".
-    let fleet = format!("nodes:\n{}{}", idle_node("a", "A", 8, 4096), idle_node("b", "A", 8, 4096));
+    let fleet = format!(
+        "nodes:\n{}{}",
+        idle_node("a", "A", 8, 4096),
+        idle_node("b", "A", 8, 4096)
+    );
     let deps = format!(
         "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: d, model: tiny, replicas: 20, tensor_parallel: [1, 2], kv_cache_tokens: 32768}}\n"
     );
@@ -345,14 +349,22 @@ fn a_full_fleet_is_proven_on_every_level() {
     let solved = solve(&f, &w);
     assert_eq!(solved.plan.objective.gpus_used, 16);
     assert_eq!(solved.plan.status, SolveStatus::Optimal);
-    assert!(solved.stats.levels.iter().all(|l| l.proven), "{}", solved.stats.summary());
+    assert!(
+        solved.stats.levels.iter().all(|l| l.proven),
+        "{}",
+        solved.stats.summary()
+    );
 }
 
 #[test]
 fn a_restricted_model_claims_no_proof() {
     // Two memory sizes of one type and gpu_memory_utilization: a pipelined replica could combine
     // them, which the model does not express, so the plan is honest about it.
-    let fleet = format!("nodes:\n{}{}", idle_node("a", "A", 1, 4096), idle_node("b", "A", 1, 4608));
+    let fleet = format!(
+        "nodes:\n{}{}",
+        idle_node("a", "A", 1, 4096),
+        idle_node("b", "A", 1, 4608)
+    );
     let deps = format!(
         "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: d, model: tiny, replicas: 1, tensor_parallel: [1], pipeline_parallel: [2], kv_cache_tokens: 8192, gpu_memory_utilization: 0.9}}\n"
     );

@@ -16,3 +16,4 @@ mod rules;
 mod seeds;
 mod sharing;
 mod synth;
+mod whatif;

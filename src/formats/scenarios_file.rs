@@ -1,0 +1,107 @@
+//! The scenarios file: named edits of a base fleet and deployments file, for `fleetfit whatif`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::deployments_file::{DeploymentFile, PolicyFile};
+use crate::error::InputError;
+
+/// The file as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenariosFile {
+    pub scenarios: Vec<ScenarioFile>,
+}
+
+/// One scenario. Edits apply in this order: `remove_nodes`, `add_nodes`, `mark_busy`,
+/// `remove_deployments`, `add_deployments`, `scale_replicas`, then `policy`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub name: String,
+    pub remove_nodes: Option<NodeSelection>,
+    #[serde(default)]
+    pub add_nodes: Vec<AddNodes>,
+    #[serde(default)]
+    pub mark_busy: Vec<MarkBusy>,
+    #[serde(default)]
+    pub remove_deployments: Vec<String>,
+    #[serde(default)]
+    pub add_deployments: Vec<DeploymentFile>,
+    #[serde(default)]
+    pub scale_replicas: BTreeMap<String, Scale>,
+    /// Merged field by field over the base policy (`reserve` and `reserve.per_type` too).
+    pub policy: Option<PolicyFile>,
+}
+
+/// Nodes by name or by labels (every pair must match).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSelection {
+    #[serde(default)]
+    pub names: Vec<String>,
+    #[serde(default, deserialize_with = "super::scalar::opt_labels")]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// `count` new alike nodes named `{prefix}-1` .. `{prefix}-{count}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddNodes {
+    pub prefix: String,
+    pub count: u32,
+    pub gpu_type: String,
+    pub gpu_count: u32,
+    pub memory_mib: u64,
+    #[serde(default, deserialize_with = "super::scalar::labels")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// GPUs that become ineligible, as if fully used; every GPU of the node when `gpus` is omitted.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkBusy {
+    pub node: String,
+    pub gpus: Option<Vec<u32>>,
+}
+
+/// A new replica count: a factor (rounded up) or `{set: N}`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Scale {
+    Factor(f64),
+    Set(SetTo),
+}
+
+/// `{set: N}`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetTo {
+    pub set: u64,
+}
+
+/// Reads a scenarios file (syntax and field names only; edits are checked against the base when
+/// applied).
+pub fn load(path: &Path) -> Result<ScenariosFile, InputError> {
+    let file: ScenariosFile = super::parse_file(path)?;
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, s) in file.scenarios.iter().enumerate() {
+        if s.name.trim().is_empty() || s.name == "base" {
+            return Err(InputError::new(
+                path,
+                format!("scenarios[{i}].name"),
+                "must be a non-empty name other than 'base' (the unedited inputs)",
+            ));
+        }
+        if let Some(first) = seen.insert(&s.name, i) {
+            return Err(InputError::new(
+                path,
+                format!("scenarios[{i}].name"),
+                format!("duplicate scenario name '{}' (also scenarios[{first}])", s.name),
+            ));
+        }
+    }
+    Ok(file)
+}

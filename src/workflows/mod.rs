@@ -1,0 +1,160 @@
+//! The workflows people run fleetfit for, each a thin layer over [`crate::solver::solve`]:
+//! what-if sweeps over scenario files and N-1 failure drills, solved in parallel and splittable
+//! over machines (shards joined by `merge`).
+
+pub mod drill;
+pub mod scenario;
+pub mod shard;
+pub mod table;
+pub mod whatif;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Fleet, Objective, Plan, SolveStatus, Unplaced, Workload};
+use crate::error::{InputError, Result};
+use crate::formats::deployments_file::{self, DeploymentsFile};
+use crate::solver::{self, SolveOptions};
+
+/// The unedited inputs: the fleet, and the deployments file as written (scenarios edit it
+/// before it is resolved) and as resolved.
+#[derive(Debug, Clone)]
+pub struct Base {
+    pub fleet: Fleet,
+    pub deployments: DeploymentsFile,
+    pub deployments_path: PathBuf,
+    pub workload: Workload,
+}
+
+impl Base {
+    /// Loads and validates both files.
+    pub fn load(fleet: &Path, deployments: &Path) -> Result<Base, InputError> {
+        let fleet = crate::formats::fleet_file::load(fleet)?;
+        let file: DeploymentsFile = crate::formats::parse_file(deployments)?;
+        let workload = deployments_file::resolve(deployments, file.clone(), crate::catalog::Catalog::builtin())?;
+        Ok(Base {
+            fleet,
+            deployments: file,
+            deployments_path: deployments.to_path_buf(),
+            workload,
+        })
+    }
+}
+
+/// What one solve of a sweep gives: section 7's objective, status and unplaced entries, the
+/// replicas placed per deployment (for tables and drills) and the time taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    pub objective: Objective,
+    pub status: SolveStatus,
+    pub unplaced: Vec<Unplaced>,
+    /// Replicas placed per deployment, every deployment listed.
+    pub placed: BTreeMap<String, u64>,
+    pub seconds: f64,
+}
+
+impl Outcome {
+    fn of(plan: &Plan, workload: &Workload, seconds: f64) -> Outcome {
+        let mut placed: BTreeMap<String, u64> = workload.deployments.iter().map(|d| (d.name.clone(), 0)).collect();
+        for r in &plan.replicas {
+            *placed.entry(r.deployment.clone()).or_default() += 1;
+        }
+        Outcome {
+            objective: plan.objective.clone(),
+            status: plan.status,
+            unplaced: plan
+                .unplaced
+                .iter()
+                .map(|u| Unplaced {
+                    reasons: Vec::new(),
+                    suggestions: Vec::new(),
+                    ..u.clone()
+                })
+                .collect(),
+            placed,
+            seconds: (seconds * 1000.0).round() / 1000.0,
+        }
+    }
+}
+
+/// How a sweep runs: per-solve options, threads, and which shard of the cases.
+#[derive(Clone)]
+pub struct SweepOptions {
+    /// Time limit and gap of each solve.
+    pub solve: SolveOptions,
+    /// Threads of the rayon pool (each solve runs HiGHS on one thread).
+    pub jobs: usize,
+    pub shard: shard::Shard,
+    /// Called after each finished case (progress bars).
+    pub progress: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl Default for SweepOptions {
+    fn default() -> Self {
+        SweepOptions {
+            solve: SolveOptions {
+                time_limit: Duration::from_secs(60),
+                ..SolveOptions::default()
+            },
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            shard: shard::Shard::ALL,
+            progress: None,
+        }
+    }
+}
+
+/// Solves `case(i)` for every index of the shard, in parallel on `jobs` threads; results come
+/// back in index order whatever the threads did.
+pub(crate) fn run_cases<T: Send>(
+    count: usize,
+    options: &SweepOptions,
+    case: impl Fn(usize) -> Result<T> + Sync,
+) -> Result<Vec<(usize, T)>> {
+    let indices: Vec<usize> = (0..count).filter(|&i| options.shard.takes(i)).collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs.max(1))
+        .build()
+        .map_err(|e| crate::error::Error::Solver(format!("cannot start {} threads: {e}", options.jobs)))?;
+    pool.install(|| {
+        indices
+            .par_iter()
+            .map(|&i| {
+                let out = case(i).map(|t| (i, t));
+                if let Some(tick) = &options.progress {
+                    tick();
+                }
+                out
+            })
+            .collect()
+    })
+}
+
+/// One solved case: its plan, its outcome, and whether level 1 needed no MIP (a heuristic plan
+/// reached a proven bound).
+pub(crate) struct Solved {
+    pub plan: Plan,
+    pub outcome: Outcome,
+    pub without_mip: bool,
+}
+
+/// Solves one case and sums it up.
+pub(crate) fn solve_case(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Result<Solved> {
+    let started = Instant::now();
+    let solved = solver::solve_unexplained(fleet, workload, options)?;
+    let outcome = Outcome::of(&solved.plan, workload, started.elapsed().as_secs_f64());
+    let without_mip = solved
+        .stats
+        .levels
+        .first()
+        .is_some_and(|l| l.proven && l.seconds == 0.0);
+    Ok(Solved {
+        plan: solved.plan,
+        outcome,
+        without_mip,
+    })
+}
