@@ -56,7 +56,8 @@ fn shard_arg(text: &str) -> Result<Shard, String> {
 }
 
 impl SweepArgs {
-    fn options(&self, cases: u64) -> SweepOptions {
+    /// Sweep options, with a progress bar on stderr when it is a terminal (cleared by `done`).
+    fn options(&self, cases: u64) -> (SweepOptions, Option<indicatif::ProgressBar>) {
         let mut options = SweepOptions {
             solve: SolveOptions {
                 time_limit: Duration::from_secs_f64(self.time_limit),
@@ -68,15 +69,17 @@ impl SweepArgs {
         if let Some(jobs) = self.jobs {
             options.jobs = jobs as usize;
         }
-        if std::io::stderr().is_terminal() {
+        let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(cases);
             bar.set_style(
                 indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} solves, {elapsed} ({eta} left)")
                     .expect("a valid template"),
             );
-            options.progress = Some(Arc::new(move || bar.inc(1)));
-        }
-        options
+            let ticker = bar.clone();
+            options.progress = Some(Arc::new(move || ticker.inc(1)));
+            bar
+        });
+        (options, bar)
     }
 
     /// Prints (and writes) the JSON, or the table.
@@ -122,8 +125,12 @@ pub fn whatif(args: WhatIfArgs) -> anyhow::Result<ExitCode> {
     let base = Base::load(&args.sweep.inputs.fleet, &args.sweep.inputs.deployments)?;
     let file = fleetfit::formats::scenarios_file::load(&args.scenarios)?;
     let cases = file.scenarios.len() + 1;
-    let options = args.sweep.options(cases as u64);
-    let results = whatif::run(&base, &file, &args.scenarios, &options)?;
+    let (options, bar) = args.sweep.options(cases as u64);
+    let results = whatif::run(&base, &file, &args.scenarios, &options);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let results = results?;
     if args.sweep.shard.is_some() {
         return args.sweep.emit_partial(&Partial {
             command: "whatif".into(),
@@ -156,8 +163,12 @@ pub struct DrillArgs {
 pub fn drill(args: DrillArgs) -> anyhow::Result<ExitCode> {
     let base = Base::load(&args.sweep.inputs.fleet, &args.sweep.inputs.deployments)?;
     let cases = drill::cases(&base, &args.fail)?.len();
-    let options = args.sweep.options(cases as u64);
-    let (base_outcome, results) = drill::run(&base, &args.fail, &options)?;
+    let (options, bar) = args.sweep.options(cases as u64 + 1);
+    let results = drill::run(&base, &args.fail, &options);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let (base_outcome, results) = results?;
     if args.sweep.shard.is_some() {
         return args.sweep.emit_partial(&Partial {
             command: "drill".into(),
