@@ -353,3 +353,52 @@ fn shard_arguments() {
     let slurm = |name: &str| (name == "SLURM_ARRAY_TASK_ID").then(|| "3".to_string());
     assert_eq!(Shard::parse("4", slurm), Ok(Shard { index: 3, count: 4 }));
 }
+
+/// The lines of the README block that follows `$ {command}`, up to the next blank line or `$`.
+fn readme_output(command: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut lines = readme.lines().skip_while(|l| !l.starts_with(&format!("$ {command}")));
+    let cmd = lines.next().expect("the README shows the command");
+    assert!(cmd.starts_with('$'));
+    lines
+        .take_while(|l| !l.starts_with('$') && !l.starts_with("```"))
+        .map(|l| l.trim_end().to_string())
+        .collect()
+}
+
+/// A table row without its seconds column (`1.00`), the one figure that differs per run.
+fn without_timing(line: &str) -> String {
+    line.split_whitespace()
+        .filter(|w| !(w.contains('.') && w.parse::<f64>().is_ok()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn the_readme_whatif_and_drill_sessions_run_as_shown() {
+    let demo = [
+        "--fleet",
+        "data/demo/fleet.yaml",
+        "--deployments",
+        "data/demo/deployments.yaml",
+    ];
+    let mut whatif_args = vec!["whatif"];
+    whatif_args.extend(demo);
+    whatif_args.extend(["--scenarios", "data/demo/scenarios.yaml"]);
+    let out = fleetfit(&whatif_args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown: Vec<String> = readme_output("fleetfit whatif")
+        .iter()
+        .map(|l| without_timing(l))
+        .collect();
+    let got: Vec<String> = text(&out.stdout).lines().map(without_timing).collect();
+    assert_eq!(got, shown[..got.len()]);
+    let mut drill_args = vec!["drill"];
+    drill_args.extend(demo);
+    drill_args.extend(["--fail", "label=zone"]);
+    let out = fleetfit(&drill_args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = readme_output("fleetfit drill");
+    let got: Vec<String> = text(&out.stdout).lines().map(|l| l.trim_end().to_string()).collect();
+    assert_eq!(got, shown[..got.len()]);
+}
