@@ -1,5 +1,6 @@
 //! Command-line parsing (clap) and dispatch; `anyhow` stops here, the library uses `thiserror`.
 
+mod capacity;
 mod check;
 mod generate;
 mod models;
@@ -43,6 +44,8 @@ enum Command {
     Drill(sweep::DrillArgs),
     /// Join the partial results of a sharded `whatif` or `drill`.
     Merge(sweep::MergeArgs),
+    /// The cheapest nodes to buy so that the demand fits, proven.
+    Capacity(capacity::CapacityArgs),
 }
 
 /// Runs one command.
@@ -55,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Whatif(args) => sweep::whatif(args),
         Command::Drill(args) => sweep::drill(args),
         Command::Merge(args) => sweep::merge(args),
+        Command::Capacity(args) => capacity::run(args),
     }
 }
 

@@ -40,7 +40,7 @@ pub struct SweepArgs {
 }
 
 /// A positive, finite number of seconds, at most a week.
-pub fn seconds(text: &str) -> Result<f64, String> {
+pub(super) fn seconds(text: &str) -> Result<f64, String> {
     let value: f64 = text
         .parse()
         .map_err(|_| format!("'{text}' is not a number of seconds"))?;

@@ -68,6 +68,37 @@ fn is_zero_u32(n: &u32) -> bool {
 /// More MiB than any GPU has (an exbibyte); keeps memory arithmetic exact.
 const MAX_MIB: u64 = 1 << 40;
 
+/// A fleet as a fleet file (YAML), every GPU listed: what `capacity --out-fleet` writes.
+pub fn to_yaml(fleet: &Fleet) -> String {
+    let file = FleetFile {
+        nodes: fleet
+            .nodes
+            .iter()
+            .map(|n| NodeFile {
+                name: n.name.clone(),
+                labels: n.labels.clone(),
+                gpus: Some(
+                    n.gpus
+                        .iter()
+                        .map(|g| GpuFile {
+                            index: g.index,
+                            gpu_type: g.gpu_type.clone(),
+                            memory_mib: g.memory_mib,
+                            used_mib: g.used_mib,
+                            utilization: g.utilization,
+                            healthy: g.healthy,
+                        })
+                        .collect(),
+                ),
+                gpu_type: None,
+                gpu_count: None,
+                memory_mib: None,
+            })
+            .collect(),
+    };
+    serde_yaml::to_string(&file).expect("a fleet serializes")
+}
+
 /// Reads and validates a fleet file.
 pub fn load(path: &Path) -> Result<Fleet, InputError> {
     let file: FleetFile = super::parse_file(path)?;

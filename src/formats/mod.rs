@@ -7,6 +7,7 @@ pub mod hf_config;
 pub mod model_file;
 pub mod scalar;
 pub mod scenarios_file;
+pub mod skus_file;
 pub mod table;
 
 use std::path::Path;

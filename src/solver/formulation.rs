@@ -18,8 +18,10 @@ use good_lp::{Constraint, Expression, Variable, constraint};
 use super::columns::Columns;
 
 use super::chunks::ChunkVars;
+use super::columns::Column;
 use super::instance::{Instance, NodeClass};
 use super::pool::PoolVars;
+use super::purchase::PurchaseVars;
 use super::sharing::Sharing;
 use crate::domain::GpuKind;
 
@@ -45,6 +47,10 @@ pub struct Formulation {
     pub pool: PoolVars,
     /// Split patterns and replica slots of chunked options.
     pub chunks: ChunkVars,
+    /// Nodes that may be bought (capacity planning), and their cost.
+    pub purchase: PurchaseVars,
+    /// Replicas placed per deployment.
+    pub placed: Vec<Expression>,
 }
 
 impl Formulation {
@@ -65,7 +71,8 @@ impl Formulation {
     pub fn build(instance: &Instance<'_>) -> Formulation {
         let mut vars = Columns::default();
         let deployments = &instance.workload.deployments;
-        let x: Vec<Variable> = instance.placements.iter().map(|p| vars.integer(p.upper).var).collect();
+        let x_columns: Vec<Column> = instance.placements.iter().map(|p| vars.integer(p.upper)).collect();
+        let x: Vec<Variable> = x_columns.iter().map(|c| c.var).collect();
         let y: Vec<Variable> = instance
             .options
             .iter()
@@ -75,6 +82,7 @@ impl Formulation {
         let sharing = Sharing::build(instance, &mut vars, &x, &mut rows);
         let pool = PoolVars::build(instance, &mut vars, &y, &mut rows);
         let chunks = ChunkVars::build(instance, &mut vars, &x, &y, &mut rows);
+        let purchase = PurchaseVars::build(instance, &mut vars, &x_columns, &sharing, &pool, &mut rows);
 
         // Stages: every replica of option o has exactly pp stages placed (pooled options draw
         // theirs from the pool's rows instead).
@@ -166,7 +174,7 @@ impl Formulation {
             }
         }
 
-        fleet_reserve_rows(instance, &y, &sharing, &mut rows);
+        fleet_reserve_rows(instance, &y, &sharing, &purchase, &mut vars, &mut rows);
 
         Formulation {
             vars,
@@ -179,6 +187,8 @@ impl Formulation {
             sharing,
             pool,
             chunks,
+            purchase,
+            placed,
         }
     }
 }
@@ -260,12 +270,23 @@ fn floor_rows(class: &NodeClass, members: &[Taker<'_>], rows: &mut Vec<Constrain
     }
 }
 
-/// `reserve.per_type` and `reserve.fleet`: eligible GPUs that stay unassigned fleet-wide.
-/// Exclusive replicas count their GPUs through `y`, shared GPUs through `u`.
-fn fleet_reserve_rows(instance: &Instance<'_>, y: &[Variable], sharing: &Sharing, rows: &mut Vec<Constraint>) {
+/// `reserve.per_type` and `reserve.fleet`: eligible GPUs that stay unassigned fleet-wide (all of
+/// them where there are fewer). Exclusive replicas count their GPUs through `y`, shared GPUs
+/// through `u`; GPUs of nodes that may be bought count as eligible once bought.
+fn fleet_reserve_rows(
+    instance: &Instance<'_>,
+    y: &[Variable],
+    sharing: &Sharing,
+    purchase: &PurchaseVars,
+    vars: &mut Columns,
+    rows: &mut Vec<Constraint>,
+) {
     let reserve = &instance.workload.policy.reserve;
     let mut eligible_by_type: BTreeMap<&str, u64> = BTreeMap::new();
-    for (node, elig) in instance.fleet.nodes.iter().zip(&instance.eligible) {
+    for (n, (node, elig)) in instance.fleet.nodes.iter().zip(&instance.eligible).enumerate() {
+        if instance.purchase[n].is_some() {
+            continue;
+        }
         for (gpu, &ok) in node.gpus.iter().zip(elig) {
             if ok {
                 *eligible_by_type.entry(gpu.gpu_type.as_str()).or_default() += 1;
@@ -282,17 +303,32 @@ fn fleet_reserve_rows(instance: &Instance<'_>, y: &[Variable], sharing: &Sharing
         }
         used
     };
-    for (gpu_type, &keep) in &reserve.per_type {
-        if keep == 0 {
-            continue;
+    let mut keep_free = |gpu_type: Option<&str>, keep: u64, rows: &mut Vec<Constraint>| {
+        let base = match gpu_type {
+            Some(t) => eligible_by_type.get(t).copied().unwrap_or(0),
+            None => eligible_by_type.values().sum(),
+        };
+        let used = used_where(gpu_type);
+        let (bought, most) = purchase.eligible(instance, gpu_type);
+        if base >= keep || most == 0 {
+            rows.push(constraint!(used <= base as f64 - keep.min(base) as f64 + bought));
+        } else {
+            // Fewer than `keep` without purchases: either nothing of them is used, or enough are
+            // bought that `keep` stay free. `z` tells which.
+            let big = (base + most + keep) as f64;
+            let z = vars.integer(1);
+            rows.push(constraint!(
+                used.clone() <= base as f64 - keep as f64 + bought + big - big * z.var
+            ));
+            rows.push(constraint!(used <= big * z.var));
         }
-        let eligible = eligible_by_type.get(gpu_type.as_str()).copied().unwrap_or(0);
-        let used = used_where(Some(gpu_type));
-        rows.push(constraint!(used <= eligible.saturating_sub(keep) as f64));
+    };
+    for (gpu_type, &keep) in &reserve.per_type {
+        if keep > 0 {
+            keep_free(Some(gpu_type), keep, rows);
+        }
     }
     if reserve.fleet > 0 {
-        let eligible: u64 = eligible_by_type.values().sum();
-        let used = used_where(None);
-        rows.push(constraint!(used <= eligible.saturating_sub(reserve.fleet) as f64));
+        keep_free(None, reserve.fleet, rows);
     }
 }

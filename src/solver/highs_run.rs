@@ -27,6 +27,8 @@ pub enum LevelOutcome {
     Optimal,
     /// Stopped early (time limit) with a feasible incumbent.
     Stopped,
+    /// No solution satisfies the rows (capacity planning: no purchase places the demand).
+    Infeasible,
 }
 
 /// One level's answer.
@@ -77,6 +79,9 @@ pub fn solve_level(
         time_left,
         settings,
     )?;
+    if first.outcome == LevelOutcome::Infeasible {
+        return Ok(first);
+    }
     let reached = evaluate(form, objective, &first.values);
     let short = if maximise {
         first.reported > reached + 0.5
@@ -180,6 +185,15 @@ fn solve_once(
         | HighsModelStatus::ReachedMemoryLimit
         | HighsModelStatus::ObjectiveBound
         | HighsModelStatus::ObjectiveTarget => LevelOutcome::Stopped,
+        HighsModelStatus::Infeasible => {
+            return Ok(LevelResult {
+                outcome: LevelOutcome::Infeasible,
+                values: Vec::new(),
+                bound: f64::NAN,
+                seconds: started.elapsed().as_secs_f64(),
+                reported: f64::NAN,
+            });
+        }
         other => return Err(Error::Solver(format!("HiGHS ended with status {other:?}"))),
     };
     let bound = solved.double_info_value(c"mip_dual_bound").unwrap_or(f64::NAN);
@@ -276,6 +290,24 @@ pub fn solve_level_by(
     time_left: Duration,
     settings: &HighsSettings,
 ) -> Result<Option<LevelResult>, Error> {
+    let (objective, maximise) = match level {
+        0 => (form.placed_value.clone(), true),
+        1 => (form.quantization_penalty.clone(), false),
+        _ => (form.gpus_used.clone(), false),
+    };
+    solve_objective_by(form, objective, maximise, extra, starts, time_left, settings)
+}
+
+/// [`solve_level_by`] for any objective of the model (capacity planning's cost, say).
+pub fn solve_objective_by(
+    form: &Arc<Formulation>,
+    objective: Expression,
+    maximise: bool,
+    extra: &[Constraint],
+    starts: Starts<'_>,
+    time_left: Duration,
+    settings: &HighsSettings,
+) -> Result<Option<LevelResult>, Error> {
     let (send, receive) = mpsc::channel();
     let (form, extra, hint, fallback, settings) = (
         Arc::clone(form),
@@ -285,15 +317,10 @@ pub fn solve_level_by(
         settings.clone(),
     );
     std::thread::spawn(move || {
-        let objective = match level {
-            0 => &form.placed_value,
-            1 => &form.quantization_penalty,
-            _ => &form.gpus_used,
-        };
         let result = solve_level(
             &form,
-            objective,
-            level == 0,
+            &objective,
+            maximise,
             &extra,
             Starts {
                 hint: hint.as_deref(),

@@ -152,12 +152,29 @@ pub struct Instance<'a> {
     pub restrictions: Vec<String>,
     /// Built by [`Instance::relaxed`]: not for plans, only for bounds.
     pub relaxed: bool,
+    /// Per fleet node: `Some` for a node that capacity planning may buy (it exists in the plan
+    /// only when bought).
+    pub purchase: Vec<Option<Purchase>>,
+}
+
+/// A node that may be bought: its SKU and what it costs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purchase {
+    /// Index of the SKU in the purchase catalog.
+    pub sku: usize,
+    pub cost: u64,
 }
 
 impl<'a> Instance<'a> {
     /// Builds the instance: eligibility, shape options, blocks, node classes and placements.
     pub fn new(fleet: &'a Fleet, workload: &'a Workload) -> Self {
-        Self::build(fleet, workload, false)
+        Self::build(fleet, workload, false, Vec::new())
+    }
+
+    /// The instance of a fleet some of whose nodes may be bought (`purchase[n]` is `Some` for
+    /// those): each stands alone, and the model switches it on with a column of its own.
+    pub fn with_purchase(fleet: &'a Fleet, workload: &'a Workload, purchase: Vec<Option<Purchase>>) -> Self {
+        Self::build(fleet, workload, false, purchase)
     }
 
     /// A relaxation of the instance, for level 1's LP bound and guidance only: `spread` is
@@ -165,10 +182,11 @@ impl<'a> Instance<'a> {
     /// need not be distinct). Dropping rules only raises the optimum, so its LP value bounds the
     /// real one; the model is much smaller on large fleets.
     pub fn relaxed(fleet: &'a Fleet, workload: &'a Workload) -> Self {
-        Self::build(fleet, workload, true)
+        Self::build(fleet, workload, true, Vec::new())
     }
 
-    fn build(fleet: &'a Fleet, workload: &'a Workload, relaxed: bool) -> Self {
+    fn build(fleet: &'a Fleet, workload: &'a Workload, relaxed: bool, mut purchase: Vec<Option<Purchase>>) -> Self {
+        purchase.resize(fleet.nodes.len(), None);
         let policy = &workload.policy;
         let eligible: Vec<Vec<bool>> = fleet
             .nodes
@@ -252,6 +270,7 @@ impl<'a> Instance<'a> {
             replica_slots,
             restrictions,
             relaxed,
+            purchase,
         };
         instance.classes = instance.group_nodes(&profiles);
         instance.placements = instance.make_placements();
@@ -294,6 +313,15 @@ impl<'a> Instance<'a> {
             groups.entry(profile).or_default().push(i);
         }
         for (profile, nodes) in groups {
+            let (bought, nodes): (Vec<usize>, Vec<usize>) =
+                nodes.into_iter().partition(|&n| self.purchase[n].is_some());
+            classes.extend(bought.into_iter().map(|n| NodeClass {
+                nodes: vec![n],
+                profile: profile.clone(),
+            }));
+            if nodes.is_empty() {
+                continue;
+            }
             if nodes.len() > 1 && self.countable(profile) {
                 classes.push(NodeClass {
                     nodes,

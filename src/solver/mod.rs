@@ -12,12 +12,14 @@
 pub(crate) mod assign;
 mod assign_shared;
 mod blocks;
+pub mod capacity;
 pub(crate) mod chunks;
 pub(crate) mod columns;
 pub(crate) mod formulation;
 pub(crate) mod highs_run;
 pub(crate) mod instance;
 pub(crate) mod pool;
+pub(crate) mod purchase;
 mod relax;
 pub(crate) mod sharing;
 pub(crate) mod start;
@@ -333,9 +335,10 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
                 ..settings.clone()
             };
             match highs_run::solve_level_by(&form, i, &fixed, starts, time_left, &settings)? {
-                Some(result) => result,
-                // HiGHS ran past our deadline: keep what we have, stop here.
-                None => {
+                Some(result) if result.outcome != LevelOutcome::Infeasible => result,
+                // HiGHS ran past our deadline (or, against every row's design, found nothing):
+                // keep what we have, stop here.
+                _ => {
                     all_proven = false;
                     break;
                 }

@@ -2,6 +2,7 @@
 
 mod api;
 mod brute;
+mod capacity;
 mod catalog;
 mod cli;
 mod common;

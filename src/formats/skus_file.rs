@@ -1,0 +1,75 @@
+//! The SKU file of capacity planning: node types that can be bought.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::InputError;
+
+/// The file as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkusFile {
+    pub skus: Vec<Sku>,
+}
+
+/// A node type that can be bought; bought nodes are named `{name}-1`, `{name}-2`, ...
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sku {
+    pub name: String,
+    pub gpu_type: String,
+    pub gpu_count: u32,
+    pub memory_mib: u64,
+    /// Per node, in any unit, a whole number.
+    pub cost: u64,
+    /// At most this many can be bought.
+    pub max: Option<u64>,
+    /// Labels of every bought node.
+    #[serde(default, deserialize_with = "super::scalar::labels")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Reads and validates a SKU file.
+pub fn load(path: &Path) -> Result<Vec<Sku>, InputError> {
+    let file: SkusFile = super::parse_file(path)?;
+    if file.skus.is_empty() {
+        return Err(InputError::new(path, "skus", "no SKUs are listed"));
+    }
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, sku) in file.skus.iter().enumerate() {
+        let at = format!("skus[{i}]");
+        if sku.name.trim().is_empty() {
+            return Err(InputError::new(path, format!("{at}.name"), "must not be empty"));
+        }
+        if let Some(first) = seen.insert(&sku.name, i) {
+            return Err(InputError::new(
+                path,
+                format!("{at}.name"),
+                format!("duplicate SKU name '{}' (also skus[{first}])", sku.name),
+            ));
+        }
+        if sku.gpu_count == 0 || sku.gpu_count > 4096 {
+            return Err(InputError::new(
+                path,
+                format!("{at}.gpu_count"),
+                "must be between 1 and 4096",
+            ));
+        }
+        if sku.memory_mib == 0 || sku.memory_mib > 1 << 40 {
+            return Err(InputError::new(
+                path,
+                format!("{at}.memory_mib"),
+                "must be between 1 and 1099511627776",
+            ));
+        }
+        if sku.cost > 1 << 40 {
+            return Err(InputError::new(path, format!("{at}.cost"), "must be at most 2^40"));
+        }
+        if sku.gpu_type.trim().is_empty() {
+            return Err(InputError::new(path, format!("{at}.gpu_type"), "must not be empty"));
+        }
+    }
+    Ok(file.skus)
+}

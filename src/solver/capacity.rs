@@ -1,0 +1,336 @@
+//! Capacity planning: the cheapest nodes to buy so that every required replica is placed, then
+//! section 6 on the grown fleet. One model: the planner's, with candidate nodes of every SKU that
+//! a 0/1 column each switches on ([`super::purchase`]).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use good_lp::{Expression, constraint};
+
+use super::highs_run::{self, HighsSettings, LevelOutcome, Starts};
+use super::instance::Purchase;
+use super::{Formulation, Instance, assign, planner_fleet};
+use crate::domain::{Fleet, Gpu, Node, Plan, SolveStatus, Unplaced, Workload, make_plan};
+use crate::error::{Error, InputError, Result};
+use crate::formats::skus_file::Sku;
+
+/// Candidate nodes per SKU without a `max`, at most; past it the answer claims no optimality.
+pub const MAX_CANDIDATES: u64 = 32;
+
+/// How a capacity plan ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapacityStatus {
+    Optimal,
+    TimeLimit,
+    Infeasible,
+}
+
+/// The answer: what to buy, at what cost, the proven lower bound on cost, and the plan on the
+/// grown fleet (or, when infeasible, what no purchase can host).
+#[derive(Debug, Clone)]
+pub struct Capacity {
+    pub status: CapacityStatus,
+    pub cost: u64,
+    pub bound: u64,
+    /// (SKU name, nodes bought), every SKU listed, catalog order.
+    pub purchase: Vec<(String, u64)>,
+    pub plan: Option<Plan>,
+    /// The fleet with the bought nodes (`{sku}-1` ..), what `plan` is checked against.
+    pub grown: Option<Fleet>,
+    pub unplaced: Vec<Unplaced>,
+    /// Where the answer is narrower than the rules (candidate nodes capped).
+    pub restrictions: Vec<String>,
+}
+
+/// Whether deployment `d` must be placed whole.
+fn required(workload: &Workload, d: usize, min_priority: Option<u64>) -> bool {
+    let dep = &workload.deployments[d];
+    dep.replicas > 0 && min_priority.is_none_or(|p| dep.priority >= p)
+}
+
+/// The fleet plus candidate nodes, and which of its nodes are candidates.
+fn with_candidates(
+    fleet: &Fleet,
+    workload: &Workload,
+    skus: &[Sku],
+    min_priority: Option<u64>,
+    path: &std::path::Path,
+) -> Result<(Fleet, Vec<Option<Purchase>>, Vec<String>)> {
+    let mut grown = fleet.clone();
+    let mut purchase = vec![None; fleet.nodes.len()];
+    let mut restrictions = Vec::new();
+    for (s, sku) in skus.iter().enumerate() {
+        let count = match sku.max {
+            Some(max) => max,
+            None => {
+                let needed = upper_bound(workload, sku, min_priority);
+                if needed > MAX_CANDIDATES {
+                    restrictions.push(format!(
+                        "SKU {} has no max; at most {MAX_CANDIDATES} of its nodes are considered",
+                        sku.name
+                    ));
+                }
+                needed.min(MAX_CANDIDATES)
+            }
+        };
+        for i in 1..=count {
+            let name = format!("{}-{i}", sku.name);
+            if fleet.node(&name).is_some() {
+                return Err(InputError::new(
+                    path,
+                    format!("skus[{s}].name"),
+                    format!("a bought node would be named '{name}', which the fleet already has"),
+                )
+                .into());
+            }
+            grown.nodes.push(Node {
+                name,
+                labels: sku.labels.clone(),
+                gpus: (0..sku.gpu_count)
+                    .map(|index| Gpu {
+                        index,
+                        gpu_type: sku.gpu_type.clone(),
+                        memory_mib: sku.memory_mib,
+                        used_mib: 0,
+                        utilization: 0,
+                        healthy: true,
+                        kind_memory_mib: sku.memory_mib,
+                    })
+                    .collect(),
+            });
+            purchase.push(Some(Purchase { sku: s, cost: sku.cost }));
+        }
+    }
+    Ok((grown, purchase, restrictions))
+}
+
+/// Nodes of one SKU that could ever help: one per required replica GPU (a node hosts at least
+/// one), plus the reserves, plus one.
+fn upper_bound(workload: &Workload, sku: &Sku, min_priority: Option<u64>) -> u64 {
+    let usable = (sku.gpu_count as u64)
+        .saturating_sub(workload.policy.reserve.per_node)
+        .max(1);
+    let mut gpus = 0u64;
+    for (d, dep) in workload.deployments.iter().enumerate() {
+        if required(workload, d, min_priority) && dep.allows_type(&sku.gpu_type) {
+            let smallest = dep
+                .tensor_parallel
+                .iter()
+                .flat_map(|tp| dep.pipeline_parallel.iter().map(move |pp| tp * pp))
+                .min()
+                .unwrap_or(1);
+            gpus += dep.replicas * smallest.div_ceil(usable) * usable;
+        }
+    }
+    let r = &workload.policy.reserve;
+    gpus += r.fleet + r.per_type.get(&sku.gpu_type).copied().unwrap_or(0);
+    gpus.div_ceil(usable) + 1
+}
+
+/// Buys nodes at least cost so that every required replica (priority at least `min_priority`,
+/// or every one) is placed, then follows section 6 on the grown fleet.
+pub fn capacity(
+    fleet: &Fleet,
+    workload: &Workload,
+    skus: &[Sku],
+    skus_path: &std::path::Path,
+    min_priority: Option<u64>,
+    time_limit: Duration,
+) -> Result<Capacity> {
+    let deadline = Instant::now() + time_limit;
+    let (grown, purchase, mut restrictions) = with_candidates(fleet, workload, skus, min_priority, skus_path)?;
+    let view = planner_fleet(&grown, workload);
+    let instance = Instance::with_purchase(&view, workload, purchase.clone());
+    restrictions.extend(instance.restrictions.iter().cloned());
+    let form = Arc::new(Formulation::build(&instance));
+    let must: Vec<usize> = (0..workload.deployments.len())
+        .filter(|&d| required(workload, d, min_priority))
+        .collect();
+    let mut fixed: Vec<good_lp::Constraint> = must
+        .iter()
+        .map(|&d| constraint!(form.placed[d].clone() >= workload.deployments[d].replicas as f64))
+        .collect();
+    let settings = HighsSettings {
+        mip_rel_gap: 0.0,
+        verbose: false,
+        relaxed: false,
+    };
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let solve = |objective: Expression, maximise: bool, fixed: &[good_lp::Constraint], best: Option<&[f64]>| {
+        let starts = Starts {
+            hint: None,
+            fallback: best,
+        };
+        highs_run::solve_objective_by(&form, objective, maximise, fixed, starts, left(), &settings)
+    };
+    let no_plan = || Error::Solver("the capacity model did not finish within the time limit".into());
+    let cost_result = solve(form.purchase.cost.clone(), false, &fixed, None)?.ok_or_else(no_plan)?;
+    if cost_result.outcome == LevelOutcome::Infeasible {
+        return Ok(infeasible(&grown, workload, skus, &must, restrictions));
+    }
+    let cost = evaluate(&form, &form.purchase.cost, &cost_result.values).round();
+    let proven = cost_result.outcome == LevelOutcome::Optimal && restrictions.is_empty();
+    let bound = if proven {
+        cost
+    } else if cost_result.bound.is_finite() && restrictions.is_empty() {
+        (cost_result.bound - 1e-6).ceil().clamp(0.0, cost)
+    } else {
+        0.0
+    };
+    fixed.push(constraint!(form.purchase.cost.clone() <= cost + 0.5));
+    // Section 6 on the grown fleet, the purchase's cost fixed.
+    let mut best = cost_result.values;
+    let mut all_proven = proven;
+    let levels = [
+        (form.placed_value.clone(), true, 0),
+        (form.quantization_penalty.clone(), false, 1),
+        (form.gpus_used.clone(), false, 2),
+    ];
+    for (objective, maximise, level) in levels {
+        let Some(result) = solve(objective.clone(), maximise, &fixed, Some(&best))? else {
+            all_proven = false;
+            break;
+        };
+        if result.outcome == LevelOutcome::Infeasible {
+            all_proven = false;
+            break;
+        }
+        all_proven &= result.outcome == LevelOutcome::Optimal;
+        let value = form.level_value(level, &result.values);
+        fixed.push(if maximise {
+            constraint!(objective >= value - 0.5)
+        } else {
+            constraint!(objective <= value + 0.5)
+        });
+        best = result.values;
+    }
+    let replicas = assign::assign(&instance, &form, &best)?;
+    let bought: Vec<bool> = form
+        .purchase
+        .bought
+        .iter()
+        .map(|b| b.is_some_and(|b| best[b.index] > 0.5))
+        .collect();
+    let mut final_fleet = fleet.clone();
+    final_fleet.nodes.extend(
+        grown
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|&(n, _)| bought[n])
+            .map(|(_, node)| node.clone()),
+    );
+    let counts: Vec<(String, u64)> = skus
+        .iter()
+        .enumerate()
+        .map(|(s, sku)| {
+            let n = purchase
+                .iter()
+                .zip(&bought)
+                .filter(|(p, b)| **b && p.as_ref().is_some_and(|p| p.sku == s))
+                .count() as u64;
+            (sku.name.clone(), n)
+        })
+        .collect();
+    let status = if all_proven {
+        SolveStatus::Optimal
+    } else {
+        SolveStatus::TimeLimit
+    };
+    let mut plan = make_plan(&final_fleet, workload, replicas, status, None);
+    crate::explain::annotate(&final_fleet, workload, &mut plan, &|_| None);
+    let violations = crate::check::check(&final_fleet, workload, &plan);
+    if !violations.is_empty() {
+        return Err(Error::InvalidPlan(
+            violations
+                .iter()
+                .map(|v| format!("  {v}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ));
+    }
+    Ok(Capacity {
+        status: if proven {
+            CapacityStatus::Optimal
+        } else {
+            CapacityStatus::TimeLimit
+        },
+        cost: cost as u64,
+        bound: bound as u64,
+        purchase: counts,
+        plan: Some(plan),
+        grown: Some(final_fleet),
+        unplaced: Vec::new(),
+        restrictions,
+    })
+}
+
+/// An objective's value at a solution given as column values.
+fn evaluate(form: &Formulation, objective: &Expression, values: &[f64]) -> f64 {
+    use good_lp::IntoAffineExpression;
+    objective.constant()
+        + objective
+            .clone()
+            .linear_coefficients()
+            .map(|(var, k)| k * values[form.vars.index_of(var)])
+            .sum::<f64>()
+}
+
+/// No purchase within every `max` places the demand: what it cannot host, with the reasons the
+/// rules give on a fleet with every candidate bought.
+fn infeasible(grown: &Fleet, workload: &Workload, skus: &[Sku], must: &[usize], restrictions: Vec<String>) -> Capacity {
+    let options = super::SolveOptions {
+        time_limit: Duration::from_secs(30),
+        ..super::SolveOptions::default()
+    };
+    let most = super::solve_unexplained(grown, workload, &options).ok();
+    let mut unplaced = Vec::new();
+    for &d in must {
+        let dep = &workload.deployments[d];
+        let placed = most.as_ref().map_or(0, |s| {
+            s.plan.replicas.iter().filter(|r| r.deployment == dep.name).count() as u64
+        });
+        if placed < dep.replicas {
+            let mut reasons = crate::explain::reasons(grown, &workload.policy, dep, placed);
+            if reasons.first().is_some_and(|r| r.starts_with("more would fit")) {
+                reasons = vec![format!(
+                    "with every node of every SKU bought, at most {placed} of {} fit next to the other required deployments",
+                    dep.replicas
+                )];
+            }
+            unplaced.push(Unplaced {
+                deployment: dep.name.clone(),
+                requested: dep.replicas,
+                placed,
+                reasons,
+                suggestions: Vec::new(),
+            });
+        }
+    }
+    if unplaced.is_empty() {
+        // Each fits with all bought, but not all together.
+        unplaced = must
+            .iter()
+            .map(|&d| Unplaced {
+                deployment: workload.deployments[d].name.clone(),
+                requested: workload.deployments[d].replicas,
+                placed: 0,
+                reasons: vec![
+                    "the required deployments do not all fit together, even with every node of every SKU bought".into(),
+                ],
+                suggestions: Vec::new(),
+            })
+            .collect();
+    }
+    Capacity {
+        status: CapacityStatus::Infeasible,
+        cost: 0,
+        bound: 0,
+        purchase: skus.iter().map(|s| (s.name.clone(), 0)).collect(),
+        plan: None,
+        grown: None,
+        unplaced,
+        restrictions,
+    }
+}
