@@ -144,6 +144,15 @@ fn table(c: &Capacity, skus: &[fleetfit::formats::skus_file::Sku]) -> String {
         )
         .unwrap();
     }
+    for (sku, short) in &c.one_fewer {
+        let what: Vec<String> = short.iter().map(|(d, n)| format!("{d} -{n}")).collect();
+        let what = if what.is_empty() {
+            "nothing required (the node buys room for the rest of section 6)".to_string()
+        } else {
+            what.join(", ")
+        };
+        writeln!(out, "one {sku} fewer would leave out: {what}").unwrap();
+    }
     for r in &c.restrictions {
         writeln!(out, "note: {r}").unwrap();
     }

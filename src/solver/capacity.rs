@@ -41,6 +41,9 @@ pub struct Capacity {
     pub unplaced: Vec<Unplaced>,
     /// Where the answer is narrower than the rules (candidate nodes capped).
     pub restrictions: Vec<String>,
+    /// Per SKU bought: what one node fewer of it would leave unplaced of the required demand,
+    /// as (SKU, replicas left out per deployment), from a plan of the grown fleet without it.
+    pub one_fewer: Vec<(String, Vec<(String, u64)>)>,
 }
 
 /// Whether deployment `d` must be placed whole.
@@ -250,7 +253,9 @@ pub fn capacity(
                 .join("\n"),
         ));
     }
+    let one_fewer = one_fewer(&final_fleet, workload, &counts, &must, deadline);
     Ok(Capacity {
+        one_fewer,
         status: if proven {
             CapacityStatus::Optimal
         } else {
@@ -332,5 +337,109 @@ fn infeasible(grown: &Fleet, workload: &Workload, skus: &[Sku], must: &[usize], 
         grown: None,
         unplaced,
         restrictions,
+        one_fewer: Vec::new(),
     }
+}
+
+/// For each SKU bought, the grown fleet without its last node, planned: the required replicas
+/// that no longer fit show why the purchase needs that node.
+fn one_fewer(
+    grown: &Fleet,
+    workload: &Workload,
+    counts: &[(String, u64)],
+    must: &[usize],
+    deadline: Instant,
+) -> Vec<(String, Vec<(String, u64)>)> {
+    let mut out = Vec::new();
+    for (sku, n) in counts.iter().filter(|(_, n)| *n > 0) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let last = format!("{sku}-{n}");
+        let mut fewer = grown.clone();
+        fewer.nodes.retain(|node| node.name != last);
+        let options = super::SolveOptions {
+            time_limit: left.min(Duration::from_secs(10)),
+            ..super::SolveOptions::default()
+        };
+        let Ok(solved) = super::solve_unexplained(&fewer, workload, &options) else {
+            continue;
+        };
+        let short: Vec<(String, u64)> = must
+            .iter()
+            .filter_map(|&d| {
+                let dep = &workload.deployments[d];
+                let got = solved.plan.replicas.iter().filter(|r| r.deployment == dep.name).count() as u64;
+                (got < dep.replicas).then(|| (dep.name.clone(), dep.replicas - got))
+            })
+            .collect();
+        out.push((sku.clone(), short));
+    }
+    out
+}
+
+/// The purchase an autoscaler would make, for comparison: while required demand is unplaced
+/// (by the greedy placer), buy one node of the SKU that places the most of it, the cheaper on
+/// ties, within every `max`. `None` when it gets stuck.
+pub fn autoscaler_purchase(
+    fleet: &Fleet,
+    workload: &Workload,
+    skus: &[Sku],
+    min_priority: Option<u64>,
+) -> Option<(u64, Vec<(String, u64)>)> {
+    let must: Vec<usize> = (0..workload.deployments.len())
+        .filter(|&d| required(workload, d, min_priority))
+        .collect();
+    let shortfall = |f: &Fleet| -> u64 {
+        let replicas = crate::greedy::place(&planner_fleet(f, workload), workload);
+        must.iter()
+            .map(|&d| {
+                let dep = &workload.deployments[d];
+                let got = replicas.iter().filter(|r| r.deployment == dep.name).count() as u64;
+                dep.priority * dep.replicas.saturating_sub(got)
+            })
+            .sum()
+    };
+    let mut grown = fleet.clone();
+    let mut counts = vec![0u64; skus.len()];
+    let mut cost = 0;
+    let mut short = shortfall(&grown);
+    while short > 0 {
+        let mut best: Option<(u64, u64, usize, Fleet)> = None; // (left short, cost, sku, fleet)
+        for (s, sku) in skus.iter().enumerate() {
+            if sku.max.is_some_and(|m| counts[s] >= m) || counts[s] >= 4 * MAX_CANDIDATES {
+                continue;
+            }
+            let mut next = grown.clone();
+            next.nodes.push(Node {
+                name: format!("{}-{}", sku.name, counts[s] + 1),
+                labels: sku.labels.clone(),
+                gpus: (0..sku.gpu_count)
+                    .map(|index| Gpu {
+                        index,
+                        gpu_type: sku.gpu_type.clone(),
+                        memory_mib: sku.memory_mib,
+                        used_mib: 0,
+                        utilization: 0,
+                        healthy: true,
+                        kind_memory_mib: sku.memory_mib,
+                    })
+                    .collect(),
+            });
+            let left = shortfall(&next);
+            if best.as_ref().is_none_or(|b| (left, sku.cost) < (b.0, b.1)) {
+                best = Some((left, sku.cost, s, next));
+            }
+        }
+        let (left, price, s, next) = best?;
+        if left >= short {
+            return None; // no SKU helps
+        }
+        counts[s] += 1;
+        cost += price;
+        grown = next;
+        short = left;
+    }
+    Some((cost, skus.iter().map(|s| s.name.clone()).zip(counts).collect()))
 }
