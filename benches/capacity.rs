@@ -76,7 +76,12 @@ fn report(gpus: u64, deployments: u64, limit: Duration) {
     let c = capacity(&fleet, &workload, &skus, std::path::Path::new("skus"), None, limit).unwrap();
     let seconds = started.elapsed().as_secs_f64();
     let auto = autoscaler_purchase(&fleet, &workload, &skus, None);
-    let bought: Vec<String> = c.purchase.iter().filter(|(_, n)| *n > 0).map(|(s, n)| format!("{n} {s}")).collect();
+    let bought: Vec<String> = c
+        .purchase
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
     eprintln!(
         "{gpus} GPUs, demand x2.5: {:?}, cost {} (bound {}), {}, in {seconds:.1}s; autoscaler: {}",
         c.status,

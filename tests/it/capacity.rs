@@ -176,3 +176,41 @@ fn the_demo_capacity_plan_checks_through_the_binary() {
     ]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
 }
+
+#[test]
+fn the_proven_purchase_never_costs_more_than_an_autoscalers() {
+    let fleet = format!("nodes:\n{}", idle_node("a", "A", 2, 4096));
+    let list = "  - {name: d, model: tiny, replicas: 4, tensor_parallel: [1], kv_cache_tokens: 32768}\n";
+    let skus_text = "skus:\n  - {name: one, gpu_type: A, gpu_count: 1, memory_mib: 4096, cost: 6}\n  - {name: four, gpu_type: A, gpu_count: 4, memory_mib: 4096, cost: 14}\n";
+    let c = plan(&fleet, &deps("", list), skus_text, None);
+    let (f, w) = parse(&fleet, &deps("", list));
+    let (_dir, path) = temp_file("skus.yaml", skus_text);
+    let skus = fleetfit::formats::skus_file::load(&path).unwrap();
+    let (auto, _) = fleetfit::solver::capacity::autoscaler_purchase(&f, &w, &skus, None).unwrap();
+    // Two more GPUs: the autoscaler buys the node that places the most (the 4-GPU one, 14);
+    // two 1-GPU nodes cost 12.
+    assert_eq!((c.cost, auto), (12, 14));
+}
+
+#[test]
+fn the_readme_capacity_session_runs_as_shown() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let shown: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("$ fleetfit capacity"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("```"))
+        .collect();
+    let out = fleetfit(&[
+        "capacity",
+        "--fleet",
+        "data/demo/fleet.yaml",
+        "--deployments",
+        "data/demo/deployments.yaml",
+        "--skus",
+        "data/demo/skus.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let got = text(&out.stdout);
+    assert_eq!(got.lines().collect::<Vec<_>>(), shown);
+}
