@@ -267,6 +267,13 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     let within_gap = lp_floor.filter(|&bound| {
         options.mip_rel_gap > 0.0 && greedy_value < bound && (bound - greedy_value) / bound <= options.mip_rel_gap
     });
+    // The shortcut needs the heuristic plan written in the model's columns, so that levels 2 and
+    // 3 can start from it; where the model cannot express it whole, a proven bound is reached
+    // by the MIP instead (quickly: it has the bound), and only `--gap` keeps the plan as it is.
+    let expressible = hint
+        .as_deref()
+        .is_some_and(|h| (form.level_value(0, h) - greedy_value).abs() < 0.5);
+    let reaches_bound = reaches_bound && expressible;
     let mut first_level = 0;
     if reaches_bound || within_gap.is_some() {
         let bound = if reaches_bound {
