@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fleetfit::Error;
 use fleetfit::domain::{Plan, Unplaced};
 use fleetfit::solver::capacity::{Capacity, CapacityStatus, capacity};
 
@@ -172,17 +171,11 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<ExitCode> {
     )?;
     let json = to_json(&result);
     if let Some(out) = &args.out {
-        fleetfit::formats::write_atomic(out, &json).map_err(|source| Error::Write {
-            path: out.clone(),
-            source,
-        })?;
+        super::write_file(out, &json)?;
     }
     if let (Some(out), Some(grown)) = (&args.out_fleet, &result.grown) {
         let yaml = fleetfit::formats::fleet_file::to_yaml(grown);
-        fleetfit::formats::write_atomic(out, &yaml).map_err(|source| Error::Write {
-            path: out.clone(),
-            source,
-        })?;
+        super::write_file(out, &yaml)?;
     }
     match args.format {
         Format::Json => print!("{json}"),

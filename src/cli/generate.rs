@@ -48,10 +48,7 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
         ("deployments.yaml", deployments_yaml(&spec)),
     ] {
         let path = args.out.join(name);
-        fleetfit::formats::write_atomic(&path, &text).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
-        })?;
+        super::write_file(&path, &text)?;
         println!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -74,6 +74,14 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     }
 }
 
+/// Writes an output file whole or not at all; a failure names the file and the OS error once.
+pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), Error> {
+    fleetfit::formats::write_atomic(path, text).map_err(|source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// Shared `--fleet` / `--deployments` arguments.
 #[derive(Debug, clap::Args)]
 pub struct Inputs {

@@ -58,10 +58,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let solved = solver::solve(&fleet, &workload, &options)?;
     let json = solved.plan.to_json();
     if let Some(out) = &args.out {
-        fleetfit::formats::write_atomic(out, &json).map_err(|source| Error::Write {
-            path: out.clone(),
-            source,
-        })?;
+        super::write_file(out, &json)?;
     }
     match args.format {
         Format::Json => print!("{json}"),

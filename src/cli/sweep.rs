@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fleetfit::Error;
 use fleetfit::solver::SolveOptions;
 use fleetfit::workflows::drill::{self, Drill, Failure};
 use fleetfit::workflows::shard::{self, Indexed, Merged, Partial, Shard};
@@ -85,10 +84,7 @@ impl SweepArgs {
     /// Prints (and writes) the JSON, or the table.
     fn emit(&self, json: &str, table: impl FnOnce() -> String) -> anyhow::Result<ExitCode> {
         if let Some(out) = &self.out {
-            fleetfit::formats::write_atomic(out, json).map_err(|source| Error::Write {
-                path: out.clone(),
-                source,
-            })?;
+            super::write_file(out, json)?;
         }
         match self.format {
             Format::Json => print!("{json}"),
@@ -101,10 +97,7 @@ impl SweepArgs {
     fn emit_partial(&self, partial: &Partial) -> anyhow::Result<ExitCode> {
         let json = partial.to_json();
         if let Some(out) = &self.out {
-            fleetfit::formats::write_atomic(out, &json).map_err(|source| Error::Write {
-                path: out.clone(),
-                source,
-            })?;
+            super::write_file(out, &json)?;
         } else {
             print!("{json}");
         }
@@ -210,10 +203,7 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
         Merged::Drill(report) => (report.to_json(), table::drill(&report)),
     };
     if let Some(out) = &args.out {
-        fleetfit::formats::write_atomic(out, &json).map_err(|source| Error::Write {
-            path: out.clone(),
-            source,
-        })?;
+        super::write_file(out, &json)?;
     }
     match args.format {
         Format::Json => print!("{json}"),

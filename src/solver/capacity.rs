@@ -87,25 +87,30 @@ fn with_candidates(
                 )
                 .into());
             }
-            grown.nodes.push(Node {
-                name,
-                labels: sku.labels.clone(),
-                gpus: (0..sku.gpu_count)
-                    .map(|index| Gpu {
-                        index,
-                        gpu_type: sku.gpu_type.clone(),
-                        memory_mib: sku.memory_mib,
-                        used_mib: 0,
-                        utilization: 0,
-                        healthy: true,
-                        kind_memory_mib: sku.memory_mib,
-                    })
-                    .collect(),
-            });
+            grown.nodes.push(bought_node(sku, name));
             purchase.push(Some(Purchase { sku: s, cost: sku.cost }));
         }
     }
     Ok((grown, purchase, restrictions))
+}
+
+/// A new node of a SKU: idle, healthy GPUs indexed from 0, the SKU's labels.
+fn bought_node(sku: &Sku, name: String) -> Node {
+    Node {
+        name,
+        labels: sku.labels.clone(),
+        gpus: (0..sku.gpu_count)
+            .map(|index| Gpu {
+                index,
+                gpu_type: sku.gpu_type.clone(),
+                memory_mib: sku.memory_mib,
+                used_mib: 0,
+                utilization: 0,
+                healthy: true,
+                kind_memory_mib: sku.memory_mib,
+            })
+            .collect(),
+    }
 }
 
 /// Nodes of one SKU that could ever help: one per required replica GPU (a node hosts at least
@@ -172,7 +177,7 @@ pub fn capacity(
     if cost_result.outcome == LevelOutcome::Infeasible {
         return Ok(infeasible(&grown, workload, skus, &must, restrictions));
     }
-    let cost = evaluate(&form, &form.purchase.cost, &cost_result.values).round();
+    let cost = highs_run::evaluate(&form, &form.purchase.cost, &cost_result.values).round();
     let proven = cost_result.outcome == LevelOutcome::Optimal && restrictions.is_empty();
     let bound = if proven {
         cost
@@ -269,17 +274,6 @@ pub fn capacity(
         unplaced: Vec::new(),
         restrictions,
     })
-}
-
-/// An objective's value at a solution given as column values.
-fn evaluate(form: &Formulation, objective: &Expression, values: &[f64]) -> f64 {
-    use good_lp::IntoAffineExpression;
-    objective.constant()
-        + objective
-            .clone()
-            .linear_coefficients()
-            .map(|(var, k)| k * values[form.vars.index_of(var)])
-            .sum::<f64>()
 }
 
 /// No purchase within every `max` places the demand: what it cannot host, with the reasons the
@@ -412,21 +406,8 @@ pub fn autoscaler_purchase(
                 continue;
             }
             let mut next = grown.clone();
-            next.nodes.push(Node {
-                name: format!("{}-{}", sku.name, counts[s] + 1),
-                labels: sku.labels.clone(),
-                gpus: (0..sku.gpu_count)
-                    .map(|index| Gpu {
-                        index,
-                        gpu_type: sku.gpu_type.clone(),
-                        memory_mib: sku.memory_mib,
-                        used_mib: 0,
-                        utilization: 0,
-                        healthy: true,
-                        kind_memory_mib: sku.memory_mib,
-                    })
-                    .collect(),
-            });
+            next.nodes
+                .push(bought_node(sku, format!("{}-{}", sku.name, counts[s] + 1)));
             let left = shortfall(&next);
             if best.as_ref().is_none_or(|b| (left, sku.cost) < (b.0, b.1)) {
                 best = Some((left, sku.cost, s, next));

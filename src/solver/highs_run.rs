@@ -115,7 +115,7 @@ pub fn solve_level(
 }
 
 /// An objective's value at a solution given as column values.
-fn evaluate(form: &Formulation, objective: &Expression, values: &[f64]) -> f64 {
+pub(crate) fn evaluate(form: &Formulation, objective: &Expression, values: &[f64]) -> f64 {
     objective.constant()
         + objective
             .clone()

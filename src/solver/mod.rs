@@ -410,17 +410,23 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     };
     let plan = make_plan(fleet, workload, replicas, status, level1_bound);
     stats.total_seconds = started.elapsed().as_secs_f64();
-    let violations = crate::check::check(fleet, workload, &plan);
-    if !violations.is_empty() {
-        return Err(Error::InvalidPlan(
-            violations
-                .iter()
-                .map(|v| format!("  {v}"))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ));
-    }
+    checked(fleet, workload, &plan)?;
     Ok(Solved { plan, stats })
+}
+
+/// The checker's verdict on a plan about to be returned: a violation is a bug, never output.
+fn checked(fleet: &Fleet, workload: &Workload, plan: &Plan) -> Result<()> {
+    let violations = crate::check::check(fleet, workload, plan);
+    if violations.is_empty() {
+        return Ok(());
+    }
+    Err(Error::InvalidPlan(
+        violations
+            .iter()
+            .map(|v| format!("  {v}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    ))
 }
 
 /// The fleet as the planner sees it (see [`Fleet::merge_memory_sizes`]): GPU sizes of a type
