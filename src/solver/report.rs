@@ -1,0 +1,114 @@
+//! What a solve reports about itself: the model's size and each level's value, bound and time.
+
+use super::{Formulation, Instance, planner_fleet};
+use crate::domain::{Fleet, Workload};
+
+/// What one level of the objective cost and reached.
+#[derive(Debug, Clone)]
+pub struct LevelStats {
+    pub name: &'static str,
+    pub value: f64,
+    pub bound: f64,
+    pub proven: bool,
+    pub seconds: f64,
+}
+
+/// How the solve went: model size and each level.
+#[derive(Debug, Clone, Default)]
+pub struct SolveStats {
+    /// Where the model is narrower than the rules; then no level is claimed optimal.
+    pub restrictions: Vec<String>,
+    /// A heuristic plan beat a level the solver had proven: the proof was wrong, the better plan
+    /// was returned without a claim of optimality. Tests fail on it.
+    pub proof_contradicted: bool,
+    pub variables: usize,
+    pub rows: usize,
+    pub node_classes: usize,
+    pub counted_nodes: usize,
+    pub build_seconds: f64,
+    pub levels: Vec<LevelStats>,
+    pub total_seconds: f64,
+}
+
+impl SolveStats {
+    /// One line for the table footer.
+    pub fn summary(&self) -> String {
+        let levels: Vec<String> = self
+            .levels
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} {}{} in {:.2}s",
+                    l.name,
+                    l.value.round() as i64,
+                    if l.proven { " (optimal)" } else { " (stopped)" },
+                    l.seconds
+                )
+            })
+            .collect();
+        let levels = if levels.is_empty() {
+            "no level finished within the time limit (greedy floor)".to_string()
+        } else {
+            levels.join(", ")
+        };
+        format!(
+            "solver: HiGHS, {} variables, {} rows, {} node classes; {}; total {:.2}s",
+            self.variables, self.rows, self.node_classes, levels, self.total_seconds
+        )
+    }
+}
+
+/// Where a model's size comes from, for `examples/model_size.rs` and performance work.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelSize {
+    pub nodes: usize,
+    pub node_classes: usize,
+    pub counted_classes: usize,
+    pub options: usize,
+    pub blocks: usize,
+    pub pooled_blocks: usize,
+    pub placements: usize,
+    pub sharing_placements: usize,
+    pub sharing_classes: usize,
+    pub sharing_columns: usize,
+    pub pool_keys: usize,
+    pub pool_thresholds: usize,
+    pub pool_supplies: usize,
+    pub split_options: usize,
+    pub replica_slot_deployments: usize,
+    pub variables: usize,
+    pub rows: usize,
+    /// Where the model is narrower than the rules.
+    pub restrictions: Vec<String>,
+}
+
+/// Builds the model the planner would solve and reports its size (no solve).
+pub fn model_size(fleet: &Fleet, workload: &Workload) -> ModelSize {
+    let view = planner_fleet(fleet, workload);
+    let instance = Instance::new(&view, workload);
+    let form = Formulation::build(&instance);
+    ModelSize {
+        nodes: view.nodes.len(),
+        node_classes: instance.classes.len(),
+        counted_classes: instance.classes.iter().filter(|c| c.nodes.len() > 1).count(),
+        options: instance.options.len(),
+        blocks: instance.blocks.len(),
+        pooled_blocks: instance.blocks.iter().filter(|b| b.pooled).count(),
+        placements: instance.placements.len(),
+        sharing_placements: instance
+            .placements
+            .iter()
+            .filter(|p| instance.blocks[p.block].shared)
+            .count(),
+        sharing_classes: form.sharing.classes.len(),
+        sharing_columns: form.sharing.classes.iter().map(|c| c.columns()).sum(),
+        pool_keys: instance.pool.keys.len(),
+        pool_thresholds: instance.pool.thresholds.iter().map(Vec::len).sum(),
+        pool_supplies: instance.pool.supplies.len(),
+        split_options: instance.splits.len(),
+        replica_slot_deployments: instance.replica_slots.len(),
+        variables: form.vars.len(),
+        rows: form.rows.len(),
+        restrictions: instance.restrictions.clone(),
+    }
+}
