@@ -1,5 +1,6 @@
 //! Sweep benchmarks: 64 what-if scenarios on a 512-GPU generated fleet with 1 and 2 threads
-//! (the speed-up is printed once), and the node drill of the same fleet. Figures are recorded in
+//! (the speed-up is printed once), and node drills on generated fleets of 512 and 4,096 GPUs
+//! (printed once; the 512-GPU drill is also timed). Figures are recorded in
 //! docs/performance.md; each iteration is dozens of solves, so this bench takes minutes.
 
 use std::time::{Duration, Instant};
@@ -11,19 +12,47 @@ use fleetfit::workflows::drill::{self, Failure};
 use fleetfit::workflows::whatif;
 use fleetfit::workflows::{Base, SweepOptions};
 
-/// The 512-GPU generated fleet, and 64 scenarios: each takes one node away.
-fn inputs() -> (Base, scenarios_file::ScenariosFile, std::path::PathBuf) {
+/// A generated fleet (`fleetfit gen --seed 1`), loaded as a sweep's base, and its folder.
+fn generated(gpus: u64, deployments: u64, tight: bool) -> (Base, std::path::PathBuf) {
     let spec = GenSpec {
-        gpus: 512,
-        deployments: 32,
+        gpus,
+        deployments,
         seed: 1,
-        tight: true,
+        tight,
     };
-    let dir = std::env::temp_dir().join("fleetfit-bench-sweep");
+    let dir = std::env::temp_dir().join(format!("fleetfit-bench-sweep-{gpus}-{tight}"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("fleet.yaml"), fleet_yaml(&spec)).unwrap();
     std::fs::write(dir.join("deployments.yaml"), deployments_yaml(&spec)).unwrap();
     let base = Base::load(&dir.join("fleet.yaml"), &dir.join("deployments.yaml")).unwrap();
+    (base, dir)
+}
+
+/// Runs a node drill once and prints its time, cases proven, and cases proven without a MIP.
+fn drill_report(what: &str, base: &Base, options: &SweepOptions) {
+    let failure: Failure = "node".parse().unwrap();
+    let started = Instant::now();
+    let (_, cases) = drill::run(base, &failure, options).unwrap();
+    let proven = cases
+        .iter()
+        .filter(|(_, c)| c.outcome.status == fleetfit::domain::SolveStatus::Optimal)
+        .count();
+    let quick = cases.iter().filter(|(_, c)| c.proven_without_mip).count();
+    let worst_gap = cases
+        .iter()
+        .filter_map(|(_, c)| c.outcome.objective.gap)
+        .fold(0.0f64, f64::max);
+    eprintln!(
+        "node drill, {what}: {} cases in {:.1}s, {proven} proven, {quick} without a MIP, worst level-1 gap {:.2}%",
+        cases.len(),
+        started.elapsed().as_secs_f64(),
+        worst_gap * 100.0
+    );
+}
+
+/// The tight 512-GPU generated fleet, and 64 scenarios: each takes one node away.
+fn inputs() -> (Base, scenarios_file::ScenariosFile, std::path::PathBuf) {
+    let (base, dir) = generated(512, 32, true);
     let mut text = String::from("scenarios:\n");
     for node in base.fleet.nodes.iter().take(64) {
         text += &format!("  - name: without-{0}\n    remove_nodes: {{names: [{0}]}}\n", node.name);
@@ -56,18 +85,19 @@ fn sweeps(c: &mut Criterion) {
         seconds[0] / seconds[1]
     );
     let failure: Failure = "node".parse().unwrap();
-    let started = Instant::now();
-    let (_, cases) = drill::run(&base, &failure, &options(2)).unwrap();
-    let proven = cases
-        .iter()
-        .filter(|(_, c)| c.outcome.status == fleetfit::domain::SolveStatus::Optimal)
-        .count();
-    let quick = cases.iter().filter(|(_, c)| c.proven_without_mip).count();
-    eprintln!(
-        "node drill, 512 GPUs: {} cases in {:.1}s, {proven} proven, {quick} without a MIP",
-        cases.len(),
-        started.elapsed().as_secs_f64()
-    );
+    drill_report("512 GPUs, tight", &base, &options(2));
+    let roomy = generated(512, 32, false).0;
+    drill_report("512 GPUs", &roomy, &options(2));
+    let (large, _) = generated(4096, 128, false);
+    let hurried = SweepOptions {
+        solve: fleetfit::solver::SolveOptions {
+            time_limit: Duration::from_secs(3),
+            mip_rel_gap: 0.005,
+            ..Default::default()
+        },
+        ..options(2)
+    };
+    drill_report("4,096 GPUs, --gap 0.005 --time-limit 3", &large, &hurried);
 
     let mut group = c.benchmark_group("sweep");
     group.sample_size(10).measurement_time(Duration::from_secs(60));
@@ -75,7 +105,7 @@ fn sweeps(c: &mut Criterion) {
         b.iter(|| whatif::run(&base, &file, &path, &options(2)).unwrap())
     });
     group.bench_function("drill_nodes_512_gpus_2_threads", |b| {
-        b.iter(|| drill::run(&base, &failure, &options(2)).unwrap())
+        b.iter(|| drill::run(&roomy, &failure, &options(2)).unwrap())
     });
     group.finish();
 }

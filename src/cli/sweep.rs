@@ -26,6 +26,9 @@ pub struct SweepArgs {
     /// Bound on each solve, in seconds.
     #[arg(long, default_value_t = 60.0, value_parser = seconds)]
     time_limit: f64,
+    /// Relative gap at which each solve's first level may stop (0 proves optimality).
+    #[arg(long, default_value_t = 0.0, value_parser = gap)]
+    gap: f64,
     /// Solve only the cases with index K mod N and write a partial result for `fleetfit merge`:
     /// `K/N`, or `N` with K from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID.
     #[arg(long, value_parser = shard_arg)]
@@ -50,6 +53,16 @@ pub(super) fn seconds(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A relative gap: a fraction in [0, 1).
+pub(super) fn gap(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|_| format!("'{text}' is not a number"))?;
+    if value.is_finite() && (0.0..1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{text} is not a fraction in [0, 1)"))
+    }
+}
+
 fn shard_arg(text: &str) -> Result<Shard, String> {
     Shard::parse(text, |name| std::env::var(name).ok())
 }
@@ -60,6 +73,7 @@ impl SweepArgs {
         let mut options = SweepOptions {
             solve: SolveOptions {
                 time_limit: Duration::from_secs_f64(self.time_limit),
+                mip_rel_gap: self.gap,
                 ..SolveOptions::default()
             },
             shard: self.shard.unwrap_or(Shard::ALL),

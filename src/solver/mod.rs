@@ -51,10 +51,53 @@ pub struct SolveOptions {
     /// A plan to start from (what runs now, or a base plan minus a failed part): checked, and
     /// where it beats the greedy plans, HiGHS's warm start and the floor under a time limit.
     pub start: Option<Vec<PlacedReplica>>,
-    /// An upper bound on `placed_value` proven elsewhere (removing capacity never raises the
-    /// optimum, so a base plan's bound bounds every failure case): it tightens the reported bound
-    /// and proves level 1 once the incumbent reaches it.
-    pub known_bound: Option<u64>,
+    /// What a less constrained instance proved (removing capacity never improves the optimum,
+    /// so a base plan's bound bounds every failure case): it tightens the reported bound and
+    /// proves each level the incumbent reaches, without a MIP.
+    pub known_bound: Option<KnownBound>,
+}
+
+/// A bound on this instance's lexicographic optimum, proven on a less constrained instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownBound {
+    /// No plan places more value.
+    pub placed_value: u64,
+    /// The less constrained instance's proven minimum `quantization_penalty` at `placed_value`,
+    /// where it proved that level: no plan placing `placed_value` does better.
+    pub quantization_penalty: Option<u64>,
+    /// Likewise its proven minimum `gpus_used`, where it proved levels 1 to 3.
+    pub gpus_used: Option<u64>,
+}
+
+impl KnownBound {
+    /// A bound on level 1 only.
+    pub fn placed_value(placed_value: u64) -> KnownBound {
+        KnownBound {
+            placed_value,
+            quantization_penalty: None,
+            gpus_used: None,
+        }
+    }
+
+    /// What a less constrained instance's solve proved: its objective, of which the first
+    /// `proven_levels` levels are proven optimal.
+    pub fn proven(objective: &crate::domain::Objective, proven_levels: usize) -> KnownBound {
+        KnownBound {
+            placed_value: objective.placed_value,
+            quantization_penalty: (proven_levels >= 2).then_some(objective.quantization_penalty),
+            gpus_used: (proven_levels >= 3).then_some(objective.gpus_used),
+        }
+    }
+
+    /// The bound on level `level` (0, 1, 2) for a plan that reached it on every level before.
+    fn level(&self, level: usize) -> Option<f64> {
+        match level {
+            0 => Some(self.placed_value),
+            1 => self.quantization_penalty,
+            _ => self.gpus_used,
+        }
+        .map(|v| v as f64)
+    }
 }
 
 impl Default for SolveOptions {
@@ -102,12 +145,49 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     Ok(solved)
 }
 
+/// Section 6's levels, in order.
+const LEVEL_NAMES: [&str; 3] = ["placed_value", "quantization_penalty", "gpus_used"];
+
 /// [`solve`] without `reasons` on the unplaced entries.
 pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Result<Solved> {
     let started = Instant::now();
     let deadline = started + options.time_limit;
     let view = planner_fleet(fleet, workload);
     let fleet = &view;
+    // A start that obeys the rules keeps its replicas; greedy fills in what it leaves.
+    let filled = options.start.as_ref().and_then(|start| {
+        let kept = make_plan(fleet, workload, start.clone(), SolveStatus::TimeLimit, None);
+        if !crate::check::check(fleet, workload, &kept).is_empty() {
+            return None;
+        }
+        let filled = crate::greedy::place_around(fleet, workload, start);
+        let plan = make_plan(fleet, workload, filled.clone(), SolveStatus::TimeLimit, None);
+        crate::check::check(fleet, workload, &plan)
+            .is_empty()
+            .then_some((filled, plan))
+    });
+    // A filled start that reaches a known optimum on every level is this instance's optimum.
+    if let (Some((replicas, plan)), Some(known)) = (&filled, options.known_bound)
+        && let (Some(q), Some(g)) = (known.quantization_penalty, known.gpus_used)
+        && plan_key(plan) == (known.placed_value, std::cmp::Reverse(q), std::cmp::Reverse(g))
+    {
+        let mut stats = SolveStats::default();
+        for (i, name) in LEVEL_NAMES.into_iter().enumerate() {
+            let value = known.level(i).unwrap_or_default();
+            stats.levels.push(LevelStats {
+                name,
+                value,
+                bound: value,
+                proven: true,
+                seconds: 0.0,
+            });
+        }
+        let bound = Some(known.placed_value as f64);
+        let plan = make_plan(fleet, workload, replicas.clone(), SolveStatus::Optimal, bound);
+        stats.total_seconds = started.elapsed().as_secs_f64();
+        checked(fleet, workload, &plan)?;
+        return Ok(Solved { plan, stats });
+    }
     let instance = Instance::new(fleet, workload);
     let restricted = !instance.restrictions.is_empty();
     if options.verbose {
@@ -137,16 +217,24 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     };
 
     let levels: [(&'static str, &good_lp::Expression, bool); 3] = [
-        ("placed_value", &form.placed_value, true),
-        ("quantization_penalty", &form.quantization_penalty, false),
-        ("gpus_used", &form.gpus_used, false),
+        (LEVEL_NAMES[0], &form.placed_value, true),
+        (LEVEL_NAMES[1], &form.quantization_penalty, false),
+        (LEVEL_NAMES[2], &form.gpus_used, false),
     ];
+    // A filled start that reaches a known bound on level 1 is level 1's answer: no LP needed.
+    let start_reaches_bound = filled
+        .as_ref()
+        .zip(options.known_bound)
+        .is_some_and(|((_, plan), known)| !restricted && plan.objective.placed_value >= known.placed_value);
     // The greedy plan: a hint for level 1, and the floor if the solve stops early. Where the LP of
     // the relaxed instance solves in time, greedy first places the shapes the LP chose; the better
     // of the two is the hint and the floor, and the LP's value bounds level 1.
-    let mut greedy = crate::greedy::place(fleet, workload);
+    let mut greedy = match &filled {
+        Some((replicas, _)) if start_reaches_bound => replicas.clone(),
+        _ => crate::greedy::place(fleet, workload),
+    };
     // A restricted model's LP bounds only its own plans, so it neither bounds nor proves.
-    let relaxation = if restricted {
+    let relaxation = if restricted || start_reaches_bound {
         None
     } else {
         let relaxed = Instance::relaxed(fleet, workload);
@@ -183,16 +271,10 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
             greedy = guided;
         }
     }
-    // A start that obeys the rules keeps its replicas; greedy fills in what it leaves.
-    if let Some(start) = &options.start {
-        let kept = make_plan(fleet, workload, start.clone(), SolveStatus::TimeLimit, None);
-        if crate::check::check(fleet, workload, &kept).is_empty() {
-            let filled = crate::greedy::place_around(fleet, workload, start);
-            let theirs = make_plan(fleet, workload, filled.clone(), SolveStatus::TimeLimit, None);
-            let ours = make_plan(fleet, workload, greedy.clone(), SolveStatus::TimeLimit, None);
-            if plan_key(&theirs) > plan_key(&ours) && crate::check::check(fleet, workload, &theirs).is_empty() {
-                greedy = filled;
-            }
+    if let Some((replicas, theirs)) = &filled {
+        let ours = make_plan(fleet, workload, greedy.clone(), SolveStatus::TimeLimit, None);
+        if plan_key(theirs) > plan_key(&ours) {
+            greedy = replicas.clone();
         }
     }
     let hint = start::from_replicas(&instance, &form, &greedy);
@@ -210,7 +292,9 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     let lp_floor = relaxation.as_ref().map(|lp| (lp.value + 1e-6).floor());
     let reaches_bound = !restricted
         && (lp_floor.is_some_and(|b| greedy_value >= b)
-            || options.known_bound.is_some_and(|b| greedy_value >= b as f64));
+            || options
+                .known_bound
+                .is_some_and(|b| greedy_value >= b.placed_value as f64));
     let within_gap = lp_floor.filter(|&bound| {
         options.mip_rel_gap > 0.0 && greedy_value < bound && (bound - greedy_value) / bound <= options.mip_rel_gap
     });
@@ -270,14 +354,24 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
         } else {
             time_left
         };
-        // Levels 2 and 3 never go below 0: a start at 0 is already optimal.
-        let result = if !maximise && form.level_value(i, &best) == 0.0 {
+        // Levels 2 and 3 never go below 0, nor below a known optimum that every level before
+        // reached: a start there is already optimal.
+        let start_value = form.level_value(i, &best);
+        let reached_known = options.known_bound.is_some_and(|known| {
+            known.level(i) == Some(start_value)
+                && stats
+                    .levels
+                    .iter()
+                    .enumerate()
+                    .all(|(j, l)| known.level(j) == Some(l.value))
+        });
+        let result = if !maximise && (start_value == 0.0 || reached_known) {
             LevelResult {
                 outcome: LevelOutcome::Optimal,
                 values: best.clone(),
-                bound: 0.0,
+                bound: start_value,
                 seconds: 0.0,
-                reported: 0.0,
+                reported: start_value,
             }
         } else {
             let starts = Starts {
@@ -305,7 +399,9 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
             && (relaxation
                 .as_ref()
                 .is_some_and(|lp| value >= (lp.value + 1e-6).floor() - 1e-6)
-                || options.known_bound.is_some_and(|b| value >= b as f64 - 1e-6));
+                || options
+                    .known_bound
+                    .is_some_and(|b| value >= b.placed_value as f64 - 1e-6));
         let bound_closes = (result.bound - value).abs() < 1.0 - 1e-6;
         let proven =
             !restricted && (reaches_lp || result.outcome == LevelOutcome::Optimal && (gap == 0.0 || bound_closes));
@@ -313,7 +409,11 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
             let lp_bound = relaxation.as_ref().map(|lp| lp.value);
             let highs_bound = if restricted { f64::NAN } else { result.bound };
             let bound = level_one_bound(&instance, highs_bound, lp_bound, value, proven);
-            level1_bound = Some(options.known_bound.map_or(bound, |b| bound.min(b as f64).max(value)));
+            level1_bound = Some(
+                options
+                    .known_bound
+                    .map_or(bound, |b| bound.min(b.placed_value as f64).max(value)),
+            );
         }
         stats.levels.push(LevelStats {
             name,

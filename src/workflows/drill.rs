@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{Base, Outcome, SweepOptions, run_cases, solve_case};
 use crate::domain::{Fleet, Objective, Plan, SolveStatus};
 use crate::error::{InputError, Result};
-use crate::solver::SolveOptions;
+use crate::solver::{KnownBound, SolveOptions};
 
 /// What fails together in one case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +79,8 @@ pub struct CaseResult {
     pub failed: String,
     pub outcome: Outcome,
     pub lost: Vec<Lost>,
-    /// Level 1 proven without a MIP: the start already reached the base's bound.
+    /// Proven optimal without a MIP: the base plan minus the failure, refilled, reached the
+    /// base's optimum.
     pub proven_without_mip: bool,
 }
 
@@ -214,12 +215,18 @@ pub fn run(base: &Base, failure: &Failure, options: &SweepOptions) -> Result<(Ou
     let all = cases(base, failure)?;
     let solved = solve_case(&base.fleet, &base.workload, &options.solve)?;
     let (base_plan, base_outcome) = (solved.plan, solved.outcome);
+    // Removing capacity never improves the optimum: what the base proved bounds every case.
     let known_bound = match base_plan.status {
-        SolveStatus::Optimal => base_plan.objective.placed_value,
-        SolveStatus::TimeLimit => base_plan
-            .objective
-            .bound
-            .map_or(u64::MAX, |b| (b + 1e-6).floor() as u64),
+        SolveStatus::Optimal => KnownBound::proven(&base_plan.objective, 3),
+        SolveStatus::TimeLimit if solved.proven_levels > 0 => {
+            KnownBound::proven(&base_plan.objective, solved.proven_levels)
+        }
+        SolveStatus::TimeLimit => KnownBound::placed_value(
+            base_plan
+                .objective
+                .bound
+                .map_or(u64::MAX, |b| (b + 1e-6).floor() as u64),
+        ),
     };
     let results = run_cases(all.len(), options, |i| {
         let case = &all[i];

@@ -134,12 +134,14 @@ pub(crate) fn run_cases<T: Send>(
     })
 }
 
-/// One solved case: its plan, its outcome, and whether level 1 needed no MIP (a heuristic plan
-/// reached a proven bound).
+/// One solved case: its plan, its outcome, and whether it was proven optimal without a MIP (a
+/// heuristic plan reached proven bounds on every level).
 pub(crate) struct Solved {
     pub plan: Plan,
     pub outcome: Outcome,
     pub without_mip: bool,
+    /// Levels proven optimal, from the first.
+    pub proven_levels: usize,
 }
 
 /// Solves one case and sums it up.
@@ -147,14 +149,13 @@ pub(crate) fn solve_case(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     let started = Instant::now();
     let solved = solver::solve_unexplained(fleet, workload, options)?;
     let outcome = Outcome::of(&solved.plan, workload, started.elapsed().as_secs_f64());
-    let without_mip = solved
-        .stats
-        .levels
-        .first()
-        .is_some_and(|l| l.proven && l.seconds == 0.0);
+    let without_mip =
+        solved.plan.status == SolveStatus::Optimal && solved.stats.levels.iter().all(|l| l.seconds == 0.0);
+    let proven_levels = solved.stats.levels.iter().take_while(|l| l.proven).count();
     Ok(Solved {
         plan: solved.plan,
         outcome,
         without_mip,
+        proven_levels,
     })
 }

@@ -97,7 +97,7 @@ pub fn drill(report: &Drill) -> String {
         .count();
     let quick = report.cases.iter().filter(|c| c.proven_without_mip).count();
     format!(
-        "base: placed_value {}, gpus_used {}, {}\n\n{}\n{} cases, {proven} proven optimal ({quick} without a MIP: the base plan minus the failure, refilled, reached the base's value)\n",
+        "base: placed_value {}, gpus_used {}, {}\n\n{}\n{} cases, {proven} proven optimal ({quick} without a MIP: the base plan minus the failure, refilled, reached the base's optimum)\n",
         base.objective.placed_value,
         base.objective.gpus_used,
         status(base),

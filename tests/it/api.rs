@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use fleetfit::domain::SolveStatus;
-use fleetfit::solver::{self, SolveOptions};
+use fleetfit::solver::{self, KnownBound, SolveOptions};
 
 use super::common::*;
 use super::synth::generated_512;
@@ -50,7 +50,7 @@ fn a_known_bound_caps_the_reported_bound_and_proves_level_one() {
     let known = best.objective.placed_value;
     let hurried = SolveOptions {
         time_limit: Duration::from_millis(1),
-        known_bound: Some(known),
+        known_bound: Some(KnownBound::placed_value(known)),
         ..SolveOptions::default()
     };
     let plan = solver::solve(&fleet, &workload, &hurried).unwrap().plan;
@@ -58,7 +58,7 @@ fn a_known_bound_caps_the_reported_bound_and_proves_level_one() {
     assert!(plan.objective.bound.unwrap() <= known as f64);
     let reached = SolveOptions {
         start: Some(best.replicas.clone()),
-        known_bound: Some(known),
+        known_bound: Some(KnownBound::placed_value(known)),
         time_limit: Duration::from_secs(60),
         ..SolveOptions::default()
     };

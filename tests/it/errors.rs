@@ -66,4 +66,28 @@ fn bad_flags_are_bad_input() {
         assert_eq!(out.status.code(), Some(2), "{flag} {value}");
         assert!(String::from_utf8_lossy(&out.stderr).contains(flag));
     }
+    let demo = [
+        "--fleet",
+        "data/demo/fleet.yaml",
+        "--deployments",
+        "data/demo/deployments.yaml",
+    ];
+    for (command, flag, value) in [
+        ("drill", "--gap", "2"),
+        ("whatif", "--gap", "-0.1"),
+        ("drill", "--time-limit", "0"),
+    ] {
+        let mut args = vec![command];
+        args.extend(demo);
+        let arg = format!("{flag}={value}");
+        args.extend(["--fail", "node", "--scenarios", "data/demo/scenarios.yaml", &arg]);
+        if command == "drill" {
+            args.retain(|a| *a != "--scenarios" && *a != "data/demo/scenarios.yaml");
+        } else {
+            args.retain(|a| *a != "--fail" && *a != "node");
+        }
+        let out = fleetfit(&args);
+        assert_eq!(out.status.code(), Some(2), "{command} {flag} {value}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(flag), "{command} {flag}");
+    }
 }

@@ -3,6 +3,8 @@
 
 use proptest::prelude::*;
 
+use fleetfit::domain::SolveStatus;
+
 use super::brute;
 use super::common::*;
 
@@ -82,6 +84,46 @@ proptest! {
     #[test]
     fn random_tiny_instances_match_exhaustion(fleet in tiny_fleet(), deployments in tiny_deployments()) {
         brute::assert_matches_brute_force(&fleet, &deployments);
+    }
+}
+
+/// Runs a node and a GPU drill on a tiny instance and compares every case with exhaustion on
+/// the fleet without its failed part: the shortcuts a drill takes from the base's proof (a
+/// refilled start that reaches the base's optimum is optimal) must never claim a wrong optimum.
+fn assert_drill_matches_brute_force(fleet_yaml: &str, deployments_yaml: &str) {
+    use fleetfit::workflows::{Base, SweepOptions, drill};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fleet.yaml"), fleet_yaml).unwrap();
+    std::fs::write(dir.path().join("deployments.yaml"), deployments_yaml).unwrap();
+    let base = Base::load(&dir.path().join("fleet.yaml"), &dir.path().join("deployments.yaml")).unwrap();
+    let options = SweepOptions {
+        jobs: 1,
+        ..SweepOptions::default()
+    };
+    for failure in ["node", "gpu"] {
+        let failure: drill::Failure = failure.parse().unwrap();
+        let cases = drill::cases(&base, &failure).unwrap();
+        let (_, results) = drill::run(&base, &failure, &options).unwrap();
+        for (i, result) in results {
+            let fleet = drill::without(&base.fleet, &cases[i]);
+            let best = brute::optimum(&fleet, &base.workload);
+            let o = &result.outcome.objective;
+            let found = (o.placed_value, -(o.quantization_penalty as i64), -(o.gpus_used as i64));
+            if result.outcome.status == SolveStatus::Optimal {
+                assert_eq!(found, best, "case {}", result.failed);
+            } else {
+                assert!(found <= best, "case {} above the optimum", result.failed);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: brute_cases() / 4, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_tiny_drills_match_exhaustion(fleet in tiny_fleet(), deployments in tiny_deployments()) {
+        assert_drill_matches_brute_force(&fleet, &deployments);
     }
 }
 

@@ -225,6 +225,48 @@ fn the_base_bounds_every_case_of_a_drill_on_the_demo() {
     }
 }
 
+#[test]
+fn a_drill_with_headroom_proves_cases_from_the_base_without_a_mip() {
+    // The generated 512-GPU fleet with headroom: nearly every failed node's replicas fit back
+    // elsewhere at the base's optimum, which proves the case at once.
+    let spec = fleetfit::synth::GenSpec {
+        gpus: 512,
+        deployments: 32,
+        seed: 1,
+        tight: false,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fleet.yaml"), fleetfit::synth::fleet_yaml(&spec)).unwrap();
+    std::fs::write(
+        dir.path().join("deployments.yaml"),
+        fleetfit::synth::deployments_yaml(&spec),
+    )
+    .unwrap();
+    let base = Base::load(&dir.path().join("fleet.yaml"), &dir.path().join("deployments.yaml")).unwrap();
+    let failure: Failure = "node".parse().unwrap();
+    let (_, results) = drill::run(&base, &failure, &sweep(2)).unwrap();
+    let quick = results.iter().filter(|(_, c)| c.proven_without_mip).count();
+    assert!(quick * 2 > results.len(), "{quick} of {} without a MIP", results.len());
+    // A shortcut's claim equals what a full solve of the case proves.
+    let cases = drill::cases(&base, &failure).unwrap();
+    for (i, result) in results.iter().filter(|(_, c)| c.proven_without_mip).take(3) {
+        let fleet = drill::without(&base.fleet, &cases[*i]);
+        let full = solve(&fleet, &base.workload).plan;
+        assert_eq!(full.status, fleetfit::domain::SolveStatus::Optimal);
+        let o = &result.outcome.objective;
+        assert_eq!(
+            (o.placed_value, o.quantization_penalty, o.gpus_used),
+            (
+                full.objective.placed_value,
+                full.objective.quantization_penalty,
+                full.objective.gpus_used
+            ),
+            "case {}",
+            result.failed
+        );
+    }
+}
+
 /// Whatif JSON without its timings, the one field that differs between runs.
 fn without_seconds(json: &str) -> String {
     json.lines()
