@@ -1,4 +1,5 @@
-//! Capacity planning on generated fleets whose demand grows 2.5x (to about 1.75x what it holds), from a catalog of 8 SKUs,
+//! Capacity planning on generated fleets whose demand grows (512 GPUs: 2.5x, to about 1.75x what
+//! the fleet holds; 4,096 GPUs: by 25%), from a catalog of 8 SKUs,
 //! against the purchase an autoscaler would make (the SKU that places the most unplaced value
 //! next, the cheaper on ties). Prints cost, bound, time and the autoscaler's cost once per size,
 //! then times the 512-GPU case. Figures are in docs/performance.md.
@@ -13,9 +14,9 @@ use fleetfit::formats::{deployments_file, fleet_file};
 use fleetfit::solver::capacity::{autoscaler_purchase, capacity};
 use fleetfit::synth::{GenSpec, deployments_yaml, fleet_yaml};
 
-/// A generated fleet (demand about 0.7x of what it holds) whose demand grows 2.5x (replicas
-/// rounded up): about 1.75x, so a quarter or more of the fleet must be bought.
-pub fn grown_demand(gpus: u64, deployments: u64) -> (Fleet, Workload) {
+/// A generated fleet (demand about 0.7x of what it holds) whose demand grows by `percent`
+/// (replicas rounded up).
+pub fn grown_demand(gpus: u64, deployments: u64, percent: u64) -> (Fleet, Workload) {
     let spec = GenSpec {
         gpus,
         deployments,
@@ -29,7 +30,7 @@ pub fn grown_demand(gpus: u64, deployments: u64) -> (Fleet, Workload) {
     let fleet = fleet_file::load(&dir.join("fleet.yaml")).unwrap();
     let mut workload = deployments_file::load(&dir.join("deployments.yaml")).unwrap();
     for d in &mut workload.deployments {
-        d.replicas = (d.replicas * 5).div_ceil(2);
+        d.replicas = (d.replicas * (100 + percent)).div_ceil(100);
     }
     (fleet, workload)
 }
@@ -69,8 +70,8 @@ pub fn catalog() -> Vec<Sku> {
         .collect()
 }
 
-fn report(gpus: u64, deployments: u64, limit: Duration) {
-    let (fleet, workload) = grown_demand(gpus, deployments);
+fn report(gpus: u64, deployments: u64, percent: u64, limit: Duration) {
+    let (fleet, workload) = grown_demand(gpus, deployments, percent);
     let skus = catalog();
     let started = Instant::now();
     let c = capacity(&fleet, &workload, &skus, std::path::Path::new("skus"), None, limit).unwrap();
@@ -83,7 +84,7 @@ fn report(gpus: u64, deployments: u64, limit: Duration) {
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
     eprintln!(
-        "{gpus} GPUs, demand x2.5: {:?}, cost {} (bound {}), {}, in {seconds:.1}s; autoscaler: {}",
+        "{gpus} GPUs, demand +{percent}%: {:?}, cost {} (bound {}), {}, in {seconds:.1}s; autoscaler: {}",
         c.status,
         c.cost,
         c.bound,
@@ -93,9 +94,9 @@ fn report(gpus: u64, deployments: u64, limit: Duration) {
 }
 
 fn bench(c: &mut Criterion) {
-    report(512, 32, Duration::from_secs(60));
-    report(4096, 128, Duration::from_secs(60));
-    let (fleet, workload) = grown_demand(512, 32);
+    report(512, 32, 150, Duration::from_secs(60));
+    report(4096, 128, 25, Duration::from_secs(60));
+    let (fleet, workload) = grown_demand(512, 32, 150);
     let skus = catalog();
     let mut group = c.benchmark_group("capacity");
     group.sample_size(10).measurement_time(Duration::from_secs(30));

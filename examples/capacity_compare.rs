@@ -1,5 +1,5 @@
-//! Capacity planning against an autoscaler's purchase on a generated fleet grown for 25% more
-//! demand: `cargo run --release --example capacity_compare -- GPUS DEPLOYMENTS [SECONDS]`.
+//! Capacity planning against an autoscaler's purchase on a generated fleet whose demand grows by
+//! PERCENT: `cargo run --release --example capacity_compare -- GPUS DEPLOYMENTS PERCENT [SECONDS]`.
 
 #[path = "../benches/capacity.rs"]
 #[allow(dead_code)]
@@ -7,8 +7,9 @@ mod bench;
 
 fn main() {
     let args: Vec<u64> = std::env::args().skip(1).map(|a| a.parse().expect("a number")).collect();
-    let (gpus, deployments, seconds) = (args[0], args[1], args.get(2).copied().unwrap_or(60));
-    let (fleet, workload) = bench::grown_demand(gpus, deployments);
+    let (gpus, deployments, percent) = (args[0], args[1], args[2]);
+    let seconds = args.get(3).copied().unwrap_or(60);
+    let (fleet, workload) = bench::grown_demand(gpus, deployments, percent);
     let skus = bench::catalog();
     let started = std::time::Instant::now();
     let c = fleetfit::solver::capacity::capacity(
