@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use good_lp::{Expression, constraint};
 
-use super::highs_run::{self, HighsSettings, LevelOutcome, Starts};
+use super::highs_run::{self, HighsSettings, LevelOutcome, LevelResult, Starts};
 use super::instance::Purchase;
 use super::{Formulation, Instance, assign, planner_fleet};
 use crate::domain::{Fleet, Gpu, Node, Plan, SolveStatus, Unplaced, Workload, make_plan};
@@ -173,7 +173,39 @@ pub fn capacity(
         highs_run::solve_objective_by(&form, objective, maximise, fixed, starts, left(), &settings)
     };
     let no_plan = || Error::Solver("the capacity model did not finish within the time limit".into());
-    let cost_result = solve(form.purchase.cost.clone(), false, &fixed, None)?.ok_or_else(no_plan)?;
+    // HiGHS alone may find no purchase at all on a large fleet: a greedy one is its start and the
+    // answer if it finds nothing better in time.
+    let start = greedy_start(&instance, &form, workload, &must, &fixed);
+    let cost_result = {
+        let starts = Starts {
+            hint: start.as_deref(),
+            fallback: start.as_deref(),
+        };
+        // The purchase gets two thirds of the time; section 6 on the grown fleet the rest.
+        let budget = left().mul_f64(2.0 / 3.0);
+        match highs_run::solve_objective_by(
+            &form,
+            form.purchase.cost.clone(),
+            false,
+            &fixed,
+            starts,
+            budget,
+            &settings,
+        )? {
+            Some(result) => result,
+            // HiGHS ran past the deadline: the greedy purchase stands, unproven.
+            None => match &start {
+                Some(values) => LevelResult {
+                    outcome: LevelOutcome::Stopped,
+                    values: values.clone(),
+                    bound: f64::NAN,
+                    seconds: budget.as_secs_f64(),
+                    reported: f64::NAN,
+                },
+                None => return Err(no_plan()),
+            },
+        }
+    };
     if cost_result.outcome == LevelOutcome::Infeasible {
         return Ok(infeasible(&grown, workload, skus, &must, restrictions));
     }
@@ -274,6 +306,89 @@ pub fn capacity(
         unplaced: Vec::new(),
         restrictions,
     })
+}
+
+/// The purchase a greedy scheduler would make, as column values: the required replicas placed
+/// greedily on the fleet, then what is left over the candidates, cheapest per GPU first; each SKU's candidates
+/// that greedy used are renamed to its first ones (alike nodes), and those are bought. `None`
+/// where greedy leaves a required replica out or the columns break a row.
+fn greedy_start(
+    instance: &Instance<'_>,
+    form: &Formulation,
+    workload: &Workload,
+    must: &[usize],
+    fixed: &[good_lp::Constraint],
+) -> Option<Vec<f64>> {
+    let fleet = instance.fleet;
+    let mut required = workload.clone();
+    for (d, dep) in required.deployments.iter_mut().enumerate() {
+        if !must.contains(&d) {
+            dep.replicas = 0;
+        }
+    }
+    let per_gpu = |n: usize| {
+        instance.purchase[n]
+            .as_ref()
+            .map(|p| (p.cost * 1_000_000 / fleet.nodes[n].gpus.len().max(1) as u64, p.sku))
+    };
+    let mut order: Vec<usize> = (0..fleet.nodes.len()).collect();
+    order.sort_by_key(|&n| (per_gpu(n), n));
+    let ordered = Fleet {
+        nodes: order.iter().map(|&n| fleet.nodes[n].clone()).collect(),
+    };
+    // Greedy fits what it can on the fleet as it is (best fit would otherwise prefer the
+    // smaller GPUs of candidates), then fills in over the candidates, cheapest per GPU first.
+    let existing = Fleet {
+        nodes: (0..fleet.nodes.len())
+            .filter(|&n| instance.purchase[n].is_none())
+            .map(|n| fleet.nodes[n].clone())
+            .collect(),
+    };
+    let kept = crate::greedy::place(&existing, &required);
+    let mut replicas = crate::greedy::place_around(&ordered, &required, &kept);
+    for &d in must {
+        let dep = &workload.deployments[d];
+        if (replicas.iter().filter(|r| r.deployment == dep.name).count() as u64) < dep.replicas {
+            return None;
+        }
+    }
+    // Per SKU, the candidates greedy used, in fleet order, take the names of its first candidates.
+    let used: std::collections::BTreeSet<&str> = replicas
+        .iter()
+        .flat_map(|r| r.stages.iter().map(|s| s.node.as_str()))
+        .collect();
+    let mut rename = std::collections::BTreeMap::new();
+    let mut next_of_sku: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
+    for (n, p) in instance.purchase.iter().enumerate() {
+        if let Some(p) = p {
+            next_of_sku.entry(p.sku).or_default().push(n);
+        }
+    }
+    let mut bought = vec![false; fleet.nodes.len()];
+    for candidates in next_of_sku.values() {
+        let mut first = candidates.iter();
+        for &n in candidates {
+            if used.contains(fleet.nodes[n].name.as_str()) {
+                let target = *first.next().expect("as many names as candidates");
+                bought[target] = true;
+                rename.insert(fleet.nodes[n].name.clone(), fleet.nodes[target].name.clone());
+            }
+        }
+    }
+    for replica in &mut replicas {
+        for stage in &mut replica.stages {
+            if let Some(name) = rename.get(&stage.node) {
+                stage.node = name.clone();
+            }
+        }
+    }
+    let mut values = super::start::from_replicas(instance, form, &replicas)?;
+    for (n, b) in form.purchase.bought.iter().enumerate() {
+        if let Some(b) = b {
+            values[b.index] = if bought[n] { 1.0 } else { 0.0 };
+        }
+    }
+    highs_run::satisfies(form, fixed, &values).then_some(values)
 }
 
 /// No purchase within every `max` places the demand: what it cannot host, with the reasons the

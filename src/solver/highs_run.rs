@@ -114,6 +114,34 @@ pub fn solve_level(
     Ok(result)
 }
 
+/// Whether column values obey every row of the model and of `extra`, and every column bound:
+/// a start offered as the fallback must, since the fallback is returned as it is.
+pub(crate) fn satisfies(form: &Formulation, extra: &[Constraint], values: &[f64]) -> bool {
+    let columns = form.vars.defs();
+    if values.len() != columns.len()
+        || columns
+            .iter()
+            .zip(values)
+            .any(|(def, &v)| v < def.lower - 1e-9 || v > def.upper + 1e-9)
+    {
+        return false;
+    }
+    form.rows.iter().chain(extra).all(|row| {
+        let expression = row.expression();
+        let lhs = expression.constant()
+            + expression
+                .clone()
+                .linear_coefficients()
+                .map(|(var, k)| k * values[form.vars.index_of(var)])
+                .sum::<f64>();
+        if row.is_equality() {
+            lhs.abs() < 1e-6
+        } else {
+            lhs < 1e-6
+        }
+    })
+}
+
 /// An objective's value at a solution given as column values.
 pub(crate) fn evaluate(form: &Formulation, objective: &Expression, values: &[f64]) -> f64 {
     objective.constant()

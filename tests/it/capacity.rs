@@ -193,6 +193,24 @@ fn the_proven_purchase_never_costs_more_than_an_autoscalers() {
 }
 
 #[test]
+fn out_of_time_the_greedy_purchase_stands_with_a_valid_plan() {
+    // Demand that needs nodes bought, and no time for HiGHS: the answer is the greedy purchase
+    // (existing nodes first, then the cheapest per GPU), unproven, its plan valid.
+    let fleet = format!("nodes:\n{}", idle_node("a", "A", 2, 4096));
+    let list = "  - {name: d, model: tiny, replicas: 5, tensor_parallel: [1], kv_cache_tokens: 32768}\n";
+    let skus_text = "skus:\n  - {name: dear, gpu_type: A, gpu_count: 1, memory_mib: 4096, cost: 10}\n  - {name: cheap, gpu_type: A, gpu_count: 2, memory_mib: 4096, cost: 12}\n";
+    let (f, w) = parse(&fleet, &deps("", list));
+    let (_dir, path) = temp_file("skus.yaml", skus_text);
+    let skus = fleetfit::formats::skus_file::load(&path).unwrap();
+    let c = capacity(&f, &w, &skus, &path, None, Duration::from_nanos(1)).unwrap();
+    let (plan, grown) = (c.plan.as_ref().unwrap(), c.grown.as_ref().unwrap());
+    assert_valid(grown, &w, plan);
+    assert_eq!(placed(plan, "d"), 5);
+    assert!(c.cost >= 22, "three more GPUs cost at least 22: {}", c.cost);
+    assert!(c.bound <= 22);
+}
+
+#[test]
 fn the_readme_capacity_session_runs_as_shown() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let shown: Vec<&str> = readme
