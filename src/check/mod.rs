@@ -4,6 +4,7 @@
 //! arithmetic in `check/need.rs`), so a bug in one is caught by the other. `fleetfit plan` runs it on
 //! every plan before writing it; `fleetfit check` runs it on any plan file.
 
+mod migration;
 mod need;
 mod placement;
 mod totals;
@@ -33,6 +34,8 @@ pub enum Rule {
     Reserve,
     /// Objective, `unplaced` and `fleet` totals.
     Totals,
+    /// `objective.moves` and the `migration` steps from a running plan (`replan`).
+    Migration,
 }
 
 impl Rule {
@@ -47,6 +50,7 @@ impl Rule {
             Rule::Spread => "spread",
             Rule::Reserve => "reserve",
             Rule::Totals => "totals",
+            Rule::Migration => "migration",
         }
     }
 }
@@ -84,3 +88,5 @@ pub fn check(fleet: &Fleet, workload: &Workload, plan: &Plan) -> Vec<Violation> 
     totals::check_totals(fleet, workload, plan, &occupancy, &mut report);
     report.0
 }
+
+pub use migration::check_migration;

@@ -14,12 +14,20 @@ pub struct CheckArgs {
     /// The plan JSON to check.
     #[arg(long)]
     plan: PathBuf,
+    /// The plan that ran before a `replan`: also check `objective.moves` and simulate the
+    /// `migration` step by step.
+    #[arg(long)]
+    current: Option<PathBuf>,
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let (fleet, workload) = args.inputs.load()?;
     let plan: Plan = fleetfit::formats::parse_file(&args.plan)?;
-    let violations = fleetfit::check::check(&fleet, &workload, &plan);
+    let mut violations = fleetfit::check::check(&fleet, &workload, &plan);
+    if let Some(current) = &args.current {
+        let current: Plan = fleetfit::formats::parse_file(current)?;
+        violations.extend(fleetfit::check::check_migration(&fleet, &workload, &current, &plan));
+    }
     if violations.is_empty() {
         println!(
             "ok: the plan obeys every rule ({} replicas, {} GPUs used)",

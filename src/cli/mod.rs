@@ -5,6 +5,7 @@ mod check;
 mod generate;
 mod models;
 mod plan;
+mod replan;
 mod sweep;
 
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ enum Command {
     Merge(sweep::MergeArgs),
     /// The cheapest nodes to buy so that the demand fits, proven.
     Capacity(capacity::CapacityArgs),
+    /// Re-plan from the plan that runs now: the best plan that moves the least, and its steps.
+    Replan(replan::ReplanArgs),
 }
 
 /// Runs one command.
@@ -59,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Drill(args) => sweep::drill(args),
         Command::Merge(args) => sweep::merge(args),
         Command::Capacity(args) => capacity::run(args),
+        Command::Replan(args) => replan::run(args),
     }
 }
 

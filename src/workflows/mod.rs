@@ -3,6 +3,8 @@
 //! over machines (shards joined by `merge`).
 
 pub mod drill;
+pub mod migration;
+pub mod replan;
 pub mod scenario;
 pub mod shard;
 pub mod table;

@@ -1,0 +1,123 @@
+//! `fleetfit replan`: from the plan that runs now, the best plan that moves the least, and the
+//! order of its steps.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use fleetfit::domain::Plan;
+use fleetfit::formats::table::columns;
+use fleetfit::solver::SolveOptions;
+use fleetfit::workflows::replan::{self, Replan, ReplanOptions};
+
+use super::sweep::{gap, seconds};
+use super::{Format, Inputs};
+
+#[derive(Debug, clap::Args)]
+pub struct ReplanArgs {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// The plan that runs now (a plan JSON, as `plan` or `replan` wrote it).
+    #[arg(long)]
+    current: PathBuf,
+    /// At most this many replicas started, stopped or moved (ahead of the placed value).
+    #[arg(long)]
+    max_moves: Option<u64>,
+    /// Running replicas still valid with at least this priority stay where they are.
+    #[arg(long)]
+    keep_priority: Option<u64>,
+    /// Write the new plan (with `moves` and `migration`) here, atomically.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Bound on the solve, in seconds.
+    #[arg(long, default_value_t = 60.0, value_parser = seconds)]
+    time_limit: f64,
+    /// Relative gap at which the first level may stop (0 proves optimality).
+    #[arg(long, default_value_t = 0.0, value_parser = gap)]
+    gap: f64,
+}
+
+pub fn run(args: ReplanArgs) -> anyhow::Result<ExitCode> {
+    let (fleet, workload) = args.inputs.load()?;
+    let current: Plan = fleetfit::formats::parse_file(&args.current)?;
+    let options = ReplanOptions {
+        solve: SolveOptions {
+            time_limit: Duration::from_secs_f64(args.time_limit),
+            mip_rel_gap: args.gap,
+            ..SolveOptions::default()
+        },
+        max_moves: args.max_moves,
+        keep_priority: args.keep_priority,
+    };
+    let replanned = replan::replan(&fleet, &workload, &current, &options)?;
+    for invalid in &replanned.invalid {
+        eprintln!(
+            "fleetfit: {} replica {} cannot stay: {}",
+            invalid.deployment, invalid.replica, invalid.reason
+        );
+    }
+    let json = replanned.plan.to_json();
+    if let Some(out) = &args.out {
+        super::write_file(out, &json)?;
+    }
+    match args.format {
+        Format::Json => print!("{json}"),
+        Format::Table => print!("{}", table(&replanned)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The plan's table, the changes per deployment, the replicas that cannot stay and the steps.
+fn table(r: &Replan) -> String {
+    let mut out = fleetfit::formats::table::render(&r.plan);
+    let moves = r.plan.objective.moves.unwrap_or(0);
+    out += &format!(
+        "\nmoves: {moves} ({} forced: running replicas that cannot stay)\n\n",
+        r.forced_moves
+    );
+    let rows: Vec<Vec<String>> = r
+        .changes
+        .iter()
+        .map(|c| {
+            vec![
+                c.deployment.clone(),
+                c.kept.to_string(),
+                c.started.to_string(),
+                c.stopped.to_string(),
+                c.moved.to_string(),
+            ]
+        })
+        .collect();
+    out += &columns(&["DEPLOYMENT", "KEPT", "STARTED", "STOPPED", "MOVED"], &rows);
+    if !r.invalid.is_empty() {
+        out += "\ncannot stay:\n";
+        for i in &r.invalid {
+            out += &format!("  {} replica {}: {}\n", i.deployment, i.replica, i.reason);
+        }
+    }
+    let steps = r.plan.migration.as_deref().unwrap_or(&[]);
+    if !steps.is_empty() {
+        out += "\n";
+        let rows: Vec<Vec<String>> = steps
+            .iter()
+            .map(|s| {
+                vec![
+                    s.step.to_string(),
+                    s.action.clone(),
+                    format!("{}#{}", s.deployment, s.replica),
+                    s.stages
+                        .iter()
+                        .map(|st| format!("{}:{}", st.node, fleetfit::formats::table::gpu_ranges(&st.gpus)))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    if s.break_before_make { "break before make" } else { "" }.to_string(),
+                ]
+            })
+            .collect();
+        out += &columns(&["STEP", "ACTION", "REPLICA", "GPUS", "NOTE"], &rows);
+    }
+    out
+}

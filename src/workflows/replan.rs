@@ -1,0 +1,549 @@
+//! `fleetfit replan`: from the plan that runs now, the plan that keeps the most running.
+//!
+//! Objective: the most `placed_value` (section 6's level 1), then the fewest moves, then levels 2
+//! and 3. A replica is kept when its deployment, shape, nodes and GPUs are unchanged; per
+//! deployment, `moves = max(current, new) - kept` (a stop paired with a start is one move).
+//!
+//! Candidates, all checked: the running replicas that are still valid with greedy filling in
+//! around them; the solver's plan started from them; and that plan with its replicas re-seated
+//! on the GPUs they run on now where the node and shape agree. The best by (value, moves, penalty,
+//! GPUs) wins. Its moves are proven minimal when they equal the replicas that must stop anyway
+//! (no longer valid, or more than asked for), and the plan is `optimal` when it also reaches the
+//! solver's proven optimum on every level.
+
+use std::collections::BTreeMap;
+
+use super::migration;
+use crate::check::Rule;
+use crate::domain::{Fleet, PlacedReplica, Plan, SolveStatus, Workload, make_plan};
+use crate::error::{Error, Result};
+use crate::solver::{self, SolveOptions};
+
+/// How to re-plan.
+#[derive(Debug, Clone, Default)]
+pub struct ReplanOptions {
+    pub solve: SolveOptions,
+    /// At most this many moves (a hard budget, ahead of level 1).
+    pub max_moves: Option<u64>,
+    /// Running replicas still valid with at least this priority stay where they are.
+    pub keep_priority: Option<u64>,
+}
+
+/// A running replica that cannot stay, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub deployment: String,
+    pub replica: u64,
+    pub reason: String,
+}
+
+/// Per deployment: replicas kept, started (new), stopped (gone) and moved (a stop paired with a
+/// start).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub deployment: String,
+    pub kept: u64,
+    pub started: u64,
+    pub stopped: u64,
+    pub moved: u64,
+}
+
+/// The new plan (with `objective.moves` and `migration`), what could not stay, and the changes
+/// per deployment.
+#[derive(Debug, Clone)]
+pub struct Replan {
+    pub plan: Plan,
+    pub invalid: Vec<Invalid>,
+    pub changes: Vec<Changes>,
+    /// The fewest moves any plan can make: running replicas that must stop.
+    pub forced_moves: u64,
+}
+
+/// What makes two replicas the same running worker: deployment, shape, nodes and GPUs.
+pub(crate) fn identity(r: &PlacedReplica) -> (&str, &str, u64, u64, &str, &[crate::domain::Stage]) {
+    (
+        &r.deployment,
+        &r.quantization,
+        r.tensor_parallel,
+        r.pipeline_parallel,
+        &r.gpu_type,
+        &r.stages,
+    )
+}
+
+/// Per deployment `(current, new, kept)`, kept counted as a multiset match of identities.
+fn counts(current: &[PlacedReplica], new: &[PlacedReplica]) -> BTreeMap<String, (u64, u64, u64)> {
+    let mut out: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    let mut running: BTreeMap<_, u64> = BTreeMap::new();
+    for r in current {
+        out.entry(r.deployment.clone()).or_default().0 += 1;
+        *running.entry(identity(r)).or_default() += 1;
+    }
+    for r in new {
+        let entry = out.entry(r.deployment.clone()).or_default();
+        entry.1 += 1;
+        if let Some(n) = running.get_mut(&identity(r))
+            && *n > 0
+        {
+            *n -= 1;
+            entry.2 += 1;
+        }
+    }
+    out
+}
+
+/// Replicas that start, stop or move between two plans: per deployment `max(current, new) - kept`.
+pub fn moves(current: &[PlacedReplica], new: &[PlacedReplica]) -> u64 {
+    counts(current, new).values().map(|&(c, n, k)| c.max(n) - k).sum()
+}
+
+/// Splits the running replicas into those that may stay (renumbered 0.. per deployment, in their
+/// order) and those that may not, with the reason; and the moves no plan avoids (each replica
+/// that breaks a rule on its own, or is one more than asked for, must stop).
+fn sort_current(fleet: &Fleet, workload: &Workload, current: &Plan) -> (Vec<PlacedReplica>, Vec<Invalid>, u64) {
+    let mut invalid = Vec::new();
+    let mut valid: Vec<PlacedReplica> = Vec::new();
+    let mut per_deployment: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in &current.replicas {
+        let mut reject = |reason: String| {
+            invalid.push(Invalid {
+                deployment: r.deployment.clone(),
+                replica: r.replica,
+                reason,
+            })
+        };
+        let Some(d) = workload.deployment(&r.deployment) else {
+            reject(format!("no deployment '{}' is asked for now", r.deployment));
+            continue;
+        };
+        let alone = PlacedReplica {
+            replica: 0,
+            ..r.clone()
+        };
+        let plan = make_plan(fleet, workload, vec![alone], SolveStatus::TimeLimit, None);
+        let broken: Vec<String> = crate::check::check(fleet, workload, &plan)
+            .into_iter()
+            .filter(|v| !matches!(v.rule, Rule::Totals | Rule::Reserve))
+            .map(|v| v.to_string())
+            .collect();
+        if let Some(first) = broken.first() {
+            reject(first.replace(
+                &format!("{} replica 0", r.deployment),
+                &format!("{} replica {}", r.deployment, r.replica),
+            ));
+            continue;
+        }
+        let n = per_deployment.entry(&d.name).or_default();
+        if *n >= d.replicas {
+            reject(format!("only {} replicas of {} are asked for now", d.replicas, d.name));
+            continue;
+        }
+        valid.push(PlacedReplica {
+            replica: *n,
+            ..r.clone()
+        });
+        *n += 1;
+    }
+    let forced = moves(&current.replicas, &valid);
+    // Together they may still break a rule (reserves, two exclusive workers on one GPU): the
+    // lowest priority, last replica first, gives way until none is broken.
+    loop {
+        let plan = make_plan(fleet, workload, valid.clone(), SolveStatus::TimeLimit, None);
+        let broken: Vec<_> = crate::check::check(fleet, workload, &plan)
+            .into_iter()
+            .filter(|v| v.rule != Rule::Totals)
+            .collect();
+        let Some(first) = broken.first() else { break };
+        let priority = |r: &PlacedReplica| workload.deployment(&r.deployment).map_or(0, |d| d.priority);
+        let Some(out) = (0..valid.len()).rev().min_by_key(|&i| priority(&valid[i])) else {
+            break;
+        };
+        let gone = valid.remove(out);
+        let original = current
+            .replicas
+            .iter()
+            .find(|r| identity(r) == identity(&gone))
+            .map_or(gone.replica, |r| r.replica);
+        invalid.push(Invalid {
+            deployment: gone.deployment.clone(),
+            replica: original,
+            reason: format!("does not fit next to the replicas that stay: {first}"),
+        });
+    }
+    invalid.sort_by(|a, b| (&a.deployment, a.replica).cmp(&(&b.deployment, b.replica)));
+    (valid, invalid, forced)
+}
+
+/// Drops started replicas, lowest priority first, while the moves exceed `budget`; `None` when
+/// the budget still cannot be met.
+fn within_budget(
+    workload: &Workload,
+    current: &[PlacedReplica],
+    mut candidate: Vec<PlacedReplica>,
+    budget: Option<u64>,
+) -> Option<Vec<PlacedReplica>> {
+    let Some(budget) = budget else {
+        return Some(candidate);
+    };
+    let priority = |r: &PlacedReplica| workload.deployment(&r.deployment).map_or(0, |d| d.priority);
+    while moves(current, &candidate) > budget {
+        let before = moves(current, &candidate);
+        // The started replica whose removal saves a move, lowest priority, last first.
+        let choice = (0..candidate.len()).rev().filter(|&i| {
+            let mut without = candidate.clone();
+            without.remove(i);
+            moves(current, &without) < before
+        });
+        let i = choice.min_by_key(|&i| priority(&candidate[i]))?;
+        candidate.remove(i);
+    }
+    Some(candidate)
+}
+
+/// Moves `plan`'s single-stage replicas onto the GPUs a running replica of the same deployment
+/// and shape holds on the same node, where those GPUs are free in the plan; the rest keep their
+/// places. `None` when the result breaks a rule.
+fn reseat(
+    fleet: &Fleet,
+    workload: &Workload,
+    plan: &[PlacedReplica],
+    running: &[PlacedReplica],
+) -> Option<Vec<PlacedReplica>> {
+    let mut out = plan.to_vec();
+    let mut taken: std::collections::BTreeSet<(String, u32)> = plan
+        .iter()
+        .flat_map(|r| {
+            r.stages
+                .iter()
+                .flat_map(|s| s.gpus.iter().map(|&g| (s.node.clone(), g)))
+        })
+        .collect();
+    let mut used_running = vec![false; running.len()];
+    // Already kept ones stay as they are.
+    for r in &out {
+        if let Some(i) = (0..running.len()).find(|&i| !used_running[i] && identity(&running[i]) == identity(r)) {
+            used_running[i] = true;
+        }
+    }
+    for r in &mut out {
+        if r.stages.len() != 1 || running.iter().any(|c| identity(c) == identity(r)) {
+            continue;
+        }
+        let same_shape = |c: &PlacedReplica| {
+            c.deployment == r.deployment
+                && c.quantization == r.quantization
+                && c.tensor_parallel == r.tensor_parallel
+                && c.pipeline_parallel == r.pipeline_parallel
+                && c.gpu_type == r.gpu_type
+                && c.stages.len() == 1
+                && c.stages[0].node == r.stages[0].node
+        };
+        let node = r.stages[0].node.clone();
+        let Some(i) = (0..running.len()).find(|&i| {
+            !used_running[i]
+                && same_shape(&running[i])
+                && running[i].stages[0]
+                    .gpus
+                    .iter()
+                    .all(|&g| !taken.contains(&(node.clone(), g)) || r.stages[0].gpus.contains(&g))
+        }) else {
+            continue;
+        };
+        used_running[i] = true;
+        for &g in &r.stages[0].gpus {
+            taken.remove(&(node.clone(), g));
+        }
+        r.stages[0].gpus = running[i].stages[0].gpus.clone();
+        r.memory_per_gpu_mib = running[i].memory_per_gpu_mib;
+        for &g in &r.stages[0].gpus {
+            taken.insert((node.clone(), g));
+        }
+    }
+    let plan = make_plan(fleet, workload, out.clone(), SolveStatus::TimeLimit, None);
+    crate::check::check(fleet, workload, &plan).is_empty().then_some(out)
+}
+
+/// The fleet and demand left when `pinned` stay where they are: a GPU with a pinned worker that
+/// does not share is as if fully used, a shared one has the pinned reservations less free, and
+/// the pinned replicas come off their deployments' demand. Every plan of what is left, joined
+/// with `pinned`, is checked on the real fleet by the caller.
+fn around(fleet: &Fleet, workload: &Workload, pinned: &[PlacedReplica]) -> (Fleet, Workload) {
+    let mut left = fleet.clone();
+    let mut demand = workload.clone();
+    for r in pinned {
+        let share = workload.deployment(&r.deployment).is_some_and(|d| d.share_gpu);
+        for stage in &r.stages {
+            let Some(node) = left.nodes.iter_mut().find(|n| n.name == stage.node) else {
+                continue;
+            };
+            for gpu in node.gpus.iter_mut().filter(|g| stage.gpus.contains(&g.index)) {
+                if share {
+                    gpu.used_mib = (gpu.used_mib + r.memory_per_gpu_mib).min(gpu.memory_mib);
+                } else {
+                    gpu.used_mib = gpu.memory_mib;
+                    gpu.utilization = 100;
+                }
+            }
+        }
+        if let Some(d) = demand.deployments.iter_mut().find(|d| d.name == r.deployment) {
+            d.replicas = d.replicas.saturating_sub(1);
+        }
+    }
+    (left, demand)
+}
+
+/// `pinned` plus the best plan of what is left around them, when it obeys every rule.
+fn solve_around(
+    fleet: &Fleet,
+    workload: &Workload,
+    pinned: &[PlacedReplica],
+    options: &SolveOptions,
+) -> Option<Vec<PlacedReplica>> {
+    let (left, demand) = around(fleet, workload, pinned);
+    let rest = solver::solve_unexplained(&left, &demand, options).ok()?.plan.replicas;
+    let mut next: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in pinned {
+        let n = next.entry(&r.deployment).or_default();
+        *n = (*n).max(r.replica + 1);
+    }
+    let mut joined = pinned.to_vec();
+    for r in rest {
+        let n = next
+            .entry(workload.deployment(&r.deployment)?.name.as_str())
+            .or_default();
+        joined.push(PlacedReplica { replica: *n, ..r });
+        *n += 1;
+    }
+    let plan = make_plan(fleet, workload, joined.clone(), SolveStatus::TimeLimit, None);
+    crate::check::check(fleet, workload, &plan).is_empty().then_some(joined)
+}
+
+/// Nodes where `plan` and `running` differ, most different first: per node, the replicas
+/// (deployment and shape) one has and the other lacks.
+fn differing_nodes(plan: &[PlacedReplica], running: &[PlacedReplica]) -> Vec<String> {
+    // Per node, per (deployment, quantization, TP, PP): plan's count less running's.
+    type Shape<'a> = (&'a str, &'a str, u64, u64);
+    let mut per_node: BTreeMap<&str, BTreeMap<Shape, i64>> = BTreeMap::new();
+    for (replicas, sign) in [(plan, 1i64), (running, -1)] {
+        for r in replicas {
+            for s in &r.stages {
+                *per_node
+                    .entry(&s.node)
+                    .or_default()
+                    .entry((&r.deployment, &r.quantization, r.tensor_parallel, r.pipeline_parallel))
+                    .or_default() += sign;
+            }
+        }
+    }
+    let mut nodes: Vec<(i64, &str)> = per_node
+        .into_iter()
+        .map(|(node, diff)| (diff.values().map(|v| v.abs()).sum(), node))
+        .filter(|(d, _)| *d > 0)
+        .collect();
+    nodes.sort_by_key(|&(d, node)| (std::cmp::Reverse(d), node));
+    nodes.into_iter().map(|(_, n)| n.to_string()).collect()
+}
+
+/// Re-plans from `current`: see the module's description.
+pub fn replan(fleet: &Fleet, workload: &Workload, current: &Plan, options: &ReplanOptions) -> Result<Replan> {
+    let deadline = std::time::Instant::now() + options.solve.time_limit;
+    let (valid, invalid, forced_moves) = sort_current(fleet, workload, current);
+    if let Some(budget) = options.max_moves
+        && moves(&current.replicas, &valid) > budget
+    {
+        return Err(Error::Input(crate::error::InputError::new(
+            std::path::Path::new("--max-moves"),
+            "",
+            format!(
+                "{budget} is below the {} running replicas that must stop anyway",
+                moves(&current.replicas, &valid)
+            ),
+        )));
+    }
+    let pinned: Vec<&PlacedReplica> = valid
+        .iter()
+        .filter(|r| {
+            options
+                .keep_priority
+                .is_some_and(|p| workload.deployment(&r.deployment).is_some_and(|d| d.priority >= p))
+        })
+        .collect();
+    let solved = solver::solve_unexplained(
+        fleet,
+        workload,
+        &SolveOptions {
+            start: Some(valid.clone()),
+            ..options.solve.clone()
+        },
+    )?;
+    let best = &solved.plan;
+    // Level 1 counts as reached at the solver's value, or with `--gap` within the gap of its
+    // bound: past that, fewer moves come first.
+    let bound = match best.status {
+        SolveStatus::Optimal => best.objective.placed_value as f64,
+        SolveStatus::TimeLimit => best.objective.bound.unwrap_or(best.objective.placed_value as f64),
+    };
+    let gap = options.solve.mip_rel_gap;
+    let enough = if gap > 0.0 {
+        (((1.0 - gap) * bound) - 1e-6).ceil().max(0.0) as u64
+    } else {
+        best.objective.placed_value
+    }
+    .min(best.objective.placed_value);
+    let filled = crate::greedy::place_around(fleet, workload, &valid);
+    let filled_value = make_plan(fleet, workload, filled.clone(), SolveStatus::TimeLimit, None)
+        .objective
+        .placed_value;
+    let mut candidates = vec![filled];
+    // Where keeping everything falls short of the solver's value, free the nodes where the
+    // solver's plan differs most from what runs, 1, 2, 4, ... of them, and solve around the rest;
+    // then pin freed nodes back one at a time wherever the value holds without them.
+    if filled_value < enough {
+        let target = enough;
+        let attempt = |freed: &std::collections::BTreeSet<&str>| {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let stay: Vec<PlacedReplica> = valid
+                .iter()
+                .filter(|r| pinned.contains(r) || r.stages.iter().all(|s| !freed.contains(s.node.as_str())))
+                .cloned()
+                .collect();
+            let quick = SolveOptions {
+                time_limit: left,
+                start: None,
+                known_bound: None,
+                ..options.solve.clone()
+            };
+            let joined = solve_around(fleet, workload, &stay, &quick)?;
+            let joined = reseat(fleet, workload, &joined, &valid).unwrap_or(joined);
+            let value = make_plan(fleet, workload, joined.clone(), SolveStatus::TimeLimit, None)
+                .objective
+                .placed_value;
+            Some((joined, value >= target))
+        };
+        let nodes = differing_nodes(&best.replicas, &valid);
+        let mut k = 1;
+        let mut reached: Option<std::collections::BTreeSet<&str>> = None;
+        while k <= nodes.len() && reached.is_none() {
+            let freed = nodes[..k].iter().map(String::as_str).collect();
+            match attempt(&freed) {
+                Some((joined, full)) => {
+                    candidates.push(joined);
+                    if full {
+                        reached = Some(freed);
+                    }
+                }
+                None if std::time::Instant::now() >= deadline => break,
+                None => {}
+            }
+            k = if k == nodes.len() {
+                k + 1
+            } else {
+                (k * 2).min(nodes.len())
+            };
+        }
+        if let Some(mut freed) = reached {
+            for node in nodes.iter().rev() {
+                if freed.len() <= 1 || !freed.contains(node.as_str()) {
+                    continue;
+                }
+                freed.remove(node.as_str());
+                match attempt(&freed) {
+                    Some((joined, true)) => candidates.push(joined),
+                    _ => {
+                        freed.insert(node.as_str());
+                    }
+                }
+                if std::time::Instant::now() >= deadline {
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(seated) = reseat(fleet, workload, &best.replicas, &valid) {
+        candidates.push(seated);
+    }
+    candidates.push(best.replicas.clone());
+    let mut chosen: Option<(Plan, u64)> = None;
+    for candidate in candidates {
+        let Some(candidate) = within_budget(workload, &current.replicas, candidate, options.max_moves) else {
+            continue;
+        };
+        let keeps_pins = pinned
+            .iter()
+            .all(|p| candidate.iter().any(|r| identity(r) == identity(p)));
+        let plan = make_plan(fleet, workload, candidate, SolveStatus::TimeLimit, None);
+        if !keeps_pins || !crate::check::check(fleet, workload, &plan).is_empty() {
+            continue;
+        }
+        let m = moves(&current.replicas, &plan.replicas);
+        let key = |p: &Plan, m: u64| {
+            let o = &p.objective;
+            (
+                std::cmp::Reverse(o.placed_value.min(enough)),
+                m,
+                std::cmp::Reverse(o.placed_value),
+                o.quantization_penalty,
+                o.gpus_used,
+            )
+        };
+        if chosen.as_ref().is_none_or(|(c, cm)| key(&plan, m) < key(c, *cm)) {
+            chosen = Some((plan, m));
+        }
+    }
+    // Keeping every valid replica and placing nothing more always qualifies.
+    let (plan, m) = chosen.unwrap_or_else(|| {
+        let plan = make_plan(fleet, workload, valid.clone(), SolveStatus::TimeLimit, None);
+        let m = moves(&current.replicas, &plan.replicas);
+        (plan, m)
+    });
+    let o = &plan.objective;
+    let b = &best.objective;
+    let proven = best.status == SolveStatus::Optimal
+        && m == forced_moves
+        && (o.placed_value, o.quantization_penalty, o.gpus_used)
+            == (b.placed_value, b.quantization_penalty, b.gpus_used);
+    let (status, bound) = if proven {
+        (SolveStatus::Optimal, None)
+    } else {
+        (SolveStatus::TimeLimit, Some(bound.max(o.placed_value as f64)))
+    };
+    let mut plan = make_plan(fleet, workload, plan.replicas, status, bound);
+    plan.objective.moves = Some(m);
+    plan.migration = Some(migration::order(fleet, workload, &current.replicas, &plan.replicas));
+    let violations = crate::check::check(fleet, workload, &plan);
+    let violations: Vec<_> = violations
+        .into_iter()
+        .chain(crate::check::check_migration(fleet, workload, current, &plan))
+        .collect();
+    if !violations.is_empty() {
+        return Err(Error::InvalidPlan(
+            violations
+                .iter()
+                .map(|v| format!("  {v}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ));
+    }
+    let changes = counts(&current.replicas, &plan.replicas)
+        .into_iter()
+        .map(|(deployment, (c, n, k))| {
+            let moved = (c - k).min(n - k);
+            Changes {
+                deployment,
+                kept: k,
+                started: n - k - moved,
+                stopped: c - k - moved,
+                moved,
+            }
+        })
+        .collect();
+    Ok(Replan {
+        plan,
+        invalid,
+        changes,
+        forced_moves,
+    })
+}
