@@ -53,11 +53,14 @@ pub fn run(args: ReplanArgs) -> anyhow::Result<ExitCode> {
         keep_priority: args.keep_priority,
     };
     let replanned = replan::replan(&fleet, &workload, &current, &options)?;
-    for invalid in &replanned.invalid {
-        eprintln!(
-            "fleetfit: {} replica {} cannot stay: {}",
-            invalid.deployment, invalid.replica, invalid.reason
-        );
+    // The table lists them; with JSON on stdout they go to stderr.
+    if args.format == Format::Json {
+        for invalid in &replanned.invalid {
+            eprintln!(
+                "fleetfit: {} replica {} cannot stay: {}",
+                invalid.deployment, invalid.replica, invalid.reason
+            );
+        }
     }
     let json = replanned.plan.to_json();
     if let Some(out) = &args.out {
@@ -70,13 +73,24 @@ pub fn run(args: ReplanArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The plan's table, the changes per deployment, the replicas that cannot stay and the steps.
+/// The new plan's objective, the changes per deployment, the replicas that cannot stay and the
+/// steps (the plan itself is in `--out` or `--format json`).
 fn table(r: &Replan) -> String {
-    let mut out = fleetfit::formats::table::render(&r.plan);
-    let moves = r.plan.objective.moves.unwrap_or(0);
-    out += &format!(
-        "\nmoves: {moves} ({} forced: running replicas that cannot stay)\n\n",
-        r.forced_moves
+    let o = &r.plan.objective;
+    let status = match r.plan.status {
+        fleetfit::domain::SolveStatus::Optimal => "optimal".to_string(),
+        fleetfit::domain::SolveStatus::TimeLimit => format!(
+            "time_limit, bound {}",
+            o.bound.map_or("-".into(), |b| format!("{b:.0}"))
+        ),
+    };
+    let mut out = format!(
+        "placed_value {}, moves {} ({} forced: running replicas that cannot stay), quantization_penalty {}, gpus_used {}: {status}\n\n",
+        o.placed_value,
+        o.moves.unwrap_or(0),
+        r.forced_moves,
+        o.quantization_penalty,
+        o.gpus_used
     );
     let rows: Vec<Vec<String>> = r
         .changes

@@ -60,7 +60,7 @@ pub struct Replan {
 }
 
 /// What makes two replicas the same running worker: deployment, shape, nodes and GPUs.
-pub(crate) fn identity(r: &PlacedReplica) -> (&str, &str, u64, u64, &str, &[crate::domain::Stage]) {
+pub fn identity(r: &PlacedReplica) -> (&str, &str, u64, u64, &str, &[crate::domain::Stage]) {
     (
         &r.deployment,
         &r.quantization,
@@ -121,16 +121,14 @@ fn sort_current(fleet: &Fleet, workload: &Workload, current: &Plan) -> (Vec<Plac
             ..r.clone()
         };
         let plan = make_plan(fleet, workload, vec![alone], SolveStatus::TimeLimit, None);
+        let who = format!("{} replica 0: ", r.deployment);
         let broken: Vec<String> = crate::check::check(fleet, workload, &plan)
             .into_iter()
             .filter(|v| !matches!(v.rule, Rule::Totals | Rule::Reserve))
-            .map(|v| v.to_string())
+            .map(|v| v.message.strip_prefix(&who).unwrap_or(&v.message).to_string())
             .collect();
         if let Some(first) = broken.first() {
-            reject(first.replace(
-                &format!("{} replica 0", r.deployment),
-                &format!("{} replica {}", r.deployment, r.replica),
-            ));
+            reject(first.clone());
             continue;
         }
         let n = per_deployment.entry(&d.name).or_default();

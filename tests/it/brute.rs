@@ -109,6 +109,41 @@ pub fn optimum(fleet: &Fleet, workload: &Workload) -> (u64, i64, i64) {
     best
 }
 
+/// The largest `key` over every valid plan (the empty plan included).
+pub fn best_by<K: Ord + Copy>(fleet: &Fleet, workload: &Workload, key: &dyn Fn(&Plan) -> K) -> K {
+    let all: Vec<(usize, PlacedReplica)> = (0..workload.deployments.len())
+        .flat_map(|d| candidates(fleet, workload, d).into_iter().map(move |c| (d, c)))
+        .collect();
+    let mut best = key(&as_plan(fleet, workload, &[]));
+    let mut chosen = Vec::new();
+    search_by(fleet, workload, &all, 0, &mut chosen, key, &mut best);
+    best
+}
+
+fn search_by<K: Ord + Copy>(
+    fleet: &Fleet,
+    workload: &Workload,
+    all: &[(usize, PlacedReplica)],
+    from: usize,
+    chosen: &mut Vec<PlacedReplica>,
+    key: &dyn Fn(&Plan) -> K,
+    best: &mut K,
+) {
+    let plan = as_plan(fleet, workload, chosen);
+    if check::check(fleet, workload, &plan)
+        .iter()
+        .any(|v| v.rule != Rule::Totals)
+    {
+        return;
+    }
+    *best = (*best).max(key(&plan));
+    for i in from..all.len() {
+        chosen.push(all[i].1.clone());
+        search_by(fleet, workload, all, i, chosen, key, best);
+        chosen.pop();
+    }
+}
+
 fn as_plan(fleet: &Fleet, workload: &Workload, chosen: &[PlacedReplica]) -> Plan {
     let mut replicas = chosen.to_vec();
     let mut counts = std::collections::BTreeMap::new();

@@ -132,3 +132,15 @@ pub fn plan_dynamo(extra: &[&str]) -> std::process::Output {
     args.extend_from_slice(extra);
     fleetfit(&args)
 }
+
+/// The lines of the README block that follows `$ {command}`, up to the next blank line or `$`.
+pub fn readme_output(command: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut lines = readme.lines().skip_while(|l| !l.starts_with(&format!("$ {command}")));
+    let cmd = lines.next().expect("the README shows the command");
+    assert!(cmd.starts_with('$'));
+    lines
+        .take_while(|l| !l.starts_with('$') && !l.starts_with("```"))
+        .map(|l| l.trim_end().to_string())
+        .collect()
+}

@@ -13,6 +13,7 @@ mod formats;
 mod fuzz;
 mod lint;
 mod props;
+mod replan;
 mod rules;
 mod seeds;
 mod sharing;

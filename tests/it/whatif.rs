@@ -396,18 +396,6 @@ fn shard_arguments() {
     assert_eq!(Shard::parse("4", slurm), Ok(Shard { index: 3, count: 4 }));
 }
 
-/// The lines of the README block that follows `$ {command}`, up to the next blank line or `$`.
-fn readme_output(command: &str) -> Vec<String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let mut lines = readme.lines().skip_while(|l| !l.starts_with(&format!("$ {command}")));
-    let cmd = lines.next().expect("the README shows the command");
-    assert!(cmd.starts_with('$'));
-    lines
-        .take_while(|l| !l.starts_with('$') && !l.starts_with("```"))
-        .map(|l| l.trim_end().to_string())
-        .collect()
-}
-
 /// A table row without its seconds column (`1.00`), the one figure that differs per run.
 fn without_timing(line: &str) -> String {
     line.split_whitespace()
