@@ -120,9 +120,18 @@ fn sort_current(fleet: &Fleet, workload: &Workload, current: &Plan) -> (Vec<Plac
             replica: 0,
             ..r.clone()
         };
-        let plan = make_plan(fleet, workload, vec![alone], SolveStatus::TimeLimit, None);
+        // Judged alone, on its own nodes (reserves are judged together below).
+        let local = Fleet {
+            nodes: fleet
+                .nodes
+                .iter()
+                .filter(|n| r.stages.iter().any(|s| s.node == n.name))
+                .cloned()
+                .collect(),
+        };
+        let plan = make_plan(&local, workload, vec![alone], SolveStatus::TimeLimit, None);
         let who = format!("{} replica 0: ", r.deployment);
-        let broken: Vec<String> = crate::check::check(fleet, workload, &plan)
+        let broken: Vec<String> = crate::check::check(&local, workload, &plan)
             .into_iter()
             .filter(|v| !matches!(v.rule, Rule::Totals | Rule::Reserve))
             .map(|v| v.message.strip_prefix(&who).unwrap_or(&v.message).to_string())
