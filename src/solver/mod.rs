@@ -241,7 +241,13 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
         let relaxed_form = std::sync::Arc::new(Formulation::build(&relaxed));
         relax(&relaxed, &relaxed_form, deadline, &settings)?
     };
-    if let Some(lp) = &relaxation {
+    // A filled start already within the gap of the LP bound (or at it) needs no guided greedy.
+    let start_suffices = filled.as_ref().zip(relaxation.as_ref()).is_some_and(|((_, plan), lp)| {
+        let bound = (lp.value + 1e-6).floor();
+        let value = plan.objective.placed_value as f64;
+        value >= bound || (bound - value) / bound.max(1.0) <= options.mip_rel_gap
+    });
+    if let Some(lp) = relaxation.as_ref().filter(|_| !start_suffices) {
         // Every order while time allows (each costs about a plain greedy run); the best one wins,
         // the first on ties.
         let mut guided: Vec<crate::domain::PlacedReplica> = Vec::new();
