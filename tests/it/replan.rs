@@ -360,3 +360,46 @@ fn the_readme_nightly_session_runs_as_shown() {
     std::fs::write(tomorrow, plan.to_json()).unwrap();
     assert_eq!(fleetfit(&check).status.code(), Some(1));
 }
+
+#[test]
+fn bad_replan_input_exits_2_naming_the_file_or_flag() {
+    let (_dir, bad) = temp_file("current.json", "{\"status\": \"optimal\", \"replicas\": 3}");
+    let demo = [
+        "--fleet",
+        "data/demo/fleet.yaml",
+        "--deployments",
+        "data/demo/deployments.yaml",
+    ];
+    let mut args = vec!["replan"];
+    args.extend(demo);
+    args.extend(["--current", bad.to_str().unwrap()]);
+    let out = fleetfit(&args);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("current.json"), "{stderr}");
+    // Tomorrow's fleet forces 2 stops: a budget of 1 cannot be met.
+    let dir = tempfile::tempdir().unwrap();
+    let today = dir.path().join("today.json");
+    let mut plan = vec!["plan"];
+    plan.extend(demo);
+    plan.extend(["--out", today.to_str().unwrap()]);
+    assert_eq!(fleetfit(&plan).status.code(), Some(0));
+    let args = [
+        "replan",
+        "--fleet",
+        "data/demo/fleet-tomorrow.yaml",
+        "--deployments",
+        "data/demo/deployments.yaml",
+        "--current",
+        today.to_str().unwrap(),
+        "--max-moves",
+        "1",
+    ];
+    let out = fleetfit(&args);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--max-moves") && stderr.contains("must stop anyway"),
+        "{stderr}"
+    );
+}
