@@ -270,30 +270,40 @@ fn reseat(
     crate::check::check(fleet, workload, &plan).is_empty().then_some(out)
 }
 
-/// The fleet and demand left when `pinned` stay where they are: a GPU with a pinned worker that
-/// does not share is as if fully used, a shared one has the pinned reservations less free, and
-/// the pinned replicas come off their deployments' demand. Every plan of what is left, joined
-/// with `pinned`, is checked on the real fleet by the caller.
+/// The fleet and demand left when `pinned` stay where they are: a GPU with a pinned worker is as
+/// if fully used (so reserves count exactly the GPUs left free), the pinned replicas come off
+/// their deployments' demand, and a spread deployment may not use a node that holds one of its
+/// pinned replicas (a label on every other node, added to its selector). Every plan of what is
+/// left, joined with `pinned`, is checked on the real fleet by the caller.
 fn around(fleet: &Fleet, workload: &Workload, pinned: &[PlacedReplica]) -> (Fleet, Workload) {
+    const ROOM: &str = "fleetfit.io/replan-room";
     let mut left = fleet.clone();
     let mut demand = workload.clone();
+    let mut spread_nodes: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
     for r in pinned {
-        let share = workload.deployment(&r.deployment).is_some_and(|d| d.share_gpu);
         for stage in &r.stages {
             let Some(node) = left.nodes.iter_mut().find(|n| n.name == stage.node) else {
                 continue;
             };
             for gpu in node.gpus.iter_mut().filter(|g| stage.gpus.contains(&g.index)) {
-                if share {
-                    gpu.used_mib = (gpu.used_mib + r.memory_per_gpu_mib).min(gpu.memory_mib);
-                } else {
-                    gpu.used_mib = gpu.memory_mib;
-                    gpu.utilization = 100;
-                }
+                gpu.used_mib = gpu.memory_mib;
+                gpu.utilization = 100;
+            }
+            if workload.deployment(&r.deployment).is_some_and(|d| d.spread) {
+                spread_nodes.entry(&r.deployment).or_default().insert(&stage.node);
             }
         }
         if let Some(d) = demand.deployments.iter_mut().find(|d| d.name == r.deployment) {
             d.replicas = d.replicas.saturating_sub(1);
+        }
+    }
+    for (deployment, taken) in spread_nodes {
+        let key = format!("{ROOM}-{deployment}");
+        for node in left.nodes.iter_mut().filter(|n| !taken.contains(n.name.as_str())) {
+            node.labels.insert(key.clone(), "yes".into());
+        }
+        if let Some(d) = demand.deployments.iter_mut().find(|d| d.name == deployment) {
+            d.node_selector.insert(key, "yes".into());
         }
     }
     (left, demand)
@@ -407,14 +417,20 @@ pub fn replan(fleet: &Fleet, workload: &Workload, current: &Plan, options: &Repl
     // then pin freed nodes back one at a time wherever the value holds without them.
     if filled_value < enough {
         let target = enough;
-        let attempt = |freed: &std::collections::BTreeSet<&str>| {
+        let shares = |r: &PlacedReplica| workload.deployment(&r.deployment).is_some_and(|d| d.share_gpu);
+        // Frees the replicas on `freed` nodes (only those that do not share, when `exclusive`).
+        let attempt = |freed: &std::collections::BTreeSet<&str>, exclusive: bool| {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 return None;
             }
             let stay: Vec<PlacedReplica> = valid
                 .iter()
-                .filter(|r| pinned.contains(r) || r.stages.iter().all(|s| !freed.contains(s.node.as_str())))
+                .filter(|r| {
+                    pinned.contains(r)
+                        || (exclusive && shares(r))
+                        || r.stages.iter().all(|s| !freed.contains(s.node.as_str()))
+                })
                 .cloned()
                 .collect();
             let quick = SolveOptions {
@@ -432,18 +448,22 @@ pub fn replan(fleet: &Fleet, workload: &Workload, current: &Plan, options: &Repl
         };
         let nodes = differing_nodes(&best.replicas, &valid);
         let mut k = 1;
-        let mut reached: Option<std::collections::BTreeSet<&str>> = None;
+        let mut reached: Option<(std::collections::BTreeSet<&str>, bool)> = None;
         while k <= nodes.len() && reached.is_none() {
             let freed = nodes[..k].iter().map(String::as_str).collect();
-            match attempt(&freed) {
-                Some((joined, full)) => {
-                    candidates.push(joined);
-                    if full {
-                        reached = Some(freed);
+            // Sharing workers are many and small: free them only where freeing the others fails.
+            for exclusive in [true, false] {
+                match attempt(&freed, exclusive) {
+                    Some((joined, full)) => {
+                        candidates.push(joined);
+                        if full {
+                            reached = Some((freed.clone(), exclusive));
+                            break;
+                        }
                     }
+                    None if std::time::Instant::now() >= deadline => break,
+                    None => {}
                 }
-                None if std::time::Instant::now() >= deadline => break,
-                None => {}
             }
             k = if k == nodes.len() {
                 k + 1
@@ -451,13 +471,13 @@ pub fn replan(fleet: &Fleet, workload: &Workload, current: &Plan, options: &Repl
                 (k * 2).min(nodes.len())
             };
         }
-        if let Some(mut freed) = reached {
+        if let Some((mut freed, exclusive)) = reached {
             for node in nodes.iter().rev() {
                 if freed.len() <= 1 || !freed.contains(node.as_str()) {
                     continue;
                 }
                 freed.remove(node.as_str());
-                match attempt(&freed) {
+                match attempt(&freed, exclusive) {
                     Some((joined, true)) => candidates.push(joined),
                     _ => {
                         freed.insert(node.as_str());
