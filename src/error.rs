@@ -73,3 +73,16 @@ pub enum Error {
 
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The checker's verdict on a plan about to be returned, one violation per line.
+    pub fn invalid_plan(violations: &[crate::check::Violation]) -> Error {
+        Error::InvalidPlan(
+            violations
+                .iter()
+                .map(|v| format!("  {v}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    }
+}

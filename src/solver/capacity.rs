@@ -282,13 +282,7 @@ pub fn capacity(
     crate::explain::annotate(&final_fleet, workload, &mut plan, &|_| None);
     let violations = crate::check::check(&final_fleet, workload, &plan);
     if !violations.is_empty() {
-        return Err(Error::InvalidPlan(
-            violations
-                .iter()
-                .map(|v| format!("  {v}"))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ));
+        return Err(Error::invalid_plan(&violations));
     }
     let one_fewer = one_fewer(&final_fleet, workload, &counts, &must, deadline);
     Ok(Capacity {

@@ -473,13 +473,7 @@ fn checked(fleet: &Fleet, workload: &Workload, plan: &Plan) -> Result<()> {
     if violations.is_empty() {
         return Ok(());
     }
-    Err(Error::InvalidPlan(
-        violations
-            .iter()
-            .map(|v| format!("  {v}"))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    ))
+    Err(Error::invalid_plan(&violations))
 }
 
 /// The fleet as the planner sees it (see [`Fleet::merge_memory_sizes`]): GPU sizes of a type

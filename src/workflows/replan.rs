@@ -546,13 +546,7 @@ pub fn replan(fleet: &Fleet, workload: &Workload, current: &Plan, options: &Repl
         .chain(crate::check::check_migration(fleet, workload, current, &plan))
         .collect();
     if !violations.is_empty() {
-        return Err(Error::InvalidPlan(
-            violations
-                .iter()
-                .map(|v| format!("  {v}"))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ));
+        return Err(Error::invalid_plan(&violations));
     }
     let changes = counts(&current.replicas, &plan.replicas)
         .into_iter()
