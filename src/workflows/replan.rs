@@ -103,6 +103,8 @@ pub fn moves(current: &[PlacedReplica], new: &[PlacedReplica]) -> u64 {
 fn sort_current(fleet: &Fleet, workload: &Workload, current: &Plan) -> (Vec<PlacedReplica>, Vec<Invalid>, u64) {
     let mut invalid = Vec::new();
     let mut valid: Vec<PlacedReplica> = Vec::new();
+    // Each valid replica's number in `current`.
+    let mut originals: Vec<u64> = Vec::new();
     let mut per_deployment: BTreeMap<&str, u64> = BTreeMap::new();
     for r in &current.replicas {
         let mut reject = |reason: String| {
@@ -149,33 +151,38 @@ fn sort_current(fleet: &Fleet, workload: &Workload, current: &Plan) -> (Vec<Plac
             replica: *n,
             ..r.clone()
         });
+        originals.push(r.replica);
         *n += 1;
     }
     let forced = moves(&current.replicas, &valid);
-    // Together they may still break a rule (reserves, two exclusive workers on one GPU): the
-    // lowest priority, last replica first, gives way until none is broken.
-    loop {
-        let plan = make_plan(fleet, workload, valid.clone(), SolveStatus::TimeLimit, None);
-        let broken: Vec<_> = crate::check::check(fleet, workload, &plan)
+    // Together they may still break a rule (reserves, two exclusive workers on one GPU): then
+    // they stay one by one, highest priority first (then in their order), each only where it
+    // breaks nothing next to those already staying.
+    let broken = |replicas: Vec<PlacedReplica>| {
+        let plan = make_plan(fleet, workload, replicas, SolveStatus::TimeLimit, None);
+        crate::check::check(fleet, workload, &plan)
             .into_iter()
-            .filter(|v| v.rule != Rule::Totals)
-            .collect();
-        let Some(first) = broken.first() else { break };
+            .find(|v| v.rule != Rule::Totals)
+    };
+    if broken(valid.clone()).is_some() {
         let priority = |r: &PlacedReplica| workload.deployment(&r.deployment).map_or(0, |d| d.priority);
-        let Some(out) = (0..valid.len()).rev().min_by_key(|&i| priority(&valid[i])) else {
-            break;
-        };
-        let gone = valid.remove(out);
-        let original = current
-            .replicas
-            .iter()
-            .find(|r| identity(r) == identity(&gone))
-            .map_or(gone.replica, |r| r.replica);
-        invalid.push(Invalid {
-            deployment: gone.deployment.clone(),
-            replica: original,
-            reason: format!("does not fit next to the replicas that stay: {first}"),
-        });
+        let mut order: Vec<usize> = (0..valid.len()).collect();
+        order.sort_by_key(|&i| (std::cmp::Reverse(priority(&valid[i])), i));
+        let mut staying: Vec<usize> = Vec::new();
+        for i in order {
+            let mut trial: Vec<PlacedReplica> = staying.iter().map(|&j| valid[j].clone()).collect();
+            trial.push(valid[i].clone());
+            match broken(trial) {
+                None => staying.push(i),
+                Some(v) => invalid.push(Invalid {
+                    deployment: valid[i].deployment.clone(),
+                    replica: originals[i],
+                    reason: format!("does not fit next to the replicas that stay: {}", v.message),
+                }),
+            }
+        }
+        staying.sort_unstable();
+        valid = staying.into_iter().map(|j| valid[j].clone()).collect();
     }
     invalid.sort_by(|a, b| (&a.deployment, a.replica).cmp(&(&b.deployment, b.replica)));
     (valid, invalid, forced)

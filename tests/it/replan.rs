@@ -403,3 +403,22 @@ fn bad_replan_input_exits_2_naming_the_file_or_flag() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_double_booked_running_plan_loses_only_the_replica_in_conflict() {
+    // Running: web twice on a:0 (one GPU, two exclusive workers) and low on b:0. Only the second
+    // web gives way; low, lower in priority, stays.
+    let list = "  - {name: web, model: tiny, replicas: 2, priority: 5, tensor_parallel: [1], kv_cache_tokens: 32768}\n  - {name: low, model: tiny, replicas: 1, priority: 1, tensor_parallel: [1], kv_cache_tokens: 32768}\n";
+    let (fleet, workload) = parse(&nodes(&["a", "b"], 2), &deployments(list));
+    let mut today = solve(&fleet, &workload).plan;
+    let web: Vec<usize> = (0..today.replicas.len())
+        .filter(|&i| today.replicas[i].deployment == "web")
+        .collect();
+    today.replicas[web[1]].stages = today.replicas[web[0]].stages.clone();
+    let r = checked_replan(&fleet, &workload, &today, &default_options());
+    assert_eq!(r.invalid.len(), 1, "{:?}", r.invalid);
+    assert_eq!(r.invalid[0].deployment, "web");
+    assert!(r.invalid[0].reason.contains("not all of them share"), "{:?}", r.invalid);
+    assert_eq!(r.plan.objective.placed_value, 11);
+    assert_eq!(r.plan.objective.moves, Some(1));
+}
