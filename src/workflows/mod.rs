@@ -4,6 +4,7 @@
 
 pub mod drill;
 pub mod migration;
+mod neighbourhood;
 pub mod replan;
 pub mod scenario;
 pub mod shard;
