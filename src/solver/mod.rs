@@ -18,6 +18,7 @@ pub(crate) mod columns;
 pub(crate) mod formulation;
 pub(crate) mod highs_run;
 pub(crate) mod instance;
+mod options;
 pub(crate) mod pool;
 pub(crate) mod purchase;
 mod relax;
@@ -32,85 +33,13 @@ use good_lp::constraint;
 use formulation::Formulation;
 use highs_run::{HighsSettings, LevelOutcome, LevelResult, Starts};
 use instance::Instance;
+pub use options::{KnownBound, SolveOptions};
 pub use relax::relaxation_bound;
 use relax::{level_one_bound, relax};
 pub use report::{LevelStats, ModelSize, SolveStats, model_size};
 
-use crate::domain::{Fleet, PlacedReplica, Plan, SolveStatus, Workload, make_plan};
+use crate::domain::{Fleet, Plan, SolveStatus, Workload, make_plan};
 use crate::error::{Error, Result};
-
-/// How hard to try.
-#[derive(Debug, Clone)]
-pub struct SolveOptions {
-    /// Bound on the whole solve, all levels together.
-    pub time_limit: Duration,
-    /// Relative gap at which level 1 may stop (0 proves optimality).
-    pub mip_rel_gap: f64,
-    /// Stream HiGHS's log to stderr.
-    pub verbose: bool,
-    /// A plan to start from (what runs now, or a base plan minus a failed part): checked, and
-    /// where it beats the greedy plans, HiGHS's warm start and the floor under a time limit.
-    pub start: Option<Vec<PlacedReplica>>,
-    /// What a less constrained instance proved (removing capacity never improves the optimum,
-    /// so a base plan's bound bounds every failure case): it tightens the reported bound and
-    /// proves each level the incumbent reaches, without a MIP.
-    pub known_bound: Option<KnownBound>,
-}
-
-/// A bound on this instance's lexicographic optimum, proven on a less constrained instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KnownBound {
-    /// No plan places more value.
-    pub placed_value: u64,
-    /// The less constrained instance's proven minimum `quantization_penalty` at `placed_value`,
-    /// where it proved that level: no plan placing `placed_value` does better.
-    pub quantization_penalty: Option<u64>,
-    /// Likewise its proven minimum `gpus_used`, where it proved levels 1 to 3.
-    pub gpus_used: Option<u64>,
-}
-
-impl KnownBound {
-    /// A bound on level 1 only.
-    pub fn placed_value(placed_value: u64) -> KnownBound {
-        KnownBound {
-            placed_value,
-            quantization_penalty: None,
-            gpus_used: None,
-        }
-    }
-
-    /// What a less constrained instance's solve proved: its objective, of which the first
-    /// `proven_levels` levels are proven optimal.
-    pub fn proven(objective: &crate::domain::Objective, proven_levels: usize) -> KnownBound {
-        KnownBound {
-            placed_value: objective.placed_value,
-            quantization_penalty: (proven_levels >= 2).then_some(objective.quantization_penalty),
-            gpus_used: (proven_levels >= 3).then_some(objective.gpus_used),
-        }
-    }
-
-    /// The bound on level `level` (0, 1, 2) for a plan that reached it on every level before.
-    fn level(&self, level: usize) -> Option<f64> {
-        match level {
-            0 => Some(self.placed_value),
-            1 => self.quantization_penalty,
-            _ => self.gpus_used,
-        }
-        .map(|v| v as f64)
-    }
-}
-
-impl Default for SolveOptions {
-    fn default() -> Self {
-        SolveOptions {
-            time_limit: Duration::from_secs(60),
-            mip_rel_gap: 0.0,
-            verbose: false,
-            start: None,
-            known_bound: None,
-        }
-    }
-}
 
 /// A checked plan and how it was found.
 #[derive(Debug, Clone)]
