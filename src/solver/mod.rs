@@ -13,6 +13,7 @@ pub(crate) mod assign;
 mod assign_shared;
 mod blocks;
 pub mod capacity;
+mod capacity_greedy;
 pub(crate) mod chunks;
 pub(crate) mod columns;
 pub(crate) mod formulation;

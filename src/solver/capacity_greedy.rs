@@ -1,0 +1,143 @@
+//! Greedy purchases for capacity planning: the start HiGHS gets (and keeps when time runs out),
+//! and the autoscaler's purchase that benchmarks compare against.
+
+use super::capacity::{MAX_CANDIDATES, bought_node, required};
+use super::highs_run;
+use super::{Formulation, Instance, planner_fleet};
+use crate::domain::{Fleet, Workload};
+use crate::formats::skus_file::Sku;
+
+/// The purchase a greedy scheduler would make, as column values: the required replicas placed
+/// greedily on the fleet, then what is left over the candidates, cheapest per GPU first; each SKU's candidates
+/// that greedy used are renamed to its first ones (alike nodes), and those are bought. `None`
+/// where greedy leaves a required replica out or the columns break a row.
+pub(super) fn greedy_start(
+    instance: &Instance<'_>,
+    form: &Formulation,
+    workload: &Workload,
+    must: &[usize],
+    fixed: &[good_lp::Constraint],
+) -> Option<Vec<f64>> {
+    let fleet = instance.fleet;
+    let mut required = workload.clone();
+    for (d, dep) in required.deployments.iter_mut().enumerate() {
+        if !must.contains(&d) {
+            dep.replicas = 0;
+        }
+    }
+    let per_gpu = |n: usize| {
+        instance.purchase[n]
+            .as_ref()
+            .map(|p| (p.cost * 1_000_000 / fleet.nodes[n].gpus.len().max(1) as u64, p.sku))
+    };
+    let mut order: Vec<usize> = (0..fleet.nodes.len()).collect();
+    order.sort_by_key(|&n| (per_gpu(n), n));
+    let ordered = Fleet {
+        nodes: order.iter().map(|&n| fleet.nodes[n].clone()).collect(),
+    };
+    // Greedy fits what it can on the fleet as it is (best fit would otherwise prefer the
+    // smaller GPUs of candidates), then fills in over the candidates, cheapest per GPU first.
+    let existing = Fleet {
+        nodes: (0..fleet.nodes.len())
+            .filter(|&n| instance.purchase[n].is_none())
+            .map(|n| fleet.nodes[n].clone())
+            .collect(),
+    };
+    let kept = crate::greedy::place(&existing, &required);
+    let mut replicas = crate::greedy::place_around(&ordered, &required, &kept);
+    for &d in must {
+        let dep = &workload.deployments[d];
+        if (replicas.iter().filter(|r| r.deployment == dep.name).count() as u64) < dep.replicas {
+            return None;
+        }
+    }
+    // Per SKU, the candidates greedy used, in fleet order, take the names of its first candidates.
+    let used: std::collections::BTreeSet<&str> = replicas
+        .iter()
+        .flat_map(|r| r.stages.iter().map(|s| s.node.as_str()))
+        .collect();
+    let mut rename = std::collections::BTreeMap::new();
+    let mut next_of_sku: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
+    for (n, p) in instance.purchase.iter().enumerate() {
+        if let Some(p) = p {
+            next_of_sku.entry(p.sku).or_default().push(n);
+        }
+    }
+    let mut bought = vec![false; fleet.nodes.len()];
+    for candidates in next_of_sku.values() {
+        let mut first = candidates.iter();
+        for &n in candidates {
+            if used.contains(fleet.nodes[n].name.as_str()) {
+                let target = *first.next().expect("as many names as candidates");
+                bought[target] = true;
+                rename.insert(fleet.nodes[n].name.clone(), fleet.nodes[target].name.clone());
+            }
+        }
+    }
+    for replica in &mut replicas {
+        for stage in &mut replica.stages {
+            if let Some(name) = rename.get(&stage.node) {
+                stage.node = name.clone();
+            }
+        }
+    }
+    let mut values = super::start::from_replicas(instance, form, &replicas)?;
+    for (n, b) in form.purchase.bought.iter().enumerate() {
+        if let Some(b) = b {
+            values[b.index] = if bought[n] { 1.0 } else { 0.0 };
+        }
+    }
+    highs_run::satisfies(form, fixed, &values).then_some(values)
+}
+
+/// The purchase an autoscaler would make, for comparison: while required demand is unplaced
+/// (by the greedy placer), buy one node of the SKU that places the most of it, the cheaper on
+/// ties, within every `max`. `None` when it gets stuck.
+pub fn autoscaler_purchase(
+    fleet: &Fleet,
+    workload: &Workload,
+    skus: &[Sku],
+    min_priority: Option<u64>,
+) -> Option<(u64, Vec<(String, u64)>)> {
+    let must: Vec<usize> = (0..workload.deployments.len())
+        .filter(|&d| required(workload, d, min_priority))
+        .collect();
+    let shortfall = |f: &Fleet| -> u64 {
+        let replicas = crate::greedy::place(&planner_fleet(f, workload), workload);
+        must.iter()
+            .map(|&d| {
+                let dep = &workload.deployments[d];
+                let got = replicas.iter().filter(|r| r.deployment == dep.name).count() as u64;
+                dep.priority * dep.replicas.saturating_sub(got)
+            })
+            .sum()
+    };
+    let mut grown = fleet.clone();
+    let mut counts = vec![0u64; skus.len()];
+    let mut cost = 0;
+    let mut short = shortfall(&grown);
+    while short > 0 {
+        let mut best: Option<(u64, u64, usize, Fleet)> = None; // (left short, cost, sku, fleet)
+        for (s, sku) in skus.iter().enumerate() {
+            if sku.max.is_some_and(|m| counts[s] >= m) || counts[s] >= 4 * MAX_CANDIDATES {
+                continue;
+            }
+            let mut next = grown.clone();
+            next.nodes
+                .push(bought_node(sku, format!("{}-{}", sku.name, counts[s] + 1)));
+            let left = shortfall(&next);
+            if best.as_ref().is_none_or(|b| (left, sku.cost) < (b.0, b.1)) {
+                best = Some((left, sku.cost, s, next));
+            }
+        }
+        let (left, price, s, next) = best?;
+        if left >= short {
+            return None; // no SKU helps
+        }
+        counts[s] += 1;
+        cost += price;
+        grown = next;
+        short = left;
+    }
+    Some((cost, skus.iter().map(|s| s.name.clone()).zip(counts).collect()))
+}
