@@ -44,7 +44,7 @@ pub fn assign(instance: &Instance<'_>, form: &Formulation, values: &[f64]) -> Re
         .map(|(p, &count)| (instance.placements[p].class, instance.placements[p].block, count))
         .collect();
     in_classes.extend(pooled_blocks(instance, form, values)?);
-    let node_blocks = spread_over_nodes(instance, in_classes)?;
+    let node_blocks = spread_over_nodes(instance, form, values, in_classes)?;
     // Shared GPUs first: their workers are fixed by the solution, and exclusive blocks avoid them.
     let shared = share_out(instance, form, values, shared_blocks(instance, form, values, &counts)?)?;
     let mut taken: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -234,8 +234,14 @@ fn pooled_blocks(
 }
 
 /// Hands each class's blocks to its member nodes: all of them for a single node; for counted
-/// classes largest blocks first, each to the first node with room (exact by the floor rule).
-fn spread_over_nodes(instance: &Instance<'_>, counts: Vec<(usize, usize, u64)>) -> Result<Vec<NodeBlock>, Error> {
+/// classes largest blocks first, each to the first node with room (exact by the floor rule);
+/// of a class of nodes that may be bought, only its bought (first) nodes.
+fn spread_over_nodes(
+    instance: &Instance<'_>,
+    form: &Formulation,
+    values: &[f64],
+    counts: Vec<(usize, usize, u64)>,
+) -> Result<Vec<NodeBlock>, Error> {
     let mut out = Vec::new();
     let mut by_class: BTreeMap<usize, Vec<(usize, u64)>> = BTreeMap::new();
     for (class, block, count) in counts {
@@ -250,7 +256,8 @@ fn spread_over_nodes(instance: &Instance<'_>, counts: Vec<(usize, usize, u64)>) 
             continue;
         }
         let per_node = class.profile.pools[0].free_mib_desc.len() as u64;
-        let mut room: Vec<u64> = vec![per_node.min(class.profile.capacity); class.nodes.len()];
+        let live = form.purchase.live_nodes(c, class.nodes.len(), values);
+        let mut room: Vec<u64> = vec![per_node.min(class.profile.capacity); live];
         blocks.sort_by_key(|&(block, _)| (std::cmp::Reverse(instance.blocks[block].gpus), block));
         for (block, count) in blocks {
             let gpus = instance.blocks[block].gpus;

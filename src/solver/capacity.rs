@@ -1,6 +1,6 @@
 //! Capacity planning: the cheapest nodes to buy so that every required replica is placed, then
-//! section 6 on the grown fleet. One model: the planner's, with candidate nodes of every SKU that
-//! a 0/1 column each switches on ([`super::purchase`]).
+//! section 6 on the grown fleet. One model: the planner's, with candidate nodes of every SKU and
+//! an integer count of those bought per class of alike candidates ([`super::purchase`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use crate::formats::skus_file::Sku;
 pub const MAX_CANDIDATES: u64 = 32;
 
 pub use super::capacity_greedy::autoscaler_purchase;
-use super::capacity_greedy::greedy_start;
+use super::capacity_greedy::{Start, purchase_start};
 
 /// How a capacity plan ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -98,7 +98,7 @@ fn with_candidates(
 }
 
 /// A new node of a SKU: idle, healthy GPUs indexed from 0, the SKU's labels.
-pub(super) fn bought_node(sku: &Sku, name: String) -> Node {
+pub fn bought_node(sku: &Sku, name: String) -> Node {
     Node {
         name,
         labels: sku.labels.clone(),
@@ -158,6 +158,14 @@ pub fn capacity(
     let must: Vec<usize> = (0..workload.deployments.len())
         .filter(|&d| required(workload, d, min_priority))
         .collect();
+    // A required deployment with no shape on any GPU type of the grown fleet: its row would have
+    // no columns, which the solver may drop, so it is decided here.
+    if must
+        .iter()
+        .any(|&d| !instance.options.iter().any(|o| o.deployment == d))
+    {
+        return Ok(infeasible(&grown, workload, skus, &must, restrictions));
+    }
     let mut fixed: Vec<good_lp::Constraint> = must
         .iter()
         .map(|&d| constraint!(form.placed[d].clone() >= workload.deployments[d].replicas as f64))
@@ -176,9 +184,13 @@ pub fn capacity(
         highs_run::solve_objective_by(&form, objective, maximise, fixed, starts, left(), &settings)
     };
     let no_plan = || Error::Solver("the capacity model did not finish within the time limit".into());
-    // HiGHS alone may find no purchase at all on a large fleet: a greedy one is its start and the
-    // answer if it finds nothing better in time.
-    let start = greedy_start(&instance, &form, workload, &must, &fixed);
+    // HiGHS alone may find no purchase at all on a large fleet: the start search's is its start
+    // and the answer if it finds nothing better in time.
+    let start = match purchase_start(&instance, &form, workload, &must, &fixed, left().mul_f64(0.2)) {
+        Start::Found(values) => Some(values),
+        Start::Impossible => return Ok(infeasible(&grown, workload, skus, &must, restrictions)),
+        Start::Unknown => None,
+    };
     let cost_result = {
         let starts = Starts {
             hint: start.as_deref(),
@@ -249,12 +261,7 @@ pub fn capacity(
         best = result.values;
     }
     let replicas = assign::assign(&instance, &form, &best)?;
-    let bought: Vec<bool> = form
-        .purchase
-        .bought
-        .iter()
-        .map(|b| b.is_some_and(|b| best[b.index] > 0.5))
-        .collect();
+    let bought = form.purchase.nodes_bought(&instance, &best);
     let mut final_fleet = fleet.clone();
     final_fleet.nodes.extend(
         grown

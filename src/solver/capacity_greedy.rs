@@ -4,20 +4,30 @@
 use super::capacity::{MAX_CANDIDATES, bought_node, required};
 use super::highs_run;
 use super::{Formulation, Instance, planner_fleet};
-use crate::domain::{Fleet, Workload};
+use crate::domain::{Fleet, SolveStatus, Workload};
 use crate::formats::skus_file::Sku;
 
-/// The purchase a greedy scheduler would make, as column values: the required replicas placed
-/// greedily on the fleet, then what is left over the candidates, cheapest per GPU first; each SKU's candidates
-/// that greedy used are renamed to its first ones (alike nodes), and those are bought. `None`
-/// where greedy leaves a required replica out or the columns break a row.
-pub(super) fn greedy_start(
+/// What the start search found: a purchase's column values, a proof that no purchase places
+/// the demand, or neither.
+pub(super) enum Start {
+    Found(Vec<f64>),
+    Impossible,
+    Unknown,
+}
+
+/// A purchase to start HiGHS from, as column values: the planner packs the required replicas on
+/// the fleet as it is, greedy places the rest over the candidates, cheapest per GPU first. Where
+/// that leaves some out, the planner places them on the fleet with every candidate (a proven
+/// shortfall there means no purchase can work). Each SKU's candidates in use are renamed to its
+/// first ones (alike nodes), and those are bought. Each planner run gets `time_limit`.
+pub(super) fn purchase_start(
     instance: &Instance<'_>,
     form: &Formulation,
     workload: &Workload,
     must: &[usize],
     fixed: &[good_lp::Constraint],
-) -> Option<Vec<f64>> {
+    time_limit: std::time::Duration,
+) -> Start {
     let fleet = instance.fleet;
     let mut required = workload.clone();
     for (d, dep) in required.deployments.iter_mut().enumerate() {
@@ -35,20 +45,50 @@ pub(super) fn greedy_start(
     let ordered = Fleet {
         nodes: order.iter().map(|&n| fleet.nodes[n].clone()).collect(),
     };
-    // Greedy fits what it can on the fleet as it is (best fit would otherwise prefer the
-    // smaller GPUs of candidates), then fills in over the candidates, cheapest per GPU first.
     let existing = Fleet {
         nodes: (0..fleet.nodes.len())
             .filter(|&n| instance.purchase[n].is_none())
             .map(|n| fleet.nodes[n].clone())
             .collect(),
     };
-    let kept = crate::greedy::place(&existing, &required);
+    let options = super::SolveOptions {
+        time_limit,
+        mip_rel_gap: 0.005,
+        ..super::SolveOptions::default()
+    };
+    let all_placed = |replicas: &[crate::domain::PlacedReplica]| {
+        must.iter().all(|&d| {
+            let dep = &workload.deployments[d];
+            replicas.iter().filter(|r| r.deployment == dep.name).count() as u64 >= dep.replicas
+        })
+    };
+    // The fleet as it is first (greedy alone packs it loosely and buys too much), then greedy
+    // over the candidates, cheapest per GPU first.
+    let kept = match super::solve_unexplained(&existing, &required, &options) {
+        Ok(solved) => solved.plan.replicas,
+        Err(_) => crate::greedy::place(&existing, &required),
+    };
     let mut replicas = crate::greedy::place_around(&ordered, &required, &kept);
-    for &d in must {
-        let dep = &workload.deployments[d];
-        if (replicas.iter().filter(|r| r.deployment == dep.name).count() as u64) < dep.replicas {
-            return None;
+    if !all_placed(&replicas) {
+        let Ok(solved) = super::solve_unexplained(fleet, &required, &options) else {
+            return Start::Unknown;
+        };
+        let proven = solved.plan.status == SolveStatus::Optimal && solved.stats.restrictions.is_empty();
+        // Its replicas on the fleet as it is leave room where the first packing did not (for
+        // node selectors that no candidate meets); greedy buys the cheapest for the rest.
+        let on_fleet: Vec<_> = solved
+            .plan
+            .replicas
+            .iter()
+            .filter(|r| r.stages.iter().all(|s| existing.node(&s.node).is_some()))
+            .cloned()
+            .collect();
+        replicas = crate::greedy::place_around(&ordered, &required, &on_fleet);
+        if !all_placed(&replicas) {
+            replicas = crate::greedy::place_around(&ordered, &required, &solved.plan.replicas);
+        }
+        if !all_placed(&replicas) {
+            return if proven { Start::Impossible } else { Start::Unknown };
         }
     }
     // Per SKU, the candidates greedy used, in fleet order, take the names of its first candidates.
@@ -81,13 +121,19 @@ pub(super) fn greedy_start(
             }
         }
     }
-    let mut values = super::start::from_replicas(instance, form, &replicas)?;
-    for (n, b) in form.purchase.bought.iter().enumerate() {
-        if let Some(b) = b {
-            values[b.index] = if bought[n] { 1.0 } else { 0.0 };
+    let Some(mut values) = super::start::from_replicas(instance, form, &replicas) else {
+        return Start::Unknown;
+    };
+    for (class, k) in instance.classes.iter().zip(&form.purchase.bought) {
+        if let Some(k) = k {
+            values[k.index] = class.nodes.iter().filter(|&&n| bought[n]).count() as f64;
         }
     }
-    highs_run::satisfies(form, fixed, &values).then_some(values)
+    if highs_run::satisfies(form, fixed, &values) {
+        Start::Found(values)
+    } else {
+        Start::Unknown
+    }
 }
 
 /// The purchase an autoscaler would make, for comparison: while required demand is unplaced

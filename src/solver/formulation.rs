@@ -163,14 +163,14 @@ impl Formulation {
                 spread: instance.pool.spread[key.group].then_some(instance.pool.selectors[key.group]),
             });
         }
-        for (class, members) in instance.classes.iter().zip(&by_class) {
+        for (c, (class, members)) in instance.classes.iter().zip(&by_class).enumerate() {
             if members.is_empty() {
                 continue;
             }
             if class.nodes.len() == 1 {
                 single_node_rows(class, members, &sharing, &mut rows);
             } else {
-                floor_rows(class, members, &mut rows);
+                floor_rows(class, purchase.count(c), members, &mut rows);
             }
         }
 
@@ -253,9 +253,13 @@ fn single_node_rows(class: &NodeClass, members: &[Taker<'_>], sharing: &Sharing,
 /// Rows of `K` alike nodes with `C` usable GPUs each, for block sizes that divide one another:
 /// for every size `s`, the GPUs in blocks of size `>= s` are at most `K * s * floor(C / s)`.
 /// Necessary because such blocks fill each node in multiples of `s`; sufficient because placing
-/// blocks largest first leaves every node's free room a multiple of the next size.
-fn floor_rows(class: &NodeClass, members: &[Taker<'_>], rows: &mut Vec<Constraint>) {
-    let k = class.nodes.len() as u64;
+/// blocks largest first leaves every node's free room a multiple of the next size. For nodes that
+/// may be bought, `K` is the column counting those bought.
+fn floor_rows(class: &NodeClass, bought: Option<Variable>, members: &[Taker<'_>], rows: &mut Vec<Constraint>) {
+    let nodes: Expression = match bought {
+        Some(k) => k.into(),
+        None => (class.nodes.len() as f64).into(),
+    };
     let per_node = class.profile.pools[0].free_mib_desc.len() as u64;
     let c = per_node.min(class.profile.capacity);
     let mut sizes: Vec<u64> = members.iter().map(|t| t.gpus).collect();
@@ -266,7 +270,7 @@ fn floor_rows(class: &NodeClass, members: &[Taker<'_>], rows: &mut Vec<Constrain
         for taker in members.iter().filter(|t| t.gpus >= s) {
             used.add_mul(taker.gpus as f64, taker.var);
         }
-        rows.push(constraint!(used <= (k * s * (c / s)) as f64));
+        rows.push(constraint!(used <= nodes.clone() * ((s * (c / s)) as f64)));
     }
 }
 

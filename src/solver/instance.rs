@@ -172,7 +172,8 @@ impl<'a> Instance<'a> {
     }
 
     /// The instance of a fleet some of whose nodes may be bought (`purchase[n]` is `Some` for
-    /// those): each stands alone, and the model switches it on with a column of its own.
+    /// those): alike candidates of one SKU form one class where counting is exact, and the model
+    /// counts how many of a class it buys.
     pub fn with_purchase(fleet: &'a Fleet, workload: &'a Workload, purchase: Vec<Option<Purchase>>) -> Self {
         Self::build(fleet, workload, false, purchase)
     }
@@ -303,25 +304,19 @@ impl<'a> Instance<'a> {
     }
 
     /// Groups alike nodes into classes where counting them is exact; the rest stand alone.
+    /// Candidate nodes (capacity planning) group by SKU, so a class's bought nodes are its first.
     fn group_nodes(&self, profiles: &[NodeProfile]) -> Vec<NodeClass> {
-        let mut groups: BTreeMap<&NodeProfile, Vec<usize>> = BTreeMap::new();
+        let mut groups: BTreeMap<(&NodeProfile, Option<usize>), Vec<usize>> = BTreeMap::new();
         let mut classes = Vec::new();
         for (i, profile) in profiles.iter().enumerate() {
-            if profile.capacity == 0 || profile.pools.is_empty() {
+            let sku = self.purchase[i].as_ref().map(|p| p.sku);
+            // A candidate with nothing assignable still counts for the fleet-wide reserves.
+            if profile.pools.is_empty() || (profile.capacity == 0 && sku.is_none()) {
                 continue;
             }
-            groups.entry(profile).or_default().push(i);
+            groups.entry((profile, sku)).or_default().push(i);
         }
-        for (profile, nodes) in groups {
-            let (bought, nodes): (Vec<usize>, Vec<usize>) =
-                nodes.into_iter().partition(|&n| self.purchase[n].is_some());
-            classes.extend(bought.into_iter().map(|n| NodeClass {
-                nodes: vec![n],
-                profile: profile.clone(),
-            }));
-            if nodes.is_empty() {
-                continue;
-            }
+        for ((profile, _), nodes) in groups {
             if nodes.len() > 1 && self.countable(profile) {
                 classes.push(NodeClass {
                     nodes,

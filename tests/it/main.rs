@@ -3,6 +3,7 @@
 mod api;
 mod brute;
 mod capacity;
+mod capacity_props;
 mod catalog;
 mod cli;
 mod common;

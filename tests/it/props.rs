@@ -11,6 +11,11 @@ use super::common::*;
 /// A random tiny fleet: 1-3 nodes, 1-3 GPUs each, two GPU types, two memory sizes of one type,
 /// some used, busy or unhealthy, nodes labelled east or west.
 fn tiny_fleet() -> impl Strategy<Value = String> {
+    fleet_of(3, 3)
+}
+
+/// A random fleet of 1 to `nodes` nodes of 1 to `gpus` GPUs, as [`tiny_fleet`].
+pub(super) fn fleet_of(nodes: usize, gpus: usize) -> impl Strategy<Value = String> {
     let gpu = (
         0u8..2,
         prop_oneof![3 => Just(4096u64), 1 => Just(4608)],
@@ -18,8 +23,8 @@ fn tiny_fleet() -> impl Strategy<Value = String> {
         prop_oneof![6 => Just(0u32), 1 => Just(95)],
         prop_oneof![9 => Just(true), 1 => Just(false)],
     );
-    let node = (prop::collection::vec(gpu, 1..=3), prop::bool::ANY);
-    prop::collection::vec(node, 1..=3).prop_map(|nodes| {
+    let node = (prop::collection::vec(gpu, 1..=gpus), prop::bool::ANY);
+    prop::collection::vec(node, 1..=nodes).prop_map(|nodes| {
         let mut text = String::from("nodes:\n");
         for (n, (gpus, east)) in nodes.iter().enumerate() {
             text += &format!(
@@ -40,7 +45,7 @@ fn tiny_fleet() -> impl Strategy<Value = String> {
 /// 1-3 random deployments of the tiny model, every rule in play: TP and PP (splits over nodes),
 /// quantizations, spread, sharing, GPU types, node selectors, gpu_memory_utilization, and the
 /// three reserves.
-fn tiny_deployments() -> impl Strategy<Value = String> {
+pub(super) fn tiny_deployments() -> impl Strategy<Value = String> {
     let dep = (
         (1u64..=2, 1u64..=4),
         prop::sample::subsequence(vec![1u64, 2], 1..=2),
@@ -71,7 +76,7 @@ fn tiny_deployments() -> impl Strategy<Value = String> {
 }
 
 /// Tiny cases per run: a bounded number in `cargo test`, more through `scripts/brute.sh`.
-fn brute_cases() -> u32 {
+pub(super) fn brute_cases() -> u32 {
     std::env::var("FLEETFIT_BRUTE_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
