@@ -2,7 +2,9 @@
 
 mod capacity;
 mod check;
+mod fleet;
 mod generate;
+mod model;
 mod models;
 mod plan;
 mod replan;
@@ -49,6 +51,10 @@ enum Command {
     Capacity(capacity::CapacityArgs),
     /// Re-plan from the plan that runs now: the best plan that moves the least, and its steps.
     Replan(replan::ReplanArgs),
+    /// Fleet files from what machines report (`fleet import`).
+    Fleet(fleet::FleetArgs),
+    /// Catalog entries from Hugging Face configs (`model import`).
+    Model(model::ModelArgs),
 }
 
 /// Runs one command.
@@ -63,6 +69,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Merge(args) => sweep::merge(args),
         Command::Capacity(args) => capacity::run(args),
         Command::Replan(args) => replan::run(args),
+        Command::Fleet(args) => fleet::run(args),
+        Command::Model(args) => model::run(args),
     }
 }
 

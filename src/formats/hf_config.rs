@@ -65,6 +65,8 @@ pub fn from_value(file: &Path, id: &str, value: &Value) -> Result<ModelArch, Inp
             .map_err(|m: String| InputError::new(file, "torch_dtype", m))?,
         None => Quantization::Bf16,
     };
+    // A quantized checkpoint's weights are stored in its quantization, whatever torch_dtype says.
+    let dtype = quantization(file, top)?.unwrap_or(dtype);
     let mla = match (cfg.int("kv_lora_rank"), cfg.int("qk_rope_head_dim")) {
         (Some(kv_lora_rank), Some(qk_rope_head_dim)) => Some(Mla {
             kv_lora_rank,
@@ -311,4 +313,67 @@ fn gpt_oss_layer(cfg: &Config<'_>, h: u128, heads: u128, kv: u128, hd: u128) -> 
     let attention = h * heads * hd + heads * hd + 2 * (h * kv * hd + kv * hd) + heads * hd * h + h + heads;
     let moe = experts * (h * 2 * inter + 2 * inter + inter * h + h) + h * experts + experts;
     Ok(attention + moe + 2 * h)
+}
+
+/// The weights' quantization from `quantization_config`: AWQ and GPTQ by their `bits`, FP8
+/// (`quant_method: fp8`, DeepSeek's block-scaled e4m3), and compressed-tensors by its weight
+/// groups (`num_bits` 8 of `type: float` is FP8; 4 or 8 of `type: int` are int4, int8).
+/// bitsandbytes: `load_in_4bit` is int4, `load_in_8bit` int8. `None` without a config.
+fn quantization(file: &Path, top: &Map<String, Value>) -> Result<Option<Quantization>, InputError> {
+    let Some(q) = top.get("quantization_config") else {
+        return Ok(None);
+    };
+    let method = q
+        .get("quant_method")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let bits_of = |v: Option<&Value>| v.and_then(Value::as_u64);
+    let by_bits = |bits: Option<u64>, field: &str| match bits {
+        Some(4) => Ok(Some(Quantization::Int4)),
+        Some(8) => Ok(Some(Quantization::Int8)),
+        other => Err(InputError::new(
+            file,
+            format!("quantization_config.{field}"),
+            format!(
+                "{} weights of {} bits are not a quantization fleetfit knows (4 or 8)",
+                method,
+                other.map_or("unknown".to_string(), |b| b.to_string())
+            ),
+        )),
+    };
+    match method.as_str() {
+        "awq" | "gptq" | "marlin" | "awq_marlin" | "gptq_marlin" => by_bits(bits_of(q.get("bits")), "bits"),
+        "fp8" | "fbgemm_fp8" => Ok(Some(Quantization::Fp8)),
+        "bitsandbytes" => Ok(if q.get("load_in_4bit").and_then(Value::as_bool) == Some(true) {
+            Some(Quantization::Int4)
+        } else if q.get("load_in_8bit").and_then(Value::as_bool) == Some(true) {
+            Some(Quantization::Int8)
+        } else {
+            None
+        }),
+        "compressed-tensors" | "compressed_tensors" => {
+            let groups = q.get("config_groups").and_then(Value::as_object);
+            let Some((name, weights)) = groups.and_then(|g| {
+                g.iter()
+                    .find_map(|(name, group)| group.get("weights").map(|w| (name.clone(), w)))
+            }) else {
+                return Err(InputError::new(
+                    file,
+                    "quantization_config.config_groups",
+                    "compressed-tensors without weight groups",
+                ));
+            };
+            let bits = bits_of(weights.get("num_bits"));
+            match (weights.get("type").and_then(Value::as_str), bits) {
+                (Some("float"), Some(8)) => Ok(Some(Quantization::Fp8)),
+                _ => by_bits(bits, &format!("config_groups.{name}.weights.num_bits")),
+            }
+        }
+        other => Err(InputError::new(
+            file,
+            "quantization_config.quant_method",
+            format!("unknown quantization method '{other}'; known: awq, gptq, fp8, compressed-tensors, bitsandbytes"),
+        )),
+    }
 }

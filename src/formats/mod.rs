@@ -3,7 +3,9 @@
 
 pub mod deployments_file;
 pub mod fleet_file;
+pub mod gpu_products;
 pub mod hf_config;
+pub mod import;
 pub mod model_file;
 pub mod scalar;
 pub mod scenarios_file;

@@ -175,3 +175,45 @@ impl ModelFile {
             .collect()
     }
 }
+
+/// A catalog entry as written: what `model import` prints.
+#[derive(Debug, Clone, serde::Serialize)]
+struct EntryOut {
+    id: String,
+    params: u64,
+    layers: u64,
+    hidden_size: u64,
+    heads: u64,
+    kv_heads: u64,
+    head_dim: u64,
+    dtype: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_position_embeddings: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kv_lora_rank: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qk_rope_head_dim: Option<u64>,
+}
+
+/// A model as a catalog file of one entry (`models: [...]`), which a deployments file's
+/// `models:` list or the catalog reads back as the same architecture.
+pub fn to_yaml(arch: &ModelArch) -> String {
+    let entry = EntryOut {
+        id: arch.id.clone(),
+        params: arch.params,
+        layers: arch.layers,
+        hidden_size: arch.hidden_size,
+        heads: arch.heads,
+        kv_heads: arch.kv_heads,
+        head_dim: arch.head_dim,
+        dtype: arch.dtype.name().to_string(),
+        max_position_embeddings: arch.max_position_embeddings,
+        kv_lora_rank: arch.mla.map(|m| m.kv_lora_rank),
+        qk_rope_head_dim: arch.mla.map(|m| m.qk_rope_head_dim),
+    };
+    #[derive(serde::Serialize)]
+    struct List {
+        models: Vec<EntryOut>,
+    }
+    serde_yaml::to_string(&List { models: vec![entry] }).expect("a model entry serializes")
+}

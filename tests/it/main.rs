@@ -12,6 +12,7 @@ mod exactness;
 mod explain;
 mod formats;
 mod fuzz;
+mod import;
 mod lint;
 mod props;
 mod replan;

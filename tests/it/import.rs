@@ -1,0 +1,277 @@
+//! `fleet import`: nvidia-smi CSV (both forms, any column order) and XML, kubectl's node list;
+//! product names normalised; bad input exits 2 naming the file and the field.
+
+use super::common::*;
+
+/// Runs `fleet import` and returns the fleet printed, parsed, after checking it plans.
+fn import(args: &[&str]) -> fleetfit::domain::Fleet {
+    let mut all = vec!["fleet", "import"];
+    all.extend_from_slice(args);
+    let out = fleetfit(&all);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (_dir, path) = temp_file("fleet.yaml", &text(&out.stdout));
+    fleetfit::formats::fleet_file::load(&path).unwrap()
+}
+
+fn gpus(fleet: &fleetfit::domain::Fleet) -> Vec<(String, u32, String, u64, u64, u32, bool)> {
+    fleet
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            n.gpus.iter().map(move |g| {
+                (
+                    n.name.clone(),
+                    g.index,
+                    g.gpu_type.clone(),
+                    g.memory_mib,
+                    g.used_mib,
+                    g.utilization,
+                    g.healthy,
+                )
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn csv_with_and_without_header_and_in_any_order_read_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = dir.path().join("node-a.csv");
+    std::fs::write(
+        &with,
+        "index, name, memory.total [MiB], memory.used [MiB], utilization.gpu [%]\n0, NVIDIA H100 80GB HBM3, 81559 MiB, 75000 MiB, 92 %\n1, NVIDIA H100 80GB HBM3, 81559 MiB, 0 MiB, 0 %\n",
+    )
+    .unwrap();
+    let bare = dir.path().join("bare.csv");
+    std::fs::write(
+        &bare,
+        "0, NVIDIA H100 80GB HBM3, 81559, 75000, 92\n1, NVIDIA H100 80GB HBM3, 81559, 0, 0\n",
+    )
+    .unwrap();
+    let reordered = dir.path().join("reordered.csv");
+    std::fs::write(
+        &reordered,
+        "name, memory.used [MiB], index, utilization.gpu [%], memory.total [MiB]\nNVIDIA-H100-80GB-HBM3, 75000, 0, 92, 81559\nH100-SXM5-80GB, 0, 1, 0, 81559\n",
+    )
+    .unwrap();
+    let want = vec![
+        (
+            "node-a".to_string(),
+            0,
+            "H100-SXM5-80GB".to_string(),
+            81559,
+            75000,
+            92,
+            true,
+        ),
+        ("node-a".to_string(), 1, "H100-SXM5-80GB".to_string(), 81559, 0, 0, true),
+    ];
+    assert_eq!(gpus(&import(&[with.to_str().unwrap()])), want);
+    for other in [&bare, &reordered] {
+        assert_eq!(gpus(&import(&["--node", "node-a", other.to_str().unwrap()])), want);
+    }
+}
+
+#[test]
+fn kubectl_nodes_keep_labels_and_lose_unallocatable_and_cordoned_gpus() {
+    let fleet = import(&["data/import/kubectl-nodes.json"]);
+    let names: Vec<&str> = fleet.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["gpu-h100-01", "gpu-l40s-01"], "the CPU node is skipped");
+    let h100 = &fleet.nodes[0];
+    assert_eq!(h100.labels["topology.kubernetes.io/zone"], "us-east-1a");
+    assert!(
+        h100.gpus
+            .iter()
+            .all(|g| g.gpu_type == "H100-SXM5-80GB" && g.memory_mib == 81559)
+    );
+    assert_eq!(h100.gpus.iter().filter(|g| g.healthy).count(), 7, "7 of 8 allocatable");
+    assert!(fleet.nodes[1].gpus.iter().all(|g| !g.healthy), "cordoned");
+    let out = fleetfit(&[
+        "fleet",
+        "import",
+        "--node",
+        "gpu-l40s-01",
+        "data/import/kubectl-nodes.json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!text(&out.stdout).contains("gpu-h100-01"));
+}
+
+#[test]
+fn an_imported_kubectl_fleet_plans_and_checks() {
+    let out = fleetfit(&["fleet", "import", "--format", "json", "data/import/kubectl-nodes.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.json");
+    std::fs::write(&fleet, &out.stdout).unwrap();
+    let deployments = dir.path().join("deployments.yaml");
+    std::fs::write(
+        &deployments,
+        "deployments:\n  - {name: chat, model: llama-3.1-8b, replicas: 8, tensor_parallel: [1], gpu_types: [H100-SXM5-80GB]}\n",
+    )
+    .unwrap();
+    let plan = dir.path().join("plan.json");
+    let planned = fleetfit(&[
+        "plan",
+        "--fleet",
+        fleet.to_str().unwrap(),
+        "--deployments",
+        deployments.to_str().unwrap(),
+        "--out",
+        plan.to_str().unwrap(),
+    ]);
+    assert_eq!(planned.status.code(), Some(0), "{}", text(&planned.stderr));
+    let check = fleetfit(&[
+        "check",
+        "--fleet",
+        fleet.to_str().unwrap(),
+        "--deployments",
+        deployments.to_str().unwrap(),
+        "--plan",
+        plan.to_str().unwrap(),
+    ]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
+    let plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    // 7 allocatable H100s; the cordoned L40S node takes nothing.
+    assert_eq!(plan["replicas"].as_array().unwrap().len(), 7);
+}
+
+#[test]
+fn bad_import_input_exits_2_naming_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "bad-memory.csv",
+            "index, name, memory.total [MiB]\n0, NVIDIA L40S, lots\n",
+            "line 2, column memory.total",
+        ),
+        ("no-name.csv", "index, memory.total [MiB]\n0, 46068\n", "'name'"),
+        ("broken.xml", "<nvidia_smi_log><gpu>", "broken.xml"),
+        (
+            "noproduct.json",
+            "{\"kind\": \"List\", \"items\": [{\"metadata\": {\"name\": \"n\", \"labels\": {}}, \"status\": {\"allocatable\": {\"nvidia.com/gpu\": \"2\"}}}]}",
+            "items[0].metadata.labels",
+        ),
+    ];
+    for (name, body, needle) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        let out = fleetfit(&["fleet", "import", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let err = text(&out.stderr);
+        assert!(err.contains(name) && err.contains(needle), "{name}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+    let two = fleetfit(&[
+        "fleet",
+        "import",
+        "--node",
+        "x",
+        "data/import/kubectl-nodes.json",
+        "data/import/kubectl-nodes.json",
+    ]);
+    assert_eq!(two.status.code(), Some(2));
+}
+
+#[test]
+fn an_unknown_product_keeps_its_name_and_warns() {
+    let (_dir, path) = temp_file("n1.csv", "0, Mystery Accelerator, 16384, 0, 0\n");
+    let out = fleetfit(&["fleet", "import", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("type: Mystery Accelerator"));
+    assert!(text(&out.stderr).contains("unknown GPU product 'Mystery Accelerator'"));
+}
+
+/// `model import` of a config, read back as a catalog file.
+fn model_import(args: &[&str]) -> fleetfit::domain::ModelArch {
+    let mut all = vec!["model", "import"];
+    all.extend_from_slice(args);
+    let out = fleetfit(&all);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let list: fleetfit::formats::model_file::ModelList = serde_yaml::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(list.models.len(), 1);
+    list.models[0]
+        .resolve(std::path::Path::new("imported.yaml"), "models[0]")
+        .unwrap()
+}
+
+#[test]
+fn model_import_reads_back_as_the_catalog_entry() {
+    let catalog = fleetfit::catalog::Catalog::builtin();
+    for id in [
+        "llama-3.1-8b",
+        "qwen2.5-7b",
+        "mixtral-8x7b-v0.1",
+        "qwen3-30b-a3b",
+        "deepseek-v3",
+        "gemma-2-9b",
+    ] {
+        let imported = model_import(&[&format!("data/hf/{id}/config.json")]);
+        let entry = &catalog.find(id).unwrap().model;
+        let off = (imported.params as f64 - entry.params as f64).abs() / entry.params as f64;
+        assert!(off < 0.01, "{id}: {} against {}", imported.params, entry.params);
+        assert_eq!(
+            (
+                imported.id.as_str(),
+                imported.layers,
+                imported.heads,
+                imported.kv_heads,
+                imported.mla,
+                imported.dtype
+            ),
+            (id, entry.layers, entry.heads, entry.kv_heads, entry.mla, entry.dtype),
+            "{id}"
+        );
+    }
+    assert_eq!(model_import(&["data/hf/llama-3.1-8b", "--id", "mine"]).id, "mine");
+}
+
+#[test]
+fn quantization_config_sets_the_dtype() {
+    use fleetfit::domain::Quantization;
+    let base: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data("hf/llama-3.1-8b/config.json")).unwrap()).unwrap();
+    let cases = [
+        (
+            r#"{"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm", "zero_point": true}"#,
+            Quantization::Int4,
+        ),
+        (
+            r#"{"quant_method": "gptq", "bits": 8, "group_size": 128, "desc_act": true}"#,
+            Quantization::Int8,
+        ),
+        (
+            r#"{"quant_method": "fp8", "activation_scheme": "dynamic"}"#,
+            Quantization::Fp8,
+        ),
+        (
+            r#"{"quant_method": "compressed-tensors", "config_groups": {"group_0": {"targets": ["Linear"], "weights": {"num_bits": 8, "type": "float", "strategy": "channel"}}}}"#,
+            Quantization::Fp8,
+        ),
+        (
+            r#"{"quant_method": "compressed-tensors", "config_groups": {"group_0": {"targets": ["Linear"], "weights": {"num_bits": 4, "type": "int", "group_size": 128}}}}"#,
+            Quantization::Int4,
+        ),
+    ];
+    for (config, want) in cases {
+        let mut value = base.clone();
+        value["quantization_config"] = serde_json::from_str(config).unwrap();
+        let (_dir, path) = temp_file("config.json", &value.to_string());
+        let imported = model_import(&[path.to_str().unwrap()]);
+        assert_eq!(imported.dtype, want, "{config}");
+        assert_eq!(
+            imported.params, 8_030_261_248,
+            "the architecture, not the packed tensors"
+        );
+    }
+    let mut value = base;
+    value["quantization_config"] = serde_json::from_str(r#"{"quant_method": "mystery"}"#).unwrap();
+    let (_dir, path) = temp_file("config.json", &value.to_string());
+    let out = fleetfit(&["model", "import", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("quantization_config.quant_method"),
+        "{}",
+        text(&out.stderr)
+    );
+}
