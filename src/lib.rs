@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod check;
 pub mod domain;
+pub mod emit;
 pub mod error;
 pub mod explain;
 pub mod formats;

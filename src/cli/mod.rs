@@ -2,6 +2,7 @@
 
 mod capacity;
 mod check;
+mod emit;
 mod fleet;
 mod generate;
 mod model;
@@ -55,6 +56,8 @@ enum Command {
     Fleet(fleet::FleetArgs),
     /// Catalog entries from Hugging Face configs (`model import`).
     Model(model::ModelArgs),
+    /// Write what runtimes run from a plan: vLLM or SGLang commands, Dynamo configs, manifests.
+    Emit(emit::EmitArgs),
 }
 
 /// Runs one command.
@@ -71,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replan(args) => replan::run(args),
         Command::Fleet(args) => fleet::run(args),
         Command::Model(args) => model::run(args),
+        Command::Emit(args) => emit::run(args),
     }
 }
 

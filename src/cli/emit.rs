@@ -1,0 +1,64 @@
+//! `fleetfit emit`: a checked plan as launch commands, Dynamo configs or Kubernetes manifests.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+use fleetfit::domain::Plan;
+use fleetfit::emit::{self, Target};
+
+use super::Inputs;
+
+/// What to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TargetArg {
+    Vllm,
+    Sglang,
+    Dynamo,
+    K8s,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EmitArgs {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// The plan JSON (from `plan --out`); it is checked against the fleet and deployments first.
+    #[arg(long)]
+    plan: PathBuf,
+    /// vllm or sglang: a launch script per node; dynamo: a graph config per node; k8s: manifests.
+    #[arg(long, value_enum)]
+    target: TargetArg,
+    /// Write the files into this folder (created if missing) instead of printing them.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn run(args: EmitArgs) -> anyhow::Result<ExitCode> {
+    let (fleet, workload) = args.inputs.load()?;
+    let plan: Plan = fleetfit::formats::parse_file(&args.plan)?;
+    let target = match args.target {
+        TargetArg::Vllm => Target::Vllm,
+        TargetArg::Sglang => Target::Sglang,
+        TargetArg::Dynamo => Target::Dynamo,
+        TargetArg::K8s => Target::K8s,
+    };
+    let files = emit::emit(target, &plan, &fleet, &workload)?;
+    match &args.out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|source| fleetfit::Error::Write {
+                path: dir.clone(),
+                source,
+            })?;
+            for file in &files {
+                super::write_file(&dir.join(&file.name), &file.text)?;
+            }
+            eprintln!("wrote {} files to {}", files.len(), dir.display());
+        }
+        None => {
+            for file in &files {
+                print!("# ==> {} <==\n{}", file.name, file.text);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

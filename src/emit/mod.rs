@@ -1,0 +1,160 @@
+//! Emitters: a checked plan as what runtimes run. `launch` writes vLLM and SGLang command lines,
+//! `dynamo` a Dynamo graph config per node, `k8s` Kubernetes manifests. Each emitter reads only
+//! the plan, the fleet and the deployments; the plan is checked before anything is written, so a
+//! plan that breaks a rule (two workers on one GPU, say) never becomes a launch command.
+
+pub mod dynamo;
+pub mod k8s;
+pub mod launch;
+
+use std::collections::BTreeMap;
+
+use crate::catalog::Catalog;
+use crate::domain::{Deployment, Fleet, PlacedReplica, Plan, Workload};
+use crate::error::Error;
+
+/// What to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    Vllm,
+    Sglang,
+    Dynamo,
+    K8s,
+}
+
+/// One output file: its name (no folder) and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub name: String,
+    pub text: String,
+}
+
+/// A checked plan with what the emitters look up in it.
+pub struct Emit<'a> {
+    pub plan: &'a Plan,
+    pub fleet: &'a Fleet,
+    pub workload: &'a Workload,
+}
+
+/// The files of `target` for a plan; an error where the plan breaks a rule.
+pub fn emit(target: Target, plan: &Plan, fleet: &Fleet, workload: &Workload) -> Result<Vec<File>, Error> {
+    let violations = crate::check::check(fleet, workload, plan);
+    if !violations.is_empty() {
+        return Err(Error::invalid_plan(&violations));
+    }
+    let e = Emit { plan, fleet, workload };
+    Ok(match target {
+        Target::Vllm => launch::files(&e, launch::Runtime::Vllm),
+        Target::Sglang => launch::files(&e, launch::Runtime::Sglang),
+        Target::Dynamo => dynamo::files(&e),
+        Target::K8s => k8s::files(&e),
+    })
+}
+
+impl Emit<'_> {
+    /// The deployment a replica belongs to.
+    pub fn deployment(&self, replica: &PlacedReplica) -> &Deployment {
+        self.workload
+            .deployments
+            .iter()
+            .find(|d| d.name == replica.deployment)
+            .expect("a checked plan names its deployments")
+    }
+
+    /// What the runtime loads: the catalog's Hugging Face repository, else the model's id.
+    pub fn model_name(&self, deployment: &Deployment) -> String {
+        Catalog::builtin()
+            .find(&deployment.model.id)
+            .and_then(|e| e.repo.clone())
+            .unwrap_or_else(|| deployment.model.id.clone())
+    }
+
+    /// Memory and free memory (MiB) of a node's GPU by index.
+    fn gpu(&self, node: &str, index: u32) -> (u64, u64) {
+        let g = self
+            .fleet
+            .node(node)
+            .and_then(|n| n.gpus.iter().find(|g| g.index == index))
+            .expect("a checked plan names real GPUs");
+        (g.memory_mib, g.memory_mib - g.used_mib)
+    }
+
+    /// Per replica (plan order), the share of each GPU's total memory it may take, as a decimal:
+    /// the deployment's `gpu_memory_utilization` where set (the reservation is that share);
+    /// else `reserve_mib` (less `static_less_mib`) over the GPU's memory to 4 decimals, rounded
+    /// up, unless the shares rounded up on some GPU of the replica would add up to more than its
+    /// free memory, then rounded down (the reservations fit, so shares rounded down do).
+    pub fn shares(&self, static_less_mib: u64) -> Vec<String> {
+        let reserve = |r: &PlacedReplica| r.memory_per_gpu_mib.saturating_sub(static_less_mib);
+        let share = |r: &PlacedReplica, up: bool| -> u64 {
+            let per_gpu = r
+                .stages
+                .iter()
+                .flat_map(|s| s.gpus.iter().map(move |&g| self.gpu(&s.node, g).0));
+            let units = per_gpu.map(|memory| {
+                let scaled = u128::from(reserve(r)) * 10_000;
+                let m = u128::from(memory);
+                (if up { scaled.div_ceil(m) } else { scaled / m }) as u64
+            });
+            if up {
+                units.max().unwrap_or(0)
+            } else {
+                units.min().unwrap_or(0)
+            }
+        };
+        let mut shares: Vec<u64> = self.plan.replicas.iter().map(|r| share(r, true)).collect();
+        let mut on_gpu: BTreeMap<(&str, u32), Vec<usize>> = BTreeMap::new();
+        for (i, r) in self.plan.replicas.iter().enumerate() {
+            for s in &r.stages {
+                for &g in &s.gpus {
+                    on_gpu.entry((s.node.as_str(), g)).or_default().push(i);
+                }
+            }
+        }
+        for ((node, index), replicas) in &on_gpu {
+            let (memory, free) = self.gpu(node, *index);
+            let taken: u64 = replicas.iter().map(|&i| shares[i]).sum();
+            if u128::from(taken) * u128::from(memory) > u128::from(free) * 10_000 {
+                for &i in replicas {
+                    shares[i] = share(&self.plan.replicas[i], false);
+                }
+            }
+        }
+        self.plan
+            .replicas
+            .iter()
+            .zip(shares)
+            .map(|(r, units)| match self.deployment(r).gpu_memory_utilization {
+                Some(gmu) => gmu.to_string(),
+                None => share_text(units),
+            })
+            .collect()
+    }
+
+    /// The nodes of a replica, head (first stage's) first, and the GPUs it takes on each in
+    /// stage order.
+    pub fn nodes_of(replica: &PlacedReplica) -> Vec<(&str, Vec<u32>)> {
+        let mut out: Vec<(&str, Vec<u32>)> = Vec::new();
+        for s in &replica.stages {
+            match out.iter_mut().find(|(n, _)| *n == s.node) {
+                Some((_, gpus)) => gpus.extend(&s.gpus),
+                None => out.push((s.node.as_str(), s.gpus.clone())),
+            }
+        }
+        out
+    }
+}
+
+/// A share in units of 1/10,000 as a decimal (`8734` is `0.8734`).
+pub fn share_text(units: u64) -> String {
+    let text = format!("{}.{:04}", units / 10_000, units % 10_000);
+    let trimmed = text.trim_end_matches('0');
+    trimmed
+        .strip_suffix('.')
+        .map_or(trimmed.to_string(), |t| format!("{t}.0"))
+}
+
+/// GPU indices as `CUDA_VISIBLE_DEVICES` wants them.
+pub fn devices(gpus: &[u32]) -> String {
+    gpus.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}
