@@ -46,11 +46,14 @@ pub struct Resources {
     pub gpu: u64,
 }
 
+/// A replica's GPUs on a node, and its index in the plan.
+type Block = (Vec<u32>, usize);
+
 /// A node's config, sections by name.
 pub fn files(e: &Emit<'_>) -> Vec<File> {
     let shares = e.shares(0);
     // Per node, per deployment: (first GPU, GPUs, replica index) of each replica's block there.
-    let mut blocks: BTreeMap<&str, BTreeMap<&str, Vec<(Vec<u32>, usize)>>> = BTreeMap::new();
+    let mut blocks: BTreeMap<&str, BTreeMap<&str, Vec<Block>>> = BTreeMap::new();
     for (r, replica) in e.plan.replicas.iter().enumerate() {
         for (node, gpus) in Emit::nodes_of(replica) {
             blocks
@@ -66,7 +69,7 @@ pub fn files(e: &Emit<'_>) -> Vec<File> {
         let mut sections: BTreeMap<String, Section> = BTreeMap::new();
         for (deployment, mut list) in per_deployment {
             list.sort_by_key(|(gpus, r)| (gpus.iter().min().copied(), *r));
-            let mut runs: Vec<Vec<(Vec<u32>, usize)>> = Vec::new();
+            let mut runs: Vec<Vec<Block>> = Vec::new();
             for (gpus, r) in list {
                 let contiguous = gpus.windows(2).all(|w| w[1] == w[0] + 1);
                 let extends = runs.last().is_some_and(|run| {

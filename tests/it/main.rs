@@ -7,6 +7,7 @@ mod capacity_props;
 mod catalog;
 mod cli;
 mod common;
+mod emit;
 mod errors;
 mod exactness;
 mod explain;

@@ -1,0 +1,351 @@
+//! `emit`: what is written parses back onto the plan: same GPUs, same shapes, no GPU twice, and
+//! memory shares that hold each reservation and fit each GPU.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use fleetfit::domain::{Fleet, Plan, Workload};
+use fleetfit::emit::{Target, emit};
+
+use super::common::*;
+
+/// Plans a case and returns it with its inputs.
+fn planned(fleet: &str, deployments: &str) -> (Fleet, Workload, Plan) {
+    let (f, w) = load(fleet, deployments);
+    let plan = solve(&f, &w).plan;
+    assert_valid(&f, &w, &plan);
+    (f, w, plan)
+}
+
+/// A tiny fleet where a replica must span two nodes, and two sharing workers stack on GPUs.
+fn spanning() -> (Fleet, Workload, Plan) {
+    let fleet = format!(
+        "nodes:\n{}{}",
+        idle_node("n1", "L40S", 6, 46068),
+        idle_node("n2", "L40S", 6, 46068)
+    );
+    let deployments = "models:\n  - {id: big, params: 100000000000, layers: 80, hidden_size: 8192, heads: 64, kv_heads: 8, head_dim: 128, dtype: bf16}\n  - {id: small, params: 1073741824, layers: 8, hidden_size: 1024, heads: 8, kv_heads: 8, head_dim: 128, dtype: bf16}\ndeployments:\n  - {name: big, model: big, replicas: 1, quantizations: [fp8], tensor_parallel: [4], pipeline_parallel: [2], max_model_len: 4096}\n  - {name: side, model: small, replicas: 2, share_gpu: true, max_model_len: 4096}\n";
+    let (f, w) = parse(&fleet, deployments);
+    let plan = solve(&f, &w).plan;
+    assert_valid(&f, &w, &plan);
+    (f, w, plan)
+}
+
+/// Per (node, deployment), the GPU blocks the plan gives it there, sorted.
+fn plan_blocks(plan: &Plan) -> Vec<(String, String, Vec<u32>)> {
+    let mut out = Vec::new();
+    for r in &plan.replicas {
+        let mut per_node: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        for s in &r.stages {
+            per_node.entry(&s.node).or_default().extend(&s.gpus);
+        }
+        for (node, gpus) in per_node {
+            out.push((node.to_string(), r.deployment.clone(), gpus));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The flags of one command line, `--name value` pairs, and its leading `KEY=value` words.
+fn words(line: &str) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut env = BTreeMap::new();
+    let mut flags = BTreeMap::new();
+    let parts: Vec<&str> = line.trim_end_matches('&').split_whitespace().collect();
+    let mut i = 0;
+    while i < parts.len() {
+        let p = parts[i];
+        if let Some((k, v)) = p
+            .split_once('=')
+            .filter(|(k, _)| k.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        {
+            env.insert(k.to_string(), v.to_string());
+        } else if let Some(name) = p.strip_prefix("--") {
+            let value = parts
+                .get(i + 1)
+                .filter(|v| !v.starts_with("--"))
+                .map_or(String::new(), |v| v.to_string());
+            if !value.is_empty() {
+                i += 1;
+            }
+            flags.insert(name.to_string(), value);
+        }
+        i += 1;
+    }
+    (env, flags)
+}
+
+fn gpu_list(text: &str) -> Vec<u32> {
+    text.split(',').map(|g| g.parse().unwrap()).collect()
+}
+
+/// Maps a launch target's scripts back onto the plan.
+fn assert_launch_matches(f: &Fleet, w: &Workload, plan: &Plan, target: Target) {
+    let files = emit(target, plan, f, w).unwrap();
+    let (tp_flag, pp_flag, share_flag) = match target {
+        Target::Vllm => (
+            "tensor-parallel-size",
+            "pipeline-parallel-size",
+            "gpu-memory-utilization",
+        ),
+        _ => ("tp-size", "pp-size", "mem-fraction-static"),
+    };
+    let mut seen: Vec<(String, String, Vec<u32>)> = Vec::new();
+    let mut taken: BTreeMap<(String, u32), f64> = BTreeMap::new();
+    for file in &files {
+        let node = file.name.strip_suffix(".sh").unwrap().to_string();
+        let mut lines = file
+            .text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty() && *l != "wait");
+        for line in lines.by_ref() {
+            let (env, flags) = words(line);
+            let Some(devices) = env.get("CUDA_VISIBLE_DEVICES") else {
+                continue;
+            };
+            let gpus = gpu_list(devices);
+            if let Some(served) = flags.get("served-model-name") {
+                let replica = plan.replicas.iter().find(|r| {
+                    &r.deployment == served && r.stages.iter().any(|s| s.node == node && gpus.contains(&s.gpus[0]))
+                });
+                let r = replica.expect("a command of a planned replica");
+                assert_eq!(flags[tp_flag], r.tensor_parallel.to_string(), "{line}");
+                assert_eq!(flags[pp_flag], r.pipeline_parallel.to_string(), "{line}");
+                let share: f64 = flags[share_flag].parse().unwrap();
+                for &g in &gpus {
+                    let gpu = f.node(&node).unwrap().gpus.iter().find(|x| x.index == g).unwrap();
+                    *taken.entry((node.clone(), g)).or_default() += share * gpu.memory_mib as f64;
+                    if target == Target::Vllm
+                        && w.deployments
+                            .iter()
+                            .any(|d| &d.name == served && d.gpu_memory_utilization.is_none())
+                    {
+                        assert!(
+                            share * gpu.memory_mib as f64 >= r.memory_per_gpu_mib as f64 - 1.0,
+                            "{line}: share holds the reservation"
+                        );
+                    }
+                }
+                seen.push((node.clone(), served.clone(), gpus));
+            } else {
+                // A Ray worker or head: the replica's GPUs on this node.
+                let served = plan
+                    .replicas
+                    .iter()
+                    .find(|r| r.stages.iter().any(|s| s.node == node && gpus.contains(&s.gpus[0])))
+                    .unwrap();
+                seen.push((node.clone(), served.deployment.clone(), gpus));
+            }
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, plan_blocks(plan), "{target:?}: every replica's GPUs, once");
+    for ((node, g), mib) in taken {
+        let gpu = f.node(&node).unwrap().gpus.iter().find(|x| x.index == g).unwrap();
+        assert!(
+            mib <= (gpu.memory_mib - gpu.used_mib) as f64 + 1.0,
+            "{target:?}: GPU {node}:{g} over-committed"
+        );
+    }
+}
+
+#[test]
+fn vllm_and_sglang_commands_map_back_onto_the_plan() {
+    for (fleet, deployments) in [
+        ("demo/fleet.yaml", "demo/deployments.yaml"),
+        ("dynamo/fleet.yaml", "dynamo/deployments.yaml"),
+        ("seed-405b/fleet.yaml", "seed-405b/deployments-with-pp.yaml"),
+    ] {
+        let (f, w, plan) = planned(fleet, deployments);
+        for target in [Target::Vllm, Target::Sglang] {
+            assert_launch_matches(&f, &w, &plan, target);
+        }
+    }
+    let (f, w, plan) = spanning();
+    assert!(
+        plan.replicas[0].stages.iter().any(|s| s.node == "n1")
+            && plan.replicas[0].stages.iter().any(|s| s.node == "n2")
+    );
+    for target in [Target::Vllm, Target::Sglang] {
+        assert_launch_matches(&f, &w, &plan, target);
+    }
+    let vllm = emit(Target::Vllm, &plan, &f, &w).unwrap();
+    let head = vllm.iter().find(|file| file.text.contains("ray start --head")).unwrap();
+    assert!(head.text.contains("--distributed-executor-backend ray"));
+    let sglang = emit(Target::Sglang, &plan, &f, &w).unwrap();
+    assert_eq!(sglang.iter().filter(|file| file.text.contains("--nnodes 2")).count(), 2);
+}
+
+#[test]
+fn dynamo_configs_give_every_worker_the_plans_gpus_and_never_one_twice() {
+    for (fleet, deployments) in [
+        ("dynamo/fleet.yaml", "dynamo/deployments.yaml"),
+        ("demo/fleet.yaml", "demo/deployments.yaml"),
+    ] {
+        let (f, w, plan) = planned(fleet, deployments);
+        let files = emit(Target::Dynamo, &plan, &f, &w).unwrap();
+        let mut seen = Vec::new();
+        for file in &files {
+            let node = file.name.strip_suffix(".yaml").unwrap();
+            let config: BTreeMap<String, serde_yaml::Value> = serde_yaml::from_str(&file.text).unwrap();
+            for (section, body) in config {
+                let served = body["served_model_name"].as_str().unwrap().to_string();
+                let workers = body["ServiceArgs"]["workers"].as_u64().unwrap();
+                let gpu = body["ServiceArgs"]["resources"]["gpu"].as_u64().unwrap() as u32;
+                match body.get("cuda-visible-device-offset") {
+                    Some(offset) => {
+                        let offset = offset.as_u64().unwrap() as u32;
+                        for i in 0..workers as u32 {
+                            seen.push((
+                                node.to_string(),
+                                served.clone(),
+                                (offset + i * gpu..offset + (i + 1) * gpu).collect::<Vec<u32>>(),
+                            ));
+                        }
+                    }
+                    None => {
+                        assert_eq!(workers, 1, "{section}");
+                        let devices = body["ServiceArgs"]["envs"]["CUDA_VISIBLE_DEVICES"].as_str().unwrap();
+                        seen.push((node.to_string(), served.clone(), gpu_list(devices)));
+                    }
+                }
+            }
+        }
+        seen.sort();
+        let mut want = plan_blocks(&plan);
+        for block in &mut want {
+            block.2.sort();
+        }
+        for block in &mut seen {
+            block.2.sort();
+        }
+        want.sort();
+        assert_eq!(seen, want, "{fleet}");
+        let mut gpus: Vec<(String, u32)> = seen
+            .iter()
+            .filter(|(_, d, _)| !w.deployments.iter().any(|x| &x.name == d && x.share_gpu))
+            .flat_map(|(n, _, g)| g.iter().map(move |g| (n.clone(), *g)))
+            .collect();
+        let before = gpus.len();
+        gpus.sort();
+        gpus.dedup();
+        assert_eq!(gpus.len(), before, "no GPU given twice");
+    }
+}
+
+#[test]
+fn dynamo_config_of_the_seed_case_is_golden() {
+    let (f, w, plan) = planned("dynamo/fleet.yaml", "dynamo/deployments.yaml");
+    let files = emit(Target::Dynamo, &plan, &f, &w).unwrap();
+    let text: String = files
+        .iter()
+        .map(|file| format!("==> {} <==\n{}", file.name, file.text))
+        .collect();
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn kubernetes_manifests_hold_each_node_to_the_plans_gpu_count() {
+    for (fleet, deployments) in [("demo/fleet.yaml", "demo/deployments.yaml")] {
+        let (f, w, plan) = planned(fleet, deployments);
+        let files = emit(Target::K8s, &plan, &f, &w).unwrap();
+        let mut per_node: BTreeMap<String, u64> = BTreeMap::new();
+        let mut replicas: BTreeMap<String, u64> = BTreeMap::new();
+        for doc in serde_yaml::Deserializer::from_str(&files[0].text) {
+            let doc = serde_yaml::Value::deserialize(doc).unwrap();
+            if doc["kind"].as_str() == Some("LeaderWorkerSet") {
+                let lws = &doc["spec"]["leaderWorkerTemplate"];
+                for (template, container) in [("leaderTemplate", "vllm"), ("workerTemplate", "ray-worker")] {
+                    let spec = &lws[template]["spec"];
+                    assert_eq!(spec["containers"][0]["name"].as_str(), Some(container));
+                    let gpus = spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]
+                        .as_u64()
+                        .unwrap();
+                    let terms = &spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"];
+                    for node in terms["nodeSelectorTerms"][0]["matchExpressions"][0]["values"]
+                        .as_sequence()
+                        .unwrap()
+                    {
+                        *per_node.entry(node.as_str().unwrap().to_string()).or_default() += gpus;
+                    }
+                }
+                let name = doc["metadata"]["labels"]["app.kubernetes.io/name"].as_str().unwrap();
+                *replicas.entry(name.to_string()).or_default() += 1;
+                continue;
+            }
+            assert_eq!(doc["kind"].as_str(), Some("Deployment"));
+            let spec = &doc["spec"]["template"]["spec"];
+            let node = spec["nodeName"].as_str().unwrap().to_string();
+            let container = &spec["containers"][0];
+            let gpus = container["resources"]["limits"]["nvidia.com/gpu"].as_u64().unwrap();
+            let n = doc["spec"]["replicas"].as_u64().unwrap();
+            *per_node.entry(node).or_default() += gpus * n;
+            let args: Vec<&str> = container["args"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            let served = args[args.iter().position(|a| *a == "--served-model-name").unwrap() + 1];
+            *replicas.entry(served.to_string()).or_default() += n;
+        }
+        let mut want: BTreeMap<String, u64> = BTreeMap::new();
+        let mut want_replicas: BTreeMap<String, u64> = BTreeMap::new();
+        for r in &plan.replicas {
+            for s in &r.stages {
+                *want.entry(s.node.clone()).or_default() += s.gpus.len() as u64;
+            }
+            *want_replicas.entry(r.deployment.clone()).or_default() += 1;
+        }
+        assert_eq!(per_node, want);
+        assert_eq!(replicas, want_replicas);
+    }
+    let (f, w, plan) = spanning();
+    let text = &emit(Target::K8s, &plan, &f, &w).unwrap()[0].text;
+    assert!(
+        text.contains("kind: LeaderWorkerSet") && text.contains("size: 2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_plan_that_breaks_a_rule_is_not_emitted() {
+    let (f, w, mut plan) = planned("dynamo/fleet.yaml", "dynamo/deployments.yaml");
+    let first = plan.replicas[0].stages[0].clone();
+    plan.replicas[1].stages[0] = first; // two workers on one GPU, the seed's Dynamo failure
+    let err = emit(Target::Dynamo, &plan, &f, &w).unwrap_err();
+    assert!(err.to_string().contains("GPU"), "{err}");
+}
+
+#[test]
+fn emit_writes_files_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    let out = fleetfit(&[
+        "plan",
+        "--fleet",
+        "data/dynamo/fleet.yaml",
+        "--deployments",
+        "data/dynamo/deployments.yaml",
+        "--out",
+        plan.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let folder = dir.path().join("out");
+    let out = fleetfit(&[
+        "emit",
+        "--fleet",
+        "data/dynamo/fleet.yaml",
+        "--deployments",
+        "data/dynamo/deployments.yaml",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--target",
+        "vllm",
+        "--out",
+        folder.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(std::fs::read_dir(&folder).unwrap().count() >= 1);
+}
