@@ -6,7 +6,9 @@
 //!
 //! Kubernetes' device plugin, not fleetfit, picks which GPUs of the node a pod gets; the plan's
 //! node and GPU count hold, its GPU indices do not. Where GPUs on a node are used outside
-//! Kubernetes, emit `--target vllm` instead, which pins devices.
+//! Kubernetes, emit `--target vllm` instead, which pins devices. Workers of a `share_gpu`
+//! deployment request one `nvidia.com/gpu` each, which is a shared GPU only where the device
+//! plugin's time-slicing is on; their Deployment says so in the `fleetfit.io/shares-gpu` label.
 
 use std::collections::BTreeMap;
 
@@ -42,7 +44,10 @@ pub fn files(e: &Emit<'_>) -> Vec<File> {
         let replica = &e.plan.replicas[r];
         let gpus = replica.tensor_parallel * replica.pipeline_parallel;
         let name = format!("{deployment}-{node}-{}", members.len());
-        let labels = json!({"app.kubernetes.io/name": deployment, "fleetfit.io/group": name});
+        let mut labels = json!({"app.kubernetes.io/name": deployment, "fleetfit.io/group": name});
+        if e.deployment(replica).share_gpu {
+            labels["fleetfit.io/shares-gpu"] = json!("true");
+        }
         docs.push(json!({
             "apiVersion": "apps/v1",
             "kind": "Deployment",

@@ -234,15 +234,29 @@ fn dynamo_configs_give_every_worker_the_plans_gpus_and_never_one_twice() {
     }
 }
 
+/// Every file of a target, one after another.
+fn joined(target: Target, f: &Fleet, w: &Workload, plan: &Plan) -> String {
+    let files = emit(target, plan, f, w).unwrap();
+    files
+        .iter()
+        .map(|file| format!("==> {} <==\n{}", file.name, file.text))
+        .collect()
+}
+
 #[test]
 fn dynamo_config_of_the_seed_case_is_golden() {
     let (f, w, plan) = planned("dynamo/fleet.yaml", "dynamo/deployments.yaml");
-    let files = emit(Target::Dynamo, &plan, &f, &w).unwrap();
-    let text: String = files
-        .iter()
-        .map(|file| format!("==> {} <==\n{}", file.name, file.text))
-        .collect();
-    insta::assert_snapshot!(text);
+    insta::assert_snapshot!(joined(Target::Dynamo, &f, &w, &plan));
+}
+
+#[test]
+fn launch_scripts_and_manifests_are_golden() {
+    let (f, w, plan) = spanning();
+    insta::assert_snapshot!("vllm_spanning", joined(Target::Vllm, &f, &w, &plan));
+    insta::assert_snapshot!("sglang_spanning", joined(Target::Sglang, &f, &w, &plan));
+    insta::assert_snapshot!("k8s_spanning", joined(Target::K8s, &f, &w, &plan));
+    let (f, w, plan) = planned("seed-405b/fleet.yaml", "seed-405b/deployments-with-pp.yaml");
+    insta::assert_snapshot!("vllm_seed_405b", joined(Target::Vllm, &f, &w, &plan));
 }
 
 #[test]
