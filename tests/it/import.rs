@@ -275,3 +275,104 @@ fn quantization_config_sets_the_dtype() {
         text(&out.stderr)
     );
 }
+
+/// The layout `nvidia-smi -q -x` prints (XML declaration, DOCTYPE, one `<gpu>` per device with
+/// many more elements than fleetfit reads), two H100s: one idle, one held by a process.
+const SMI_XML: &str = r#"<?xml version="1.0" ?>
+<!DOCTYPE nvidia_smi_log SYSTEM "nvsmi_device_v12.dtd">
+<nvidia_smi_log>
+	<timestamp>Sat Dec  5 23:00:00 2026</timestamp>
+	<driver_version>550.127.05</driver_version>
+	<cuda_version>12.4</cuda_version>
+	<attached_gpus>2</attached_gpus>
+	<gpu id="00000000:18:00.0">
+		<product_name>NVIDIA H100 80GB HBM3</product_name>
+		<product_brand>NVIDIA</product_brand>
+		<mig_mode>
+			<current_mig>Disabled</current_mig>
+			<pending_mig>Disabled</pending_mig>
+		</mig_mode>
+		<minor_number>0</minor_number>
+		<fb_memory_usage>
+			<total>81559 MiB</total>
+			<reserved>328 MiB</reserved>
+			<used>1 MiB</used>
+			<free>81229 MiB</free>
+		</fb_memory_usage>
+		<bar1_memory_usage>
+			<total>131072 MiB</total>
+			<used>1 MiB</used>
+			<free>131071 MiB</free>
+		</bar1_memory_usage>
+		<utilization>
+			<gpu_util>0 %</gpu_util>
+			<memory_util>0 %</memory_util>
+		</utilization>
+		<processes>
+		</processes>
+	</gpu>
+	<gpu id="00000000:2A:00.0">
+		<product_name>NVIDIA H100 80GB HBM3</product_name>
+		<mig_mode>
+			<current_mig>Disabled</current_mig>
+		</mig_mode>
+		<minor_number>1</minor_number>
+		<fb_memory_usage>
+			<total>81559 MiB</total>
+			<reserved>328 MiB</reserved>
+			<used>62000 MiB</used>
+			<free>19231 MiB</free>
+		</fb_memory_usage>
+		<utilization>
+			<gpu_util>97 %</gpu_util>
+			<memory_util>40 %</memory_util>
+		</utilization>
+		<processes>
+			<process_info>
+				<pid>4242</pid>
+				<type>C</type>
+				<process_name>python3</process_name>
+				<used_memory>61990 MiB</used_memory>
+			</process_info>
+		</processes>
+	</gpu>
+</nvidia_smi_log>
+"#;
+
+#[test]
+fn nvidia_smi_xml_with_its_doctype_reads_memory_and_utilization() {
+    let (_dir, path) = temp_file("gpu-node-7.xml", SMI_XML);
+    let fleet = import(&[path.to_str().unwrap()]);
+    assert_eq!(
+        gpus(&fleet),
+        [
+            (
+                "gpu-node-7".to_string(),
+                0,
+                "H100-SXM5-80GB".to_string(),
+                81559,
+                1,
+                0,
+                true
+            ),
+            (
+                "gpu-node-7".to_string(),
+                1,
+                "H100-SXM5-80GB".to_string(),
+                81559,
+                62000,
+                97,
+                true
+            ),
+        ]
+    );
+    let mig = SMI_XML.replacen(
+        "<current_mig>Disabled</current_mig>",
+        "<current_mig>Enabled</current_mig>",
+        1,
+    );
+    let (_dir, path) = temp_file("mig.xml", &mig);
+    let out = fleetfit(&["fleet", "import", path.to_str().unwrap()]);
+    assert!(text(&out.stderr).contains("MIG mode"));
+    assert!(text(&out.stdout).contains("healthy: false"));
+}

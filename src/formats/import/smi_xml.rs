@@ -12,7 +12,13 @@ use crate::formats::fleet_file::GpuFile;
 
 /// Reads one node's GPUs.
 pub fn read(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<NodeRead, InputError> {
-    let doc = roxmltree::Document::parse(text)
+    // nvidia-smi starts its document with a DOCTYPE (nvsmi_device_v12.dtd), which roxmltree
+    // refuses unless told to allow it.
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(text, options)
         .map_err(|e| InputError::new(path, "", format!("not XML: {e}")).at_line(Some(e.pos().row as usize)))?;
     let root = doc.root_element();
     if root.tag_name().name() != "nvidia_smi_log" {
