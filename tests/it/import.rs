@@ -376,3 +376,43 @@ fn nvidia_smi_xml_with_its_doctype_reads_memory_and_utilization() {
     assert!(text(&out.stderr).contains("MIG mode"));
     assert!(text(&out.stdout).contains("healthy: false"));
 }
+
+#[test]
+fn the_readme_import_plan_emit_session_runs_as_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.yaml");
+    let plan = dir.path().join("plan.json");
+    let imported = fleetfit(&["fleet", "import", "data/import/kubectl-nodes.json"]);
+    assert_eq!(imported.status.code(), Some(0));
+    std::fs::write(&fleet, &imported.stdout).unwrap();
+    let warnings: Vec<String> = text(&imported.stderr).lines().map(str::to_string).collect();
+    assert_eq!(
+        warnings,
+        readme_output("fleetfit fleet import data/import/kubectl-nodes.json")
+    );
+    let (fleet, plan) = (fleet.to_str().unwrap(), plan.to_str().unwrap());
+    let planned = fleetfit(&[
+        "plan",
+        "--fleet",
+        fleet,
+        "--deployments",
+        "data/import/deployments.yaml",
+        "--out",
+        plan,
+    ]);
+    assert_eq!(planned.status.code(), Some(0), "{}", text(&planned.stderr));
+    let emitted = fleetfit(&[
+        "emit",
+        "--fleet",
+        fleet,
+        "--deployments",
+        "data/import/deployments.yaml",
+        "--plan",
+        plan,
+        "--target",
+        "dynamo",
+    ]);
+    assert_eq!(emitted.status.code(), Some(0), "{}", text(&emitted.stderr));
+    let got: Vec<String> = text(&emitted.stdout).lines().map(str::to_string).collect();
+    assert_eq!(got, readme_output("fleetfit emit --fleet fleet.yaml"));
+}

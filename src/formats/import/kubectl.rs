@@ -121,10 +121,11 @@ pub fn read(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<Vec<N
             } else {
                 format!("{usable} of {count} GPUs are allocatable")
             };
+            let n = count - usable;
             warnings.push(format!(
-                "{}: node {name}: {why}; {} GPUs imported as unhealthy",
+                "{}: node {name}: {why}; {n} GPU{} imported as unhealthy",
                 path.display(),
-                count - usable
+                if n == 1 { "" } else { "s" }
             ));
         }
         let gpu_type = gpu_type(product, path, warnings);
@@ -144,7 +145,11 @@ pub fn read(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<Vec<N
         });
     }
     if without_gpus > 0 {
-        warnings.push(format!("{}: {without_gpus} nodes without GPUs skipped", path.display()));
+        let nodes = if without_gpus == 1 { "node" } else { "nodes" };
+        warnings.push(format!(
+            "{}: {without_gpus} {nodes} without GPUs skipped",
+            path.display()
+        ));
     }
     Ok(out)
 }
