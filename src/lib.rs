@@ -17,6 +17,7 @@ pub mod memory;
 pub mod ratio;
 pub mod shapes;
 pub mod solver;
+pub mod suggest;
 pub mod synth;
 pub mod workflows;
 

@@ -3,6 +3,7 @@
 mod capacity;
 mod check;
 mod emit;
+mod explain;
 mod fleet;
 mod generate;
 mod model;
@@ -58,6 +59,8 @@ enum Command {
     Model(model::ModelArgs),
     /// Write what runtimes run from a plan: vLLM or SGLang commands, Dynamo configs, manifests.
     Emit(emit::EmitArgs),
+    /// Why deployments are short of replicas, and changes that would place more (re-solved).
+    Explain(explain::ExplainArgs),
 }
 
 /// Runs one command.
@@ -75,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fleet(args) => fleet::run(args),
         Command::Model(args) => model::run(args),
         Command::Emit(args) => emit::run(args),
+        Command::Explain(args) => explain::run(args),
     }
 }
 

@@ -20,5 +20,6 @@ mod replan;
 mod rules;
 mod seeds;
 mod sharing;
+mod suggest;
 mod synth;
 mod whatif;
