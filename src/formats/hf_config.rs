@@ -318,7 +318,8 @@ fn gpt_oss_layer(cfg: &Config<'_>, h: u128, heads: u128, kv: u128, hd: u128) -> 
 /// The weights' quantization from `quantization_config`: AWQ and GPTQ by their `bits`, FP8
 /// (`quant_method: fp8`, DeepSeek's block-scaled e4m3), and compressed-tensors by its weight
 /// groups (`num_bits` 8 of `type: float` is FP8; 4 or 8 of `type: int` are int4, int8).
-/// bitsandbytes: `load_in_4bit` is int4, `load_in_8bit` int8. `None` without a config.
+/// bitsandbytes: `load_in_4bit` is int4, `load_in_8bit` int8. `None` without a config, and for
+/// MXFP4 (gpt-oss), which no quantization of fleetfit's table describes.
 fn quantization(file: &Path, top: &Map<String, Value>) -> Result<Option<Quantization>, InputError> {
     let Some(q) = top.get("quantization_config") else {
         return Ok(None);
@@ -345,6 +346,9 @@ fn quantization(file: &Path, top: &Map<String, Value>) -> Result<Option<Quantiza
     match method.as_str() {
         "awq" | "gptq" | "marlin" | "awq_marlin" | "gptq_marlin" => by_bits(bits_of(q.get("bits")), "bits"),
         "fp8" | "fbgemm_fp8" => Ok(Some(Quantization::Fp8)),
+        // gpt-oss's MXFP4 experts (4.25 bits with their scales) are in no quantization of the
+        // table: the entry keeps torch_dtype, which over-counts memory rather than under.
+        "mxfp4" => Ok(None),
         "bitsandbytes" => Ok(if q.get("load_in_4bit").and_then(Value::as_bool) == Some(true) {
             Some(Quantization::Int4)
         } else if q.get("load_in_8bit").and_then(Value::as_bool) == Some(true) {
