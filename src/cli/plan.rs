@@ -20,7 +20,7 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
     /// Bound on the whole solve, in seconds.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = 60.0, value_parser = super::sweep::seconds)]
     time_limit: f64,
     /// Relative gap at which the first level may stop (0 proves optimality).
     #[arg(long, default_value_t = 0.0)]
@@ -31,13 +31,6 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    if !(args.time_limit.is_finite() && args.time_limit > 0.0) {
-        anyhow::bail!(Error::Input(fleetfit::InputError::new(
-            std::path::Path::new("--time-limit"),
-            "",
-            "must be a positive number of seconds"
-        )));
-    }
     if !(args.gap.is_finite() && (0.0..1.0).contains(&args.gap)) {
         anyhow::bail!(Error::Input(fleetfit::InputError::new(
             std::path::Path::new("--gap"),

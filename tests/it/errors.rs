@@ -60,11 +60,18 @@ fn a_malformed_plan_is_bad_input() {
 
 #[test]
 fn bad_flags_are_bad_input() {
-    for (flag, value) in [("--time-limit", "0"), ("--time-limit", "-3"), ("--gap", "1.5")] {
+    for (flag, value) in [
+        ("--time-limit", "0"),
+        ("--time-limit", "-3"),
+        ("--time-limit", "1e20"),
+        ("--time-limit", "NaN"),
+        ("--gap", "1.5"),
+    ] {
         let arg = format!("{flag}={value}");
         let out = plan_dynamo(&[&arg]);
         assert_eq!(out.status.code(), Some(2), "{flag} {value}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains(flag));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag) && !stderr.contains("panicked"), "{stderr}");
     }
     let demo = [
         "--fleet",
