@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fleetfit::Error;
 use fleetfit::solver::{self, SolveOptions};
 
 use super::{Format, Inputs};
@@ -23,21 +22,18 @@ pub struct PlanArgs {
     #[arg(long, default_value_t = 60.0, value_parser = super::sweep::seconds)]
     time_limit: f64,
     /// Relative gap at which the first level may stop (0 proves optimality).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = super::sweep::gap)]
     gap: f64,
+    /// Also suggest, per deployment placed short, changes that would place more (each re-solved
+    /// and checked, as `fleetfit explain` does; up to the time limit again).
+    #[arg(long)]
+    explain: bool,
     /// Stream HiGHS's log to stderr.
     #[arg(short, long)]
     verbose: bool,
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    if !(args.gap.is_finite() && (0.0..1.0).contains(&args.gap)) {
-        anyhow::bail!(Error::Input(fleetfit::InputError::new(
-            std::path::Path::new("--gap"),
-            "",
-            "must be a fraction in [0, 1)"
-        )));
-    }
     let (fleet, workload) = args.inputs.load()?;
     for warning in fleetfit::lint::lint(&fleet, &workload, &args.inputs.deployments) {
         eprintln!("{warning}");
@@ -48,7 +44,16 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         verbose: args.verbose,
         ..SolveOptions::default()
     };
-    let solved = solver::solve(&fleet, &workload, &options)?;
+    let mut solved = solver::solve(&fleet, &workload, &options)?;
+    if args.explain {
+        let started = std::time::Instant::now();
+        let names: Vec<String> = solved.plan.unplaced.iter().map(|u| u.deployment.clone()).collect();
+        for (i, name) in names.iter().enumerate() {
+            let left = options.time_limit.saturating_sub(started.elapsed());
+            let found = fleetfit::suggest::suggest(&fleet, &workload, &solved.plan, name, left);
+            solved.plan.unplaced[i].suggestions = found;
+        }
+    }
     let json = solved.plan.to_json();
     if let Some(out) = &args.out {
         super::write_file(out, &json)?;

@@ -82,6 +82,9 @@ pub fn render(plan: &Plan) -> String {
             for reason in &u.reasons {
                 writeln!(out, "    - {reason}").unwrap();
             }
+            for s in &u.suggestions {
+                writeln!(out, "    + {}: {}", s.change, s.cost).unwrap();
+            }
         }
     }
     let o = &plan.objective;

@@ -86,3 +86,28 @@ fn no_competition_is_blamed_when_the_deployment_alone_places_no_more() {
         "{r:?}"
     );
 }
+
+#[test]
+fn kv_heads_layers_and_an_unhealthy_gpu_are_named_with_their_numbers() {
+    let fleet = "nodes:\n  - name: a\n    gpus:\n      - {index: 0, type: A, memory_mib: 16384}\n      - {index: 1, type: A, memory_mib: 16384, healthy: false}\n";
+    let models = "models:\n  - {id: odd, params: 1073741824, layers: 8, hidden_size: 1536, heads: 12, kv_heads: 3, head_dim: 128, dtype: bf16}\n  - {id: even, params: 1073741824, layers: 8, hidden_size: 1024, heads: 8, kv_heads: 8, head_dim: 128, dtype: bf16}\n";
+    let one = |model: &str, tp: &str, pp: &str| {
+        reasons(
+            fleet,
+            &format!("policy: {{overhead_mib: 0}}\n{models}deployments:\n  - {{name: d, model: {model}, replicas: 1, tensor_parallel: {tp}, pipeline_parallel: {pp}, kv_cache_tokens: 4096}}\n"),
+        )
+        .join("\n")
+    };
+    let kv = one("odd", "[2]", "[1]");
+    assert!(
+        kv.contains("3 KV heads and tensor parallel size 2 do not divide one another"),
+        "{kv}"
+    );
+    let layers = one("even", "[1]", "[16]");
+    assert!(
+        layers.contains("16 pipeline stages is more than the model's 8 layers"),
+        "{layers}"
+    );
+    let unhealthy = one("even", "[2]", "[1]");
+    assert!(unhealthy.contains("GPU 1 is unhealthy"), "{unhealthy}");
+}

@@ -120,3 +120,39 @@ fn explain_through_the_binary_is_golden_on_the_seed() {
     assert!(v["unplaced"][0]["suggestions"].as_array().unwrap().len() >= 3);
     assert!(!v["unplaced"][0]["reasons"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn plan_with_explain_carries_suggestions_in_its_json_and_still_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plan.json");
+    let (fleet, deployments) = ("data/seed-405b/fleet.yaml", "data/seed-405b/deployments-tp-only.yaml");
+    let planned = fleetfit(&[
+        "plan",
+        "--fleet",
+        fleet,
+        "--deployments",
+        deployments,
+        "--explain",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(planned.status.code(), Some(0), "{}", text(&planned.stderr));
+    assert!(
+        text(&planned.stdout).contains("    + use fp8 TP"),
+        "{}",
+        text(&planned.stdout)
+    );
+    let plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let suggestions = plan["unplaced"][0]["suggestions"].as_array().unwrap();
+    assert!(suggestions.len() >= 3 && suggestions.iter().all(|s| s["placed_value"] == 1));
+    let check = fleetfit(&[
+        "check",
+        "--fleet",
+        fleet,
+        "--deployments",
+        deployments,
+        "--plan",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
+}
