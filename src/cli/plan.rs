@@ -28,6 +28,9 @@ pub struct PlanArgs {
     /// and checked, as `fleetfit explain` does; up to the time limit again).
     #[arg(long)]
     explain: bool,
+    /// One table row per replica (its stages' nodes and GPUs) instead of one per deployment.
+    #[arg(long)]
+    detail: bool,
     /// Stream HiGHS's log to stderr.
     #[arg(short, long)]
     verbose: bool,
@@ -61,7 +64,12 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         Format::Json => print!("{json}"),
         Format::Table => {
-            print!("{}", fleetfit::formats::table::render(&solved.plan));
+            let table = if args.detail {
+                fleetfit::formats::table::render_detail(&solved.plan)
+            } else {
+                fleetfit::formats::table::render(&solved.plan)
+            };
+            print!("{table}");
             println!("{}", solved.stats.summary());
         }
     }

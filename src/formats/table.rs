@@ -1,4 +1,6 @@
-//! The human table `fleetfit plan` prints: one row per replica, then unplaced demand and totals.
+//! The human tables `fleetfit plan` prints: by default one row per deployment (placed of
+//! requested, shapes with counts, GPU types, GPUs, nodes) with the reasons for what is short
+//! under its row; with `--detail` one row per replica. Then the status and totals.
 
 use std::fmt::Write;
 
@@ -45,8 +47,8 @@ pub fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// The whole plan as text.
-pub fn render(plan: &Plan) -> String {
+/// The whole plan as text, one row per replica (`plan --detail`).
+pub fn render_detail(plan: &Plan) -> String {
     let mut out = String::new();
     let rows: Vec<Vec<String>> = plan
         .replicas
@@ -87,6 +89,13 @@ pub fn render(plan: &Plan) -> String {
             }
         }
     }
+    out.push_str(&footer(plan));
+    out
+}
+
+/// Status, objective and fleet totals, the plan's own values.
+fn footer(plan: &Plan) -> String {
+    let mut out = String::new();
     let o = &plan.objective;
     let f = &plan.fleet;
     let status = match plan.status {
@@ -110,6 +119,97 @@ pub fn render(plan: &Plan) -> String {
         f.gpus_total, f.gpus_eligible, f.gpus_used, f.gpus_free
     )
     .unwrap();
+    out
+}
+
+/// The plan by deployment: placed of requested, the shapes used with their counts, the GPU
+/// types, the GPUs and nodes taken, and under a short row the reasons (and suggestions, where
+/// the plan carries them). Deployments in the order of their first replica, then those with none.
+pub fn render(plan: &Plan) -> String {
+    use std::collections::{BTreeMap, BTreeSet};
+    #[derive(Default)]
+    struct Row {
+        placed: u64,
+        shapes: BTreeMap<String, u64>,
+        types: BTreeSet<String>,
+        gpus: BTreeSet<(String, u32)>,
+        nodes: BTreeSet<String>,
+    }
+    let mut order: Vec<String> = Vec::new();
+    let mut rows: BTreeMap<String, Row> = BTreeMap::new();
+    for r in &plan.replicas {
+        if !rows.contains_key(&r.deployment) {
+            order.push(r.deployment.clone());
+        }
+        let row = rows.entry(r.deployment.clone()).or_default();
+        row.placed += 1;
+        *row.shapes
+            .entry(format!(
+                "{} tp{} pp{}",
+                r.quantization, r.tensor_parallel, r.pipeline_parallel
+            ))
+            .or_default() += 1;
+        row.types.insert(r.gpu_type.clone());
+        for s in &r.stages {
+            row.nodes.insert(s.node.clone());
+            row.gpus.extend(s.gpus.iter().map(|&g| (s.node.clone(), g)));
+        }
+    }
+    for u in &plan.unplaced {
+        if !rows.contains_key(&u.deployment) {
+            order.push(u.deployment.clone());
+            rows.insert(u.deployment.clone(), Row::default());
+        }
+    }
+    let short: BTreeMap<&str, &crate::domain::Unplaced> =
+        plan.unplaced.iter().map(|u| (u.deployment.as_str(), u)).collect();
+    let mut out = String::new();
+    if order.is_empty() {
+        out.push_str("nothing to place\n");
+    }
+    let header = ["DEPLOYMENT", "PLACED", "SHAPES", "GPU TYPE", "GPUS", "NODES"];
+    let cells: Vec<Vec<String>> = order
+        .iter()
+        .map(|name| {
+            let row = &rows[name];
+            let requested = short.get(name.as_str()).map_or(row.placed, |u| u.requested);
+            let shapes: Vec<String> = row.shapes.iter().map(|(s, n)| format!("{s} x{n}")).collect();
+            vec![
+                name.clone(),
+                format!("{}/{requested}", row.placed),
+                if shapes.is_empty() {
+                    "-".into()
+                } else {
+                    shapes.join(", ")
+                },
+                if row.types.is_empty() {
+                    "-".into()
+                } else {
+                    row.types.iter().cloned().collect::<Vec<_>>().join(", ")
+                },
+                row.gpus.len().to_string(),
+                row.nodes.len().to_string(),
+            ]
+        })
+        .collect();
+    // The aligned table, with each short deployment's reasons under its row.
+    let table = columns(&header, &cells);
+    let mut lines = table.lines();
+    if let Some(head) = lines.next() {
+        writeln!(out, "{head}").unwrap();
+    }
+    for (name, line) in order.iter().zip(lines) {
+        writeln!(out, "{line}").unwrap();
+        if let Some(u) = short.get(name.as_str()) {
+            for reason in &u.reasons {
+                writeln!(out, "    - {reason}").unwrap();
+            }
+            for s in &u.suggestions {
+                writeln!(out, "    + {}: {}", s.change, s.cost).unwrap();
+            }
+        }
+    }
+    out.push_str(&footer(plan));
     out
 }
 

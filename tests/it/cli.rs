@@ -131,3 +131,53 @@ fn models_lists_the_catalog() {
         "{stdout}"
     );
 }
+
+/// The README's first plan block: the deployment table, then `--detail`'s replica table, each
+/// as shown (the lines before `...`).
+#[test]
+fn the_readme_plan_tables_read_as_shown() {
+    let args = [
+        "plan",
+        "--fleet",
+        "data/seed-405b/fleet.yaml",
+        "--deployments",
+        "data/seed-405b/deployments-with-pp.yaml",
+    ];
+    for detail in [false, true] {
+        let mut run = args.to_vec();
+        let mut command = args.join(" ");
+        if detail {
+            run.push("--detail");
+            command += " --detail";
+        }
+        let shown: Vec<String> = readme_output(&format!("fleetfit {command}"))
+            .into_iter()
+            .take_while(|l| l != "...")
+            .collect();
+        let out = fleetfit(&run);
+        assert_eq!(out.status.code(), Some(0));
+        let got: Vec<String> = text(&out.stdout)
+            .lines()
+            .take(shown.len())
+            .map(str::to_string)
+            .collect();
+        assert_eq!(got, shown, "{command}");
+    }
+}
+
+#[test]
+fn the_deployment_table_puts_reasons_under_the_short_row() {
+    let out = fleetfit(&[
+        "plan",
+        "--fleet",
+        "data/demo/fleet.yaml",
+        "--deployments",
+        "data/demo/deployments.yaml",
+    ]);
+    let table: String = text(&out.stdout)
+        .lines()
+        .take_while(|l| !l.starts_with("solver:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    insta::assert_snapshot!(table);
+}
