@@ -389,39 +389,109 @@ fn nvidia_smi_xml_with_its_doctype_reads_memory_and_utilization() {
 #[test]
 fn the_readme_import_plan_emit_session_runs_as_shown() {
     let dir = tempfile::tempdir().unwrap();
-    let fleet = dir.path().join("fleet.yaml");
-    let plan = dir.path().join("plan.json");
-    let imported = fleetfit(&["fleet", "import", "data/import/kubectl-nodes.json"]);
-    assert_eq!(imported.status.code(), Some(0));
-    std::fs::write(&fleet, &imported.stdout).unwrap();
-    let warnings: Vec<String> = text(&imported.stderr).lines().map(str::to_string).collect();
-    assert_eq!(
-        warnings,
-        readme_output("fleetfit fleet import data/import/kubectl-nodes.json")
+    let (fleet, busy, plan) = (
+        dir.path().join("fleet.yaml"),
+        dir.path().join("busy.yaml"),
+        dir.path().join("plan.json"),
     );
-    let (fleet, plan) = (fleet.to_str().unwrap(), plan.to_str().unwrap());
-    let planned = fleetfit(&[
-        "plan",
-        "--fleet",
-        fleet,
-        "--deployments",
-        "data/import/deployments.yaml",
-        "--out",
-        plan,
-    ]);
+    for (capture, to) in [("nvidia-smi-q.xml", &fleet), ("busy-nvidia-smi-q.xml", &busy)] {
+        let imported = fleetfit(&[
+            "fleet",
+            "import",
+            "--node",
+            "h200-01",
+            &format!("data/captures/h200/{capture}"),
+        ]);
+        assert_eq!(imported.status.code(), Some(0), "{}", text(&imported.stderr));
+        assert!(imported.stderr.is_empty(), "{}", text(&imported.stderr));
+        std::fs::write(to, &imported.stdout).unwrap();
+    }
+    let (fleet, busy, plan) = (fleet.to_str().unwrap(), busy.to_str().unwrap(), plan.to_str().unwrap());
+    let deployments = "data/captures/deployments.yaml";
+    let planned = fleetfit(&["plan", "--fleet", fleet, "--deployments", deployments, "--out", plan]);
     assert_eq!(planned.status.code(), Some(0), "{}", text(&planned.stderr));
     let emitted = fleetfit(&[
         "emit",
         "--fleet",
         fleet,
         "--deployments",
-        "data/import/deployments.yaml",
+        deployments,
         "--plan",
         plan,
         "--target",
-        "dynamo",
+        "vllm",
     ]);
     assert_eq!(emitted.status.code(), Some(0), "{}", text(&emitted.stderr));
     let got: Vec<String> = text(&emitted.stdout).lines().map(str::to_string).collect();
     assert_eq!(got, readme_output("fleetfit emit --fleet fleet.yaml"));
+    let on_busy = fleetfit(&["plan", "--fleet", busy, "--deployments", deployments]);
+    let shown = readme_output("fleetfit plan --fleet busy.yaml");
+    let got: Vec<String> = text(&on_busy.stdout)
+        .lines()
+        .take(shown.len())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(got, shown);
+}
+
+/// Every capture of the real H200 (data/captures/h200/, see its README) imports; the CSV forms
+/// and the XML agree, idle and busy.
+#[test]
+fn real_h200_captures_import_alike_in_every_form() {
+    let gpu = |file: &str| {
+        let fleet = import(&["--node", "h200-01", &format!("data/captures/h200/{file}")]);
+        gpus(&fleet)
+    };
+    let idle = vec![(
+        "h200-01".to_string(),
+        0,
+        "H200-SXM-141GB".to_string(),
+        143771,
+        0,
+        0,
+        true,
+    )];
+    let busy = vec![(
+        "h200-01".to_string(),
+        0,
+        "H200-SXM-141GB".to_string(),
+        143771,
+        62669,
+        99,
+        true,
+    )];
+    for form in [
+        "nvidia-smi-query.csv",
+        "nvidia-smi-query-noheader.csv",
+        "nvidia-smi-query-reordered.csv",
+        "nvidia-smi-q.xml",
+    ] {
+        assert_eq!(gpu(form), idle, "{form}");
+        assert_eq!(gpu(&format!("busy-{form}")), busy, "busy-{form}");
+    }
+    // Two captures as two nodes, named by their files; the busy GPU takes nothing.
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to) in [
+        ("nvidia-smi-q.xml", "h200-a.xml"),
+        ("busy-nvidia-smi-query.csv", "h200-b.csv"),
+    ] {
+        std::fs::copy(data(&format!("captures/h200/{from}")), dir.path().join(to)).unwrap();
+    }
+    let fleet = import(&[
+        dir.path().join("h200-a.xml").to_str().unwrap(),
+        dir.path().join("h200-b.csv").to_str().unwrap(),
+    ]);
+    let (_d, path) = temp_file(
+        "deployments.yaml",
+        "deployments:\n  - {name: chat, model: llama-3.1-8b, replicas: 2, tensor_parallel: [1]}\n",
+    );
+    let workload = fleetfit::formats::deployments_file::load(&path).unwrap();
+    let plan = solve(&fleet, &workload).plan;
+    assert_valid(&fleet, &workload, &plan);
+    assert!(
+        plan.replicas
+            .iter()
+            .all(|r| r.stages.iter().all(|s| s.node == "h200-a"))
+    );
+    assert_eq!(plan.replicas.len(), 1, "one eligible GPU, exclusive workers");
 }
