@@ -91,16 +91,34 @@ impl Catalog {
             .map(|&i| &self.entries[i])
     }
 
-    /// Ids close to a name, for "did you mean" hints.
+    /// Ids close to a name by edit distance, closest first, for "did you mean" hints: at most
+    /// three, each at least 70% alike (normalised Levenshtein on the name without its
+    /// organisation, against every id, repository and alias; a name that begins one counts as
+    /// 90% alike); failing those, the closest ids of the same family (`llama-9`: llama ids).
     pub fn similar(&self, name: &str) -> Vec<&str> {
-        let wanted = bare(&name.to_ascii_lowercase()).to_string();
+        let wanted = bare(&name.trim().to_ascii_lowercase()).to_string();
+        // Every name a model answers to (ids, repositories, aliases), without organisation.
+        let mut best: BTreeMap<usize, f64> = BTreeMap::new();
+        for (known, &i) in &self.by_name {
+            let known = bare(known);
+            let score = if known.starts_with(&wanted) && !wanted.is_empty() {
+                0.9
+            } else {
+                strsim::normalized_levenshtein(&wanted, known)
+            };
+            let slot = best.entry(i).or_insert(0.0);
+            *slot = slot.max(score);
+        }
+        // Nothing that close: the closest of the same family (the name's letters before a digit).
         let stem: String = wanted.chars().take_while(|c| !c.is_ascii_digit()).collect();
-        self.entries
-            .iter()
-            .map(|e| e.model.id.as_str())
-            .filter(|id| !stem.is_empty() && id.starts_with(&stem))
-            .take(6)
-            .collect()
+        let floor = if best.values().any(|&s| s >= 0.7) { 0.7 } else { 0.0 };
+        let mut scored: Vec<(f64, &str)> = best
+            .into_iter()
+            .map(|(i, score)| (score, self.entries[i].model.id.as_str()))
+            .filter(|(score, id)| *score >= floor && (floor > 0.0 || (stem.len() >= 3 && id.starts_with(&stem))))
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+        scored.into_iter().take(3).map(|(_, id)| id).collect()
     }
 }
 

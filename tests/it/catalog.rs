@@ -113,3 +113,13 @@ fn a_file_that_is_not_a_config_json_is_rejected() {
     let err = hf_config::load(&path).unwrap_err();
     assert!(err.to_string().contains("num_hidden_layers"), "{err}");
 }
+
+#[test]
+fn unknown_model_names_get_hints_by_edit_distance() {
+    let catalog = Catalog::builtin();
+    assert_eq!(catalog.similar("qwen-2.5-7b")[0], "qwen2.5-7b");
+    assert_eq!(catalog.similar("gemma2-9b")[0], "gemma-2-9b");
+    assert_eq!(catalog.similar("meta-llama/Llama-3.1-8B-Instrut")[0], "llama-3.1-8b");
+    assert_eq!(catalog.similar("mistral-7b"), ["mistral-7b-v0.1", "mistral-7b-v0.3"]);
+    assert!(catalog.similar("totally-unrelated-name").is_empty());
+}

@@ -175,7 +175,7 @@ fn errors_name_the_file_the_field_and_the_problem() {
         ),
         (
             deployments_error("deployments:\n  - {name: d, model: llama-9}\n"),
-            "deployments[0].model: unknown model 'llama-9'; similar catalog ids: llama-2-13b-hf",
+            "deployments[0].model: unknown model 'llama-9'; similar catalog ids: llama-3.1-8b, llama-3.2-1b, llama-3.2-3b",
         ),
         (
             deployments_error("deployments:\n  - {name: d, model: llama-3.1-8b}\n  - {name: d, model: llama-3.1-8b}\n"),
