@@ -81,16 +81,21 @@ pub fn render_detail(plan: &Plan) -> String {
         out.push_str("\nunplaced:\n");
         for u in &plan.unplaced {
             writeln!(out, "  {}: {} of {} placed", u.deployment, u.placed, u.requested).unwrap();
-            for reason in &u.reasons {
-                writeln!(out, "    - {reason}").unwrap();
-            }
-            for s in &u.suggestions {
-                writeln!(out, "    + {}: {}", s.change, s.cost).unwrap();
-            }
+            why(&mut out, u);
         }
     }
     out.push_str(&footer(plan));
     out
+}
+
+/// A short deployment's reasons (`-`) and suggestions (`+`), indented under it.
+fn why(out: &mut String, u: &crate::domain::Unplaced) {
+    for reason in &u.reasons {
+        writeln!(out, "    - {reason}").unwrap();
+    }
+    for s in &u.suggestions {
+        writeln!(out, "    + {}: {}", s.change, s.cost).unwrap();
+    }
 }
 
 /// Status, objective and fleet totals, the plan's own values.
@@ -201,12 +206,7 @@ pub fn render(plan: &Plan) -> String {
     for (name, line) in order.iter().zip(lines) {
         writeln!(out, "{line}").unwrap();
         if let Some(u) = short.get(name.as_str()) {
-            for reason in &u.reasons {
-                writeln!(out, "    - {reason}").unwrap();
-            }
-            for s in &u.suggestions {
-                writeln!(out, "    + {}: {}", s.change, s.cost).unwrap();
-            }
+            why(&mut out, u);
         }
     }
     out.push_str(&footer(plan));
