@@ -164,35 +164,43 @@ fn solve_once(
     settings: &HighsSettings,
 ) -> Result<LevelResult, Error> {
     let started = Instant::now();
-    let mut model = build_model(form, objective, maximise, extra, settings.relaxed);
-    option(&mut model, "output_flag", settings.verbose)?;
-    option(&mut model, "log_to_console", settings.verbose)?;
-    // One thread: the HiGHS scheduler is per process, and plans must not depend on timing.
-    option(&mut model, "threads", 1)?;
-    option(&mut model, "random_seed", 0)?;
-    // HiGHS checks its clock between LP solves, which take seconds on large fleets: stopping it
-    // early leaves room to collect its incumbent before fleetfit's own deadline.
-    option(
-        &mut model,
-        "time_limit",
-        // (The LP relaxation checks its clock often: it gets all of its budget.)
-        (time_left.as_secs_f64() * if settings.relaxed { 1.0 } else { HIGHS_SHARE }).max(0.01),
-    )?;
-    option(&mut model, "mip_rel_gap", settings.mip_rel_gap)?;
-    // Every objective coefficient is an integer, so a gap below 1 already proves optimality.
-    option(&mut model, "mip_abs_gap", 0.5)?;
-    option(&mut model, "solve_relaxation", settings.relaxed)?;
-    if settings.relaxed {
-        // On large fleets presolve costs more than it saves for the LP alone.
-        option(&mut model, "presolve", "off")?;
-    }
-    if let Some(start) = start {
-        // A start only speeds the search up; HiGHS refusing it is not a reason to fail.
-        let _ = model.try_set_solution(Some(start), None, None, None);
-    }
-    let solved = model
-        .try_solve()
-        .map_err(|e| Error::Solver(format!("HiGHS failed: {e:?}")))?;
+    let configured = |no_presolve: bool| -> Result<highs::Model, Error> {
+        let mut model = build_model(form, objective, maximise, extra, settings.relaxed);
+        option(&mut model, "output_flag", settings.verbose)?;
+        option(&mut model, "log_to_console", settings.verbose)?;
+        // One thread: the HiGHS scheduler is per process, and plans must not depend on timing.
+        option(&mut model, "threads", 1)?;
+        option(&mut model, "random_seed", 0)?;
+        // HiGHS checks its clock between LP solves, which take seconds on large fleets: stopping it
+        // early leaves room to collect its incumbent before fleetfit's own deadline.
+        option(
+            &mut model,
+            "time_limit",
+            // (The LP relaxation checks its clock often: it gets all of its budget.)
+            (time_left.as_secs_f64() * if settings.relaxed { 1.0 } else { HIGHS_SHARE }).max(0.01),
+        )?;
+        option(&mut model, "mip_rel_gap", settings.mip_rel_gap)?;
+        // Every objective coefficient is an integer, so a gap below 1 already proves optimality.
+        option(&mut model, "mip_abs_gap", 0.5)?;
+        option(&mut model, "solve_relaxation", settings.relaxed)?;
+        if settings.relaxed || no_presolve {
+            // On large fleets presolve costs more than it saves for the LP alone.
+            option(&mut model, "presolve", "off")?;
+        }
+        if let Some(start) = start {
+            // A start only speeds the search up; HiGHS refusing it is not a reason to fail.
+            let _ = model.try_set_solution(Some(start), None, None, None);
+        }
+        Ok(model)
+    };
+    // HiGHS 1.16's presolve can return a solution that breaks a row and end in an error (seen
+    // on a tiny sharing instance): solve once more without presolve before giving up.
+    let solved = match configured(false)?.try_solve() {
+        Ok(solved) => solved,
+        Err(_) => configured(true)?
+            .try_solve()
+            .map_err(|e| Error::Solver(format!("HiGHS failed: {e:?}")))?,
+    };
     let outcome = match solved.status() {
         HighsModelStatus::Optimal => LevelOutcome::Optimal,
         // No rows: every column sits at its lower bound, zero.
