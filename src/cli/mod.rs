@@ -10,6 +10,7 @@ mod model;
 mod models;
 mod plan;
 mod replan;
+mod schema;
 mod sweep;
 
 use std::path::PathBuf;
@@ -61,6 +62,8 @@ enum Command {
     Emit(emit::EmitArgs),
     /// Why deployments are short of replicas, and changes that would place more (re-solved).
     Explain(explain::ExplainArgs),
+    /// Print the JSON Schema of a file kind, for editors' YAML language servers.
+    Schema(schema::SchemaArgs),
 }
 
 /// Runs one command.
@@ -79,6 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Model(args) => model::run(args),
         Command::Emit(args) => emit::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Schema(args) => schema::run(args),
     }
 }
 

@@ -1,9 +1,10 @@
 //! The plan: where every replica runs, and what the fleet gets out of it (contract section 7).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// How far the solver got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SolveStatus {
     /// Every level of the objective is proven optimal.
@@ -13,7 +14,7 @@ pub enum SolveStatus {
 }
 
 /// The three levels of the lexicographic objective (section 6), and how proven level 1 is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Objective {
     /// Sum over deployments of `priority * replicas placed`.
@@ -34,7 +35,7 @@ pub struct Objective {
 }
 
 /// One pipeline stage: `tensor_parallel` GPUs on one node.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
     pub node: String,
@@ -42,7 +43,7 @@ pub struct Stage {
 }
 
 /// One placed replica of a deployment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlacedReplica {
     pub deployment: String,
@@ -58,7 +59,7 @@ pub struct PlacedReplica {
 }
 
 /// A deployment that got fewer replicas than it asked for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Unplaced {
     pub deployment: String,
@@ -73,7 +74,7 @@ pub struct Unplaced {
 }
 
 /// A change that places more, proven by a re-solve whose plan passed the checker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Suggestion {
     pub change: String,
@@ -84,7 +85,7 @@ pub struct Suggestion {
 }
 
 /// One step of a migration from the running plan (`replan` only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationStep {
     pub step: u64,
@@ -97,7 +98,7 @@ pub struct MigrationStep {
 }
 
 /// How the fleet's GPUs are used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FleetUse {
     pub gpus_total: u64,
@@ -107,7 +108,7 @@ pub struct FleetUse {
 }
 
 /// A complete placement, as written to `plan.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     pub status: SolveStatus,

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::model_file::ModelFile;
@@ -12,54 +13,82 @@ use crate::domain::{Deployment, KvCacheDtype, ModelArch, Policy, Quantization, R
 use crate::error::InputError;
 use crate::ratio::Decimal;
 
-/// The file as written.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A deployments file: the placement policy, inline models and the deployments to place.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentsFile {
+    /// Rules for the whole fleet (busy threshold, overhead, reserves).
     #[serde(default)]
     pub policy: PolicyFile,
     #[serde(default)]
+    /// Model architectures not in the catalog, or overriding it.
     pub models: Vec<ModelFile>,
+    /// What to place; at least one.
     pub deployments: Vec<DeploymentFile>,
 }
 
 /// `policy:` as written; every field optional.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyFile {
+    /// A GPU whose utilization / 100 is at least this (0..1, default 0.9) is busy: never used.
     pub busy_threshold: Option<f64>,
+    /// Runtime overhead reserved per GPU (CUDA context, activations), MiB; default 2048.
     pub overhead_mib: Option<u64>,
+    /// GPUs that stay unassigned.
     pub reserve: Option<ReserveFile>,
 }
 
 /// `policy.reserve:` as written.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReserveFile {
+    /// On every node, at least this many eligible GPUs stay unassigned.
     pub per_node: Option<u64>,
+    /// Across the fleet, at least this many eligible GPUs stay unassigned.
     pub fleet: Option<u64>,
+    /// Per GPU type, at least this many eligible GPUs stay unassigned.
     pub per_type: Option<BTreeMap<String, u64>>,
 }
 
 /// One deployment as written.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentFile {
+    /// Unique deployment name.
     pub name: String,
+    /// A catalog id, Hugging Face repository id or alias, an inline model's id, or a path to a
+    /// config.json.
     pub model: String,
+    /// Replicas wanted (default 1).
     pub replicas: Option<u64>,
+    /// Value of each placed replica (default 1); higher wins when GPUs are short.
     pub priority: Option<u64>,
+    /// Allowed weight formats, most preferred first (default: the model's dtype), such as
+    /// bf16, fp8, int8, int4.
     pub quantizations: Option<Vec<String>>,
+    /// Allowed tensor-parallel sizes (default [1, 2, 4, 8]).
     pub tensor_parallel: Option<Vec<u64>>,
+    /// Allowed pipeline-parallel sizes (default [1]); stages may sit on different nodes.
     pub pipeline_parallel: Option<Vec<u64>>,
+    /// Context length (default 4096).
     pub max_model_len: Option<u64>,
+    /// Tokens of KV cache per replica (default max_model_len).
     pub kv_cache_tokens: Option<u64>,
+    /// auto (2 bytes per value) or fp8 (1 byte).
     pub kv_cache_dtype: Option<String>,
+    /// As vLLM's --gpu-memory-utilization: the replica reserves this share (0..1] of each GPU's
+    /// total memory, which must cover its need.
     pub gpu_memory_utilization: Option<f64>,
+    /// Allowed GPU types (default: all).
     pub gpu_types: Option<Vec<String>>,
+    /// Labels a node must carry, every pair, to host this deployment.
     #[serde(default, deserialize_with = "super::scalar::opt_labels")]
+    #[schemars(schema_with = "super::scalar::labels_schema")]
     pub node_selector: Option<BTreeMap<String, String>>,
+    /// No node holds GPUs of two replicas of this deployment.
     pub spread: Option<bool>,
+    /// Workers of sharing deployments may stack on one GPU while their memory fits.
     pub share_gpu: Option<bool>,
 }
 

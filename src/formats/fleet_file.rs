@@ -3,51 +3,65 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Fleet, Gpu, Node};
 use crate::error::InputError;
 
-/// The file as written.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// A fleet file: the nodes and their GPUs.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FleetFile {
     pub nodes: Vec<NodeFile>,
 }
 
 /// One node: either `gpus` or the shorthand `gpu_type` + `gpu_count` + `memory_mib`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeFile {
+    /// Unique node name.
     pub name: String,
     #[serde(
         default,
         deserialize_with = "super::scalar::labels",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
+    #[schemars(schema_with = "super::scalar::labels_schema")]
+    /// Node labels, matched by `node_selector` and by scenarios.
     pub labels: BTreeMap<String, String>,
+    /// Every GPU of the node, listed (or use the shorthand below).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpus: Option<Vec<GpuFile>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Shorthand: the type of `gpu_count` identical idle GPUs, indices 0..gpu_count-1.
     pub gpu_type: Option<String>,
+    /// Shorthand: how many identical idle GPUs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_count: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Shorthand: total memory of each GPU, MiB.
     pub memory_mib: Option<u64>,
 }
 
 /// One GPU as written.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GpuFile {
+    /// Device index on its node (as CUDA_VISIBLE_DEVICES numbers it), unique there.
     pub index: u32,
     #[serde(rename = "type")]
+    /// GPU type, such as H100-SXM5-80GB.
     pub gpu_type: String,
+    /// Total memory, MiB (nvidia-smi's memory.total).
     pub memory_mib: u64,
+    /// Memory held by processes fleetfit does not place, MiB.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub used_mib: u64,
+    /// Compute utilization, percent (0..100); at or above the busy threshold the GPU is busy.
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub utilization: u32,
+    /// An unhealthy GPU is never used.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub healthy: bool,
 }

@@ -9,6 +9,7 @@ pub mod import;
 pub mod model_file;
 pub mod scalar;
 pub mod scenarios_file;
+pub mod schema;
 pub mod skus_file;
 pub mod table;
 

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::domain::{Mla, ModelArch, Quantization};
@@ -14,7 +15,7 @@ pub const MAX_PARAMS: u64 = 1_000_000_000_000_000;
 pub const MAX_DIM: u64 = 1 << 24;
 
 /// A catalog entry or an inline `models:` entry (contract section 2).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelFile {
     pub id: String,
@@ -44,7 +45,7 @@ pub struct ModelFile {
 }
 
 /// A list of models under a `models:` key (one catalog family file).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelList {
     pub models: Vec<ModelFile>,

@@ -66,6 +66,21 @@ impl<'de> de::Deserialize<'de> for LabelValue {
             }
         }
 
-        de.deserialize_any(ScalarText)
+        // YAML hands a plain scalar over as written, so `ver: 1.10` keeps "1.10" (not 1.1) and
+        // `rack: 007` keeps its zeros; a JSON number has no text past its value.
+        if std::any::type_name::<D>().contains("serde_yaml") {
+            de.deserialize_str(ScalarText)
+        } else {
+            de.deserialize_any(ScalarText)
+        }
     }
+}
+
+/// The JSON Schema of a label map: names to strings, numbers or booleans (taken as text).
+pub fn labels_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "description": "Label names to values; a number or boolean is taken as its text (YAML keeps it as written: 1.10 stays \"1.10\").",
+        "additionalProperties": {"type": ["string", "number", "boolean"]}
+    })
 }

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::deployments_file::{DeploymentFile, PolicyFile};
 use crate::error::InputError;
 
-/// The file as written.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A scenarios file: named edits of the base fleet and deployments, for `whatif`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenariosFile {
     pub scenarios: Vec<ScenarioFile>,
@@ -17,19 +18,26 @@ pub struct ScenariosFile {
 
 /// One scenario. Edits apply in this order: `remove_nodes`, `add_nodes`, `mark_busy`,
 /// `remove_deployments`, `add_deployments`, `scale_replicas`, then `policy`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
+    /// Unique scenario name (not `base`, the unedited inputs).
     pub name: String,
+    /// Nodes that fail or leave.
     pub remove_nodes: Option<NodeSelection>,
+    /// Nodes that join.
     #[serde(default)]
     pub add_nodes: Vec<AddNodes>,
+    /// GPUs that become ineligible, as if fully used.
     #[serde(default)]
     pub mark_busy: Vec<MarkBusy>,
+    /// Deployments that go, by name.
     #[serde(default)]
     pub remove_deployments: Vec<String>,
+    /// Deployments that come, written as in the deployments file.
     #[serde(default)]
     pub add_deployments: Vec<DeploymentFile>,
+    /// New replica counts by deployment name: a factor (rounded up) or {set: N}.
     #[serde(default)]
     pub scale_replicas: BTreeMap<String, Scale>,
     /// Merged field by field over the base policy (`reserve` and `reserve.per_type` too).
@@ -37,38 +45,48 @@ pub struct ScenarioFile {
 }
 
 /// Nodes by name or by labels (every pair must match).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSelection {
+    /// Node names.
     #[serde(default)]
     pub names: Vec<String>,
     #[serde(default, deserialize_with = "super::scalar::opt_labels")]
+    #[schemars(schema_with = "super::scalar::labels_schema")]
     pub labels: Option<BTreeMap<String, String>>,
 }
 
 /// `count` new alike nodes named `{prefix}-1` .. `{prefix}-{count}`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddNodes {
+    /// Nodes are named {prefix}-1 .. {prefix}-{count}.
     pub prefix: String,
+    /// How many nodes.
     pub count: u32,
+    /// GPU type of every GPU.
     pub gpu_type: String,
+    /// GPUs per node.
     pub gpu_count: u32,
+    /// Total memory of each GPU, MiB.
     pub memory_mib: u64,
     #[serde(default, deserialize_with = "super::scalar::labels")]
+    #[schemars(schema_with = "super::scalar::labels_schema")]
     pub labels: BTreeMap<String, String>,
 }
 
 /// GPUs that become ineligible, as if fully used; every GPU of the node when `gpus` is omitted.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarkBusy {
+    /// Node name.
     pub node: String,
+    /// GPU indices; every GPU of the node when omitted.
     pub gpus: Option<Vec<u32>>,
 }
 
 /// A new replica count: a factor (rounded up) or `{set: N}`.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Scale {
     Factor(f64),
@@ -76,7 +94,7 @@ pub enum Scale {
 }
 
 /// `{set: N}`.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetTo {
     pub set: u64,

@@ -3,24 +3,29 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::error::InputError;
 
-/// The file as written.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A SKU file: the node types capacity planning may buy.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SkusFile {
     pub skus: Vec<Sku>,
 }
 
 /// A node type that can be bought; bought nodes are named `{name}-1`, `{name}-2`, ...
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sku {
+    /// Unique SKU name; bought nodes are named {name}-1, {name}-2, ...
     pub name: String,
+    /// GPU type of every GPU of the node.
     pub gpu_type: String,
+    /// GPUs per node.
     pub gpu_count: u32,
+    /// Total memory of each GPU, MiB.
     pub memory_mib: u64,
     /// Per node, in any unit, a whole number.
     pub cost: u64,
@@ -28,6 +33,7 @@ pub struct Sku {
     pub max: Option<u64>,
     /// Labels of every bought node.
     #[serde(default, deserialize_with = "super::scalar::labels")]
+    #[schemars(schema_with = "super::scalar::labels_schema")]
     pub labels: BTreeMap<String, String>,
 }
 

@@ -306,3 +306,33 @@ fn numeric_labels_are_strings() {
     assert_eq!(fleet.nodes[0].labels["spot"], "true");
     assert!(fleet.nodes[0].matches(&w.deployments[0].node_selector));
 }
+
+#[test]
+fn yaml_labels_keep_their_text() {
+    let (fleet, workload) = parse(
+        "nodes:\n  - name: n\n    labels: {ver: 1.10, rack: 007, spot: true, zone: east}\n    gpu_type: H100-SXM5-80GB\n    gpu_count: 8\n    memory_mib: 81559\n",
+        "deployments:\n  - name: a\n    model: llama-3.1-8b\n    node_selector: {ver: 1.10}\n",
+    );
+    let labels = &fleet.nodes[0].labels;
+    assert_eq!(labels["ver"], "1.10");
+    assert_eq!(labels["rack"], "007");
+    assert_eq!(labels["spot"], "true");
+    assert_eq!(labels["zone"], "east");
+    assert_eq!(workload.deployments[0].node_selector["ver"], "1.10");
+    // The selector written as 1.10 matches the label written as 1.10, and places.
+    let plan = solve(&fleet, &workload).plan;
+    assert_eq!(plan.replicas.len(), 1);
+}
+
+#[test]
+fn json_label_numbers_are_taken_by_value() {
+    let (_d, path) = temp_file(
+        "fleet.json",
+        r#"{"nodes": [{"name": "n", "labels": {"ver": "1.10", "rack": 7, "spot": false}, "gpu_type": "H100-SXM5-80GB", "gpu_count": 1, "memory_mib": 81559}]}"#,
+    );
+    let fleet = fleet_file::load(&path).unwrap();
+    let labels = &fleet.nodes[0].labels;
+    assert_eq!(labels["ver"], "1.10");
+    assert_eq!(labels["rack"], "7");
+    assert_eq!(labels["spot"], "false");
+}

@@ -18,6 +18,7 @@ mod lint;
 mod props;
 mod replan;
 mod rules;
+mod schema;
 mod seeds;
 mod sharing;
 mod suggest;
