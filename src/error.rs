@@ -59,16 +59,13 @@ pub enum Error {
     /// HiGHS failed or returned nothing usable (exit code 3).
     #[error("solver: {0}")]
     Solver(String),
-    /// The solver's answer broke a rule of the contract: a bug in fleetfit, never output.
+    /// The solver's answer broke a placement rule: a bug in fleetfit, never output.
     #[error("internal error: the solver's plan failed fleetfit's own check:\n{0}")]
     InvalidPlan(String),
     /// Writing an output file failed.
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// (The OS error is in the message, not a `source`: the binary prints the chain, once.)
+    #[error("cannot write {path}: {os_error}")]
+    Write { path: PathBuf, os_error: std::io::Error },
 }
 
 /// Result alias for the library.

@@ -173,7 +173,7 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
             report.add(
                 Rule::Memory,
                 format!(
-                    "{who}: memory_per_gpu_mib is {}, the contract gives {largest}",
+                    "{who}: memory_per_gpu_mib is {}, the rules give {largest}",
                     r.memory_per_gpu_mib
                 ),
             );

@@ -146,7 +146,7 @@ fn table(c: &Capacity, skus: &[fleetfit::formats::skus_file::Sku]) -> String {
     for (sku, short) in &c.one_fewer {
         let what: Vec<String> = short.iter().map(|(d, n)| format!("{d} -{n}")).collect();
         let what = if what.is_empty() {
-            "nothing required (the node buys room for the rest of section 6)".to_string()
+            "nothing required (the node only adds room for optional replicas and fewer GPUs used)".to_string()
         } else {
             what.join(", ")
         };
@@ -169,6 +169,22 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<ExitCode> {
         args.min_priority,
         Duration::from_secs_f64(args.time_limit),
     )?;
+    let mut result = result;
+    if let (Some(plan), Some(grown)) = (&mut result.plan, &result.grown) {
+        // The plan belongs to the grown fleet, as `--out-fleet` writes it, and to the demand.
+        let grown_yaml = fleetfit::formats::fleet_file::to_yaml(grown);
+        plan.provenance = Some(fleetfit::formats::provenance::stamp([
+            (
+                "fleet",
+                fleetfit::formats::provenance::digest_bytes(grown_yaml.as_bytes()),
+            ),
+            (
+                "deployments",
+                fleetfit::formats::provenance::digest_file(&args.inputs.deployments)?,
+            ),
+            ("skus", fleetfit::formats::provenance::digest_file(&args.skus)?),
+        ]));
+    }
     let json = to_json(&result);
     if let Some(out) = &args.out {
         super::write_file(out, &json)?;

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use fleetfit::domain::Plan;
+use serde::Serialize;
 
-use super::Inputs;
+use super::{Format, Inputs};
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -18,26 +19,59 @@ pub struct CheckArgs {
     /// `migration` step by step.
     #[arg(long)]
     current: Option<PathBuf>,
+    /// What to print: lines for people, or `{"ok", "violations", "warnings"}` for scripts.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+/// The JSON verdict of `check --format json`.
+#[derive(Debug, Serialize)]
+struct Verdict {
+    ok: bool,
+    violations: Vec<String>,
+    warnings: Vec<String>,
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let (fleet, workload) = args.inputs.load()?;
     let plan: Plan = fleetfit::formats::parse_file(&args.plan)?;
+    // Warnings do not change the verdict: a plan checked against edited files may still obey
+    // every rule, but the reader should know it was made from something else.
+    let warnings = fleetfit::formats::provenance::differences(plan.provenance.as_ref(), &args.inputs.roles())?;
     let mut violations = fleetfit::check::check(&fleet, &workload, &plan);
     if let Some(current) = &args.current {
         let current: Plan = fleetfit::formats::parse_file(current)?;
         violations.extend(fleetfit::check::check_migration(&fleet, &workload, &current, &plan));
     }
-    if violations.is_empty() {
-        println!(
-            "ok: the plan obeys every rule ({} replicas, {} GPUs used)",
-            plan.replicas.len(),
-            plan.fleet.gpus_used
-        );
-        return Ok(ExitCode::SUCCESS);
+    let code = if violations.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    match args.format {
+        Format::Json => {
+            let verdict = Verdict {
+                ok: violations.is_empty(),
+                violations: violations.iter().map(ToString::to_string).collect(),
+                warnings,
+            };
+            println!("{}", serde_json::to_string_pretty(&verdict).expect("serializes"));
+        }
+        Format::Table => {
+            for warning in &warnings {
+                eprintln!("warning: {warning}");
+            }
+            if violations.is_empty() {
+                println!(
+                    "ok: the plan obeys every rule ({} replicas, {} GPUs used)",
+                    plan.replicas.len(),
+                    plan.fleet.gpus_used
+                );
+            }
+            for v in &violations {
+                println!("{v}");
+            }
+        }
     }
-    for v in &violations {
-        println!("{v}");
-    }
-    Ok(ExitCode::from(1))
+    Ok(code)
 }

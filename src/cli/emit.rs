@@ -36,6 +36,17 @@ pub struct EmitArgs {
 pub fn run(args: EmitArgs) -> anyhow::Result<ExitCode> {
     let (fleet, workload) = args.inputs.load()?;
     let plan: Plan = fleetfit::formats::parse_file(&args.plan)?;
+    // A plan that breaks a rule is bad input here (edited by hand, or for other files): say so
+    // as an input error naming the plan, not as fleetfit's own failure.
+    let violations = fleetfit::check::check(&fleet, &workload, &plan);
+    if let Some(first) = violations.first() {
+        let count = violations.len();
+        let message = format!(
+            "the plan breaks {count} rule{} against these files ({first}); `fleetfit check` lists every one",
+            if count == 1 { "" } else { "s" }
+        );
+        return Err(fleetfit::InputError::new(&args.plan, "", message).into());
+    }
     let target = match args.target {
         TargetArg::Vllm => Target::Vllm,
         TargetArg::Sglang => Target::Sglang,
@@ -45,9 +56,9 @@ pub fn run(args: EmitArgs) -> anyhow::Result<ExitCode> {
     let files = emit::emit(target, &plan, &fleet, &workload)?;
     match &args.out {
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|source| fleetfit::Error::Write {
+            std::fs::create_dir_all(dir).map_err(|os_error| fleetfit::Error::Write {
                 path: dir.clone(),
-                source,
+                os_error,
             })?;
             for file in &files {
                 super::write_file(&dir.join(&file.name), &file.text)?;

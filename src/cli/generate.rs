@@ -39,9 +39,9 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         tight: args.tight,
     };
-    std::fs::create_dir_all(&args.out).map_err(|source| Error::Write {
+    std::fs::create_dir_all(&args.out).map_err(|os_error| Error::Write {
         path: args.out.clone(),
-        source,
+        os_error,
     })?;
     for (name, text) in [
         ("fleet.yaml", fleet_yaml(&spec)),

@@ -38,7 +38,7 @@ pub enum Format {
 enum Command {
     /// Place every deployment on the fleet and print or write the plan.
     Plan(plan::PlanArgs),
-    /// Check a plan file against every rule of the contract.
+    /// Check a plan file against every placement rule; exit 1 with one line per violation.
     Check(check::CheckArgs),
     /// List the model catalog built into this binary.
     Models(models::ModelsArgs),
@@ -100,9 +100,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 
 /// Writes an output file whole or not at all; a failure names the file and the OS error once.
 pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), Error> {
-    fleetfit::formats::write_atomic(path, text).map_err(|source| Error::Write {
+    fleetfit::formats::write_atomic(path, text).map_err(|os_error| Error::Write {
         path: path.to_path_buf(),
-        source,
+        os_error,
     })
 }
 
@@ -123,5 +123,15 @@ impl Inputs {
         let fleet = fleetfit::formats::fleet_file::load(&self.fleet)?;
         let workload = fleetfit::formats::deployments_file::load(&self.deployments)?;
         Ok((fleet, workload))
+    }
+
+    /// The provenance stamped on a plan made from these files.
+    pub fn provenance(&self) -> Result<fleetfit::domain::Provenance, InputError> {
+        fleetfit::formats::provenance::stamp_files(&self.roles())
+    }
+
+    /// Each file with its role, as provenance records them.
+    pub fn roles(&self) -> [(&'static str, &std::path::Path); 2] {
+        [("fleet", &self.fleet), ("deployments", &self.deployments)]
     }
 }

@@ -57,6 +57,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
             solved.plan.unplaced[i].suggestions = found;
         }
     }
+    solved.plan.provenance = Some(args.inputs.provenance()?);
     let json = solved.plan.to_json();
     if let Some(out) = &args.out {
         super::write_file(out, &json)?;

@@ -52,7 +52,12 @@ pub fn run(args: ReplanArgs) -> anyhow::Result<ExitCode> {
         max_moves: args.max_moves,
         keep_priority: args.keep_priority,
     };
-    let replanned = replan::replan(&fleet, &workload, &current, &options)?;
+    let mut replanned = replan::replan(&fleet, &workload, &current, &options)?;
+    // A running plan made from other files is expected (that is why one re-plans); say which.
+    for note in fleetfit::formats::provenance::differences(current.provenance.as_ref(), &args.inputs.roles())? {
+        eprintln!("note: {note}");
+    }
+    replanned.plan.provenance = Some(args.inputs.provenance()?);
     // The table lists them; with JSON on stdout they go to stderr.
     if args.format == Format::Json {
         for invalid in &replanned.invalid {

@@ -49,7 +49,9 @@ pub(super) fn seconds(text: &str) -> Result<f64, String> {
     if value.is_finite() && value > 0.0 && value <= 604_800.0 {
         Ok(value)
     } else {
-        Err(format!("{text} is not between 0 and 604800 seconds"))
+        Err(format!(
+            "must be more than 0 and at most 604800 seconds (a week), not {text}"
+        ))
     }
 }
 

@@ -9,5 +9,7 @@ pub mod totals;
 pub use deployment::{Deployment, KvCacheDtype, Policy, Reserve, Workload};
 pub use fleet::{Fleet, Gpu, GpuKind, Node};
 pub use model::{Mla, ModelArch, Quantization};
-pub use plan::{FleetUse, MigrationStep, Objective, PlacedReplica, Plan, SolveStatus, Stage, Suggestion, Unplaced};
+pub use plan::{
+    FleetUse, MigrationStep, Objective, PlacedReplica, Plan, Provenance, SolveStatus, Stage, Suggestion, Unplaced,
+};
 pub use totals::make_plan;

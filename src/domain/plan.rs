@@ -13,7 +13,8 @@ pub enum SolveStatus {
     TimeLimit,
 }
 
-/// The three levels of the lexicographic objective (section 6), and how proven level 1 is.
+/// The three levels of the lexicographic objective (placed value, then quantization penalty,
+/// then GPUs used), and how proven level 1 is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Objective {
@@ -53,7 +54,8 @@ pub struct PlacedReplica {
     pub tensor_parallel: u64,
     pub pipeline_parallel: u64,
     pub gpu_type: String,
-    /// The memory reserved on each of its GPUs (section 4's `reserve_mib`).
+    /// The memory reserved on each of its GPUs, MiB: the replica's need per GPU, or its
+    /// `gpu_memory_utilization` share of the GPU's memory when the deployment sets one.
     pub memory_per_gpu_mib: u64,
     pub stages: Vec<Stage>,
 }
@@ -119,6 +121,20 @@ pub struct Plan {
     /// Ordered steps from the running plan to this one (`replan` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migration: Option<Vec<MigrationStep>>,
+    /// Which fleetfit made the plan, and from which input files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+}
+
+/// Where a plan came from: fleetfit's version and a digest of each input file's bytes, so that
+/// `check`, `replan` and a reviewer can tell whether a plan belongs to the files at hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// The version of fleetfit that wrote the plan.
+    pub fleetfit: String,
+    /// Input role (`fleet`, `deployments`, `skus`) to `sha256:` and the hex digest of the file.
+    pub inputs: std::collections::BTreeMap<String, String>,
 }
 
 impl Plan {

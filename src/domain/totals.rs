@@ -83,5 +83,6 @@ pub fn make_plan(
             gpus_free: gpus_eligible.saturating_sub(gpus_used),
         },
         migration: None,
+        provenance: None,
     }
 }

@@ -14,7 +14,7 @@ pub const MAX_PARAMS: u64 = 1_000_000_000_000_000;
 /// Bound on layers, hidden size, heads and head dims (2^24).
 pub const MAX_DIM: u64 = 1 << 24;
 
-/// A catalog entry or an inline `models:` entry (contract section 2).
+/// A model architecture: a catalog entry or an inline `models:` entry of a deployments file.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelFile {

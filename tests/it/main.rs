@@ -14,6 +14,7 @@ mod explain;
 mod formats;
 mod fuzz;
 mod import;
+mod interface;
 mod lint;
 mod props;
 mod replan;

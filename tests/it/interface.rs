@@ -1,0 +1,177 @@
+//! The command line as people and scripts meet it: provenance, `check --format json`, closed
+//! pipes, value ranges, help texts.
+
+use super::common::*;
+
+fn plan_demo_to(path: &std::path::Path) {
+    let out = fleetfit(&[
+        "plan",
+        "--fleet",
+        "data/demo/fleet.yaml",
+        "--deployments",
+        "data/demo/deployments.yaml",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+fn check_demo(fleet: &str, plan: &std::path::Path, format: &str) -> std::process::Output {
+    fleetfit(&[
+        "check",
+        "--fleet",
+        fleet,
+        "--deployments",
+        "data/demo/deployments.yaml",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--format",
+        format,
+    ])
+}
+
+#[test]
+fn plans_carry_the_version_and_the_digests_of_their_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.json");
+    plan_demo_to(&path);
+    let plan: fleetfit::domain::Plan = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let provenance = plan.provenance.expect("plan writes provenance");
+    assert_eq!(provenance.fleetfit, env!("CARGO_PKG_VERSION"));
+    let fleet_bytes = std::fs::read(data("demo/fleet.yaml")).unwrap();
+    assert_eq!(
+        provenance.inputs["fleet"],
+        fleetfit::formats::provenance::digest_bytes(&fleet_bytes)
+    );
+    assert!(provenance.inputs["deployments"].starts_with("sha256:"));
+    assert_eq!(provenance.inputs["deployments"].len(), "sha256:".len() + 64);
+
+    // The same files: no warning.
+    let same = check_demo("data/demo/fleet.yaml", &path, "table");
+    assert_eq!(same.status.code(), Some(0));
+    assert_eq!(text(&same.stderr), "");
+}
+
+#[test]
+fn check_warns_when_the_files_differ_from_the_plans_and_says_it_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.json");
+    plan_demo_to(&path);
+    // The same nodes, written with one more comment: still a valid plan, another file.
+    let edited = dir.path().join("fleet.yaml");
+    let mut yaml = std::fs::read_to_string(data("demo/fleet.yaml")).unwrap();
+    yaml.push_str("# edited\n");
+    std::fs::write(&edited, yaml).unwrap();
+
+    let table = check_demo(edited.to_str().unwrap(), &path, "table");
+    assert_eq!(table.status.code(), Some(0), "a warning does not fail the check");
+    let stderr = text(&table.stderr);
+    assert!(
+        stderr.starts_with("warning: the plan was made from another fleet file than"),
+        "{stderr}"
+    );
+
+    let json = check_demo(edited.to_str().unwrap(), &path, "json");
+    assert_eq!(json.status.code(), Some(0));
+    let verdict: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(verdict["ok"], true);
+    assert_eq!(verdict["violations"].as_array().unwrap().len(), 0);
+    assert_eq!(verdict["warnings"].as_array().unwrap().len(), 1);
+    assert_eq!(text(&json.stderr), "", "JSON mode keeps stderr for errors");
+}
+
+#[test]
+fn check_json_lists_violations_and_exits_1() {
+    let (fleet, workload) = load("demo/fleet.yaml", "demo/deployments.yaml");
+    let mut plan = solve(&fleet, &workload).plan;
+    plan.objective.gpus_used += 1;
+    let (_d, path) = temp_file("plan.json", &plan.to_json());
+    let out = check_demo("data/demo/fleet.yaml", &path, "json");
+    assert_eq!(out.status.code(), Some(1));
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdict["ok"], false);
+    let violations: Vec<&str> = verdict["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(
+        violations[0].starts_with("totals: objective.gpus_used"),
+        "{violations:?}"
+    );
+    // No provenance in a plan made through the library: nothing to compare, no warning.
+    assert_eq!(verdict["warnings"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetfit"))
+        .args([
+            "plan",
+            "--fleet",
+            "data/demo/fleet.yaml",
+            "--deployments",
+            "data/demo/deployments.yaml",
+            "--detail",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // As `| head -0` does: the reader goes away before the plan is printed.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr, "", "no panic, no error message on a closed pipe");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert!(
+            out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+            "{:?}",
+            out.status
+        );
+    }
+}
+
+#[test]
+fn a_write_error_names_the_file_and_the_os_error_once() {
+    let out = plan_dynamo(&["--out", "/nonexistent-dir/plan.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("/nonexistent-dir/plan.json"), "{stderr}");
+    assert_eq!(stderr.matches("No such file or directory").count(), 1, "{stderr}");
+}
+
+#[test]
+fn emit_refuses_a_plan_that_breaks_a_rule_as_bad_input() {
+    let (fleet, workload) = load("dynamo/fleet.yaml", "dynamo/deployments.yaml");
+    let mut plan = solve(&fleet, &workload).plan;
+    plan.replicas[1].stages[0].gpus = plan.replicas[0].stages[0].gpus.clone();
+    let (_d, path) = temp_file("plan.json", &plan.to_json());
+    let out = fleetfit(&[
+        "emit",
+        "--fleet",
+        "data/dynamo/fleet.yaml",
+        "--deployments",
+        "data/dynamo/deployments.yaml",
+        "--plan",
+        path.to_str().unwrap(),
+        "--target",
+        "vllm",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stdout), "", "nothing is emitted");
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("plan.json") && stderr.contains("the plan breaks"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("occupancy: GPU h100-01/0 holds 2 workers"), "{stderr}");
+}
