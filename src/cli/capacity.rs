@@ -161,6 +161,7 @@ fn table(c: &Capacity, skus: &[fleetfit::formats::skus_file::Sku]) -> String {
 pub fn run(args: CapacityArgs) -> anyhow::Result<ExitCode> {
     let (fleet, workload) = args.inputs.load()?;
     let skus = fleetfit::formats::skus_file::load(&args.skus)?;
+    let live = super::live::Live::start(false);
     let result = capacity(
         &fleet,
         &workload,
@@ -169,6 +170,7 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<ExitCode> {
         args.min_priority,
         Duration::from_secs_f64(args.time_limit),
     )?;
+    drop(live);
     let mut result = result;
     if let (Some(plan), Some(grown)) = (&mut result.plan, &result.grown) {
         // The plan belongs to the grown fleet, as `--out-fleet` writes it, and to the demand.

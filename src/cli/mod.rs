@@ -6,6 +6,7 @@ mod emit;
 mod explain;
 mod fleet;
 mod generate;
+mod live;
 mod model;
 mod models;
 mod plan;

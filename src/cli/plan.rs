@@ -47,7 +47,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         verbose: args.verbose,
         ..SolveOptions::default()
     };
+    let live = super::live::Live::start(args.verbose);
     let mut solved = solver::solve(&fleet, &workload, &options)?;
+    drop(live);
     if args.explain {
         let started = std::time::Instant::now();
         let names: Vec<String> = solved.plan.unplaced.iter().map(|u| u.deployment.clone()).collect();

@@ -52,7 +52,9 @@ pub fn run(args: ReplanArgs) -> anyhow::Result<ExitCode> {
         max_moves: args.max_moves,
         keep_priority: args.keep_priority,
     };
+    let live = super::live::Live::start(false);
     let mut replanned = replan::replan(&fleet, &workload, &current, &options)?;
+    drop(live);
     // A running plan made from other files is expected (that is why one re-plans); say which.
     for note in fleetfit::formats::provenance::differences(current.provenance.as_ref(), &args.inputs.roles())? {
         eprintln!("note: {note}");

@@ -186,6 +186,7 @@ pub fn capacity(
     let no_plan = || Error::Solver("the capacity model did not finish within the time limit".into());
     // HiGHS alone may find no purchase at all on a large fleet: the start search's is its start
     // and the answer if it finds nothing better in time.
+    super::progress::phase("greedy purchase");
     let start = match purchase_start(&instance, &form, workload, &must, &fixed, left().mul_f64(0.2)) {
         Start::Found(values) => Some(values),
         Start::Impossible => return Ok(infeasible(&grown, workload, skus, &must, restrictions)),
@@ -198,6 +199,7 @@ pub fn capacity(
         };
         // The purchase gets two thirds of the time; section 6 on the grown fleet the rest.
         let budget = left().mul_f64(2.0 / 3.0);
+        super::progress::phase("cheapest purchase (cost)");
         match highs_run::solve_objective_by(
             &form,
             form.purchase.cost.clone(),
@@ -243,6 +245,7 @@ pub fn capacity(
         (form.gpus_used.clone(), false, 2),
     ];
     for (objective, maximise, level) in levels {
+        super::progress::phase(&format!("grown fleet, level {} of 3", level + 1));
         let Some(result) = solve(objective.clone(), maximise, &fixed, Some(&best))? else {
             all_proven = false;
             break;

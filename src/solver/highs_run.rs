@@ -183,6 +183,9 @@ fn solve_once(
         // Every objective coefficient is an integer, so a gap below 1 already proves optimality.
         option(&mut model, "mip_abs_gap", 0.5)?;
         option(&mut model, "solve_relaxation", settings.relaxed)?;
+        if super::progress::enabled() && !settings.relaxed {
+            super::progress::attach(&mut model);
+        }
         if settings.relaxed || no_presolve {
             // On large fleets presolve costs more than it saves for the LP alone.
             option(&mut model, "presolve", "off")?;

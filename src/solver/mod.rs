@@ -21,6 +21,7 @@ pub(crate) mod highs_run;
 pub(crate) mod instance;
 mod options;
 pub(crate) mod pool;
+pub mod progress;
 pub(crate) mod purchase;
 mod relax;
 mod report;
@@ -161,12 +162,16 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     // of the two is the hint and the floor, and the LP's value bounds level 1.
     let mut greedy = match &filled {
         Some((replicas, _)) if start_reaches_bound => replicas.clone(),
-        _ => crate::greedy::place(fleet, workload),
+        _ => {
+            progress::phase("greedy start");
+            crate::greedy::place(fleet, workload)
+        }
     };
     // A restricted model's LP bounds only its own plans, so it neither bounds nor proves.
     let relaxation = if restricted || start_reaches_bound {
         None
     } else {
+        progress::phase("LP relaxation");
         let relaxed = Instance::relaxed(fleet, workload);
         let relaxed_form = std::sync::Arc::new(Formulation::build(&relaxed));
         relax(&relaxed, &relaxed_form, deadline, &settings)?
@@ -318,6 +323,7 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
                 mip_rel_gap: gap,
                 ..settings.clone()
             };
+            progress::phase(&format!("level {} of 3 ({})", i + 1, name.replace('_', " ")));
             match highs_run::solve_level_by(&form, i, &fixed, starts, time_left, &settings)? {
                 Some(result) if result.outcome != LevelOutcome::Infeasible => result,
                 // HiGHS ran past our deadline (or, against every row's design, found nothing):
@@ -367,6 +373,7 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
         });
         best = result.values;
     }
+    progress::phase("assigning GPUs");
     let mut replicas = if first_level == 3 {
         greedy.clone()
     } else {

@@ -175,3 +175,32 @@ fn emit_refuses_a_plan_that_breaks_a_rule_as_bad_input() {
     );
     assert!(stderr.contains("occupancy: GPU h100-01/0 holds 2 workers"), "{stderr}");
 }
+
+#[test]
+fn the_status_line_reads_phase_incumbent_bound_gap_and_time() {
+    use fleetfit::solver::progress::{Snapshot, status_line};
+    let mut snapshot = Snapshot {
+        phase: "level 1 of 3 (placed value)".into(),
+        incumbent: None,
+        bound: None,
+        since: std::time::Instant::now(),
+    };
+    assert_eq!(status_line(&snapshot, 0.25), "level 1 of 3 (placed value) · 0.2 s");
+    snapshot.incumbent = Some(22200.0);
+    snapshot.bound = Some(22431.7);
+    insta::assert_snapshot!(status_line(&snapshot, 12.34), @"level 1 of 3 (placed value) · incumbent 22,200 · bound 22,432 · gap 1.03% · 12.3 s");
+}
+
+#[test]
+fn no_status_line_when_stderr_is_not_a_terminal() {
+    // The tests' stderr is a pipe: the plan prints its table and nothing on stderr.
+    let out = fleetfit(&[
+        "plan",
+        "--fleet",
+        "data/demo/fleet.yaml",
+        "--deployments",
+        "data/demo/deployments.yaml",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stderr), "");
+}
