@@ -24,4 +24,5 @@ mod seeds;
 mod sharing;
 mod suggest;
 mod synth;
+mod tables;
 mod whatif;
