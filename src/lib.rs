@@ -2,7 +2,7 @@
 //!
 //! Files ([`formats`]) become the domain ([`domain`]); the [`memory`] model and [`shapes`] say
 //! what each replica costs; the [`solver`] builds and solves the integer program with HiGHS; the
-//! [`check`]er re-derives every contract rule on the result. See ARCHITECTURE.md.
+//! [`check`]er re-derives every rule (docs/rules.md) on the result. See ARCHITECTURE.md.
 
 pub mod catalog;
 pub mod check;

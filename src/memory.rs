@@ -1,14 +1,14 @@
-//! The memory model (contract section 4): what one GPU of a replica must hold.
+//! The memory model (docs/rules.md §4): what one GPU of a replica must hold.
 //!
 //! Everything is exact integer arithmetic on byte fractions; the only rounding is the one the
-//! contract names, `ceil` to whole MiB of weights plus KV cache.
+//! the names of docs/rules.md, `ceil` to whole MiB of weights plus KV cache.
 
 use crate::domain::{Deployment, KvCacheDtype, ModelArch, Quantization};
 use crate::ratio::Decimal;
 
 const MIB: u128 = 1 << 20;
 
-/// What one GPU of a `(quantization, tp, pp)` replica holds, per the contract.
+/// What one GPU of a `(quantization, tp, pp)` replica holds, per docs/rules.md §3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Footprint {
     /// Weight bytes on one GPU, rounded up (exact value is a fraction).

@@ -1,6 +1,6 @@
 //! Exact decimal fractions for policy numbers such as `busy_threshold: 0.9`.
 //!
-//! `0.85 * 81920` in floating point can land a hair below 69632 and floor to 69631; the contract
+//! `0.85 * 81920` in floating point can land a hair below 69632 and floor to 69631; fleetfit
 //! counts MiB exactly, so fractions from input files are kept as the decimals the user wrote.
 
 use std::fmt;

@@ -6,7 +6,7 @@ use std::fmt;
 use crate::domain::{Deployment, Fleet, GpuKind, ModelArch, Policy, Quantization};
 use crate::memory::{self, MemoryInputs};
 
-/// Why a `(tp, pp)` cannot serve a model (contract section 4's divisibility rules).
+/// Why a `(tp, pp)` cannot serve a model (docs/rules.md §4's divisibility rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShapeProblem {
     /// Attention heads must split evenly across the TP group.

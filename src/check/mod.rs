@@ -1,4 +1,4 @@
-//! The plan checker: re-derives every rule of the contract from the inputs and the plan alone.
+//! The plan checker: re-derives every rule of docs/rules.md from the inputs and the plan alone.
 //!
 //! It shares no code with the solver's formulation, shapes or memory model (it has its own
 //! arithmetic in `check/need.rs`), so a bug in one is caught by the other. `fleetfit plan` runs it on
@@ -13,7 +13,7 @@ use std::fmt;
 
 use crate::domain::{Fleet, Plan, Workload};
 
-/// The contract rule a violation breaks.
+/// The rule a violation breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Rule {
     /// The replica names an unknown deployment, or too many replicas, or a repeated index.
@@ -78,7 +78,7 @@ impl Report {
     }
 }
 
-/// Every rule the plan breaks; empty when it obeys the contract.
+/// Every rule the plan breaks; empty when it obeys every rule.
 pub fn check(fleet: &Fleet, workload: &Workload, plan: &Plan) -> Vec<Violation> {
     let mut report = Report::default();
     let occupancy = placement::check_replicas(fleet, workload, plan, &mut report);

@@ -2,7 +2,7 @@
 //!
 //! Everything is scaled by `D = 128 * tp * pp * tp`, which clears every denominator (bits/8 with
 //! quarter and sixteenth bits, the tp*pp split, and `max(1, kv_heads / tp)`), so the sum is a
-//! whole number and one `ceil` remains, as the contract states.
+//! whole number and one `ceil` remains, as docs/rules.md states.
 
 use crate::domain::{Deployment, KvCacheDtype, Quantization};
 

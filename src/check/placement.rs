@@ -17,7 +17,7 @@ pub struct Worker {
 /// Workers per GPU, keyed by (node name, GPU index).
 pub type Occupancy = BTreeMap<(String, u32), Vec<Worker>>;
 
-/// Whether the contract lets fleetfit use this GPU at all.
+/// Whether the rules let fleetfit use this GPU at all.
 pub fn eligible(gpu: &Gpu, workload: &Workload) -> bool {
     let t = workload.policy.busy_threshold;
     gpu.healthy && t.ratio_at_most(gpu.used_mib, gpu.memory_mib) && t.ratio_at_most(u64::from(gpu.utilization), 100)

@@ -32,7 +32,7 @@ impl KvCacheDtype {
     }
 }
 
-/// GPUs kept unassigned as headroom (contract section 5).
+/// GPUs kept unassigned as headroom (docs/rules.md §5).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Reserve {
     /// Eligible GPUs left free on every node.

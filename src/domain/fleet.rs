@@ -30,7 +30,7 @@ impl Gpu {
         self.memory_mib.saturating_sub(self.used_mib)
     }
 
-    /// Whether fleetfit may place on this GPU at all (contract section 4): healthy, and neither
+    /// Whether fleetfit may place on this GPU at all (docs/rules.md §4): healthy, and neither
     /// its memory nor its compute used beyond `busy_threshold`.
     pub fn is_eligible(&self, busy_threshold: Decimal) -> bool {
         self.healthy

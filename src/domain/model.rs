@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-/// A weight format, with its storage cost in bits per weight (contract section 3).
+/// A weight format, with its storage cost in bits per weight (docs/rules.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Quantization {
     Fp32,
@@ -20,7 +20,7 @@ pub enum Quantization {
 }
 
 impl Quantization {
-    /// Every quantization, in the contract's table order.
+    /// Every quantization, in the order of docs/rules.md's table.
     pub const ALL: [Quantization; 10] = [
         Quantization::Fp32,
         Quantization::Bf16,
@@ -85,7 +85,7 @@ impl fmt::Display for Quantization {
 impl FromStr for Quantization {
     type Err = String;
 
-    /// Accepts the contract's names, case-insensitively, and the torch dtype spellings that
+    /// Accepts the names of docs/rules.md, case-insensitively, and the torch dtype spellings that
     /// Hugging Face configs use (`bfloat16`, `float16`, `float32`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let lower = s.to_ascii_lowercase();

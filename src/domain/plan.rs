@@ -1,4 +1,4 @@
-//! The plan: where every replica runs, and what the fleet gets out of it (contract section 7).
+//! The plan: where every replica runs, and what the fleet gets out of it (docs/rules.md §7).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

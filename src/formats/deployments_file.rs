@@ -1,4 +1,4 @@
-//! The deployments file (contract section 2): policy, inline models, deployments.
+//! The deployments file (docs/rules.md §2): policy, inline models, deployments.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -100,7 +100,7 @@ pub fn parse_text<T: DeserializeOwned>(path: &Path, syntax: Syntax, text: &str) 
     }
 }
 
-/// `serde_path_to_error` prints the root as `.`; the contract's paths start at the first field.
+/// `serde_path_to_error` prints the root as `.`; fleetfit's field paths start at the first field.
 fn field_path(path: &serde_path_to_error::Path) -> String {
     let text = path.to_string();
     if text == "." { String::new() } else { text }

@@ -1,4 +1,4 @@
-//! Replicas built from chunks (contract section 4: a replica's stages may split over nodes in
+//! Replicas built from chunks (docs/rules.md §4: a replica's stages may split over nodes in
 //! any way). Where stages of one replica must be told apart per node, a block is a *chunk*: `k`
 //! stages of one replica on one node. Two cases:
 //!

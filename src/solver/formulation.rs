@@ -1,7 +1,7 @@
 //! The integer program, built once with good_lp and re-solved per objective level.
 //!
 //! Variables: `x[p]` blocks placed by placement `p` (a block kind on a node class), `y[o]`
-//! replicas in shape option `o`. Rows, with the contract rule each enforces:
+//! replicas in shape option `o`. Rows, with the rule (docs/rules.md) each enforces:
 //! - demand (section 6): `sum_o y[o] <= replicas` per deployment;
 //! - stages (section 4): `sum stages * x = pp * y[o]`, so every replica has all its stages;
 //! - memory and exclusivity (section 4), per single node and GPU kind, one row per free-memory

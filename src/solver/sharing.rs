@@ -1,4 +1,4 @@
-//! GPU sharing (contract section 4, "Sharing"): workers of `share_gpu` deployments may sit
+//! GPU sharing (docs/rules.md §4, "Sharing"): workers of `share_gpu` deployments may sit
 //! together on a GPU when their reservations add up to at most its free memory.
 //!
 //! Only nodes where a sharing shape fits get sharing variables, and alike GPUs stay counted:

@@ -1,4 +1,4 @@
-//! Every rule of the contract (sections 4-6): the solver obeys it where breaking it would pay,
+//! Every placement rule (docs/rules.md §4-6): the solver obeys it where breaking it would pay,
 //! and the checker rejects a plan mutated to break it.
 //!
 //! The inline model `tiny` keeps the arithmetic readable: 2^30 parameters (bf16: 2048 MiB),

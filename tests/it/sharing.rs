@@ -1,4 +1,4 @@
-//! GPU sharing (contract section 4, "Sharing"): workers of sharing deployments stack on a GPU
+//! GPU sharing (docs/rules.md §4, "Sharing"): workers of sharing deployments stack on a GPU
 //! while their reservations fit its free memory; exclusive workers stay alone.
 
 use super::brute::assert_matches_brute_force;
