@@ -1,7 +1,7 @@
-//! The memory model (docs/rules.md §4): what one GPU of a replica must hold.
+//! The memory model (docs/rules.md §3): what one GPU of a replica must hold.
 //!
-//! Everything is exact integer arithmetic on byte fractions; the only rounding is the one the
-//! the names of docs/rules.md, `ceil` to whole MiB of weights plus KV cache.
+//! Everything is exact integer arithmetic on byte fractions; the only rounding is the one
+//! docs/rules.md §3 names, `ceil` to whole MiB of weights plus KV cache.
 
 use crate::domain::{Deployment, KvCacheDtype, ModelArch, Quantization};
 use crate::ratio::Decimal;

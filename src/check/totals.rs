@@ -61,7 +61,9 @@ pub fn check_totals(fleet: &Fleet, workload: &Workload, plan: &Plan, occupancy: 
         };
         *placed.entry(d.name.as_str()).or_default() += 1;
         value += d.priority;
-        if let Some(rank) = d.quantizations.iter().position(|q| q.name() == r.quantization) {
+        // The same reading of the name as the shape rule's (any case, dtype spellings).
+        let quantization = r.quantization.parse::<crate::domain::Quantization>().ok();
+        if let Some(rank) = d.quantizations.iter().position(|q| Some(*q) == quantization) {
             penalty += rank as u64;
         }
     }

@@ -1,4 +1,4 @@
-//! The deployments file (docs/rules.md §2): policy, inline models, deployments.
+//! The deployments file (docs/inputs.md; docs/rules.md §1-2): policy, inline models, deployments.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! The fleet file (docs/rules.md §1): nodes with explicit GPUs or the `gpu_count` shorthand.
+//! The fleet file (docs/inputs.md; docs/rules.md §1): nodes with explicit GPUs or the `gpu_count` shorthand.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

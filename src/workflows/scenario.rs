@@ -93,7 +93,11 @@ pub fn apply(base: &Base, scenario: &ScenarioFile, index: usize, path: &Path) ->
         }
         for gpu in &mut node.gpus {
             if busy.gpus.as_ref().is_none_or(|list| list.contains(&gpu.index)) {
+                // Fully used, and out of the eligible GPUs whatever the busy threshold: at
+                // `busy_threshold: 1` a full GPU would still count as eligible (for reserves).
                 gpu.used_mib = gpu.memory_mib;
+                gpu.utilization = 100;
+                gpu.healthy = false;
             }
         }
     }

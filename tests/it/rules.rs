@@ -600,3 +600,26 @@ fn plans_with_unknown_fields_are_refused() {
     let err = fleetfit::formats::parse_file::<Plan>(&path).unwrap_err().to_string();
     assert!(err.contains("replicas[0]") && err.contains("gpu"), "{err}");
 }
+
+#[test]
+fn the_quantization_penalty_is_counted_whatever_the_case_of_the_name() {
+    // The checker reads "FP8" as fp8 for the shape rule; it must count its rank the same way, or
+    // an understated penalty would pass.
+    let (fleet, workload) = load("demo/fleet.yaml", "demo/deployments.yaml");
+    let mut plan = solve(&fleet, &workload).plan;
+    let ranked = plan
+        .replicas
+        .iter()
+        .position(|r| {
+            let d = workload.deployment(&r.deployment).unwrap();
+            d.quantizations.iter().position(|q| q.name() == r.quantization) > Some(0)
+        })
+        .expect("the demo places a replica in a quantization past the first");
+    plan.replicas[ranked].quantization = plan.replicas[ranked].quantization.to_uppercase();
+    assert!(
+        fleetfit::check::check(&fleet, &workload, &plan).is_empty(),
+        "upper case is the same name"
+    );
+    plan.objective.quantization_penalty -= 1;
+    assert_eq!(violated_rules(&fleet, &workload, &plan), ["totals"]);
+}

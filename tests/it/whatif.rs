@@ -432,3 +432,17 @@ fn the_readme_whatif_and_drill_sessions_run_as_shown() {
     let got: Vec<String> = text(&out.stdout).lines().map(|l| l.trim_end().to_string()).collect();
     assert_eq!(got, shown[..got.len()]);
 }
+
+#[test]
+fn marked_busy_gpus_leave_the_eligible_ones_even_at_busy_threshold_1() {
+    // Node c's two GPUs are marked busy. At `busy_threshold: 1` a merely full GPU would still be
+    // eligible and would hold the fleet reserve of 2 for free; marked busy, it may not, so the
+    // reserve takes two of a's and b's four GPUs and one `big` replica fits, not two.
+    let report = whatif_text(
+        "scenarios:\n  - name: c-busy\n    mark_busy: [{node: c}]\n    policy: {busy_threshold: 1.0, reserve: {fleet: 2}}\n",
+    )
+    .unwrap();
+    assert_eq!(placed(&report, "c-busy", "big"), 1);
+    let s = report.scenarios.iter().find(|s| s.name == "c-busy").unwrap();
+    assert_eq!(s.outcome.objective.placed_value, 5);
+}
