@@ -70,6 +70,32 @@ pub(super) fn purchase_start(
     };
     let mut replicas = crate::greedy::place_around(&ordered, &required, &kept);
     if !all_placed(&replicas) {
+        // What greedy could not buy for, and what no candidate can host (a node selector or a
+        // GPU type no SKU offers), must be packed on the fleet as it is: the planner packs those
+        // first (each of their replicas outweighs all the others together), greedy buys for the
+        // rest.
+        let first: Vec<usize> = must
+            .iter()
+            .copied()
+            .filter(|&d| short_of(workload, d, &replicas) > 0 || !any_candidate_hosts(instance, workload, d))
+            .collect();
+        if let Some(boosted) = packing_first(&required, &first) {
+            // From the first packing, so that little moves.
+            let options = super::SolveOptions {
+                start: Some(kept.clone()),
+                ..options.clone()
+            };
+            let kept = match super::solve_unexplained(&existing, &boosted, &options) {
+                Ok(solved) => solved.plan.replicas,
+                Err(_) => crate::greedy::place(&existing, &boosted),
+            };
+            let again = crate::greedy::place_around(&ordered, &required, &kept);
+            if all_placed(&again) {
+                replicas = again;
+            }
+        }
+    }
+    if !all_placed(&replicas) {
         let Ok(solved) = super::solve_unexplained(fleet, &required, &options) else {
             return Start::Unknown;
         };
@@ -134,6 +160,50 @@ pub(super) fn purchase_start(
     } else {
         Start::Unknown
     }
+}
+
+/// Replicas of deployment `d` that `replicas` leave out.
+fn short_of(workload: &Workload, d: usize, replicas: &[crate::domain::PlacedReplica]) -> u64 {
+    let dep = &workload.deployments[d];
+    let got = replicas.iter().filter(|r| r.deployment == dep.name).count() as u64;
+    dep.replicas.saturating_sub(got)
+}
+
+/// Whether some candidate node matches deployment `d`'s node selector and offers a GPU type it
+/// allows.
+fn any_candidate_hosts(instance: &Instance<'_>, workload: &Workload, d: usize) -> bool {
+    let dep = &workload.deployments[d];
+    instance.fleet.nodes.iter().enumerate().any(|(n, node)| {
+        instance.purchase[n].is_some()
+            && node.matches(&dep.node_selector)
+            && node.gpus.iter().any(|g| dep.allows_type(&g.gpu_type))
+    })
+}
+
+/// `required` with the deployments in `first` worth more per replica than every other
+/// deployment together, so that a plan places them before anything else; `None` where the sums
+/// would leave the range a double counts exactly (2^50 here, with room to spare).
+fn packing_first(required: &Workload, first: &[usize]) -> Option<Workload> {
+    if first.is_empty() {
+        return None;
+    }
+    let others: u64 = required
+        .deployments
+        .iter()
+        .enumerate()
+        .filter(|(d, _)| !first.contains(d))
+        .try_fold(0u64, |sum, (_, dep)| {
+            sum.checked_add(dep.priority.checked_mul(dep.replicas)?)
+        })?;
+    let weight = others.checked_add(1)?;
+    let mut boosted = required.clone();
+    let mut total = others;
+    for &d in first {
+        let dep = &mut boosted.deployments[d];
+        dep.priority = dep.priority.max(1).checked_mul(weight)?;
+        total = total.checked_add(dep.priority.checked_mul(dep.replicas)?)?;
+    }
+    (total < 1 << 50).then_some(boosted)
 }
 
 /// The purchase an autoscaler would make, for comparison: while required demand is unplaced
