@@ -61,10 +61,16 @@ pub fn check_migration(fleet: &Fleet, workload: &Workload, current: &Plan, new: 
     if new.objective.moves != Some(moves) {
         report.add(
             Rule::Migration,
-            format!(
-                "objective.moves is {:?}, the plans differ by {moves} moves",
-                new.objective.moves
-            ),
+            match new.objective.moves {
+                Some(claimed) => format!(
+                    "objective.moves is {claimed}, the plans differ by {moves} move{}",
+                    if moves == 1 { "" } else { "s" }
+                ),
+                None => format!(
+                    "objective.moves is missing (a re-plan records its moves; the plans differ by {moves} move{})",
+                    if moves == 1 { "" } else { "s" }
+                ),
+            },
         );
     }
     let floor: BTreeMap<&str, u64> = per.iter().map(|(d, &(c, n, _))| (*d, c.min(n))).collect();

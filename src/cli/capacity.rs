@@ -33,6 +33,10 @@ pub struct CapacityArgs {
     /// Write the grown fleet (the fleet plus the bought nodes) here, as YAML.
     #[arg(long)]
     out_fleet: Option<PathBuf>,
+    /// Write the plan on the grown fleet here, alone (as `plan --out` writes a plan), so that
+    /// `fleetfit check --fleet GROWN --deployments D --plan FILE` verifies it.
+    #[arg(long)]
+    out_plan: Option<PathBuf>,
 }
 
 #[derive(serde::Serialize)]
@@ -190,6 +194,9 @@ pub fn run(args: CapacityArgs) -> anyhow::Result<ExitCode> {
     let json = to_json(&result);
     if let Some(out) = &args.out {
         super::write_file(out, &json)?;
+    }
+    if let (Some(out), Some(plan)) = (&args.out_plan, &result.plan) {
+        super::write_file(out, &plan.to_json())?;
     }
     if let (Some(out), Some(grown)) = (&args.out_fleet, &result.grown) {
         let yaml = fleetfit::formats::fleet_file::to_yaml(grown);

@@ -37,7 +37,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let plan: Plan = fleetfit::formats::parse_file(&args.plan)?;
     // Warnings do not change the verdict: a plan checked against edited files may still obey
     // every rule, but the reader should know it was made from something else.
-    let warnings = fleetfit::formats::provenance::differences(plan.provenance.as_ref(), &args.inputs.roles())?;
+    let warnings =
+        fleetfit::formats::provenance::differences("the plan", plan.provenance.as_ref(), &args.inputs.roles())?;
     let mut violations = fleetfit::check::check(&fleet, &workload, &plan);
     if let Some(current) = &args.current {
         let current: Plan = fleetfit::formats::parse_file(current)?;

@@ -56,7 +56,11 @@ pub fn run(args: ReplanArgs) -> anyhow::Result<ExitCode> {
     let mut replanned = replan::replan(&fleet, &workload, &current, &options)?;
     drop(live);
     // A running plan made from other files is expected (that is why one re-plans); say which.
-    for note in fleetfit::formats::provenance::differences(current.provenance.as_ref(), &args.inputs.roles())? {
+    for note in fleetfit::formats::provenance::differences(
+        "the running plan",
+        current.provenance.as_ref(),
+        &args.inputs.roles(),
+    )? {
         eprintln!("note: {note}");
     }
     replanned.plan.provenance = Some(args.inputs.provenance()?);
@@ -64,7 +68,7 @@ pub fn run(args: ReplanArgs) -> anyhow::Result<ExitCode> {
     if args.format == Format::Json {
         for invalid in &replanned.invalid {
             eprintln!(
-                "fleetfit: {} replica {} cannot stay: {}",
+                "note: {} replica {} cannot stay: {}",
                 invalid.deployment, invalid.replica, invalid.reason
             );
         }

@@ -44,9 +44,11 @@ pub fn stamp_files(inputs: &[(&'static str, &Path)]) -> Result<Provenance, Input
 }
 
 /// Sentences for each way `provenance` disagrees with the files at hand (role, path): another
-/// digest for a role both know, or another fleetfit version. Roles the plan does not record
-/// are not compared; a plan without provenance gives no sentence.
+/// digest for a role both know, or another fleetfit version. `subject` names the plan in them
+/// ("the plan", "the running plan"). Roles the plan does not record are not compared; a plan
+/// without provenance gives no sentence.
 pub fn differences(
+    subject: &str,
     provenance: Option<&Provenance>,
     inputs: &[(&'static str, &Path)],
 ) -> Result<Vec<String>, InputError> {
@@ -60,7 +62,7 @@ pub fn differences(
         let now = digest_file(path)?;
         if *then != now {
             out.push(format!(
-                "the plan was made from another {role} file than {} ({} there, {} here)",
+                "{subject} was made from another {role} file than {} (it records {}, the file is {})",
                 path.display(),
                 short(then),
                 short(&now)
@@ -70,7 +72,7 @@ pub fn differences(
     let version = env!("CARGO_PKG_VERSION");
     if provenance.fleetfit != version {
         out.push(format!(
-            "the plan was made by fleetfit {}; this is fleetfit {version}",
+            "{subject} was made by fleetfit {}; this is fleetfit {version}",
             provenance.fleetfit
         ));
     }

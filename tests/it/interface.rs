@@ -204,3 +204,35 @@ fn no_status_line_when_stderr_is_not_a_terminal() {
     assert!(out.status.success());
     assert_eq!(text(&out.stderr), "");
 }
+
+#[test]
+fn capacity_writes_a_plan_and_a_fleet_that_check_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plan, grown) = (dir.path().join("plan.json"), dir.path().join("grown.yaml"));
+    let out = fleetfit(&[
+        "capacity",
+        "--fleet",
+        "data/demo/fleet.yaml",
+        "--deployments",
+        "data/demo/deployments.yaml",
+        "--skus",
+        "data/demo/skus.yaml",
+        "--out-plan",
+        plan.to_str().unwrap(),
+        "--out-fleet",
+        grown.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let check = fleetfit(&[
+        "check",
+        "--fleet",
+        grown.to_str().unwrap(),
+        "--deployments",
+        "data/demo/deployments.yaml",
+        "--plan",
+        plan.to_str().unwrap(),
+    ]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
+    // The plan records the grown fleet as written, so the check has nothing to warn about.
+    assert_eq!(text(&check.stderr), "");
+}
