@@ -151,6 +151,11 @@ pub fn whatif(args: WhatIfArgs) -> anyhow::Result<ExitCode> {
                 .map(|(index, result)| Indexed { index, result })
                 .collect(),
             drill: Vec::new(),
+            inputs: Some(fleetfit::formats::provenance::stamp_files(&[
+                ("fleet", &args.sweep.inputs.fleet),
+                ("deployments", &args.sweep.inputs.deployments),
+                ("scenarios", &args.scenarios),
+            ])?),
         });
     }
     let report = WhatIf {
@@ -189,6 +194,7 @@ pub fn drill(args: DrillArgs) -> anyhow::Result<ExitCode> {
                 .into_iter()
                 .map(|(index, result)| Indexed { index, result })
                 .collect(),
+            inputs: Some(args.sweep.inputs.provenance()?),
         });
     }
     let report = Drill::new(base_outcome, results.into_iter().map(|(_, r)| r).collect());

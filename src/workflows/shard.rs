@@ -73,6 +73,10 @@ pub struct Partial {
     pub whatif: Vec<Indexed<ScenarioResult>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drill: Vec<Indexed<CaseResult>>,
+    /// The inputs the shard solved (fleetfit's version, digests of the fleet, deployments and
+    /// scenarios files): parts of one sweep must agree on them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<crate::domain::Provenance>,
 }
 
 impl Partial {
@@ -111,6 +115,29 @@ pub fn merge(parts: &[(std::path::PathBuf, Partial)]) -> Result<Merged, InputErr
                     first.command,
                     first.cases,
                     first.shard.count
+                ),
+            ));
+        }
+        if let (Some(theirs), Some(ours)) = (&p.inputs, &first.inputs)
+            && theirs != ours
+        {
+            let differ: Vec<&str> = theirs
+                .inputs
+                .iter()
+                .filter(|(role, digest)| ours.inputs.get(*role) != Some(*digest))
+                .map(|(role, _)| role.as_str())
+                .collect();
+            let what = if differ.is_empty() {
+                format!("fleetfit {} against {}", theirs.fleetfit, ours.fleetfit)
+            } else {
+                format!("another {} file", differ.join(" and "))
+            };
+            return Err(InputError::new(
+                path,
+                "inputs",
+                format!(
+                    "part of a sweep over other inputs than {}'s: {what}",
+                    first_path.display()
                 ),
             ));
         }

@@ -312,6 +312,7 @@ fn threads_and_shards_do_not_change_the_answer() {
                     .map(|(index, result)| Indexed { index, result })
                     .collect(),
                 drill: Vec::new(),
+                inputs: None,
             };
             // Through JSON, as the parts travel between machines.
             let text = partial.to_json();
@@ -445,4 +446,39 @@ fn marked_busy_gpus_leave_the_eligible_ones_even_at_busy_threshold_1() {
     assert_eq!(placed(&report, "c-busy", "big"), 1);
     let s = report.scenarios.iter().find(|s| s.name == "c-busy").unwrap();
     assert_eq!(s.outcome.objective.placed_value, 5);
+}
+
+#[test]
+fn merge_refuses_parts_solved_on_other_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let part = |fleet: &str, shard: &str| {
+        let path = dir.path().join(format!("part-{}.json", shard.replace('/', "-")));
+        let out = fleetfit(&[
+            "whatif",
+            "--fleet",
+            fleet,
+            "--deployments",
+            "data/demo/deployments.yaml",
+            "--scenarios",
+            "data/demo/scenarios.yaml",
+            "--shard",
+            shard,
+            "--out",
+            path.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        path
+    };
+    // Shard 0 on today's fleet, shard 1 on tomorrow's: two sweeps, not one.
+    let today = part("data/demo/fleet.yaml", "0/2");
+    let tomorrow = part("data/demo/fleet-tomorrow.yaml", "1/2");
+    let out = fleetfit(&["merge", today.to_str().unwrap(), tomorrow.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("part of a sweep over other inputs"), "{stderr}");
+    assert!(stderr.contains("another fleet file"), "{stderr}");
+    // The right parts merge.
+    let same = part("data/demo/fleet.yaml", "1/2");
+    let out = fleetfit(&["merge", today.to_str().unwrap(), same.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }
