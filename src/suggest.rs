@@ -5,7 +5,10 @@
 //! (the largest of a few tried that places more); a lower `gpu_memory_utilization` (likewise);
 //! a reserve relaxed by one; a higher priority than the deployments holding its GPUs (naming the
 //! replicas that lose their place); one more node like the fleet's largest of an allowed type.
-//! Candidates are re-solved in parallel, each within the time left.
+//! Candidates are re-solved in parallel, each within the time left. A change counts only where
+//! its re-solve serves the fleet more (a higher `placed_value`; for a priority change, more of
+//! the deployment) and uses what the change allows (the new shape or quantization): a re-solve
+//! that merely swaps equal-priority replicas is not a suggestion.
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +27,20 @@ struct Candidate {
     change: String,
     fleet: Fleet,
     workload: Workload,
+    /// What the re-solved plan must do with the change for it to count.
+    uses: Uses,
+}
+
+/// What a change allows that the plan must use.
+enum Uses {
+    /// Nothing in particular: more value is enough.
+    MoreValue,
+    /// A TP x PP outside the deployment's lists (theirs given).
+    NewShape { tps: Vec<u64>, pps: Vec<u64> },
+    /// This quantization.
+    Quantization(Quantization),
+    /// A higher priority: more replicas of the deployment, whatever it costs the others.
+    Priority,
 }
 
 /// Suggestions for deployment `name`, which `plan` (of `fleet` and `workload`) places short.
@@ -48,7 +65,17 @@ pub fn suggest(fleet: &Fleet, workload: &Workload, plan: &Plan, name: &str, time
             };
             let solved = solve_unexplained(&c.fleet, &c.workload, &options).ok()?;
             let after = placed(&solved.plan, name);
-            (after > before).then(|| {
+            let mine = || solved.plan.replicas.iter().filter(|r| r.deployment == name);
+            let counts = match &c.uses {
+                Uses::Priority => true,
+                Uses::MoreValue => true,
+                Uses::NewShape { tps, pps } => {
+                    mine().any(|r| !tps.contains(&r.tensor_parallel) || !pps.contains(&r.pipeline_parallel))
+                }
+                Uses::Quantization(q) => mine().any(|r| r.quantization.parse::<Quantization>().ok() == Some(*q)),
+            } && (matches!(c.uses, Uses::Priority)
+                || solved.plan.objective.placed_value > plan.objective.placed_value);
+            (after > before && counts).then(|| {
                 let mut lost: Vec<String> = workload
                     .deployments
                     .iter()
@@ -134,6 +161,7 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<Candidate> {
             change,
             fleet: fleet.clone(),
             workload: w,
+            uses: Uses::MoreValue,
         }
     };
     // 1. Other TP/PP sizes the model allows.
@@ -155,22 +183,29 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<Candidate> {
         .collect();
     if !new_tp.is_empty() || !new_pp.is_empty() {
         let (tps, pps) = (tps.clone(), pps.clone());
-        out.push(with(
+        let mut c = with(
             1,
             format!("allow tensor_parallel {tps:?} and pipeline_parallel {pps:?}"),
             &move |x| {
                 x.tensor_parallel = tps.clone();
                 x.pipeline_parallel = pps.clone();
             },
-        ));
+        );
+        c.uses = Uses::NewShape {
+            tps: dep.tensor_parallel.clone(),
+            pps: dep.pipeline_parallel.clone(),
+        };
+        out.push(c);
     }
     // 2. A quantization of fewer bits.
     let least_bits = dep.quantizations.iter().map(|q| q.bits()).fold(f64::INFINITY, f64::min);
     for q in [Quantization::Fp8, Quantization::Int4] {
         if q.bits() < least_bits && !dep.quantizations.contains(&q) {
-            out.push(with(2, format!("quantization {}", q.name()), &move |x| {
+            let mut c = with(2, format!("quantization {}", q.name()), &move |x| {
                 x.quantizations.push(q)
-            }));
+            });
+            c.uses = Uses::Quantization(q);
+            out.push(c);
         }
     }
     // 3. Fewer KV-cache tokens: a few values below today's.
@@ -215,6 +250,7 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<Candidate> {
             change,
             fleet: fleet.clone(),
             workload: w,
+            uses: Uses::MoreValue,
         });
     };
     if reserve.per_node > 0 {
@@ -240,11 +276,11 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<Candidate> {
         .iter()
         .any(|x| x.name != dep.name && x.priority >= dep.priority)
     {
-        out.push(with(
-            6,
-            format!("priority {} (from {})", top + 1, dep.priority),
-            &move |x| x.priority = top + 1,
-        ));
+        let mut c = with(6, format!("priority {} (from {})", top + 1, dep.priority), &move |x| {
+            x.priority = top + 1
+        });
+        c.uses = Uses::Priority;
+        out.push(c);
     }
     // 6b. A busy GPU freed (what holds it moved elsewhere), on nodes and types it may use.
     let busy = workload.policy.busy_threshold;
@@ -271,6 +307,7 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<Candidate> {
                 ),
                 fleet: freed,
                 workload: workload.clone(),
+                uses: Uses::MoreValue,
             });
         }
     }
@@ -305,6 +342,7 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<Candidate> {
             change,
             fleet: grown,
             workload: workload.clone(),
+            uses: Uses::MoreValue,
         });
     }
     out

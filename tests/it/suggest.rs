@@ -156,3 +156,28 @@ fn plan_with_explain_carries_suggestions_in_its_json_and_still_checks() {
     ]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
 }
+
+#[test]
+fn a_change_that_only_swaps_equal_priority_replicas_is_not_suggested() {
+    // On the demo, batch-qwen3-moe (priority 2) already runs bf16 at TP 1 beside mistral-nemo
+    // (priority 2): a re-solve may place one more of it by dropping one mistral-nemo, whatever
+    // the change. Only changes that serve the fleet more (or a priority change) are shown, and
+    // a quantization is suggested only where the re-solve uses it.
+    let (f, w) = load("demo/fleet.yaml", "demo/deployments.yaml");
+    let plan = solve(&f, &w).plan;
+    let s = fleetfit::suggest::suggest(&f, &w, &plan, "batch-qwen3-moe", Duration::from_secs(30));
+    assert!(!s.is_empty());
+    for suggestion in &s {
+        if !suggestion.change.starts_with("priority") {
+            assert!(
+                suggestion.placed_value > plan.objective.placed_value,
+                "{suggestion:?} serves no more than {}",
+                plan.objective.placed_value
+            );
+        }
+        if let Some(q) = suggestion.change.strip_prefix("quantization ") {
+            assert!(suggestion.cost.contains(q), "{suggestion:?} does not use {q}");
+        }
+        assert!(!suggestion.change.starts_with("use bf16 TP 1 x PP 1"), "{suggestion:?}");
+    }
+}
