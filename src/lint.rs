@@ -68,7 +68,21 @@ pub fn lint(fleet: &Fleet, workload: &Workload, file: &Path) -> Vec<Warning> {
             }
         }
         let allowed: Vec<_> = kinds.iter().filter(|k| d.allows_type(&k.gpu_type)).cloned().collect();
-        if !allowed.is_empty() && shapes::all_options(i, d, policy, &allowed).is_empty() {
+        // Divisibility first: a TP x PP the model cannot take is the cause, not memory.
+        let problems: Vec<String> = d
+            .tensor_parallel
+            .iter()
+            .flat_map(|&tp| d.pipeline_parallel.iter().map(move |&pp| (tp, pp)))
+            .filter_map(|(tp, pp)| shapes::check_parallelism(&d.model, tp, pp).err())
+            .map(|p| p.to_string())
+            .collect();
+        let shapes_allowed = d.tensor_parallel.len() * d.pipeline_parallel.len();
+        if problems.len() == shapes_allowed && shapes_allowed > 0 {
+            warn(
+                format!("{at}.tensor_parallel"),
+                format!("no allowed TP x PP can serve {}: {}", d.model.id, problems.join("; ")),
+            );
+        } else if !allowed.is_empty() && shapes::all_options(i, d, policy, &allowed).is_empty() {
             warn(
                 at.clone(),
                 format!(

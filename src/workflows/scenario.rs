@@ -132,8 +132,28 @@ pub fn apply(base: &Base, scenario: &ScenarioFile, index: usize, path: &Path) ->
     if let Some(patch) = &scenario.policy {
         file.policy = merge_policy(&file.policy, patch);
     }
+    // Where each scaled deployment sits in the edited file, for errors its new count causes.
+    let scaled: Vec<(usize, String)> = scenario
+        .scale_replicas
+        .keys()
+        .filter_map(|name| {
+            file.deployments
+                .iter()
+                .position(|d| &d.name == name)
+                .map(|i| (i, name.clone()))
+        })
+        .collect();
     let workload = deployments_file::resolve(&base.deployments_path, file, crate::catalog::Catalog::builtin())
-        .map_err(|e| remap(e, path, &at, first_added, &base.deployments_path, &scenario.name))?;
+        .map_err(|e| {
+            if let Some((_, name)) = scaled
+                .iter()
+                .find(|(i, _)| e.field == format!("deployments[{i}].replicas"))
+            {
+                let message = format!("{} (scenario '{}')", e.message, scenario.name);
+                return InputError::new(path, format!("{at}.scale_replicas.{name}"), message);
+            }
+            remap(e, path, &at, first_added, &base.deployments_path, &scenario.name)
+        })?;
     Ok((fleet, workload))
 }
 

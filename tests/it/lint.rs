@@ -110,3 +110,16 @@ fn warnings_go_to_stderr_and_the_plan_still_runs() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("gpu_types[0]: no node has GPUs of type 'H200'"));
 }
+
+#[test]
+fn no_allowed_tp_divides_the_heads() {
+    let w = warnings("deployments:\n  - {name: a, model: llama-3.1-8b, tensor_parallel: [3]}\n");
+    assert!(
+        has(
+            &w,
+            "warning: d.yaml: deployments[0].tensor_parallel: no allowed TP x PP can serve llama-3.1-8b: 32 attention heads are not divisible by tensor parallel size 3"
+        ),
+        "{w:?}"
+    );
+    assert!(!has(&w, "fits the memory"), "memory is not the cause: {w:?}");
+}

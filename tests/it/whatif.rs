@@ -154,6 +154,10 @@ fn every_bad_edit_names_the_scenario_the_edit_and_the_field() {
             "scenarios[0].scale_replicas.big: -1 is not a usable factor",
         ),
         (
+            "  - name: s\n    scale_replicas: {big: {set: 4294967296}}\n",
+            "scenarios[0].scale_replicas.big: 4294967296 is more than 100000 replicas (scenario 's')",
+        ),
+        (
             "  - name: s\n    add_deployments: [{name: n, model: no-such-model}]\n",
             "scenarios[0].add_deployments[0].model",
         ),
