@@ -63,10 +63,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("warning: {warning}");
             }
             if violations.is_empty() {
+                let (replicas, gpus) = (plan.replicas.len(), plan.fleet.gpus_used);
                 println!(
-                    "ok: the plan obeys every rule ({} replicas, {} GPUs used)",
-                    plan.replicas.len(),
-                    plan.fleet.gpus_used
+                    "ok: the plan obeys every rule ({replicas} replica{}, {gpus} GPU{} used)",
+                    if replicas == 1 { "" } else { "s" },
+                    if gpus == 1 { "" } else { "s" }
                 );
             }
             for v in &violations {

@@ -63,7 +63,8 @@ pub fn run(args: EmitArgs) -> anyhow::Result<ExitCode> {
             for file in &files {
                 super::write_file(&dir.join(&file.name), &file.text)?;
             }
-            eprintln!("wrote {} files to {}", files.len(), dir.display());
+            let s = if files.len() == 1 { "" } else { "s" };
+            eprintln!("wrote {} file{s} to {}", files.len(), dir.display());
         }
         None => {
             for file in &files {

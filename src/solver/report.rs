@@ -52,8 +52,13 @@ impl SolveStats {
             levels.join(", ")
         };
         format!(
-            "solver: HiGHS, {} variables, {} rows, {} node classes; {}; total {:.2}s",
-            self.variables, self.rows, self.node_classes, levels, self.total_seconds
+            "solver: HiGHS, {} variables, {} rows, {} node class{}; {}; total {:.2}s",
+            self.variables,
+            self.rows,
+            self.node_classes,
+            if self.node_classes == 1 { "" } else { "es" },
+            levels,
+            self.total_seconds
         )
     }
 }
