@@ -32,6 +32,7 @@ pub struct DeploymentsFile {
 #[serde(deny_unknown_fields)]
 pub struct PolicyFile {
     /// A GPU whose utilization / 100 is at least this (0..1, default 0.9) is busy: never used.
+    #[schemars(range(min = 0, max = 1))]
     pub busy_threshold: Option<f64>,
     /// Runtime overhead reserved per GPU (CUDA context, activations), MiB; default 2048.
     pub overhead_mib: Option<u64>,
@@ -61,26 +62,37 @@ pub struct DeploymentFile {
     /// config.json.
     pub model: String,
     /// Replicas wanted (default 1).
+    #[schemars(range(max = 100_000))]
     pub replicas: Option<u64>,
     /// Value of each placed replica (default 1); higher wins when GPUs are short.
+    #[schemars(range(max = 1_000_000))]
     pub priority: Option<u64>,
     /// Allowed weight formats, most preferred first (default: the model's dtype), such as
     /// bf16, fp8, int8, int4.
+    #[schemars(length(min = 1))]
     pub quantizations: Option<Vec<String>>,
     /// Allowed tensor-parallel sizes (default [1, 2, 4, 8]).
+    #[schemars(length(min = 1), inner(range(min = 1, max = 4096)))]
     pub tensor_parallel: Option<Vec<u64>>,
     /// Allowed pipeline-parallel sizes (default [1]); stages may sit on different nodes.
+    #[schemars(length(min = 1), inner(range(min = 1, max = 4096)))]
     pub pipeline_parallel: Option<Vec<u64>>,
     /// Context length (default 4096).
+    #[schemars(range(min = 1))]
     pub max_model_len: Option<u64>,
     /// Tokens of KV cache per replica (default max_model_len).
+    #[schemars(range(min = 1))]
     pub kv_cache_tokens: Option<u64>,
     /// auto (2 bytes per value) or fp8 (1 byte).
+    // The loader reads it in any case; JSON Schema's regexes have no case-insensitive flag.
+    #[schemars(regex(pattern = r"^([Aa][Uu][Tt][Oo]|[Ff][Pp]8(_[Ee]4[Mm]3|_[Ee]5[Mm]2)?)$"))]
     pub kv_cache_dtype: Option<String>,
     /// As vLLM's --gpu-memory-utilization: the replica reserves this share (0..1] of each GPU's
     /// total memory, which must cover its need.
+    #[schemars(range(max = 1), extend("exclusiveMinimum" = 0))]
     pub gpu_memory_utilization: Option<f64>,
     /// Allowed GPU types (default: all).
+    #[schemars(length(min = 1))]
     pub gpu_types: Option<Vec<String>>,
     /// Labels a node must carry, every pair, to host this deployment.
     #[serde(default, deserialize_with = "super::scalar::opt_labels")]

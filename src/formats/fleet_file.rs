@@ -38,9 +38,11 @@ pub struct NodeFile {
     pub gpu_type: Option<String>,
     /// Shorthand: how many identical idle GPUs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 4096))]
     pub gpu_count: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Shorthand: total memory of each GPU, MiB.
+    #[schemars(range(min = 1))]
     pub memory_mib: Option<u64>,
 }
 
@@ -54,12 +56,14 @@ pub struct GpuFile {
     /// GPU type, such as H100-SXM5-80GB.
     pub gpu_type: String,
     /// Total memory, MiB (nvidia-smi's memory.total).
+    #[schemars(range(min = 1))]
     pub memory_mib: u64,
     /// Memory held by processes fleetfit does not place, MiB.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub used_mib: u64,
     /// Compute utilization, percent (0..100); at or above the busy threshold the GPU is busy.
     #[serde(default, skip_serializing_if = "is_zero_u32")]
+    #[schemars(range(max = 100))]
     pub utilization: u32,
     /// An unhealthy GPU is never used.
     #[serde(default = "yes", skip_serializing_if = "is_true")]

@@ -67,8 +67,10 @@ pub struct AddNodes {
     /// GPU type of every GPU.
     pub gpu_type: String,
     /// GPUs per node.
+    #[schemars(range(min = 1, max = 4096))]
     pub gpu_count: u32,
     /// Total memory of each GPU, MiB.
+    #[schemars(range(min = 1))]
     pub memory_mib: u64,
     #[serde(default, deserialize_with = "super::scalar::labels")]
     #[schemars(schema_with = "super::scalar::labels_schema")]

@@ -24,8 +24,10 @@ pub struct Sku {
     /// GPU type of every GPU of the node.
     pub gpu_type: String,
     /// GPUs per node.
+    #[schemars(range(min = 1, max = 4096))]
     pub gpu_count: u32,
     /// Total memory of each GPU, MiB.
+    #[schemars(range(min = 1))]
     pub memory_mib: u64,
     /// Per node, in any unit, a whole number.
     pub cost: u64,

@@ -122,8 +122,25 @@ fn the_schemas_refuse_unknown_fields_and_wrong_types() {
         "{:?}",
         errors(&deployments, &good)
     );
-    let wrong = json!({"deployments": [{"name": "a", "model": "llama-3.1-8b", "tensor_parallel": 4}]});
-    assert!(!errors(&deployments, &wrong).is_empty(), "tensor_parallel is a list");
+    for (field, wrong) in [
+        ("tensor_parallel", json!(4)),
+        ("tensor_parallel", json!([0])),
+        ("tensor_parallel", json!([])),
+        ("gpu_memory_utilization", json!(1.5)),
+        ("gpu_memory_utilization", json!(0)),
+        ("kv_cache_dtype", json!("fp4")),
+        ("replicas", json!(100_001)),
+    ] {
+        let doc = json!({"deployments": [{"name": "a", "model": "llama-3.1-8b", field: wrong}]});
+        assert!(!errors(&deployments, &doc).is_empty(), "{field}: {wrong} is refused");
+    }
+    let case = json!({"deployments": [{"name": "a", "model": "llama-3.1-8b", "kv_cache_dtype": "FP8_E4M3"}]});
+    assert!(
+        errors(&deployments, &case).is_empty(),
+        "any case, as the loader reads it"
+    );
+    let fleet_wrong = json!({"nodes": [{"name": "n", "gpus": [{"index": 0, "type": "L40S", "memory_mib": 46068, "utilization": 150}]}]});
+    assert!(!errors(&fleet, &fleet_wrong).is_empty(), "utilization is a percentage");
 
     let scenarios = validator(SchemaKind::Scenarios);
     let good = json!({"scenarios": [{"name": "x", "scale_replicas": {"a": 2.0, "b": {"set": 3}}}]});
