@@ -164,6 +164,7 @@ fn table(c: &Capacity, skus: &[fleetfit::formats::skus_file::Sku]) -> String {
 
 pub fn run(args: CapacityArgs) -> anyhow::Result<ExitCode> {
     let (fleet, workload) = args.inputs.load()?;
+    super::ensure_folders([&args.out, &args.out_fleet, &args.out_plan])?;
     let skus = fleetfit::formats::skus_file::load(&args.skus)?;
     let live = super::live::Live::start(false);
     let result = capacity(

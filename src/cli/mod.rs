@@ -107,6 +107,24 @@ pub fn write_file(path: &std::path::Path, text: &str) -> Result<(), Error> {
     })
 }
 
+/// Fails before any solve when an output file's folder does not exist, so a long run does not
+/// end in a write error (the write itself still reports anything else, such as permissions).
+pub fn ensure_folders<'p>(outputs: impl IntoIterator<Item = &'p Option<std::path::PathBuf>>) -> Result<(), Error> {
+    for path in outputs.into_iter().flatten() {
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+        if !folder.is_dir() {
+            return Err(Error::Write {
+                path: path.clone(),
+                os_error: std::io::Error::new(std::io::ErrorKind::NotFound, "its folder does not exist"),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Shared `--fleet` / `--deployments` arguments.
 #[derive(Debug, clap::Args)]
 pub struct Inputs {

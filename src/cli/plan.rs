@@ -38,6 +38,7 @@ pub struct PlanArgs {
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let (fleet, workload) = args.inputs.load()?;
+    super::ensure_folders([&args.out])?;
     for warning in fleetfit::lint::lint(&fleet, &workload, &args.inputs.deployments) {
         eprintln!("{warning}");
     }

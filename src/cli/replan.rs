@@ -42,6 +42,7 @@ pub struct ReplanArgs {
 
 pub fn run(args: ReplanArgs) -> anyhow::Result<ExitCode> {
     let (fleet, workload) = args.inputs.load()?;
+    super::ensure_folders([&args.out])?;
     let current: Plan = fleetfit::formats::parse_file(&args.current)?;
     let options = ReplanOptions {
         solve: SolveOptions {

@@ -139,13 +139,14 @@ fn a_closed_stdout_ends_the_command_quietly() {
 }
 
 #[test]
-fn a_write_error_names_the_file_and_the_os_error_once() {
+fn a_missing_output_folder_is_named_once_before_the_solve() {
     let out = plan_dynamo(&["--out", "/nonexistent-dir/plan.json"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("/nonexistent-dir/plan.json"), "{stderr}");
-    assert_eq!(stderr.matches("No such file or directory").count(), 1, "{stderr}");
+    // Told before the solve, once.
+    assert_eq!(stderr.matches("its folder does not exist").count(), 1, "{stderr}");
 }
 
 #[test]
@@ -235,4 +236,16 @@ fn capacity_writes_a_plan_and_a_fleet_that_check_accepts() {
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
     // The plan records the grown fleet as written, so the check has nothing to warn about.
     assert_eq!(text(&check.stderr), "");
+}
+
+#[test]
+fn a_write_error_names_the_file_and_the_os_error_once() {
+    // The output path is a folder: the solve runs, the write fails with the OS's reason.
+    let dir = tempfile::tempdir().unwrap();
+    let out = plan_dynamo(&["--out", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(dir.path().to_str().unwrap()), "{stderr}");
+    assert_eq!(stderr.matches("(os error").count(), 1, "{stderr}");
 }
