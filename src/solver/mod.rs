@@ -119,6 +119,36 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
         checked(fleet, workload, &plan)?;
         return Ok(Solved { plan, stats });
     }
+    // The greedy plan first: where it alone takes the whole time limit (the largest fleets), it
+    // is the answer, and no model is built.
+    let mut plain_greedy = filled.is_none().then(|| {
+        progress::phase("greedy start");
+        crate::greedy::place(fleet, workload)
+    });
+    if let Some(replicas) = &plain_greedy
+        && Instant::now() >= deadline
+    {
+        // Everything requested bounds level 1, or a bound known from elsewhere if lower.
+        let demand: u64 = workload.deployments.iter().map(|d| d.priority * d.replicas).sum();
+        let bound = options
+            .known_bound
+            .map_or(demand, |known| known.placed_value.min(demand))
+            .max(placed_value(workload, replicas));
+        let plan = make_plan(
+            fleet,
+            workload,
+            replicas.clone(),
+            SolveStatus::TimeLimit,
+            Some(bound as f64),
+        );
+        checked(fleet, workload, &plan)?;
+        let stats = SolveStats {
+            total_seconds: started.elapsed().as_secs_f64(),
+            greedy_only: true,
+            ..SolveStats::default()
+        };
+        return Ok(Solved { plan, stats });
+    }
     let instance = Instance::new(fleet, workload);
     let restricted = !instance.restrictions.is_empty();
     if options.verbose {
@@ -162,10 +192,10 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     // of the two is the hint and the floor, and the LP's value bounds level 1.
     let mut greedy = match &filled {
         Some((replicas, _)) if start_reaches_bound => replicas.clone(),
-        _ => {
+        _ => plain_greedy.take().unwrap_or_else(|| {
             progress::phase("greedy start");
             crate::greedy::place(fleet, workload)
-        }
+        }),
     };
     // A restricted model's LP bounds only its own plans, so it neither bounds nor proves.
     let relaxation = if restricted || start_reaches_bound {

@@ -28,11 +28,19 @@ pub struct SolveStats {
     pub build_seconds: f64,
     pub levels: Vec<LevelStats>,
     pub total_seconds: f64,
+    /// The greedy plan alone took the time limit: no model was built.
+    pub greedy_only: bool,
 }
 
 impl SolveStats {
     /// One line for the table footer.
     pub fn summary(&self) -> String {
+        if self.greedy_only {
+            return format!(
+                "solver: the greedy plan took the whole time limit, so no model was built; total {:.2}s",
+                self.total_seconds
+            );
+        }
         let levels: Vec<String> = self
             .levels
             .iter()

@@ -249,3 +249,23 @@ fn a_write_error_names_the_file_and_the_os_error_once() {
     assert!(stderr.contains(dir.path().to_str().unwrap()), "{stderr}");
     assert_eq!(stderr.matches("(os error").count(), 1, "{stderr}");
 }
+
+#[test]
+fn when_the_greedy_plan_takes_the_whole_time_limit_it_is_the_answer() {
+    // A microsecond: greedy alone outlasts it, so no model is built; the plan is still checked,
+    // time-limited, and bounded by everything requested.
+    let (fleet, workload) = super::synth::generated_512();
+    let options = fleetfit::solver::SolveOptions {
+        time_limit: std::time::Duration::from_micros(1),
+        ..fleetfit::solver::SolveOptions::default()
+    };
+    let solved = fleetfit::solver::solve(&fleet, &workload, &options).unwrap();
+    assert_valid(&fleet, &workload, &solved.plan);
+    assert_eq!(solved.plan.status, fleetfit::domain::SolveStatus::TimeLimit);
+    let requested: u64 = workload.deployments.iter().map(|d| d.priority * d.replicas).sum();
+    assert_eq!(solved.plan.objective.bound, Some(requested as f64));
+    assert!(solved.stats.greedy_only);
+    assert!(solved.stats.summary().contains("no model was built"));
+    let greedy = fleetfit::greedy::place(&fleet, &workload);
+    assert_eq!(solved.plan.replicas.len(), greedy.len());
+}
