@@ -214,7 +214,7 @@ fn room_on(node: &Node, kind: &GpuKind, reserve: u64, policy: &Policy) -> u64 {
     let fitting = node
         .gpus
         .iter()
-        .filter(|g| g.kind() == *kind && g.is_eligible(policy.busy_threshold) && g.free_mib() >= reserve)
+        .filter(|g| g.is_kind(kind) && g.is_eligible(policy.busy_threshold) && g.free_mib() >= reserve)
         .count() as u64;
     fitting.min(eligible.saturating_sub(policy.reserve.per_node))
 }
@@ -222,7 +222,7 @@ fn room_on(node: &Node, kind: &GpuKind, reserve: u64, policy: &Policy) -> u64 {
 /// What keeps a node's GPUs of `kind` out: busy, unhealthy, or short of memory.
 fn blockers(node: &Node, kind: &GpuKind, reserve: u64, policy: &Policy) -> Vec<String> {
     let mut out = Vec::new();
-    for g in node.gpus.iter().filter(|g| g.kind() == *kind) {
+    for g in node.gpus.iter().filter(|g| g.is_kind(kind)) {
         if !g.healthy {
             out.push(format!("GPU {} is unhealthy", g.index));
         } else if !policy.busy_threshold.ratio_at_most(g.used_mib, g.memory_mib) {

@@ -38,6 +38,11 @@ impl Gpu {
             && busy_threshold.ratio_at_most(self.utilization as u64, 100)
     }
 
+    /// Whether this GPU is of `kind` (without building a `GpuKind`: hot loops ask this).
+    pub fn is_kind(&self, kind: &GpuKind) -> bool {
+        self.kind_memory_mib == kind.memory_mib && self.gpu_type == kind.gpu_type
+    }
+
     /// The kind this GPU belongs to.
     pub fn kind(&self) -> GpuKind {
         GpuKind {

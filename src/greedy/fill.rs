@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::domain::{Fleet, PlacedReplica, Workload};
+use crate::domain::{Fleet, GpuKind, PlacedReplica, Workload};
 use crate::shapes::ShapeOption;
 
 /// Nodes that fit among which best fit chooses.
@@ -34,6 +34,9 @@ pub(super) struct Fill<'a> {
     capacity_per_node: Vec<u64>,
     room_per_type: BTreeMap<String, u64>,
     room: u64,
+    /// Per GPU kind, the nodes that have a GPU of it, in fleet order: a shape only ever scans
+    /// these (a placement costs the same whatever other kinds the fleet holds).
+    nodes_of_kind: BTreeMap<GpuKind, Vec<usize>>,
 }
 
 impl<'a> Fill<'a> {
@@ -76,9 +79,17 @@ impl<'a> Fill<'a> {
                 )
             })
             .collect();
+        let mut nodes_of_kind: BTreeMap<GpuKind, Vec<usize>> = BTreeMap::new();
+        for (n, node) in fleet.nodes.iter().enumerate() {
+            let kinds: BTreeSet<GpuKind> = node.gpus.iter().map(|g| g.kind()).collect();
+            for kind in kinds {
+                nodes_of_kind.entry(kind).or_default().push(n);
+            }
+        }
         Fill {
             fleet,
             workload,
+            nodes_of_kind,
             gpus,
             shared_nodes: BTreeSet::new(),
             best_fit: false,
@@ -106,7 +117,7 @@ impl<'a> Fill<'a> {
         let n = &self.fleet.nodes[node];
         let mut usable: Vec<usize> = (0..n.gpus.len())
             .filter(|&i| !avoid.contains(&(node, i)))
-            .filter(|&i| n.gpus[i].kind() == option.kind)
+            .filter(|&i| n.gpus[i].is_kind(&option.kind))
             .filter(|&i| match &self.gpus[node][i] {
                 None => false,
                 Some(s) if s.workers == 0 => !only_shared && s.free_mib >= option.reserve_mib,
@@ -138,7 +149,7 @@ impl<'a> Fill<'a> {
                     .iter()
                     .zip(&self.gpus[n])
                     .filter(|(g, state)| {
-                        g.kind() == option.kind && state.as_ref().is_some_and(|s| s.free_mib >= option.reserve_mib)
+                        g.is_kind(&option.kind) && state.as_ref().is_some_and(|s| s.free_mib >= option.reserve_mib)
                     })
                     .count() as u64
             })
@@ -153,9 +164,9 @@ impl<'a> Fill<'a> {
             .count()
     }
 
-    /// Tries to place one replica of `option`, scanning nodes from `cursor`; returns its stages.
-    /// The fleet only fills up, so a node without room for this option never gets room again:
-    /// `cursor` moves past such nodes for good.
+    /// Tries to place one replica of `option`, scanning the nodes of its GPU kind from position
+    /// `cursor`; returns its stages. The fleet only fills up, so a node without room for this
+    /// option never gets room again: `cursor` moves past such nodes for good.
     pub(super) fn place(
         &mut self,
         option: &ShapeOption,
@@ -167,6 +178,8 @@ impl<'a> Fill<'a> {
         let mut taken: BTreeSet<(usize, usize)> = BTreeSet::new();
         let mut stages = Vec::new();
         let mut used_nodes = BTreeSet::new();
+        let no_nodes = Vec::new();
+        let of_kind = self.nodes_of_kind.get(&option.kind).unwrap_or(&no_nodes);
         for stage in 0..option.pp {
             let mut best: Option<((bool, u64), usize, Vec<usize>)> = None;
             let mut fitting = 0;
@@ -178,21 +191,27 @@ impl<'a> Fill<'a> {
             };
             let scan = shared_first
                 .into_iter()
-                .map(|n| (true, n))
-                .chain((*cursor..self.fleet.nodes.len()).map(|n| (false, n)));
-            for (only_shared, node) in scan {
-                let node_ok = self.fleet.nodes[node].matches(&d.node_selector)
-                    && !(d.spread && spread_nodes.contains(&node))
+                .map(|n| (true, None, n))
+                .chain((*cursor..of_kind.len()).map(|k| (false, Some(k), of_kind[k])));
+            for (only_shared, position, node) in scan {
+                let at_cursor = position == Some(*cursor);
+                // A node the selector refuses, or one a spread deployment already holds, never
+                // takes this option: the cursor moves past it for good.
+                let never =
+                    !self.fleet.nodes[node].matches(&d.node_selector) || (d.spread && spread_nodes.contains(&node));
+                let node_ok = !never
                     // Spread or shared pipelines keep one stage per node (distinct GPUs, disjoint nodes).
                     && !((d.spread || share) && option.pp > 1 && used_nodes.contains(&node));
                 if !node_ok {
+                    if never && stage == 0 && at_cursor {
+                        *cursor += 1;
+                    }
                     continue;
                 }
                 let usable = self.usable(node, option, share, &taken, only_shared);
                 if (usable.len() as u64) < option.tp {
                     if stage == 0
-                        && !only_shared
-                        && node == *cursor
+                        && at_cursor
                         && self.usable(node, option, share, &BTreeSet::new(), false).len() < option.tp as usize
                     {
                         *cursor += 1;

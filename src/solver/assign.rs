@@ -307,7 +307,7 @@ fn gpus_on_node(
         let candidates: Vec<usize> = (0..n.gpus.len())
             .filter(|&i| {
                 let g = &n.gpus[i];
-                !taken[i] && instance.eligible[node][i] && g.kind() == o.kind && g.free_mib() >= o.reserve_mib
+                !taken[i] && instance.eligible[node][i] && g.is_kind(&o.kind) && g.free_mib() >= o.reserve_mib
             })
             .collect();
         let want = block.gpus as usize;

@@ -128,26 +128,7 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     if let Some(replicas) = &plain_greedy
         && Instant::now() >= deadline
     {
-        // Everything requested bounds level 1, or a bound known from elsewhere if lower.
-        let demand: u64 = workload.deployments.iter().map(|d| d.priority * d.replicas).sum();
-        let bound = options
-            .known_bound
-            .map_or(demand, |known| known.placed_value.min(demand))
-            .max(placed_value(workload, replicas));
-        let plan = make_plan(
-            fleet,
-            workload,
-            replicas.clone(),
-            SolveStatus::TimeLimit,
-            Some(bound as f64),
-        );
-        checked(fleet, workload, &plan)?;
-        let stats = SolveStats {
-            total_seconds: started.elapsed().as_secs_f64(),
-            greedy_only: true,
-            ..SolveStats::default()
-        };
-        return Ok(Solved { plan, stats });
+        return greedy_floor(fleet, workload, options, replicas, None, started);
     }
     let instance = Instance::new(fleet, workload);
     let restricted = !instance.restrictions.is_empty();
@@ -157,6 +138,12 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
         }
     }
     let form = std::sync::Arc::new(Formulation::build(&instance));
+    // Out of time once the model is built: the greedy plan is the answer.
+    if let Some(replicas) = &plain_greedy
+        && Instant::now() >= deadline
+    {
+        return greedy_floor(fleet, workload, options, replicas, None, started);
+    }
     let mut stats = SolveStats {
         restrictions: instance.restrictions.clone(),
         variables: form.vars.len(),
@@ -248,6 +235,12 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
             greedy = replicas.clone();
         }
     }
+    // HiGHS's copy of the model costs about what building it did: with less time left than
+    // that, HiGHS cannot run, and the greedy plan stands with the LP's bound.
+    if deadline.saturating_duration_since(Instant::now()).as_secs_f64() < stats.build_seconds {
+        let lp = relaxation.as_ref().map(|lp| lp.value);
+        return greedy_floor(fleet, workload, options, &greedy, lp, started);
+    }
     let hint = start::from_replicas(&instance, &form, &greedy);
     let greedy_value = placed_value(workload, &greedy) as f64;
     // Placing nothing obeys every rule: a start that guarantees a plan under any time limit.
@@ -313,7 +306,8 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     }
     for (i, &(name, objective, maximise)) in levels.iter().enumerate().skip(first_level) {
         let time_left = deadline.saturating_duration_since(Instant::now());
-        if i > 0 && time_left.is_zero() {
+        // Out of time: HiGHS would only build its copy of the model.
+        if time_left.is_zero() {
             all_proven = false;
             break;
         }
@@ -428,9 +422,55 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     } else {
         SolveStatus::TimeLimit
     };
+    // A level 1 that never ran is still bounded: by the LP relaxation or by all the demand.
+    let level1_bound = level1_bound.or_else(|| {
+        (status == SolveStatus::TimeLimit).then(|| {
+            let value = placed_value(workload, &replicas) as f64;
+            level_one_bound(
+                &instance,
+                f64::NAN,
+                relaxation.as_ref().map(|lp| lp.value),
+                value,
+                false,
+            )
+        })
+    });
     let plan = make_plan(fleet, workload, replicas, status, level1_bound);
     stats.total_seconds = started.elapsed().as_secs_f64();
     checked(fleet, workload, &plan)?;
+    Ok(Solved { plan, stats })
+}
+
+/// The answer when time ran out before HiGHS could run: the greedy plan, time-limited, bounded
+/// by everything requested, or by the LP relaxation or a known bound where lower.
+fn greedy_floor(
+    fleet: &Fleet,
+    workload: &Workload,
+    options: &SolveOptions,
+    replicas: &[crate::domain::PlacedReplica],
+    lp_bound: Option<f64>,
+    started: Instant,
+) -> Result<Solved> {
+    let demand: u64 = workload.deployments.iter().map(|d| d.priority * d.replicas).sum();
+    // The LP's floor bounds the integer optimum (objective values are integers).
+    let lp = lp_bound.map_or(demand, |lp| ((lp + 1e-6).floor().max(0.0) as u64).min(demand));
+    let bound = options
+        .known_bound
+        .map_or(lp, |known| known.placed_value.min(lp))
+        .max(placed_value(workload, replicas));
+    let plan = make_plan(
+        fleet,
+        workload,
+        replicas.to_vec(),
+        SolveStatus::TimeLimit,
+        Some(bound as f64),
+    );
+    checked(fleet, workload, &plan)?;
+    let stats = SolveStats {
+        total_seconds: started.elapsed().as_secs_f64(),
+        greedy_only: true,
+        ..SolveStats::default()
+    };
     Ok(Solved { plan, stats })
 }
 

@@ -28,7 +28,7 @@ pub struct SolveStats {
     pub build_seconds: f64,
     pub levels: Vec<LevelStats>,
     pub total_seconds: f64,
-    /// The greedy plan alone took the time limit: no model was built.
+    /// Time ran out before HiGHS could run (the greedy plan, or the model's build, took it).
     pub greedy_only: bool,
 }
 
@@ -37,7 +37,7 @@ impl SolveStats {
     pub fn summary(&self) -> String {
         if self.greedy_only {
             return format!(
-                "solver: the greedy plan took the whole time limit, so no model was built; total {:.2}s",
+                "solver: time ran out before HiGHS could run, so the greedy plan stands; total {:.2}s",
                 self.total_seconds
             );
         }
