@@ -101,6 +101,14 @@ pub fn fleetfit(args: &[&str]) -> std::process::Output {
         .expect("the binary runs")
 }
 
+/// The demo's inputs as command-line arguments.
+pub const DEMO: [&str; 4] = [
+    "--fleet",
+    "data/demo/fleet.yaml",
+    "--deployments",
+    "data/demo/deployments.yaml",
+];
+
 /// Output bytes as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -4,15 +4,7 @@
 use super::common::*;
 
 fn plan_demo_to(path: &std::path::Path) {
-    let out = fleetfit(&[
-        "plan",
-        "--fleet",
-        "data/demo/fleet.yaml",
-        "--deployments",
-        "data/demo/deployments.yaml",
-        "--out",
-        path.to_str().unwrap(),
-    ]);
+    let out = fleetfit(&[&["plan"], &DEMO[..], &["--out", path.to_str().unwrap()]].concat());
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
@@ -109,14 +101,7 @@ fn check_json_lists_violations_and_exits_1() {
 fn a_closed_stdout_ends_the_command_quietly() {
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_fleetfit"))
-        .args([
-            "plan",
-            "--fleet",
-            "data/demo/fleet.yaml",
-            "--deployments",
-            "data/demo/deployments.yaml",
-            "--detail",
-        ])
+        .args([&["plan"], &DEMO[..], &["--detail"]].concat())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -195,13 +180,7 @@ fn the_status_line_reads_phase_incumbent_bound_gap_and_time() {
 #[test]
 fn no_status_line_when_stderr_is_not_a_terminal() {
     // The tests' stderr is a pipe: the plan prints its table and nothing on stderr.
-    let out = fleetfit(&[
-        "plan",
-        "--fleet",
-        "data/demo/fleet.yaml",
-        "--deployments",
-        "data/demo/deployments.yaml",
-    ]);
+    let out = fleetfit(&[&["plan"], &DEMO[..]].concat());
     assert!(out.status.success());
     assert_eq!(text(&out.stderr), "");
 }
@@ -210,19 +189,21 @@ fn no_status_line_when_stderr_is_not_a_terminal() {
 fn capacity_writes_a_plan_and_a_fleet_that_check_accepts() {
     let dir = tempfile::tempdir().unwrap();
     let (plan, grown) = (dir.path().join("plan.json"), dir.path().join("grown.yaml"));
-    let out = fleetfit(&[
-        "capacity",
-        "--fleet",
-        "data/demo/fleet.yaml",
-        "--deployments",
-        "data/demo/deployments.yaml",
-        "--skus",
-        "data/demo/skus.yaml",
-        "--out-plan",
-        plan.to_str().unwrap(),
-        "--out-fleet",
-        grown.to_str().unwrap(),
-    ]);
+    let out = fleetfit(
+        &[
+            &["capacity"],
+            &DEMO[..],
+            &[
+                "--skus",
+                "data/demo/skus.yaml",
+                "--out-plan",
+                plan.to_str().unwrap(),
+                "--out-fleet",
+                grown.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let check = fleetfit(&[
         "check",

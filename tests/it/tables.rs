@@ -3,13 +3,6 @@
 
 use super::common::*;
 
-const DEMO: [&str; 4] = [
-    "--fleet",
-    "data/demo/fleet.yaml",
-    "--deployments",
-    "data/demo/deployments.yaml",
-];
-
 /// Runs the binary with `args` after the demo inputs and returns stdout, which must succeed.
 fn demo(command: &[&str], extra: &[&str]) -> String {
     let mut args: Vec<&str> = command.to_vec();
