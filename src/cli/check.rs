@@ -19,7 +19,8 @@ pub struct CheckArgs {
     /// `migration` step by step.
     #[arg(long)]
     current: Option<PathBuf>,
-    /// What to print: lines for people, or `{"ok", "violations", "warnings"}` for scripts.
+    /// What to print: lines for people, or `{"ok", "violations": [{"rule", "message"}],
+    /// "warnings"}` for scripts.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
 }
@@ -28,8 +29,15 @@ pub struct CheckArgs {
 #[derive(Debug, Serialize)]
 struct Verdict {
     ok: bool,
-    violations: Vec<String>,
+    violations: Vec<Broken>,
     warnings: Vec<String>,
+}
+
+/// One violation: the rule's name and what breaks it.
+#[derive(Debug, Serialize)]
+struct Broken {
+    rule: &'static str,
+    message: String,
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -53,7 +61,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Format::Json => {
             let verdict = Verdict {
                 ok: violations.is_empty(),
-                violations: violations.iter().map(ToString::to_string).collect(),
+                violations: violations
+                    .iter()
+                    .map(|v| Broken {
+                        rule: v.rule.name(),
+                        message: v.message.clone(),
+                    })
+                    .collect(),
                 warnings,
             };
             println!("{}", serde_json::to_string_pretty(&verdict).expect("serializes"));
