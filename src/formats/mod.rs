@@ -46,9 +46,32 @@ impl Syntax {
     }
 }
 
+/// Whether `path` stands for standard input (`-`), as in `fleet import ... | plan --fleet -`.
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// A file's bytes; `-` is standard input, read once and kept, so that a later read (the
+/// plan's provenance digest) sees the same bytes.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, InputError> {
+    static STDIN: std::sync::OnceLock<Result<Vec<u8>, String>> = std::sync::OnceLock::new();
+    if is_stdin(path) {
+        let read = STDIN.get_or_init(|| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+                .map(|_| bytes)
+                .map_err(|e| e.to_string())
+        });
+        return read
+            .clone()
+            .map_err(|e| InputError::new(path, "", format!("cannot read standard input: {e}")));
+    }
+    std::fs::read(path).map_err(|e| InputError::new(path, "", format!("cannot read the file: {e}")))
+}
+
 /// Reads a file as UTF-8 text, naming the file in every error.
 pub fn read_text(path: &Path) -> Result<String, InputError> {
-    let bytes = std::fs::read(path).map_err(|e| InputError::new(path, "", format!("cannot read the file: {e}")))?;
+    let bytes = read_bytes(path)?;
     String::from_utf8(bytes).map_err(|e| {
         InputError::new(
             path,
@@ -63,6 +86,12 @@ pub fn read_text(path: &Path) -> Result<String, InputError> {
 
 /// Parses a whole file into `T`, reporting the field path and line of the first problem.
 pub fn parse_file<T: DeserializeOwned>(path: &Path) -> Result<T, InputError> {
+    if is_stdin(path) {
+        // No extension to go by: JSON starts with `{` or `[`; anything else is YAML.
+        let text = read_text(path)?;
+        let json = text.trim_start().starts_with(['{', '[']);
+        return parse_text(path, if json { Syntax::Json } else { Syntax::Yaml }, &text);
+    }
     let syntax = Syntax::of(path)?;
     let text = read_text(path)?;
     parse_text(path, syntax, &text)

@@ -18,9 +18,7 @@ pub fn digest_bytes(bytes: &[u8]) -> String {
 
 /// The digest of a file's bytes, naming the file when it cannot be read.
 pub fn digest_file(path: &Path) -> Result<String, InputError> {
-    std::fs::read(path)
-        .map(|bytes| digest_bytes(&bytes))
-        .map_err(|e| InputError::new(path, "", format!("cannot read the file: {e}")))
+    super::read_bytes(path).map(|bytes| digest_bytes(&bytes))
 }
 
 /// The provenance of a plan made by this fleetfit from `inputs` (role and digest).

@@ -244,3 +244,44 @@ fn when_the_greedy_plan_takes_the_whole_time_limit_it_is_the_answer() {
     let greedy = fleetfit::greedy::place(&fleet, &workload);
     assert_eq!(solved.plan.replicas.len(), greedy.len());
 }
+
+#[test]
+fn inputs_can_come_from_standard_input() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    // `fleet import ... | plan --fleet -`: the fleet is read once, parsed by its content, and
+    // digested as read.
+    let imported = fleetfit(&[
+        "fleet",
+        "import",
+        "--node",
+        "h200-01",
+        "data/captures/h200/nvidia-smi-q.xml",
+    ]);
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetfit"))
+        .args([
+            "plan",
+            "--fleet",
+            "-",
+            "--deployments",
+            "data/captures/deployments.yaml",
+            "--format",
+            "json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&imported.stdout).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan: fleetfit::domain::Plan = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!plan.replicas.is_empty());
+    assert_eq!(
+        plan.provenance.unwrap().inputs["fleet"],
+        fleetfit::formats::provenance::digest_bytes(&imported.stdout)
+    );
+}
