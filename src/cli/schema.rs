@@ -2,35 +2,22 @@
 
 use std::process::ExitCode;
 
-use clap::ValueEnum;
+use clap::builder::PossibleValuesParser;
 use fleetfit::formats::schema::{SchemaKind, schema_text};
 
 #[derive(Debug, clap::Args)]
 pub struct SchemaArgs {
     /// Which file: fleet, deployments, plan, scenarios, skus, or models (a catalog family file).
-    #[arg(value_enum)]
-    kind: Kind,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Kind {
-    Fleet,
-    Deployments,
-    Plan,
-    Scenarios,
-    Skus,
-    Models,
+    #[arg(value_parser = PossibleValuesParser::new(SchemaKind::ALL.map(SchemaKind::name)))]
+    kind: String,
 }
 
 pub fn run(args: SchemaArgs) -> anyhow::Result<ExitCode> {
-    let kind = match args.kind {
-        Kind::Fleet => SchemaKind::Fleet,
-        Kind::Deployments => SchemaKind::Deployments,
-        Kind::Plan => SchemaKind::Plan,
-        Kind::Scenarios => SchemaKind::Scenarios,
-        Kind::Skus => SchemaKind::Skus,
-        Kind::Models => SchemaKind::Models,
-    };
+    // clap has already refused any other name.
+    let kind = SchemaKind::ALL
+        .into_iter()
+        .find(|k| k.name() == args.kind)
+        .expect("clap accepts only the kinds' names");
     print!("{}", schema_text(kind));
     Ok(ExitCode::SUCCESS)
 }

@@ -17,6 +17,7 @@ mod capacity_greedy;
 pub(crate) mod chunks;
 pub(crate) mod columns;
 pub(crate) mod formulation;
+mod heuristic;
 pub(crate) mod highs_run;
 pub(crate) mod instance;
 mod options;
@@ -33,6 +34,7 @@ use std::time::{Duration, Instant};
 use good_lp::constraint;
 
 use formulation::Formulation;
+use heuristic::{greedy_floor, placed_value, plan_key};
 use highs_run::{HighsSettings, LevelOutcome, LevelResult, Starts};
 use instance::Instance;
 pub use options::{KnownBound, SolveOptions};
@@ -200,31 +202,7 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
         value >= bound || (bound - value) / bound.max(1.0) <= options.mip_rel_gap
     });
     if let Some(lp) = relaxation.as_ref().filter(|_| !start_suffices) {
-        // Every order while time allows (each costs about a plain greedy run); the best one wins,
-        // the first on ties.
-        let mut guided: Vec<crate::domain::PlacedReplica> = Vec::new();
-        for order in crate::greedy::GuideOrder::ALL {
-            if !guided.is_empty() && Instant::now() + (deadline - started) / 10 > deadline {
-                break;
-            }
-            let candidate = crate::greedy::place_guided(fleet, workload, &lp.shapes, order);
-            if guided.is_empty() || placed_value(workload, &candidate) > placed_value(workload, &guided) {
-                guided = candidate;
-            }
-        }
-        if options.verbose {
-            let asked: u64 = lp
-                .shapes
-                .iter()
-                .map(|(o, n)| workload.deployments[o.deployment].priority * n)
-                .sum();
-            eprintln!(
-                "fleetfit: LP relaxation {:.1} (whole replicas {asked}); greedy {}, LP-guided greedy {}",
-                lp.value,
-                placed_value(workload, &greedy),
-                placed_value(workload, &guided)
-            );
-        }
+        let guided = heuristic::guided_greedy(fleet, workload, lp, started, deadline, options.verbose, &greedy);
         if placed_value(workload, &guided) > placed_value(workload, &greedy) {
             greedy = guided;
         }
@@ -441,39 +419,6 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     Ok(Solved { plan, stats })
 }
 
-/// The answer when time ran out before HiGHS could run: the greedy plan, time-limited, bounded
-/// by everything requested, or by the LP relaxation or a known bound where lower.
-fn greedy_floor(
-    fleet: &Fleet,
-    workload: &Workload,
-    options: &SolveOptions,
-    replicas: &[crate::domain::PlacedReplica],
-    lp_bound: Option<f64>,
-    started: Instant,
-) -> Result<Solved> {
-    let demand: u64 = workload.deployments.iter().map(|d| d.priority * d.replicas).sum();
-    // The LP's floor bounds the integer optimum (objective values are integers).
-    let lp = lp_bound.map_or(demand, |lp| ((lp + 1e-6).floor().max(0.0) as u64).min(demand));
-    let bound = options
-        .known_bound
-        .map_or(lp, |known| known.placed_value.min(lp))
-        .max(placed_value(workload, replicas));
-    let plan = make_plan(
-        fleet,
-        workload,
-        replicas.to_vec(),
-        SolveStatus::TimeLimit,
-        Some(bound as f64),
-    );
-    checked(fleet, workload, &plan)?;
-    let stats = SolveStats {
-        total_seconds: started.elapsed().as_secs_f64(),
-        greedy_only: true,
-        ..SolveStats::default()
-    };
-    Ok(Solved { plan, stats })
-}
-
 /// The checker's verdict on a plan about to be returned: a violation is a bug, never output.
 fn checked(fleet: &Fleet, workload: &Workload, plan: &Plan) -> Result<()> {
     let violations = crate::check::check(fleet, workload, plan);
@@ -492,23 +437,4 @@ pub fn planner_fleet(fleet: &Fleet, workload: &Workload) -> Fleet {
             .iter()
             .any(|d| d.replicas > 0 && d.gpu_memory_utilization.is_some() && d.allows_type(gpu_type))
     })
-}
-
-/// Section 6's order as a key: larger is better.
-fn plan_key(plan: &Plan) -> (u64, std::cmp::Reverse<u64>, std::cmp::Reverse<u64>) {
-    let o = &plan.objective;
-    (
-        o.placed_value,
-        std::cmp::Reverse(o.quantization_penalty),
-        std::cmp::Reverse(o.gpus_used),
-    )
-}
-
-/// Level 1's value of a set of replicas.
-fn placed_value(workload: &Workload, replicas: &[crate::domain::PlacedReplica]) -> u64 {
-    replicas
-        .iter()
-        .filter_map(|r| workload.deployment(&r.deployment))
-        .map(|d| d.priority)
-        .sum()
 }
