@@ -20,6 +20,7 @@ pub(crate) mod formulation;
 mod heuristic;
 pub(crate) mod highs_run;
 pub(crate) mod instance;
+mod merge;
 mod options;
 pub(crate) mod pool;
 pub mod progress;
@@ -191,7 +192,8 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
         None
     } else {
         progress::phase("LP relaxation");
-        let relaxed = Instance::relaxed(fleet, workload);
+        let merged = merge::for_relaxation(fleet, workload);
+        let relaxed = Instance::relaxed(&merged, workload);
         let relaxed_form = std::sync::Arc::new(Formulation::build(&relaxed));
         relax(&relaxed, &relaxed_form, deadline, &settings)?
     };

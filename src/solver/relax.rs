@@ -41,7 +41,7 @@ pub(super) fn level_one_bound(
 /// Level 1's LP bound from the relaxed instance ([`Instance::relaxed`]): no plan of the workload
 /// places more value than this. `None` if the LP does not finish within `time_limit`.
 pub fn relaxation_bound(fleet: &Fleet, workload: &Workload, time_limit: Duration) -> Result<Option<f64>> {
-    let view = planner_fleet(fleet, workload);
+    let view = super::merge::for_relaxation(&planner_fleet(fleet, workload), workload);
     let relaxed = Instance::relaxed(&view, workload);
     let form = std::sync::Arc::new(Formulation::build(&relaxed));
     let settings = HighsSettings {
