@@ -37,13 +37,15 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    // The time limit bounds the whole run: reading the inputs counts against it.
+    let begun = std::time::Instant::now();
     let (fleet, workload) = args.inputs.load()?;
     super::ensure_folders([&args.out])?;
     for warning in fleetfit::lint::lint(&fleet, &workload, &args.inputs.deployments) {
         eprintln!("{warning}");
     }
     let options = SolveOptions {
-        time_limit: Duration::from_secs_f64(args.time_limit),
+        time_limit: Duration::from_secs_f64(args.time_limit).saturating_sub(begun.elapsed()),
         mip_rel_gap: args.gap,
         verbose: args.verbose,
         ..SolveOptions::default()
