@@ -303,6 +303,11 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
         let gap = options.mip_rel_gap;
         let time_left = if i > 0 && gap > 0.0 {
             time_left.min(options.time_limit / 10)
+        } else if i == 0 && expressible {
+            // HiGHS's root node does not look at the clock between its LP solves and cut rounds
+            // (4,096 GPUs: 31 s of them whatever the limit): level 1 is waited for at most this
+            // share, so that levels 2 and 3 can still start from the heuristic plan.
+            time_left.mul_f64(LEVEL_ONE_WAIT_SHARE)
         } else {
             time_left
         };
@@ -337,6 +342,30 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
             progress::phase(&format!("level {} of 3 ({})", i + 1, name.replace('_', " ")));
             match highs_run::solve_level_by(&form, i, &fixed, starts, time_left, &settings)? {
                 Some(result) if result.outcome != LevelOutcome::Infeasible => result,
+                // HiGHS ran past the wait on level 1: the heuristic plan is level 1's answer,
+                // unproven, and levels 2 and 3 start from it.
+                None if i == 0 && expressible => {
+                    all_proven = false;
+                    let lp_bound = relaxation.as_ref().map(|lp| lp.value);
+                    let bound = level_one_bound(&instance, f64::NAN, lp_bound, greedy_value, false);
+                    level1_bound = Some(
+                        options
+                            .known_bound
+                            .map_or(bound, |b| bound.min(b.placed_value as f64).max(greedy_value)),
+                    );
+                    stats.levels.push(LevelStats {
+                        name,
+                        value: greedy_value,
+                        bound,
+                        proven: false,
+                        seconds: time_left.as_secs_f64(),
+                    });
+                    if let Some(h) = hint.as_deref() {
+                        best = h.to_vec();
+                    }
+                    fixed.push(constraint!(form.placed_value.clone() >= greedy_value - 0.5));
+                    continue;
+                }
                 // HiGHS ran past our deadline (or, against every row's design, found nothing):
                 // keep what we have, stop here.
                 _ => {
@@ -403,6 +432,7 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
                 eprintln!("fleetfit: a heuristic plan beat the proven solution; returning it without a claim");
             }
         }
+        stats.heuristic_kept = !stats.levels.is_empty();
         replicas = greedy;
     }
     let status = if all_proven {
@@ -428,6 +458,10 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     checked(fleet, workload, &plan)?;
     Ok(Solved { plan, stats })
 }
+
+/// The share of the time left that fleetfit waits for level 1 when levels 2 and 3 could start
+/// from the heuristic plan: HiGHS gets three quarters of it ([`highs_run`]'s own share).
+const LEVEL_ONE_WAIT_SHARE: f64 = 0.85;
 
 /// The checker's verdict on a plan about to be returned: a violation is a bug, never output.
 fn checked(fleet: &Fleet, workload: &Workload, plan: &Plan) -> Result<()> {

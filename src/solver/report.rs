@@ -30,6 +30,9 @@ pub struct SolveStats {
     pub total_seconds: f64,
     /// Time ran out before HiGHS could run (the greedy plan, or the model's build, took it).
     pub greedy_only: bool,
+    /// The heuristic start placed more than what HiGHS returned in its time (HiGHS does not always
+    /// keep a start), so the heuristic plan was returned: the levels above describe HiGHS's run.
+    pub heuristic_kept: bool,
 }
 
 impl SolveStats {
@@ -54,11 +57,14 @@ impl SolveStats {
                 )
             })
             .collect();
-        let levels = if levels.is_empty() {
-            "no level finished within the time limit (greedy floor)".to_string()
+        let mut levels = if levels.is_empty() {
+            "HiGHS returned nothing within the time limit, so the heuristic plan stands".to_string()
         } else {
             levels.join(", ")
         };
+        if self.heuristic_kept {
+            levels.push_str("; the heuristic plan was better than HiGHS's and stands");
+        }
         format!(
             "solver: HiGHS, {} variables, {} rows, {} node class{}; {}; total {:.2}s",
             self.variables,
@@ -123,5 +129,43 @@ pub fn model_size(fleet: &Fleet, workload: &Workload) -> ModelSize {
         variables: form.vars.len(),
         rows: form.rows.len(),
         restrictions: instance.restrictions.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(levels: Vec<LevelStats>, heuristic_kept: bool) -> SolveStats {
+        SolveStats {
+            levels,
+            heuristic_kept,
+            total_seconds: 1.0,
+            ..SolveStats::default()
+        }
+    }
+
+    #[test]
+    fn the_summary_says_which_plan_stands() {
+        let level = LevelStats {
+            name: "placed_value",
+            value: 22065.0,
+            bound: 22265.0,
+            proven: false,
+            seconds: 7.0,
+        };
+        let kept = stats(vec![level.clone()], true).summary();
+        assert!(kept.contains("placed_value 22065 (stopped) in 7.00s"), "{kept}");
+        assert!(
+            kept.contains("the heuristic plan was better than HiGHS's and stands"),
+            "{kept}"
+        );
+        let solver = stats(vec![level], false).summary();
+        assert!(!solver.contains("heuristic"), "{solver}");
+        let none = stats(Vec::new(), false).summary();
+        assert!(
+            none.contains("HiGHS returned nothing within the time limit, so the heuristic plan stands"),
+            "{none}"
+        );
     }
 }
