@@ -139,6 +139,17 @@ pub fn all_options(index: usize, deployment: &Deployment, policy: &Policy, kinds
     out
 }
 
+/// Every deployment's options worth modelling (deployments asking for no replica have none).
+pub fn workload_options(workload: &crate::domain::Workload, kinds: &[GpuKind]) -> Vec<ShapeOption> {
+    workload
+        .deployments
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.replicas > 0)
+        .flat_map(|(i, d)| useful_options(i, d, &workload.policy, kinds))
+        .collect()
+}
+
 /// The options worth modelling: [`all_options`] without those another option dominates.
 /// Ties keep the first in (kind, quantization, tp, pp) order, so the result is deterministic.
 pub fn useful_options(index: usize, deployment: &Deployment, policy: &Policy, kinds: &[GpuKind]) -> Vec<ShapeOption> {

@@ -188,3 +188,17 @@ pub fn deployments_yaml(spec: &GenSpec) -> String {
     }
     out
 }
+
+/// A generated fleet and workload read back through the file formats, as `fleetfit gen` writes
+/// them (for the library's own tests).
+#[cfg(test)]
+pub fn generated(spec: &GenSpec) -> (crate::domain::Fleet, crate::domain::Workload) {
+    let dir = tempfile::tempdir().unwrap();
+    let (fleet, deployments) = (dir.path().join("fleet.yaml"), dir.path().join("deployments.yaml"));
+    std::fs::write(&fleet, fleet_yaml(spec)).unwrap();
+    std::fs::write(&deployments, deployments_yaml(spec)).unwrap();
+    (
+        crate::formats::fleet_file::load(&fleet).unwrap(),
+        crate::formats::deployments_file::load(&deployments).unwrap(),
+    )
+}

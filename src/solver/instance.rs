@@ -195,13 +195,7 @@ impl<'a> Instance<'a> {
             .map(|n| n.gpus.iter().map(|g| g.is_eligible(policy.busy_threshold)).collect())
             .collect();
         let kinds = shapes::gpu_kinds(fleet);
-        let options: Vec<ShapeOption> = workload
-            .deployments
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| d.replicas > 0)
-            .flat_map(|(i, d)| shapes::useful_options(i, d, policy, &kinds))
-            .collect();
+        let options: Vec<ShapeOption> = shapes::workload_options(workload, &kinds);
         let profiles: Vec<NodeProfile> = fleet
             .nodes
             .iter()

@@ -36,15 +36,8 @@ pub fn for_relaxation(fleet: &Fleet, workload: &Workload) -> Fleet {
 
 /// Every set of alike, mergeable nodes as one node.
 fn merge_alike(fleet: &Fleet, workload: &Workload) -> Fleet {
-    let policy = &workload.policy;
     let kinds = shapes::gpu_kinds(fleet);
-    let options: Vec<ShapeOption> = workload
-        .deployments
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| d.replicas > 0)
-        .flat_map(|(i, d)| shapes::useful_options(i, d, policy, &kinds))
-        .collect();
+    let options: Vec<ShapeOption> = shapes::workload_options(workload, &kinds);
     let mut merged = Fleet { nodes: Vec::new() };
     let mut position: BTreeMap<Likeness, usize> = BTreeMap::new();
     for node in &fleet.nodes {
@@ -118,7 +111,7 @@ mod tests {
     use super::*;
     use crate::solver::highs_run::HighsSettings;
     use crate::solver::{Formulation, Instance, relax::relax};
-    use crate::synth::{GenSpec, deployments_yaml, fleet_yaml};
+    use crate::synth::GenSpec;
     use std::time::{Duration, Instant};
 
     fn lp_value(fleet: &Fleet, workload: &Workload) -> f64 {
@@ -147,12 +140,7 @@ mod tests {
                 seed,
                 tight: true,
             };
-            let dir = tempfile::tempdir().unwrap();
-            let (f, d) = (dir.path().join("fleet.yaml"), dir.path().join("deployments.yaml"));
-            std::fs::write(&f, fleet_yaml(&spec)).unwrap();
-            std::fs::write(&d, deployments_yaml(&spec)).unwrap();
-            let fleet = crate::formats::fleet_file::load(&f).unwrap();
-            let workload = crate::formats::deployments_file::load(&d).unwrap();
+            let (fleet, workload) = crate::synth::generated(&spec);
             let merged = merge_alike(&fleet, &workload);
             assert!(merged.nodes.len() < fleet.nodes.len(), "seed {seed}: nothing merged");
             let gpus = |f: &Fleet| f.nodes.iter().map(|n| n.gpus.len()).sum::<usize>();

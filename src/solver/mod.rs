@@ -348,11 +348,7 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
                     all_proven = false;
                     let lp_bound = relaxation.as_ref().map(|lp| lp.value);
                     let bound = level_one_bound(&instance, f64::NAN, lp_bound, greedy_value, false);
-                    level1_bound = Some(
-                        options
-                            .known_bound
-                            .map_or(bound, |b| bound.min(b.placed_value as f64).max(greedy_value)),
-                    );
+                    level1_bound = Some(capped_by_known(options, bound, greedy_value));
                     stats.levels.push(LevelStats {
                         name,
                         value: greedy_value,
@@ -391,11 +387,7 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
             let lp_bound = relaxation.as_ref().map(|lp| lp.value);
             let highs_bound = if restricted { f64::NAN } else { result.bound };
             let bound = level_one_bound(&instance, highs_bound, lp_bound, value, proven);
-            level1_bound = Some(
-                options
-                    .known_bound
-                    .map_or(bound, |b| bound.min(b.placed_value as f64).max(value)),
-            );
+            level1_bound = Some(capped_by_known(options, bound, value));
         }
         stats.levels.push(LevelStats {
             name,
@@ -457,6 +449,13 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     stats.total_seconds = started.elapsed().as_secs_f64();
     checked(fleet, workload, &plan)?;
     Ok(Solved { plan, stats })
+}
+
+/// Level 1's bound, no higher than a bound known from elsewhere, no lower than the plan's value.
+fn capped_by_known(options: &SolveOptions, bound: f64, value: f64) -> f64 {
+    options
+        .known_bound
+        .map_or(bound, |b| bound.min(b.placed_value as f64).max(value))
 }
 
 /// The share of the time left that fleetfit waits for level 1 when levels 2 and 3 could start

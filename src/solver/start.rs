@@ -252,7 +252,7 @@ fn covers(slot_mib: &[u64], pattern: &[u64], sizes: &[u64]) -> bool {
 mod tests {
     use super::*;
     use crate::solver::{Formulation, Instance};
-    use crate::synth::{GenSpec, deployments_yaml, fleet_yaml};
+    use crate::synth::GenSpec;
 
     #[test]
     fn the_greedy_plan_is_a_complete_warm_start() {
@@ -264,12 +264,7 @@ mod tests {
             seed: 1,
             tight: true,
         };
-        let dir = tempfile::tempdir().unwrap();
-        let (f, d) = (dir.path().join("fleet.yaml"), dir.path().join("deployments.yaml"));
-        std::fs::write(&f, fleet_yaml(&spec)).unwrap();
-        std::fs::write(&d, deployments_yaml(&spec)).unwrap();
-        let fleet = crate::formats::fleet_file::load(&f).unwrap();
-        let workload = crate::formats::deployments_file::load(&d).unwrap();
+        let (fleet, workload) = crate::synth::generated(&spec);
         let instance = Instance::new(&fleet, &workload);
         let form = Formulation::build(&instance);
         let greedy = crate::greedy::plan(&fleet, &workload);
