@@ -329,11 +329,7 @@ pub fn solve_level_by(
     time_left: Duration,
     settings: &HighsSettings,
 ) -> Result<Option<LevelResult>, Error> {
-    let (objective, maximise) = match level {
-        0 => (form.placed_value.clone(), true),
-        1 => (form.quantization_penalty.clone(), false),
-        _ => (form.gpus_used.clone(), false),
-    };
+    let (objective, maximise) = level_objective(form, level);
     solve_objective_by(form, objective, maximise, extra, starts, time_left, settings)
 }
 
@@ -347,6 +343,40 @@ pub fn solve_objective_by(
     time_left: Duration,
     settings: &HighsSettings,
 ) -> Result<Option<LevelResult>, Error> {
+    spawn_objective(form, objective, maximise, extra, starts, time_left, settings).wait()
+}
+
+/// Starts [`solve_level_by`]'s work and returns at once: the caller may work meanwhile.
+pub fn spawn_level(
+    form: &Arc<Formulation>,
+    level: usize,
+    extra: &[Constraint],
+    starts: Starts<'_>,
+    time_left: Duration,
+    settings: &HighsSettings,
+) -> Pending {
+    let (objective, maximise) = level_objective(form, level);
+    spawn_objective(form, objective, maximise, extra, starts, time_left, settings)
+}
+
+/// Level `level`'s objective and whether it is maximised.
+fn level_objective(form: &Formulation, level: usize) -> (Expression, bool) {
+    match level {
+        0 => (form.placed_value.clone(), true),
+        1 => (form.quantization_penalty.clone(), false),
+        _ => (form.gpus_used.clone(), false),
+    }
+}
+
+fn spawn_objective(
+    form: &Arc<Formulation>,
+    objective: Expression,
+    maximise: bool,
+    extra: &[Constraint],
+    starts: Starts<'_>,
+    time_left: Duration,
+    settings: &HighsSettings,
+) -> Pending {
     let (send, receive) = mpsc::channel();
     let (form, extra, hint, fallback, settings) = (
         Arc::clone(form),
@@ -370,11 +400,44 @@ pub fn solve_objective_by(
         );
         let _ = send.send(result);
     });
-    match receive.recv_timeout(time_left + GRACE) {
-        Ok(result) => result.map(Some),
-        Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            Err(Error::Solver("the HiGHS worker stopped without an answer".into()))
+    Pending {
+        receive,
+        until: Instant::now() + time_left + GRACE,
+        ready: None,
+    }
+}
+
+/// A level HiGHS is solving on its worker thread.
+pub struct Pending {
+    receive: mpsc::Receiver<Result<LevelResult, Error>>,
+    /// When fleetfit stops waiting for it.
+    until: Instant,
+    ready: Option<Result<LevelResult, Error>>,
+}
+
+impl Pending {
+    /// Whether waiting is over: HiGHS answered, or the wait ran out.
+    pub fn is_over(&mut self) -> bool {
+        if self.ready.is_none() {
+            self.ready = self.receive.try_recv().ok();
+        }
+        self.ready.is_some() || Instant::now() >= self.until
+    }
+
+    /// HiGHS's answer, or `None` if it did not come before the wait ran out.
+    pub fn wait(self) -> Result<Option<LevelResult>, Error> {
+        if let Some(result) = self.ready {
+            return result.map(Some);
+        }
+        match self
+            .receive
+            .recv_timeout(self.until.saturating_duration_since(Instant::now()))
+        {
+            Ok(result) => result.map(Some),
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(Error::Solver("the HiGHS worker stopped without an answer".into()))
+            }
         }
     }
 }

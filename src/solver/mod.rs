@@ -20,6 +20,7 @@ pub(crate) mod formulation;
 mod heuristic;
 pub(crate) mod highs_run;
 pub(crate) mod instance;
+mod local_search;
 mod merge;
 mod options;
 pub(crate) mod pool;
@@ -228,8 +229,8 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
         let lp = relaxation.as_ref().map(|lp| lp.value);
         return greedy_floor(fleet, workload, options, &greedy, lp, started);
     }
-    let hint = start::from_replicas(&instance, &form, &greedy);
-    let greedy_value = placed_value(workload, &greedy) as f64;
+    let mut hint = start::from_replicas(&instance, &form, &greedy);
+    let mut greedy_value = placed_value(workload, &greedy) as f64;
     // Placing nothing obeys every rule: a start that guarantees a plan under any time limit.
     let mut best: Vec<f64> = vec![0.0; form.vars.len()];
     let mut fixed = Vec::new();
@@ -340,28 +341,64 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
                 ..settings.clone()
             };
             progress::phase(&format!("level {} of 3 ({})", i + 1, name.replace('_', " ")));
-            match highs_run::solve_level_by(&form, i, &fixed, starts, time_left, &settings)? {
-                Some(result) if result.outcome != LevelOutcome::Infeasible => result,
-                // HiGHS ran past the wait on level 1: the heuristic plan is level 1's answer,
-                // unproven, and levels 2 and 3 start from it.
-                None if i == 0 && expressible => {
-                    all_proven = false;
-                    let lp_bound = relaxation.as_ref().map(|lp| lp.value);
-                    let bound = level_one_bound(&instance, f64::NAN, lp_bound, greedy_value, false);
-                    level1_bound = Some(capped_by_known(options, bound, greedy_value));
-                    stats.levels.push(LevelStats {
-                        name,
-                        value: greedy_value,
-                        bound,
-                        proven: false,
-                        seconds: time_left.as_secs_f64(),
-                    });
-                    if let Some(h) = hint.as_deref() {
-                        best = h.to_vec();
+            let answer = if i == 0 && expressible {
+                // While HiGHS works on level 1, the local search improves the heuristic plan.
+                let mut pending = highs_run::spawn_level(&form, i, &fixed, starts, time_left, &settings);
+                let searched = local_search::improve(fleet, workload, &greedy, || pending.is_over());
+                let searched_value = placed_value(workload, &searched) as f64;
+                if searched_value > greedy_value {
+                    let plan = make_plan(fleet, workload, searched.clone(), SolveStatus::TimeLimit, None);
+                    let columns = start::from_replicas(&instance, &form, &searched)
+                        .filter(|c| (form.level_value(0, c) - searched_value).abs() < 0.5);
+                    if columns.is_some() && crate::check::check(fleet, workload, &plan).is_empty() {
+                        if options.verbose {
+                            eprintln!("fleetfit: local search {greedy_value} -> {searched_value}");
+                        }
+                        (greedy, greedy_value, hint) = (searched, searched_value, columns);
                     }
-                    fixed.push(constraint!(form.placed_value.clone() >= greedy_value - 0.5));
-                    continue;
                 }
+                pending.wait()?
+            } else {
+                highs_run::solve_level_by(&form, i, &fixed, starts, time_left, &settings)?
+            };
+            // HiGHS ran past the wait on level 1, or the local search placed more than HiGHS's
+            // answer: the heuristic plan is level 1's answer, and levels 2 and 3 start from it.
+            let heuristic_answers = i == 0
+                && expressible
+                && answer
+                    .as_ref()
+                    .is_none_or(|r| form.level_value(0, &r.values) < greedy_value - 0.5);
+            if heuristic_answers {
+                let highs_bound = answer.as_ref().map_or(f64::NAN, |r| r.bound);
+                // HiGHS proved less than a checked plan places: the proof was wrong.
+                if answer.as_ref().is_some_and(|r| r.outcome == LevelOutcome::Optimal) && gap == 0.0 && !restricted {
+                    stats.proof_contradicted = true;
+                }
+                let proven = !restricted
+                    && (lp_floor.is_some_and(|b| greedy_value >= b)
+                        || options
+                            .known_bound
+                            .is_some_and(|b| greedy_value >= b.placed_value as f64));
+                all_proven &= proven;
+                let lp_bound = relaxation.as_ref().map(|lp| lp.value);
+                let highs_bound = if restricted { f64::NAN } else { highs_bound };
+                let bound = level_one_bound(&instance, highs_bound, lp_bound, greedy_value, proven);
+                level1_bound = Some(capped_by_known(options, bound, greedy_value));
+                stats.levels.push(LevelStats {
+                    name,
+                    value: greedy_value,
+                    bound,
+                    proven,
+                    seconds: answer.as_ref().map_or(time_left.as_secs_f64(), |r| r.seconds),
+                });
+                if let Some(h) = hint.as_deref() {
+                    best = h.to_vec();
+                }
+                fixed.push(constraint!(form.placed_value.clone() >= greedy_value - 0.5));
+                continue;
+            }
+            match answer {
+                Some(result) if result.outcome != LevelOutcome::Infeasible => result,
                 // HiGHS ran past our deadline (or, against every row's design, found nothing):
                 // keep what we have, stop here.
                 _ => {
