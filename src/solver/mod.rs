@@ -341,21 +341,14 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
                 ..settings.clone()
             };
             progress::phase(&format!("level {} of 3 ({})", i + 1, name.replace('_', " ")));
-            let answer = if i == 0 && expressible {
+            let answer = if i == 0 && expressible && local_search::pays_on(fleet) {
                 // While HiGHS works on level 1, the local search improves the heuristic plan.
                 let mut pending = highs_run::spawn_level(&form, i, &fixed, starts, time_left, &settings);
-                let searched = local_search::improve(fleet, workload, &greedy, || pending.is_over());
-                let searched_value = placed_value(workload, &searched) as f64;
-                if searched_value > greedy_value {
-                    let plan = make_plan(fleet, workload, searched.clone(), SolveStatus::TimeLimit, None);
-                    let columns = start::from_replicas(&instance, &form, &searched)
-                        .filter(|c| (form.level_value(0, c) - searched_value).abs() < 0.5);
-                    if columns.is_some() && crate::check::check(fleet, workload, &plan).is_empty() {
-                        if options.verbose {
-                            eprintln!("fleetfit: local search {greedy_value} -> {searched_value}");
-                        }
-                        (greedy, greedy_value, hint) = (searched, searched_value, columns);
+                if let Some(better) = local_search::beside(&instance, &form, &greedy, || pending.is_over()) {
+                    if options.verbose {
+                        eprintln!("fleetfit: local search {greedy_value} -> {}", better.value);
                     }
+                    (greedy, greedy_value, hint) = (better.replicas, better.value, Some(better.columns));
                 }
                 pending.wait()?
             } else {
