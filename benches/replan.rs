@@ -12,12 +12,7 @@ use fleetfit::synth::{GenSpec, deployments_yaml, fleet_yaml};
 use fleetfit::workflows::replan::{ReplanOptions, replan};
 
 fn inputs() -> (Fleet, Fleet, Workload, Plan) {
-    let spec = GenSpec {
-        gpus: 4096,
-        deployments: 128,
-        seed: 1,
-        tight: true,
-    };
+    let spec = GenSpec::tight(4096, 128);
     let dir = std::env::temp_dir().join("fleetfit-bench-replan");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("fleet.yaml"), fleet_yaml(&spec)).unwrap();

@@ -15,12 +15,7 @@ use fleetfit::solver::{self, SolveOptions};
 use fleetfit::synth::{GenSpec, deployments_yaml, fleet_yaml};
 
 fn generated(gpus: u64, deployments: u64) -> (Fleet, Workload) {
-    let spec = GenSpec {
-        gpus,
-        deployments,
-        seed: 1,
-        tight: true,
-    };
+    let spec = GenSpec::tight(gpus, deployments);
     let dir = std::env::temp_dir().join(format!("fleetfit-bench-{gpus}"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("fleet.yaml"), fleet_yaml(&spec)).unwrap();

@@ -189,6 +189,19 @@ pub fn deployments_yaml(spec: &GenSpec) -> String {
     out
 }
 
+impl GenSpec {
+    /// A `--tight --seed 1` fleet of `gpus` GPUs and `deployments` deployments, as the
+    /// benchmarks and tests use.
+    pub fn tight(gpus: u64, deployments: u64) -> Self {
+        GenSpec {
+            gpus,
+            deployments,
+            seed: 1,
+            tight: true,
+        }
+    }
+}
+
 /// A generated fleet and workload read back through the file formats, as `fleetfit gen` writes
 /// them (for the library's own tests).
 #[cfg(test)]

@@ -181,7 +181,7 @@ pub fn capacity(
             hint: None,
             fallback: best,
         };
-        highs_run::solve_objective_by(&form, objective, maximise, fixed, starts, left(), &settings)
+        highs_run::spawn_objective(&form, objective, maximise, fixed, starts, left(), &settings).wait()
     };
     let no_plan = || Error::Solver("the capacity model did not finish within the time limit".into());
     // HiGHS alone may find no purchase at all on a large fleet: the start search's is its start
@@ -200,7 +200,7 @@ pub fn capacity(
         // The purchase gets two thirds of the time; section 6 on the grown fleet the rest.
         let budget = left().mul_f64(2.0 / 3.0);
         super::progress::phase("cheapest purchase (cost)");
-        match highs_run::solve_objective_by(
+        match highs_run::spawn_objective(
             &form,
             form.purchase.cost.clone(),
             false,
@@ -208,7 +208,9 @@ pub fn capacity(
             starts,
             budget,
             &settings,
-        )? {
+        )
+        .wait()?
+        {
             Some(result) => result,
             // HiGHS ran past the deadline: the greedy purchase stands, unproven.
             None => match &start {

@@ -317,36 +317,11 @@ const HIGHS_SHARE: f64 = 0.75;
 /// How long past its own time limit HiGHS may run before the caller stops waiting.
 const GRACE: Duration = Duration::from_millis(500);
 
-/// Solves objective level `level` (0: placed value, maximised; 1, 2: minimised) on a worker
-/// thread, and waits at most `time_left` plus a short grace: HiGHS can overrun its own limit,
+/// Starts solving objective level `level` (0: placed value, maximised; 1, 2: minimised) on a
+/// worker thread and returns at once: the caller may work meanwhile, then waits at most
+/// `time_left` plus a short grace ([`Pending::wait`]): HiGHS can overrun its own limit,
 /// fleetfit's deadline holds. `None` when the deadline passed first; the worker then finishes
-/// within HiGHS's own limit and its answer is dropped.
-pub fn solve_level_by(
-    form: &Arc<Formulation>,
-    level: usize,
-    extra: &[Constraint],
-    starts: Starts<'_>,
-    time_left: Duration,
-    settings: &HighsSettings,
-) -> Result<Option<LevelResult>, Error> {
-    let (objective, maximise) = level_objective(form, level);
-    solve_objective_by(form, objective, maximise, extra, starts, time_left, settings)
-}
-
-/// [`solve_level_by`] for any objective of the model (capacity planning's cost, say).
-pub fn solve_objective_by(
-    form: &Arc<Formulation>,
-    objective: Expression,
-    maximise: bool,
-    extra: &[Constraint],
-    starts: Starts<'_>,
-    time_left: Duration,
-    settings: &HighsSettings,
-) -> Result<Option<LevelResult>, Error> {
-    spawn_objective(form, objective, maximise, extra, starts, time_left, settings).wait()
-}
-
-/// Starts [`solve_level_by`]'s work and returns at once: the caller may work meanwhile.
+/// when HiGHS notices its own limit, and its answer is dropped.
 pub fn spawn_level(
     form: &Arc<Formulation>,
     level: usize,
@@ -368,7 +343,8 @@ fn level_objective(form: &Formulation, level: usize) -> (Expression, bool) {
     }
 }
 
-fn spawn_objective(
+/// [`spawn_level`] for any objective of the model (capacity planning's cost, say).
+pub fn spawn_objective(
     form: &Arc<Formulation>,
     objective: Expression,
     maximise: bool,

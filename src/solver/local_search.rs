@@ -124,13 +124,7 @@ mod tests {
 
     #[test]
     fn steps_place_more_and_keep_every_rule() {
-        let spec = GenSpec {
-            gpus: 512,
-            deployments: 32,
-            seed: 1,
-            tight: true,
-        };
-        let (fleet, workload) = crate::synth::generated(&spec);
+        let (fleet, workload) = crate::synth::generated(&GenSpec::tight(512, 32));
         // The greedy plan with every third replica left out: room that the steps must fill.
         let start: Vec<PlacedReplica> = crate::greedy::place(&fleet, &workload)
             .into_iter()

@@ -352,7 +352,7 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
                 }
                 pending.wait()?
             } else {
-                highs_run::solve_level_by(&form, i, &fixed, starts, time_left, &settings)?
+                highs_run::spawn_level(&form, i, &fixed, starts, time_left, &settings).wait()?
             };
             // HiGHS ran past the wait on level 1, or the local search placed more than HiGHS's
             // answer: the heuristic plan is level 1's answer, and levels 2 and 3 start from it.

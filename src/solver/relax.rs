@@ -76,7 +76,8 @@ pub(super) fn relax(
         hint: None,
         fallback: None,
     };
-    let Some(result) = highs_run::solve_level_by(form, 0, &[], starts, budget, &lp_settings)
+    let Some(result) = highs_run::spawn_level(form, 0, &[], starts, budget, &lp_settings)
+        .wait()
         .ok()
         .flatten()
     else {

@@ -258,13 +258,7 @@ mod tests {
     fn the_greedy_plan_is_a_complete_warm_start() {
         // Every greedy replica of a generated fleet maps onto the model's columns, so HiGHS
         // starts from greedy's value.
-        let spec = GenSpec {
-            gpus: 512,
-            deployments: 32,
-            seed: 1,
-            tight: true,
-        };
-        let (fleet, workload) = crate::synth::generated(&spec);
+        let (fleet, workload) = crate::synth::generated(&GenSpec::tight(512, 32));
         let instance = Instance::new(&fleet, &workload);
         let form = Formulation::build(&instance);
         let greedy = crate::greedy::plan(&fleet, &workload);
