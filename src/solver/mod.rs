@@ -236,17 +236,19 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     let mut fixed = Vec::new();
     let mut level1_bound = None;
     let mut all_proven = !restricted;
-    // With `--gap`, a greedy plan already within the gap of the LP bound (but below it) is level
-    // 1's answer: no MIP for it. Levels 2 and 3 then start from it when the model expresses it
-    // whole.
     // Level 1 without a MIP: the heuristic plan already reaches a proven bound (the relaxed LP's,
-    // or one known from elsewhere), or with `--gap` it is within the gap of the LP bound.
+    // or one known from elsewhere), or with `--gap` it is within the gap of the LP bound. Levels
+    // 2 and 3 then start from it when the model expresses it whole.
     let lp_floor = relaxation.as_ref().map(|lp| (lp.value + 1e-6).floor());
-    let reaches_bound = !restricted
-        && (lp_floor.is_some_and(|b| greedy_value >= b)
-            || options
-                .known_bound
-                .is_some_and(|b| greedy_value >= b.placed_value as f64));
+    // (Values recomputed from HiGHS's columns may sit a rounding error below an integer.)
+    let reaches_proven_bound = |value: f64| {
+        !restricted
+            && (lp_floor.is_some_and(|b| value >= b - 1e-6)
+                || options
+                    .known_bound
+                    .is_some_and(|b| value >= b.placed_value as f64 - 1e-6))
+    };
+    let reaches_bound = reaches_proven_bound(greedy_value);
     let within_gap = lp_floor.filter(|&bound| {
         options.mip_rel_gap > 0.0 && greedy_value < bound && (bound - greedy_value) / bound <= options.mip_rel_gap
     });
@@ -367,11 +369,7 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
                 if answer.as_ref().is_some_and(|r| r.outcome == LevelOutcome::Optimal) && gap == 0.0 && !restricted {
                     stats.proof_contradicted = true;
                 }
-                let proven = !restricted
-                    && (lp_floor.is_some_and(|b| greedy_value >= b)
-                        || options
-                            .known_bound
-                            .is_some_and(|b| greedy_value >= b.placed_value as f64));
+                let proven = reaches_proven_bound(greedy_value);
                 all_proven &= proven;
                 let lp_bound = relaxation.as_ref().map(|lp| lp.value);
                 let highs_bound = if restricted { f64::NAN } else { highs_bound };
@@ -403,13 +401,7 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
         // The level's value is recomputed from the returned columns, never taken from HiGHS.
         let value = form.level_value(i, &result.values);
 
-        let reaches_lp = i == 0
-            && (relaxation
-                .as_ref()
-                .is_some_and(|lp| value >= (lp.value + 1e-6).floor() - 1e-6)
-                || options
-                    .known_bound
-                    .is_some_and(|b| value >= b.placed_value as f64 - 1e-6));
+        let reaches_lp = i == 0 && reaches_proven_bound(value);
         let bound_closes = (result.bound - value).abs() < 1.0 - 1e-6;
         let proven =
             !restricted && (reaches_lp || result.outcome == LevelOutcome::Optimal && (gap == 0.0 || bound_closes));
