@@ -187,7 +187,8 @@ pub fn capacity(
     // HiGHS alone may find no purchase at all on a large fleet: the start search's is its start
     // and the answer if it finds nothing better in time.
     super::progress::phase("greedy purchase");
-    let start = match purchase_start(&instance, &form, workload, &must, &fixed, left().mul_f64(0.2)) {
+    let (start, lp_cost) = purchase_start(&instance, &form, workload, &must, &fixed, left().mul_f64(0.2));
+    let start = match start {
         Start::Found(values) => Some(values),
         Start::Impossible => return Ok(infeasible(&grown, workload, skus, &must, restrictions)),
         Start::Unknown => None,
@@ -230,13 +231,20 @@ pub fn capacity(
     }
     let cost = highs_run::evaluate(&form, &form.purchase.cost, &cost_result.values).round();
     let proven = cost_result.outcome == LevelOutcome::Optimal && restrictions.is_empty();
+    // HiGHS's bound, or the LP relaxation's where higher (HiGHS may stop before its root).
+    let lower = [cost_result.bound, lp_cost.unwrap_or(f64::NAN)]
+        .into_iter()
+        .filter(|b| b.is_finite())
+        .fold(f64::NAN, f64::max);
     let bound = if proven {
         cost
-    } else if cost_result.bound.is_finite() && restrictions.is_empty() {
-        (cost_result.bound - 1e-6).ceil().clamp(0.0, cost)
+    } else if lower.is_finite() && restrictions.is_empty() {
+        // Costs are integers; the slack covers HiGHS's tolerances.
+        (lower - (lower.abs() * 1e-9).max(1e-6)).ceil().clamp(0.0, cost)
     } else {
         0.0
     };
+    let proven = proven || (restrictions.is_empty() && bound >= cost);
     fixed.push(constraint!(form.purchase.cost.clone() <= cost + 0.5));
     // Section 6 on the grown fleet, the purchase's cost fixed.
     let mut best = cost_result.values;

@@ -22,12 +22,12 @@ pub(super) enum Start {
 /// first ones (alike nodes), and those are bought. Each planner run gets `time_limit`.
 pub(super) fn purchase_start(
     instance: &Instance<'_>,
-    form: &Formulation,
+    form: &std::sync::Arc<Formulation>,
     workload: &Workload,
     must: &[usize],
     fixed: &[good_lp::Constraint],
     time_limit: std::time::Duration,
-) -> Start {
+) -> (Start, Option<f64>) {
     let fleet = instance.fleet;
     let mut required = workload.clone();
     for (d, dep) in required.deployments.iter_mut().enumerate() {
@@ -69,6 +69,23 @@ pub(super) fn purchase_start(
         Err(_) => crate::greedy::place(&existing, &required),
     };
     let mut replicas = crate::greedy::place_around(&ordered, &required, &kept);
+    // The LP-guided purchase, where the LP finishes: the cheaper of the two starts wins.
+    let lp = super::capacity_guided::relax(form, instance, fixed, time_limit * 2);
+    if let Some(lp) = &lp
+        && let Some(weighted) = super::capacity_guided::absorbing(instance, &required)
+    {
+        let kept = match super::solve_unexplained(&existing, &weighted, &options) {
+            Ok(solved) => solved.plan.replicas,
+            Err(_) => crate::greedy::place(&existing, &weighted),
+        };
+        let deadline = std::time::Instant::now() + time_limit * 2;
+        if let Some(guided) = super::capacity_guided::guided_purchase(instance, &required, lp, &kept, deadline)
+            && (!all_placed(&replicas) || cost_of(instance, &guided) < cost_of(instance, &replicas))
+        {
+            replicas = guided;
+        }
+    }
+    let lp_cost = lp.map(|lp| lp.cost);
     if !all_placed(&replicas) {
         // What greedy could not buy for, and what no candidate can host (a node selector or a
         // GPU type no SKU offers), must be packed on the fleet as it is: the planner packs those
@@ -97,7 +114,7 @@ pub(super) fn purchase_start(
     }
     if !all_placed(&replicas) {
         let Ok(solved) = super::solve_unexplained(fleet, &required, &options) else {
-            return Start::Unknown;
+            return (Start::Unknown, lp_cost);
         };
         let proven = solved.plan.status == SolveStatus::Optimal && solved.stats.restrictions.is_empty();
         // Its replicas on the fleet as it is leave room where the first packing did not (for
@@ -114,7 +131,7 @@ pub(super) fn purchase_start(
             replicas = crate::greedy::place_around(&ordered, &required, &solved.plan.replicas);
         }
         if !all_placed(&replicas) {
-            return if proven { Start::Impossible } else { Start::Unknown };
+            return (if proven { Start::Impossible } else { Start::Unknown }, lp_cost);
         }
     }
     // Per SKU, the candidates greedy used, in fleet order, take the names of its first candidates.
@@ -148,7 +165,7 @@ pub(super) fn purchase_start(
         }
     }
     let Some(mut values) = super::start::from_replicas(instance, form, &replicas) else {
-        return Start::Unknown;
+        return (Start::Unknown, lp_cost);
     };
     for (class, k) in instance.classes.iter().zip(&form.purchase.bought) {
         if let Some(k) = k {
@@ -156,9 +173,9 @@ pub(super) fn purchase_start(
         }
     }
     if highs_run::satisfies(form, fixed, &values) {
-        Start::Found(values)
+        (Start::Found(values), lp_cost)
     } else {
-        Start::Unknown
+        (Start::Unknown, lp_cost)
     }
 }
 
@@ -256,4 +273,20 @@ pub fn autoscaler_purchase(
         short = left;
     }
     Some((cost, skus.iter().map(|s| s.name.clone()).zip(counts).collect()))
+}
+
+/// What the candidate nodes that `replicas` use cost.
+fn cost_of(instance: &Instance<'_>, replicas: &[crate::domain::PlacedReplica]) -> u64 {
+    let used: std::collections::BTreeSet<&str> = replicas
+        .iter()
+        .flat_map(|r| r.stages.iter().map(|s| s.node.as_str()))
+        .collect();
+    instance
+        .fleet
+        .nodes
+        .iter()
+        .zip(&instance.purchase)
+        .filter_map(|(node, p)| p.as_ref().filter(|_| used.contains(node.name.as_str())))
+        .map(|p| p.cost)
+        .sum()
 }

@@ -14,6 +14,7 @@ mod assign_shared;
 mod blocks;
 pub mod capacity;
 mod capacity_greedy;
+mod capacity_guided;
 pub(crate) mod chunks;
 pub(crate) mod columns;
 pub(crate) mod formulation;

@@ -1,0 +1,229 @@
+//! The LP-guided purchase: capacity planning's LP relaxation buys a fraction of a node here and
+//! there; rounded up per SKU, that purchase, packed greedily around the planner's packing of the
+//! fleet as it is, lands close to the LP's cost. Then nodes are given back one at a time while
+//! the demand still fits. HiGHS, lost among hundreds of alike candidate nodes, rarely improves
+//! on a start this good, and the LP's cost is the bound it is measured against.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use good_lp::Constraint;
+
+use super::highs_run::{self, HighsSettings, LevelOutcome, Starts};
+use super::{Formulation, Instance};
+use crate::domain::{Fleet, PlacedReplica, Workload};
+
+/// What the LP relaxation of the purchase says: its cost (a lower bound on every purchase) and
+/// the nodes it buys of each SKU, fractions included.
+pub(super) struct Relaxed {
+    pub cost: f64,
+    pub nodes_per_sku: BTreeMap<usize, f64>,
+}
+
+/// Solves the purchase's LP relaxation within `time_left`; `None` if it does not finish.
+pub(super) fn relax(
+    form: &std::sync::Arc<Formulation>,
+    instance: &Instance<'_>,
+    fixed: &[Constraint],
+    time_left: Duration,
+) -> Option<Relaxed> {
+    let settings = HighsSettings {
+        mip_rel_gap: 0.0,
+        verbose: false,
+        relaxed: true,
+    };
+    let starts = Starts {
+        hint: None,
+        fallback: None,
+    };
+    let result = highs_run::spawn_objective(
+        form,
+        form.purchase.cost.clone(),
+        false,
+        fixed,
+        starts,
+        time_left,
+        &settings,
+    )
+    .wait()
+    .ok()
+    .flatten()?;
+    if result.outcome != LevelOutcome::Optimal || result.values.len() != form.vars.len() {
+        return None;
+    }
+    let mut nodes_per_sku = BTreeMap::new();
+    for (class, k) in instance.classes.iter().zip(&form.purchase.bought) {
+        let (Some(k), Some(p)) = (k, instance.purchase[class.nodes[0]].as_ref()) else {
+            continue;
+        };
+        *nodes_per_sku.entry(p.sku).or_insert(0.0) += result.values[k.index].max(0.0);
+    }
+    Some(Relaxed {
+        cost: highs_run::evaluate(form, &form.purchase.cost, &result.values),
+        nodes_per_sku,
+    })
+}
+
+/// Replicas placing every required one: `kept` on the fleet as it is, the rest on bought nodes,
+/// at first the LP's nodes of each SKU rounded up, more where the planner cannot place it all,
+/// then fewer while it still can; `None` if no count within the candidates places it before
+/// `deadline`.
+pub(super) fn guided_purchase(
+    instance: &Instance<'_>,
+    required: &Workload,
+    lp: &Relaxed,
+    kept: &[PlacedReplica],
+    deadline: Instant,
+) -> Option<Vec<PlacedReplica>> {
+    let fleet = instance.fleet;
+    let mut per_sku: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (n, p) in instance.purchase.iter().enumerate() {
+        if let Some(p) = p {
+            per_sku.entry(p.sku).or_default().push(n);
+        }
+    }
+    let cost_of = |sku: usize| instance.purchase[per_sku[&sku][0]].as_ref().map_or(0, |p| p.cost);
+    // What the fleet as it is leaves, for the bought nodes alone; the fleet-wide reserves are
+    // already left free there.
+    let mut rest = required.clone();
+    rest.policy.reserve.fleet = 0;
+    rest.policy.reserve.per_type.clear();
+    let mut placed_before: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in kept {
+        *placed_before.entry(r.deployment.as_str()).or_insert(0) += 1;
+    }
+    for dep in &mut rest.deployments {
+        dep.replicas = dep
+            .replicas
+            .saturating_sub(placed_before.get(dep.name.as_str()).copied().unwrap_or(0));
+    }
+    let pack = |counts: &BTreeMap<usize, usize>| -> Option<Vec<PlacedReplica>> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        let bought = Fleet {
+            nodes: per_sku
+                .iter()
+                .flat_map(|(s, list)| list[..counts[s]].iter().map(|&n| fleet.nodes[n].clone()))
+                .collect(),
+        };
+        let options = super::SolveOptions {
+            time_limit: left.min(Duration::from_secs(5)),
+            mip_rel_gap: 0.0,
+            ..super::SolveOptions::default()
+        };
+        let solved = super::solve_unexplained(&bought, &rest, &options).ok()?;
+        let all = rest
+            .deployments
+            .iter()
+            .all(|dep| solved.plan.replicas.iter().filter(|r| r.deployment == dep.name).count() as u64 >= dep.replicas);
+        all.then_some(solved.plan.replicas)
+    };
+    let mut counts: BTreeMap<usize, usize> = per_sku
+        .iter()
+        .map(|(&s, nodes)| {
+            let frac = lp.nodes_per_sku.get(&s).copied().unwrap_or(0.0);
+            (s, ((frac - 1e-6).ceil().max(0.0) as usize).min(nodes.len()))
+        })
+        .collect();
+    // Short: a tenth more (at least one) of every SKU the LP buys, then of every SKU.
+    let mut on_bought = pack(&counts);
+    for widen in [false, false, false, true, true] {
+        if on_bought.is_some() || Instant::now() >= deadline {
+            break;
+        }
+        for (s, n) in counts.iter_mut() {
+            if widen || lp.nodes_per_sku.get(s).is_some_and(|&f| f > 1e-6) {
+                *n = (*n + (*n / 10).max(1)).min(per_sku[s].len());
+            }
+        }
+        on_bought = pack(&counts);
+    }
+    let mut on_bought = on_bought?;
+    // Give back nodes, dearest SKU first, while everything still fits.
+    let mut order: Vec<usize> = per_sku.keys().copied().collect();
+    order.sort_by_key(|&s| std::cmp::Reverse((cost_of(s), s)));
+    let mut trimmed = true;
+    while trimmed && Instant::now() < deadline {
+        trimmed = false;
+        for &s in &order {
+            let used = used_of_sku(fleet, &per_sku[&s], &on_bought);
+            if used == 0 {
+                continue;
+            }
+            let mut fewer = counts.clone();
+            fewer.insert(s, used - 1);
+            if let Some(tried) = pack(&fewer) {
+                counts = fewer;
+                on_bought = tried;
+                trimmed = true;
+            }
+        }
+    }
+    // One plan: the bought nodes' replicas numbered after the fleet's own.
+    let mut replicas = kept.to_vec();
+    for mut r in on_bought {
+        r.replica += placed_before.get(r.deployment.as_str()).copied().unwrap_or(0);
+        replicas.push(r);
+    }
+    Some(replicas)
+}
+
+/// How many of a SKU's candidates the replicas use.
+fn used_of_sku(fleet: &Fleet, candidates: &[usize], replicas: &[PlacedReplica]) -> usize {
+    let used: std::collections::BTreeSet<&str> = replicas
+        .iter()
+        .flat_map(|r| r.stages.iter().map(|s| s.node.as_str()))
+        .collect();
+    candidates
+        .iter()
+        .filter(|&&n| used.contains(fleet.nodes[n].name.as_str()))
+        .count()
+}
+
+/// `required` reweighted for packing the fleet as it is: a replica is worth what hosting it on
+/// bought nodes would cost at least (its fewest GPUs at the cheapest price per GPU of a SKU that
+/// can host it), and one that no SKU can host is worth more than all the others together, so the
+/// fleet keeps what is dearest to buy for. `None` where the sums would leave the range a double
+/// counts exactly.
+pub(super) fn absorbing(instance: &Instance<'_>, required: &Workload) -> Option<Workload> {
+    let fleet = instance.fleet;
+    let mut worth: Vec<Option<u64>> = vec![None; required.deployments.len()];
+    for option in &instance.options {
+        let dep = &required.deployments[option.deployment];
+        if dep.replicas == 0 {
+            continue;
+        }
+        for (n, p) in instance.purchase.iter().enumerate() {
+            let (Some(p), node) = (p, &fleet.nodes[n]) else {
+                continue;
+            };
+            let hosts = node.matches(&dep.node_selector)
+                && node
+                    .gpus
+                    .first()
+                    .is_some_and(|g| g.gpu_type == option.kind.gpu_type && g.memory_mib == option.kind.memory_mib);
+            if hosts {
+                let gpus = node.gpus.len().max(1) as u64;
+                let price = (p.cost.checked_mul(option.tp * option.pp)?).div_ceil(gpus).max(1);
+                let w = &mut worth[option.deployment];
+                *w = Some(w.map_or(price, |w| w.min(price)));
+            }
+        }
+    }
+    let hostable: u64 = required
+        .deployments
+        .iter()
+        .zip(&worth)
+        .filter_map(|(dep, w)| w.map(|w| w.checked_mul(dep.replicas)))
+        .try_fold(0u64, |sum, v| sum.checked_add(v?))?;
+    let unhostable = hostable.checked_add(1)?;
+    let mut weighted = required.clone();
+    let mut total = 0u64;
+    for (dep, w) in weighted.deployments.iter_mut().zip(&worth) {
+        dep.priority = w.unwrap_or(unhostable);
+        total = total.checked_add(dep.priority.checked_mul(dep.replicas)?)?;
+    }
+    (total < 1 << 50).then_some(weighted)
+}
