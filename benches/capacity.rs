@@ -84,11 +84,12 @@ fn report(gpus: u64, deployments: u64, percent: u64, limit: Duration) {
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
     eprintln!(
-        "{gpus} GPUs, demand +{percent}%: {:?}, cost {} (bound {}), {}, in {seconds:.1}s; autoscaler: {}",
+        "{gpus} GPUs, demand +{percent}%: {:?}, cost {} (bound {}), {}, purchase settled in {:.1}s, done in {seconds:.1}s; autoscaler: {}",
         c.status,
         c.cost,
         c.bound,
         bought.join(", "),
+        c.purchase_seconds,
         auto.map_or("stuck".to_string(), |(cost, _)| format!("{cost}"))
     );
 }

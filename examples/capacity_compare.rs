@@ -22,11 +22,12 @@ fn main() {
     )
     .expect("capacity");
     println!(
-        "fleetfit: {:?}, cost {} (bound {}), {:?}, {:.1}s",
+        "fleetfit: {:?}, cost {} (bound {}), {:?}, purchase settled in {:.1}s, plan done in {:.1}s",
         c.status,
         c.cost,
         c.bound,
         c.purchase.iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>(),
+        c.purchase_seconds,
         started.elapsed().as_secs_f64()
     );
     let started = std::time::Instant::now();

@@ -47,6 +47,9 @@ pub struct Capacity {
     /// Per SKU bought: what one node fewer of it would leave unplaced of the required demand,
     /// as (SKU, replicas left out per deployment), from a plan of the grown fleet without it.
     pub one_fewer: Vec<(String, Vec<(String, u64)>)>,
+    /// Seconds until the purchase was settled (proven, or the search stopped); section 6 on the
+    /// grown fleet takes the rest of the time.
+    pub purchase_seconds: f64,
 }
 
 /// Whether deployment `d` must be placed whole.
@@ -149,7 +152,8 @@ pub fn capacity(
     min_priority: Option<u64>,
     time_limit: Duration,
 ) -> Result<Capacity> {
-    let deadline = Instant::now() + time_limit;
+    let started = Instant::now();
+    let deadline = started + time_limit;
     let (grown, purchase, mut restrictions) = with_candidates(fleet, workload, skus, min_priority, skus_path)?;
     let view = planner_fleet(&grown, workload);
     let instance = Instance::with_purchase(&view, workload, purchase.clone());
@@ -193,7 +197,21 @@ pub fn capacity(
         Start::Impossible => return Ok(infeasible(&grown, workload, skus, &must, restrictions)),
         Start::Unknown => None,
     };
-    let cost_result = {
+    // The LP's cost, rounded up the safe way, bounds every purchase (costs are integers).
+    let lp_floor = lp_cost.map(|lp| (lp - (lp.abs() * 1e-9).max(1e-6)).ceil());
+    let start_proven = start.as_ref().zip(lp_floor).is_some_and(|(values, floor)| {
+        restrictions.is_empty() && highs_run::evaluate(&form, &form.purchase.cost, values).round() <= floor
+    });
+    let cost_result = if let (true, Some(values)) = (start_proven, &start) {
+        // The start costs what the LP does: proven, no search needed.
+        LevelResult {
+            outcome: LevelOutcome::Optimal,
+            values: values.clone(),
+            bound: lp_floor.unwrap_or(f64::NAN),
+            seconds: 0.0,
+            reported: f64::NAN,
+        }
+    } else {
         let starts = Starts {
             hint: start.as_deref(),
             fallback: start.as_deref(),
@@ -226,25 +244,24 @@ pub fn capacity(
             },
         }
     };
+    let purchase_seconds = started.elapsed().as_secs_f64();
     if cost_result.outcome == LevelOutcome::Infeasible {
         return Ok(infeasible(&grown, workload, skus, &must, restrictions));
     }
     let cost = highs_run::evaluate(&form, &form.purchase.cost, &cost_result.values).round();
     let proven = cost_result.outcome == LevelOutcome::Optimal && restrictions.is_empty();
     // HiGHS's bound, or the LP relaxation's where higher (HiGHS may stop before its root).
-    let lower = [cost_result.bound, lp_cost.unwrap_or(f64::NAN)]
-        .into_iter()
-        .filter(|b| b.is_finite())
-        .fold(f64::NAN, f64::max);
+    let highs_floor = cost_result.bound.is_finite().then(|| (cost_result.bound - 1e-6).ceil());
+    let lower = [highs_floor, lp_floor].into_iter().flatten().fold(f64::NAN, f64::max);
     let bound = if proven {
         cost
     } else if lower.is_finite() && restrictions.is_empty() {
-        // Costs are integers; the slack covers HiGHS's tolerances.
-        (lower - (lower.abs() * 1e-9).max(1e-6)).ceil().clamp(0.0, cost)
+        lower.clamp(0.0, cost)
     } else {
         0.0
     };
-    let proven = proven || (restrictions.is_empty() && bound >= cost);
+    // A stopped HiGHS may report its incumbent as the bound; only the LP's proves a purchase.
+    let proven = proven || (restrictions.is_empty() && lp_floor.is_some_and(|floor| floor >= cost));
     fixed.push(constraint!(form.purchase.cost.clone() <= cost + 0.5));
     // Section 6 on the grown fleet, the purchase's cost fixed.
     let mut best = cost_result.values;
@@ -310,6 +327,7 @@ pub fn capacity(
     let one_fewer = one_fewer(&final_fleet, workload, &counts, &must, deadline);
     Ok(Capacity {
         one_fewer,
+        purchase_seconds,
         status: if proven {
             CapacityStatus::Optimal
         } else {
@@ -381,6 +399,7 @@ fn infeasible(grown: &Fleet, workload: &Workload, skus: &[Sku], must: &[usize], 
         unplaced,
         restrictions,
         one_fewer: Vec::new(),
+        purchase_seconds: 0.0,
     }
 }
 

@@ -71,15 +71,10 @@ pub(super) fn purchase_start(
     let mut replicas = crate::greedy::place_around(&ordered, &required, &kept);
     // The LP-guided purchase, where the LP finishes: the cheaper of the two starts wins.
     let lp = super::capacity_guided::relax(form, instance, fixed, time_limit * 2);
-    if let Some(lp) = &lp
-        && let Some(weighted) = super::capacity_guided::absorbing(instance, &required)
-    {
-        let kept = match super::solve_unexplained(&existing, &weighted, &options) {
-            Ok(solved) => solved.plan.replicas,
-            Err(_) => crate::greedy::place(&existing, &weighted),
-        };
-        let deadline = std::time::Instant::now() + time_limit * 2;
-        if let Some(guided) = super::capacity_guided::guided_purchase(instance, &required, lp, &kept, deadline)
+    if let Some(lp) = &lp {
+        let deadline = std::time::Instant::now() + time_limit * 3;
+        if let Some(guided) =
+            super::capacity_guided::guided_purchase(instance, &existing, &required, lp, &options, deadline)
             && (!all_placed(&replicas) || cost_of(instance, &guided) < cost_of(instance, &replicas))
         {
             replicas = guided;

@@ -64,15 +64,17 @@ pub(super) fn relax(
     })
 }
 
-/// Replicas placing every required one: `kept` on the fleet as it is, the rest on bought nodes,
-/// at first the LP's nodes of each SKU rounded up, more where the planner cannot place it all,
-/// then fewer while it still can; `None` if no count within the candidates places it before
-/// `deadline`.
+/// Replicas placing every required one: part on the fleet as it is (`existing`, packed for what
+/// is dearest to buy for, see [`absorbing`]), the rest on bought nodes, at first the LP's nodes
+/// of each SKU rounded up, more where those cannot take it; then nodes are given back while
+/// everything still fits. `None` if nothing within the candidates works before
+/// `deadline`; each packing of the fleet gets `options`.
 pub(super) fn guided_purchase(
     instance: &Instance<'_>,
+    existing: &Fleet,
     required: &Workload,
     lp: &Relaxed,
-    kept: &[PlacedReplica],
+    options: &super::SolveOptions,
     deadline: Instant,
 ) -> Option<Vec<PlacedReplica>> {
     let fleet = instance.fleet;
@@ -83,43 +85,6 @@ pub(super) fn guided_purchase(
         }
     }
     let cost_of = |sku: usize| instance.purchase[per_sku[&sku][0]].as_ref().map_or(0, |p| p.cost);
-    // What the fleet as it is leaves, for the bought nodes alone; the fleet-wide reserves are
-    // already left free there.
-    let mut rest = required.clone();
-    rest.policy.reserve.fleet = 0;
-    rest.policy.reserve.per_type.clear();
-    let mut placed_before: BTreeMap<&str, u64> = BTreeMap::new();
-    for r in kept {
-        *placed_before.entry(r.deployment.as_str()).or_insert(0) += 1;
-    }
-    for dep in &mut rest.deployments {
-        dep.replicas = dep
-            .replicas
-            .saturating_sub(placed_before.get(dep.name.as_str()).copied().unwrap_or(0));
-    }
-    let pack = |counts: &BTreeMap<usize, usize>| -> Option<Vec<PlacedReplica>> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return None;
-        }
-        let bought = Fleet {
-            nodes: per_sku
-                .iter()
-                .flat_map(|(s, list)| list[..counts[s]].iter().map(|&n| fleet.nodes[n].clone()))
-                .collect(),
-        };
-        let options = super::SolveOptions {
-            time_limit: left.min(Duration::from_secs(5)),
-            mip_rel_gap: 0.0,
-            ..super::SolveOptions::default()
-        };
-        let solved = super::solve_unexplained(&bought, &rest, &options).ok()?;
-        let all = rest
-            .deployments
-            .iter()
-            .all(|dep| solved.plan.replicas.iter().filter(|r| r.deployment == dep.name).count() as u64 >= dep.replicas);
-        all.then_some(solved.plan.replicas)
-    };
     let mut counts: BTreeMap<usize, usize> = per_sku
         .iter()
         .map(|(&s, nodes)| {
@@ -127,10 +92,12 @@ pub(super) fn guided_purchase(
             (s, ((frac - 1e-6).ceil().max(0.0) as usize).min(nodes.len()))
         })
         .collect();
-    // Short: a tenth more (at least one) of every SKU the LP buys, then of every SKU.
-    let mut on_bought = pack(&counts);
+    let weighted = absorbing(instance, required)?;
+    let split = Split::new(existing, &weighted, required, options);
+    let mut on_bought = split.pack(fleet, &per_sku, &counts, deadline);
+    // Still short: a tenth more (at least one) of every SKU the LP buys, then of every SKU.
     for widen in [false, false, false, true, true] {
-        if on_bought.is_some() || Instant::now() >= deadline {
+        if on_bought.is_ok() || Instant::now() >= deadline {
             break;
         }
         for (s, n) in counts.iter_mut() {
@@ -138,9 +105,9 @@ pub(super) fn guided_purchase(
                 *n = (*n + (*n / 10).max(1)).min(per_sku[s].len());
             }
         }
-        on_bought = pack(&counts);
+        on_bought = split.pack(fleet, &per_sku, &counts, deadline);
     }
-    let mut on_bought = on_bought?;
+    let mut on_bought = on_bought.ok()?;
     // Give back nodes, dearest SKU first, while everything still fits.
     let mut order: Vec<usize> = per_sku.keys().copied().collect();
     order.sort_by_key(|&s| std::cmp::Reverse((cost_of(s), s)));
@@ -154,20 +121,99 @@ pub(super) fn guided_purchase(
             }
             let mut fewer = counts.clone();
             fewer.insert(s, used - 1);
-            if let Some(tried) = pack(&fewer) {
+            if let Ok(tried) = split.pack(fleet, &per_sku, &fewer, deadline) {
                 counts = fewer;
                 on_bought = tried;
                 trimmed = true;
             }
         }
     }
-    // One plan: the bought nodes' replicas numbered after the fleet's own.
-    let mut replicas = kept.to_vec();
-    for mut r in on_bought {
-        r.replica += placed_before.get(r.deployment.as_str()).copied().unwrap_or(0);
-        replicas.push(r);
+    Some(split.join(on_bought))
+}
+
+/// The fleet as it is, packed, and what it leaves for the bought nodes.
+struct Split {
+    kept: Vec<PlacedReplica>,
+    placed_before: BTreeMap<String, u64>,
+    /// The required demand the fleet leaves; its fleet-wide reserves are left free there.
+    rest: Workload,
+}
+
+impl Split {
+    /// Packs `existing` for `weighted` (the required demand, reweighted).
+    fn new(existing: &Fleet, weighted: &Workload, required: &Workload, options: &super::SolveOptions) -> Split {
+        let kept = match super::solve_unexplained(existing, weighted, options) {
+            Ok(solved) => solved.plan.replicas,
+            Err(_) => crate::greedy::place(existing, weighted),
+        };
+        let mut placed_before: BTreeMap<String, u64> = BTreeMap::new();
+        for r in &kept {
+            *placed_before.entry(r.deployment.clone()).or_insert(0) += 1;
+        }
+        let mut rest = required.clone();
+        rest.policy.reserve.fleet = 0;
+        rest.policy.reserve.per_type.clear();
+        for dep in &mut rest.deployments {
+            dep.replicas = dep
+                .replicas
+                .saturating_sub(placed_before.get(&dep.name).copied().unwrap_or(0));
+        }
+        Split {
+            kept,
+            placed_before,
+            rest,
+        }
     }
-    Some(replicas)
+
+    /// The rest planned on the first `counts[sku]` candidates of each SKU alone: its replicas, or
+    /// the deployments left short.
+    fn pack(
+        &self,
+        fleet: &Fleet,
+        per_sku: &BTreeMap<usize, Vec<usize>>,
+        counts: &BTreeMap<usize, usize>,
+        deadline: Instant,
+    ) -> Result<Vec<PlacedReplica>, Vec<usize>> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let bought = Fleet {
+            nodes: per_sku
+                .iter()
+                .flat_map(|(s, list)| list[..counts[s]].iter().map(|&n| fleet.nodes[n].clone()))
+                .collect(),
+        };
+        let options = super::SolveOptions {
+            time_limit: left.min(Duration::from_secs(5)),
+            mip_rel_gap: 0.0,
+            ..super::SolveOptions::default()
+        };
+        let short_of = |replicas: &[PlacedReplica]| -> Vec<usize> {
+            (0..self.rest.deployments.len())
+                .filter(|&d| {
+                    let dep = &self.rest.deployments[d];
+                    (replicas.iter().filter(|r| r.deployment == dep.name).count() as u64) < dep.replicas
+                })
+                .collect()
+        };
+        // Greedy packs empty alike nodes well and fast; the planner where it does not.
+        let mut replicas = crate::greedy::place(&bought, &self.rest);
+        let mut short = short_of(&replicas);
+        if !short.is_empty() && !left.is_zero() {
+            replicas = super::solve_unexplained(&bought, &self.rest, &options)
+                .map_or_else(|_| Vec::new(), |s| s.plan.replicas);
+            short = short_of(&replicas);
+        }
+        if short.is_empty() { Ok(replicas) } else { Err(short) }
+    }
+
+    /// One plan: the bought nodes' replicas numbered after the fleet's own.
+    fn join(self, on_bought: Vec<PlacedReplica>) -> Vec<PlacedReplica> {
+        let mut replicas = self.kept;
+        for mut r in on_bought {
+            r.replica += self.placed_before.get(&r.deployment).copied().unwrap_or(0);
+            replicas.push(r);
+        }
+        replicas
+    }
 }
 
 /// How many of a SKU's candidates the replicas use.
