@@ -59,7 +59,7 @@ pub(super) fn required(workload: &Workload, d: usize, min_priority: Option<u64>)
 }
 
 /// The fleet plus candidate nodes, and which of its nodes are candidates.
-fn with_candidates(
+pub(super) fn with_candidates(
     fleet: &Fleet,
     workload: &Workload,
     skus: &[Sku],
@@ -187,7 +187,14 @@ pub fn capacity(
         };
         highs_run::spawn_objective(&form, objective, maximise, fixed, starts, left(), &settings).wait()
     };
-    let no_plan = || Error::Solver("the capacity model did not finish within the time limit".into());
+    let no_plan = || {
+        Error::Solver(format!(
+            "no purchase placing every required replica was found within the time limit ({:.0} s), \
+             nor a proof that none exists; raise --time-limit, or let low priorities fill what is \
+             left with --min-priority",
+            time_limit.as_secs_f64()
+        ))
+    };
     // HiGHS alone may find no purchase at all on a large fleet: the start search's is its start
     // and the answer if it finds nothing better in time.
     super::progress::phase("greedy purchase");
@@ -228,11 +235,14 @@ pub fn capacity(
             budget,
             &settings,
         )
-        .wait()?
+        .wait()
         {
-            Some(result) => result,
-            // HiGHS ran past the deadline: the greedy purchase stands, unproven.
-            None => match &start {
+            Ok(Some(result)) => result,
+            // HiGHS found no purchase and none came before it.
+            Err(Error::Solver(_)) if start.is_none() => return Err(no_plan()),
+            Err(e) => return Err(e),
+            // HiGHS ran past the deadline: the start's purchase stands, unproven.
+            Ok(None) => match &start {
                 Some(values) => LevelResult {
                     outcome: LevelOutcome::Stopped,
                     values: values.clone(),

@@ -64,11 +64,10 @@ pub(super) fn relax(
     })
 }
 
-/// Replicas placing every required one: part on the fleet as it is (`existing`, packed for what
-/// is dearest to buy for, see [`absorbing`]), the rest on bought nodes, at first the LP's nodes
-/// of each SKU rounded up, more where those cannot take it; then nodes are given back while
-/// everything still fits. `None` if nothing within the candidates works before
-/// `deadline`; each packing of the fleet gets `options`.
+/// Replicas placing every required one: part on the fleet as it is (`existing`), the rest on
+/// bought nodes (see [`buy_around`]), the cheapest of three packings of the fleet: for what is
+/// dearest to buy for ([`absorbing`]), the same with spread replicas priced as whole nodes, and
+/// by priority. `None` if none works before `deadline`; each packing gets `options`.
 pub(super) fn guided_purchase(
     instance: &Instance<'_>,
     existing: &Fleet,
@@ -77,13 +76,54 @@ pub(super) fn guided_purchase(
     options: &super::SolveOptions,
     deadline: Instant,
 ) -> Option<Vec<PlacedReplica>> {
-    let fleet = instance.fleet;
     let mut per_sku: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (n, p) in instance.purchase.iter().enumerate() {
         if let Some(p) = p {
             per_sku.entry(p.sku).or_default().push(n);
         }
     }
+    let weightings = [
+        absorbing(instance, required, false),
+        absorbing(instance, required, true),
+        Some(required.clone()),
+    ];
+    let mut best: Option<(u64, Vec<PlacedReplica>)> = None;
+    for weighted in weightings.iter().flatten() {
+        if Instant::now() >= deadline {
+            break;
+        }
+        let split = Split::new(existing, weighted, required, options);
+        let Some(on_bought) = buy_around(instance, &per_sku, &split, lp, deadline) else {
+            continue;
+        };
+        let cost: u64 = per_sku
+            .values()
+            .map(|list| {
+                let cost = instance.purchase[list[0]].as_ref().map_or(0, |p| p.cost);
+                cost * used_of_sku(instance.fleet, list, &on_bought) as u64
+            })
+            .sum();
+        if best.as_ref().is_none_or(|b| cost < b.0) {
+            best = Some((cost, split.join(on_bought)));
+        }
+        if cost as f64 <= lp.cost.ceil() {
+            break; // no purchase costs less than the LP's
+        }
+    }
+    best.map(|(_, replicas)| replicas)
+}
+
+/// What `split` leaves, on bought nodes: at first the LP's nodes of each SKU rounded up, more
+/// where those cannot take it; then nodes are given back, dearest SKU first, while everything
+/// still fits.
+fn buy_around(
+    instance: &Instance<'_>,
+    per_sku: &BTreeMap<usize, Vec<usize>>,
+    split: &Split,
+    lp: &Relaxed,
+    deadline: Instant,
+) -> Option<Vec<PlacedReplica>> {
+    let fleet = instance.fleet;
     let cost_of = |sku: usize| instance.purchase[per_sku[&sku][0]].as_ref().map_or(0, |p| p.cost);
     let mut counts: BTreeMap<usize, usize> = per_sku
         .iter()
@@ -92,10 +132,8 @@ pub(super) fn guided_purchase(
             (s, ((frac - 1e-6).ceil().max(0.0) as usize).min(nodes.len()))
         })
         .collect();
-    let weighted = absorbing(instance, required)?;
-    let split = Split::new(existing, &weighted, required, options);
-    let mut on_bought = split.pack(fleet, &per_sku, &counts, deadline);
-    // Still short: a tenth more (at least one) of every SKU the LP buys, then of every SKU.
+    let mut on_bought = split.pack(fleet, per_sku, &counts, deadline);
+    // Short: a tenth more (at least one) of every SKU the LP buys, then of every SKU.
     for widen in [false, false, false, true, true] {
         if on_bought.is_ok() || Instant::now() >= deadline {
             break;
@@ -105,10 +143,9 @@ pub(super) fn guided_purchase(
                 *n = (*n + (*n / 10).max(1)).min(per_sku[s].len());
             }
         }
-        on_bought = split.pack(fleet, &per_sku, &counts, deadline);
+        on_bought = split.pack(fleet, per_sku, &counts, deadline);
     }
     let mut on_bought = on_bought.ok()?;
-    // Give back nodes, dearest SKU first, while everything still fits.
     let mut order: Vec<usize> = per_sku.keys().copied().collect();
     order.sort_by_key(|&s| std::cmp::Reverse((cost_of(s), s)));
     let mut trimmed = true;
@@ -121,14 +158,14 @@ pub(super) fn guided_purchase(
             }
             let mut fewer = counts.clone();
             fewer.insert(s, used - 1);
-            if let Ok(tried) = split.pack(fleet, &per_sku, &fewer, deadline) {
+            if let Ok(tried) = split.pack(fleet, per_sku, &fewer, deadline) {
                 counts = fewer;
                 on_bought = tried;
                 trimmed = true;
             }
         }
     }
-    Some(split.join(on_bought))
+    Some(on_bought)
 }
 
 /// The fleet as it is, packed, and what it leaves for the bought nodes.
@@ -233,7 +270,7 @@ fn used_of_sku(fleet: &Fleet, candidates: &[usize], replicas: &[PlacedReplica]) 
 /// can host it), and one that no SKU can host is worth more than all the others together, so the
 /// fleet keeps what is dearest to buy for. `None` where the sums would leave the range a double
 /// counts exactly.
-pub(super) fn absorbing(instance: &Instance<'_>, required: &Workload) -> Option<Workload> {
+pub(super) fn absorbing(instance: &Instance<'_>, required: &Workload, spread_whole: bool) -> Option<Workload> {
     let fleet = instance.fleet;
     let mut worth: Vec<Option<u64>> = vec![None; required.deployments.len()];
     for option in &instance.options {
@@ -251,7 +288,12 @@ pub(super) fn absorbing(instance: &Instance<'_>, required: &Workload) -> Option<
                     .first()
                     .is_some_and(|g| g.gpu_type == option.kind.gpu_type && g.memory_mib == option.kind.memory_mib);
             if hosts {
-                let gpus = node.gpus.len().max(1) as u64;
+                // Whole nodes for a spread replica: its nodes take no other replica of it.
+                let gpus = if spread_whole && dep.spread {
+                    option.tp
+                } else {
+                    node.gpus.len().max(1) as u64
+                };
                 let price = (p.cost.checked_mul(option.tp * option.pp)?).div_ceil(gpus).max(1);
                 let w = &mut worth[option.deployment];
                 *w = Some(w.map_or(price, |w| w.min(price)));
@@ -272,4 +314,93 @@ pub(super) fn absorbing(instance: &Instance<'_>, required: &Workload) -> Option<
         total = total.checked_add(dep.priority.checked_mul(dep.replicas)?)?;
     }
     (total < 1 << 50).then_some(weighted)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use good_lp::constraint;
+
+    use crate::domain::{SolveStatus, make_plan};
+    use crate::formats::skus_file::Sku;
+    use crate::solver::planner_fleet;
+    use crate::synth::GenSpec;
+
+    fn sku(name: &str, gpu_type: &str, gpu_count: u32, memory_mib: u64, cost: u64) -> Sku {
+        Sku {
+            name: name.into(),
+            gpu_type: gpu_type.into(),
+            gpu_count,
+            memory_mib,
+            cost,
+            max: Some(16),
+            labels: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_guided_purchase_places_all_within_the_rules_at_no_less_than_the_lp() {
+        let spec = GenSpec {
+            gpus: 256,
+            deployments: 16,
+            seed: 1,
+            tight: false,
+        };
+        let (fleet, mut workload) = crate::synth::generated(&spec);
+        for d in &mut workload.deployments {
+            d.replicas = (d.replicas * 5).div_ceil(2);
+            d.node_selector.clear();
+        }
+        let skus = [
+            sku("a100", "A100-SXM4-80GB", 8, 81920, 150_000),
+            sku("l40s", "L40S", 4, 46068, 60_000),
+        ];
+        let path = std::path::Path::new("skus.yaml");
+        let (grown, purchase, _) =
+            crate::solver::capacity::with_candidates(&fleet, &workload, &skus, None, path).unwrap();
+        let view = planner_fleet(&grown, &workload);
+        let instance = Instance::with_purchase(&view, &workload, purchase);
+        let form = Arc::new(Formulation::build(&instance));
+        let fixed: Vec<Constraint> = (0..workload.deployments.len())
+            .map(|d| constraint!(form.placed[d].clone() >= workload.deployments[d].replicas as f64))
+            .collect();
+        let lp = relax(&form, &instance, &fixed, Duration::from_secs(60)).expect("the LP finishes");
+        assert!(lp.cost > 0.0, "demand x2.5 does not fit the fleet as it is");
+        let existing = Fleet {
+            nodes: (0..view.nodes.len())
+                .filter(|&n| instance.purchase[n].is_none())
+                .map(|n| view.nodes[n].clone())
+                .collect(),
+        };
+        let options = crate::solver::SolveOptions {
+            time_limit: Duration::from_secs(10),
+            mip_rel_gap: 0.005,
+            ..Default::default()
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let replicas = guided_purchase(&instance, &existing, &workload, &lp, &options, deadline).expect("a purchase");
+        for dep in &workload.deployments {
+            let got = replicas.iter().filter(|r| r.deployment == dep.name).count() as u64;
+            assert_eq!(got, dep.replicas, "{}", dep.name);
+        }
+        let plan = make_plan(&view, &workload, replicas.clone(), SolveStatus::TimeLimit, None);
+        assert_eq!(crate::check::check(&view, &workload, &plan), Vec::new());
+        let used: std::collections::BTreeSet<&str> = replicas
+            .iter()
+            .flat_map(|r| r.stages.iter().map(|s| s.node.as_str()))
+            .collect();
+        let cost: u64 = view
+            .nodes
+            .iter()
+            .zip(&instance.purchase)
+            .filter(|(node, _)| used.contains(node.name.as_str()))
+            .filter_map(|(_, p)| p.as_ref().map(|p| p.cost))
+            .sum();
+        assert!(cost as f64 >= lp.cost - 1e-6, "{cost} below the LP's {}", lp.cost);
+        let (auto, _) =
+            crate::solver::capacity::autoscaler_purchase(&fleet, &workload, &skus, None).expect("the autoscaler buys");
+        assert!(cost <= auto, "{cost} dearer than the autoscaler's {auto}");
+    }
 }
