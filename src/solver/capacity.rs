@@ -153,7 +153,9 @@ pub fn capacity(
     time_limit: Duration,
 ) -> Result<Capacity> {
     let started = Instant::now();
-    let deadline = started + time_limit;
+    // The searches stop a little early, so that assigning GPUs, checking the plan and writing
+    // it fit in the time limit too.
+    let deadline = started + time_limit - (time_limit / 50).min(Duration::from_secs(2));
     let (grown, purchase, mut restrictions) = with_candidates(fleet, workload, skus, min_priority, skus_path)?;
     let view = planner_fleet(&grown, workload);
     let instance = Instance::with_purchase(&view, workload, purchase.clone());
