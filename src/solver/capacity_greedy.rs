@@ -64,13 +64,15 @@ pub(super) fn purchase_start(
     };
     // The fleet as it is first (greedy alone packs it loosely and buys too much), then greedy
     // over the candidates, cheapest per GPU first.
+    // The LP relaxation of the purchase solves on HiGHS's thread while the planner packs.
+    let lp = super::capacity_guided::spawn_relax(form, fixed, time_limit * 2);
     let kept = match super::solve_unexplained(&existing, &required, &options) {
         Ok(solved) => solved.plan.replicas,
         Err(_) => crate::greedy::place(&existing, &required),
     };
     let mut replicas = crate::greedy::place_around(&ordered, &required, &kept);
     // The LP-guided purchase, where the LP finishes: the cheaper of the two starts wins.
-    let lp = super::capacity_guided::relax(form, instance, fixed, time_limit * 2);
+    let lp = super::capacity_guided::relaxed(lp, form, instance);
     if let Some(lp) = &lp {
         let deadline = std::time::Instant::now() + time_limit * 3;
         if let Some(guided) =

@@ -5,6 +5,7 @@
 //! on a start this good, and the LP's cost is the bound it is measured against.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use good_lp::Constraint;
@@ -20,13 +21,9 @@ pub(super) struct Relaxed {
     pub nodes_per_sku: BTreeMap<usize, f64>,
 }
 
-/// Solves the purchase's LP relaxation within `time_left`; `None` if it does not finish.
-pub(super) fn relax(
-    form: &std::sync::Arc<Formulation>,
-    instance: &Instance<'_>,
-    fixed: &[Constraint],
-    time_left: Duration,
-) -> Option<Relaxed> {
+/// Starts solving the purchase's LP relaxation, within `time_left`, on HiGHS's worker thread:
+/// the caller packs the fleet meanwhile, then reads it with [`relaxed`].
+pub(super) fn spawn_relax(form: &Arc<Formulation>, fixed: &[Constraint], time_left: Duration) -> highs_run::Pending {
     let settings = HighsSettings {
         mip_rel_gap: 0.0,
         verbose: false,
@@ -36,7 +33,7 @@ pub(super) fn relax(
         hint: None,
         fallback: None,
     };
-    let result = highs_run::spawn_objective(
+    highs_run::spawn_objective(
         form,
         form.purchase.cost.clone(),
         false,
@@ -45,9 +42,11 @@ pub(super) fn relax(
         time_left,
         &settings,
     )
-    .wait()
-    .ok()
-    .flatten()?;
+}
+
+/// The LP relaxation's answer; `None` if it did not finish.
+pub(super) fn relaxed(pending: highs_run::Pending, form: &Formulation, instance: &Instance<'_>) -> Option<Relaxed> {
+    let result = pending.wait().ok().flatten()?;
     if result.outcome != LevelOutcome::Optimal || result.values.len() != form.vars.len() {
         return None;
     }
@@ -318,8 +317,6 @@ pub(super) fn absorbing(instance: &Instance<'_>, required: &Workload, spread_who
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use good_lp::constraint;
 
@@ -366,7 +363,8 @@ mod tests {
         let fixed: Vec<Constraint> = (0..workload.deployments.len())
             .map(|d| constraint!(form.placed[d].clone() >= workload.deployments[d].replicas as f64))
             .collect();
-        let lp = relax(&form, &instance, &fixed, Duration::from_secs(60)).expect("the LP finishes");
+        let lp =
+            relaxed(spawn_relax(&form, &fixed, Duration::from_secs(60)), &form, &instance).expect("the LP finishes");
         assert!(lp.cost > 0.0, "demand x2.5 does not fit the fleet as it is");
         let existing = Fleet {
             nodes: (0..view.nodes.len())
