@@ -1,0 +1,421 @@
+//! The level loop behind [`super::solve`]: the heuristic plans (greedy, LP-guided, the local
+//! search beside HiGHS), then section 6's three levels with HiGHS, each fixing the one before,
+//! the bound of level 1, and the plan checked before it is returned.
+
+use std::time::Instant;
+
+use good_lp::constraint;
+
+use super::heuristic::{self, greedy_floor, placed_value, plan_key};
+use super::highs_run::{self, HighsSettings, LevelOutcome, LevelResult, Starts};
+use super::relax::{level_one_bound, relax};
+use super::{
+    Formulation, Instance, LevelStats, SolveOptions, SolveStats, Solved, assign, checked, local_search, merge,
+    planner_fleet, progress, start,
+};
+use crate::domain::{Fleet, SolveStatus, Workload, make_plan};
+use crate::error::Result;
+
+/// Section 6's levels, in order.
+const LEVEL_NAMES: [&str; 3] = ["placed_value", "quantization_penalty", "gpus_used"];
+
+/// [`solve`] without `reasons` on the unplaced entries.
+pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Result<Solved> {
+    let started = Instant::now();
+    let deadline = started + options.time_limit;
+    let view = planner_fleet(fleet, workload);
+    let fleet = &view;
+    // A start that obeys the rules keeps its replicas; greedy fills in what it leaves.
+    let filled = options.start.as_ref().and_then(|start| {
+        let kept = make_plan(fleet, workload, start.clone(), SolveStatus::TimeLimit, None);
+        if !crate::check::check(fleet, workload, &kept).is_empty() {
+            return None;
+        }
+        let filled = crate::greedy::place_around(fleet, workload, start);
+        let plan = make_plan(fleet, workload, filled.clone(), SolveStatus::TimeLimit, None);
+        crate::check::check(fleet, workload, &plan)
+            .is_empty()
+            .then_some((filled, plan))
+    });
+    // A filled start that reaches a known optimum on every level is this instance's optimum.
+    if let (Some((replicas, plan)), Some(known)) = (&filled, options.known_bound)
+        && let (Some(q), Some(g)) = (known.quantization_penalty, known.gpus_used)
+        && plan_key(plan) == (known.placed_value, std::cmp::Reverse(q), std::cmp::Reverse(g))
+    {
+        let mut stats = SolveStats::default();
+        for (i, name) in LEVEL_NAMES.into_iter().enumerate() {
+            let value = known.level(i).unwrap_or_default();
+            stats.levels.push(LevelStats {
+                name,
+                value,
+                bound: value,
+                proven: true,
+                seconds: 0.0,
+            });
+        }
+        let bound = Some(known.placed_value as f64);
+        let plan = make_plan(fleet, workload, replicas.clone(), SolveStatus::Optimal, bound);
+        stats.total_seconds = started.elapsed().as_secs_f64();
+        checked(fleet, workload, &plan)?;
+        return Ok(Solved { plan, stats });
+    }
+    // The greedy plan first: where it alone takes the whole time limit (the largest fleets), it
+    // is the answer, and no model is built.
+    let mut plain_greedy = filled.is_none().then(|| {
+        progress::phase("greedy start");
+        crate::greedy::place(fleet, workload)
+    });
+    if let Some(replicas) = &plain_greedy
+        && Instant::now() >= deadline
+    {
+        return greedy_floor(fleet, workload, options, replicas, None, started);
+    }
+    // Assigning GPUs, checking and writing the plan cost up to three times what the greedy plan
+    // did (100,000 GPUs: 2.4 s, then 6 s): the search stops that much before the limit, so that
+    // the limit bounds the whole run.
+    let deadline = deadline
+        .checked_sub(started.elapsed() * 3)
+        .unwrap_or(started)
+        .max(started);
+    let instance = Instance::new(fleet, workload);
+    let restricted = !instance.restrictions.is_empty();
+    if options.verbose {
+        for why in &instance.restrictions {
+            eprintln!("fleetfit: not claiming optimality: {why}");
+        }
+    }
+    let form = std::sync::Arc::new(Formulation::build(&instance));
+    // Out of time once the model is built: the greedy plan is the answer.
+    if let Some(replicas) = &plain_greedy
+        && Instant::now() >= deadline
+    {
+        return greedy_floor(fleet, workload, options, replicas, None, started);
+    }
+    let mut stats = SolveStats {
+        restrictions: instance.restrictions.clone(),
+        variables: form.vars.len(),
+        rows: form.rows.len(),
+        node_classes: instance.classes.len(),
+        counted_nodes: instance
+            .classes
+            .iter()
+            .filter(|c| c.nodes.len() > 1)
+            .map(|c| c.nodes.len())
+            .sum(),
+        build_seconds: started.elapsed().as_secs_f64(),
+        ..SolveStats::default()
+    };
+    let settings = HighsSettings {
+        mip_rel_gap: options.mip_rel_gap,
+        verbose: options.verbose,
+        relaxed: false,
+    };
+
+    let levels: [(&'static str, &good_lp::Expression, bool); 3] = [
+        (LEVEL_NAMES[0], &form.placed_value, true),
+        (LEVEL_NAMES[1], &form.quantization_penalty, false),
+        (LEVEL_NAMES[2], &form.gpus_used, false),
+    ];
+    // A filled start that reaches a known bound on level 1 is level 1's answer: no LP needed.
+    let start_reaches_bound = filled
+        .as_ref()
+        .zip(options.known_bound)
+        .is_some_and(|((_, plan), known)| !restricted && plan.objective.placed_value >= known.placed_value);
+    // The greedy plan: a hint for level 1, and the floor if the solve stops early. Where the LP of
+    // the relaxed instance solves in time, greedy first places the shapes the LP chose; the better
+    // of the two is the hint and the floor, and the LP's value bounds level 1.
+    let mut greedy = match &filled {
+        Some((replicas, _)) if start_reaches_bound => replicas.clone(),
+        _ => plain_greedy.take().unwrap_or_else(|| {
+            progress::phase("greedy start");
+            crate::greedy::place(fleet, workload)
+        }),
+    };
+    // A restricted model's LP bounds only its own plans, so it neither bounds nor proves.
+    let relaxation = if restricted || start_reaches_bound {
+        None
+    } else {
+        progress::phase("LP relaxation");
+        let merged = merge::for_relaxation(fleet, workload);
+        let relaxed = Instance::relaxed(&merged, workload);
+        let relaxed_form = std::sync::Arc::new(Formulation::build(&relaxed));
+        relax(&relaxed, &relaxed_form, deadline, &settings)?
+    };
+    // A filled start already within the gap of the LP bound (or at it) needs no guided greedy.
+    let start_suffices = filled.as_ref().zip(relaxation.as_ref()).is_some_and(|((_, plan), lp)| {
+        let bound = (lp.value + 1e-6).floor();
+        let value = plan.objective.placed_value as f64;
+        value >= bound || (bound - value) / bound.max(1.0) <= options.mip_rel_gap
+    });
+    if let Some(lp) = relaxation.as_ref().filter(|_| !start_suffices) {
+        let guided = heuristic::guided_greedy(fleet, workload, lp, started, deadline, options.verbose, &greedy);
+        if placed_value(workload, &guided) > placed_value(workload, &greedy) {
+            greedy = guided;
+        }
+    }
+    if let Some((replicas, theirs)) = &filled {
+        let ours = make_plan(fleet, workload, greedy.clone(), SolveStatus::TimeLimit, None);
+        if plan_key(theirs) > plan_key(&ours) {
+            greedy = replicas.clone();
+        }
+    }
+    // Handing the model to HiGHS and its presolve cost a few times what building it did: with
+    // less time left than that, HiGHS cannot run, and the greedy plan stands with the LP's bound.
+    if deadline.saturating_duration_since(Instant::now()).as_secs_f64() < 3.0 * stats.build_seconds {
+        let lp = relaxation.as_ref().map(|lp| lp.value);
+        return greedy_floor(fleet, workload, options, &greedy, lp, started);
+    }
+    let mut hint = start::from_replicas(&instance, &form, &greedy);
+    let mut greedy_value = placed_value(workload, &greedy) as f64;
+    // Placing nothing obeys every rule: a start that guarantees a plan under any time limit.
+    let mut best: Vec<f64> = vec![0.0; form.vars.len()];
+    let mut fixed = Vec::new();
+    let mut level1_bound = None;
+    let mut all_proven = !restricted;
+    // Level 1 without a MIP: the heuristic plan already reaches a proven bound (the relaxed LP's,
+    // or one known from elsewhere), or with `--gap` it is within the gap of the LP bound. Levels
+    // 2 and 3 then start from it when the model expresses it whole.
+    let lp_floor = relaxation.as_ref().map(|lp| (lp.value + 1e-6).floor());
+    // (Values recomputed from HiGHS's columns may sit a rounding error below an integer.)
+    let reaches_proven_bound = |value: f64| {
+        !restricted
+            && (lp_floor.is_some_and(|b| value >= b - 1e-6)
+                || options
+                    .known_bound
+                    .is_some_and(|b| value >= b.placed_value as f64 - 1e-6))
+    };
+    let reaches_bound = reaches_proven_bound(greedy_value);
+    let within_gap = lp_floor.filter(|&bound| {
+        options.mip_rel_gap > 0.0 && greedy_value < bound && (bound - greedy_value) / bound <= options.mip_rel_gap
+    });
+    // The shortcut needs the heuristic plan written in the model's columns, so that levels 2 and
+    // 3 can start from it; where the model cannot express it whole, a proven bound is reached
+    // by the MIP instead (quickly: it has the bound), and only `--gap` keeps the plan as it is.
+    let expressible = hint
+        .as_deref()
+        .is_some_and(|h| (form.level_value(0, h) - greedy_value).abs() < 0.5);
+    let reaches_bound = reaches_bound && expressible;
+    let mut first_level = 0;
+    if reaches_bound || within_gap.is_some() {
+        let bound = if reaches_bound {
+            greedy_value
+        } else {
+            within_gap.unwrap_or(greedy_value)
+        };
+        all_proven &= reaches_bound;
+        level1_bound = Some(level_one_bound(
+            &instance,
+            f64::NAN,
+            Some(bound),
+            greedy_value,
+            reaches_bound,
+        ));
+        stats.levels.push(LevelStats {
+            name: "placed_value",
+            value: greedy_value,
+            bound,
+            proven: reaches_bound,
+            seconds: 0.0,
+        });
+        match hint.as_deref() {
+            Some(h) if (form.level_value(0, h) - greedy_value).abs() < 0.5 => {
+                best = h.to_vec();
+                fixed.push(constraint!(form.placed_value.clone() >= greedy_value - 0.5));
+                first_level = 1;
+            }
+            _ => {
+                // The model cannot express the plan whole: it stands, levels 2 and 3 unsolved.
+                all_proven = false;
+                first_level = 3;
+            }
+        }
+    }
+    for (i, &(name, objective, maximise)) in levels.iter().enumerate().skip(first_level) {
+        let time_left = deadline.saturating_duration_since(Instant::now());
+        // Out of time: HiGHS would only build its copy of the model.
+        if time_left.is_zero() {
+            all_proven = false;
+            break;
+        }
+        // With `--gap`, speed was asked for: levels 2 and 3 stop at the same gap and get at most
+        // a tenth of the time limit each.
+        let gap = options.mip_rel_gap;
+        let time_left = if i > 0 && gap > 0.0 {
+            time_left.min(options.time_limit / 10)
+        } else if i == 0 && expressible {
+            // HiGHS's root node does not look at the clock between its LP solves and cut rounds
+            // (4,096 GPUs: 31 s of them whatever the limit): level 1 is waited for at most this
+            // share, so that levels 2 and 3 can still start from the heuristic plan.
+            time_left.mul_f64(LEVEL_ONE_WAIT_SHARE)
+        } else {
+            time_left
+        };
+        // Levels 2 and 3 never go below 0, nor below a known optimum that every level before
+        // reached: a start there is already optimal.
+        let start_value = form.level_value(i, &best);
+        let reached_known = options.known_bound.is_some_and(|known| {
+            known.level(i) == Some(start_value)
+                && stats
+                    .levels
+                    .iter()
+                    .enumerate()
+                    .all(|(j, l)| known.level(j) == Some(l.value))
+        });
+        let result = if !maximise && (start_value == 0.0 || reached_known) {
+            LevelResult {
+                outcome: LevelOutcome::Optimal,
+                values: best.clone(),
+                bound: start_value,
+                seconds: 0.0,
+                reported: start_value,
+            }
+        } else {
+            let starts = Starts {
+                hint: if i == 0 { hint.as_deref() } else { None },
+                fallback: Some(&best),
+            };
+            let settings = HighsSettings {
+                mip_rel_gap: gap,
+                ..settings.clone()
+            };
+            progress::phase(&format!("level {} of 3 ({})", i + 1, name.replace('_', " ")));
+            let answer = if i == 0 && expressible && local_search::pays_on(fleet) {
+                // While HiGHS works on level 1, the local search improves the heuristic plan.
+                let mut pending = highs_run::spawn_level(&form, i, &fixed, starts, time_left, &settings);
+                if let Some(better) = local_search::beside(&instance, &form, &greedy, || pending.is_over()) {
+                    if options.verbose {
+                        eprintln!("fleetfit: local search {greedy_value} -> {}", better.value);
+                    }
+                    (greedy, greedy_value, hint) = (better.replicas, better.value, Some(better.columns));
+                }
+                pending.wait()?
+            } else {
+                highs_run::spawn_level(&form, i, &fixed, starts, time_left, &settings).wait()?
+            };
+            // HiGHS ran past the wait on level 1, or the local search placed more than HiGHS's
+            // answer: the heuristic plan is level 1's answer, and levels 2 and 3 start from it.
+            let heuristic_answers = i == 0
+                && expressible
+                && answer
+                    .as_ref()
+                    .is_none_or(|r| form.level_value(0, &r.values) < greedy_value - 0.5);
+            if heuristic_answers {
+                let highs_bound = answer.as_ref().map_or(f64::NAN, |r| r.bound);
+                // HiGHS proved less than a checked plan places: the proof was wrong.
+                if answer.as_ref().is_some_and(|r| r.outcome == LevelOutcome::Optimal) && gap == 0.0 && !restricted {
+                    stats.proof_contradicted = true;
+                }
+                let proven = reaches_proven_bound(greedy_value);
+                all_proven &= proven;
+                let lp_bound = relaxation.as_ref().map(|lp| lp.value);
+                let highs_bound = if restricted { f64::NAN } else { highs_bound };
+                let bound = level_one_bound(&instance, highs_bound, lp_bound, greedy_value, proven);
+                level1_bound = Some(capped_by_known(options, bound, greedy_value));
+                stats.levels.push(LevelStats {
+                    name,
+                    value: greedy_value,
+                    bound,
+                    proven,
+                    seconds: answer.as_ref().map_or(time_left.as_secs_f64(), |r| r.seconds),
+                });
+                if let Some(h) = hint.as_deref() {
+                    best = h.to_vec();
+                }
+                fixed.push(constraint!(form.placed_value.clone() >= greedy_value - 0.5));
+                continue;
+            }
+            match answer {
+                Some(result) if result.outcome != LevelOutcome::Infeasible => result,
+                // HiGHS ran past our deadline (or, against every row's design, found nothing):
+                // keep what we have, stop here.
+                _ => {
+                    all_proven = false;
+                    break;
+                }
+            }
+        };
+        // The level's value is recomputed from the returned columns, never taken from HiGHS.
+        let value = form.level_value(i, &result.values);
+
+        let reaches_lp = i == 0 && reaches_proven_bound(value);
+        let bound_closes = (result.bound - value).abs() < 1.0 - 1e-6;
+        let proven =
+            !restricted && (reaches_lp || result.outcome == LevelOutcome::Optimal && (gap == 0.0 || bound_closes));
+        if i == 0 {
+            let lp_bound = relaxation.as_ref().map(|lp| lp.value);
+            let highs_bound = if restricted { f64::NAN } else { result.bound };
+            let bound = level_one_bound(&instance, highs_bound, lp_bound, value, proven);
+            level1_bound = Some(capped_by_known(options, bound, value));
+        }
+        stats.levels.push(LevelStats {
+            name,
+            value,
+            bound: result.bound,
+            proven,
+            seconds: result.seconds,
+        });
+        all_proven &= proven;
+        // Fix this level for the next ones (objective values are integers).
+        fixed.push(if maximise {
+            constraint!(objective.clone() >= value - 0.5)
+        } else {
+            constraint!(objective.clone() <= value + 0.5)
+        });
+        best = result.values;
+    }
+    progress::phase("assigning GPUs");
+    // No level gave columns (out of time before HiGHS found any): the heuristic plan stands.
+    let mut replicas = if first_level == 3 || stats.levels.is_empty() {
+        greedy.clone()
+    } else {
+        assign::assign(&instance, &form, &best)?
+    };
+    // Every run compares the heuristic plan with the solver's: a checked heuristic plan that is
+    // better wins, and if the solver had proven its levels, that proof was wrong.
+    let ours = make_plan(fleet, workload, replicas.clone(), SolveStatus::TimeLimit, None);
+    let theirs = make_plan(fleet, workload, greedy.clone(), SolveStatus::TimeLimit, None);
+    if plan_key(&theirs) > plan_key(&ours) && crate::check::check(fleet, workload, &theirs).is_empty() {
+        if all_proven {
+            stats.proof_contradicted = true;
+            all_proven = false;
+            if options.verbose {
+                eprintln!("fleetfit: a heuristic plan beat the proven solution; returning it without a claim");
+            }
+        }
+        stats.heuristic_kept = !stats.levels.is_empty();
+        replicas = greedy;
+    }
+    let status = if all_proven {
+        SolveStatus::Optimal
+    } else {
+        SolveStatus::TimeLimit
+    };
+    // A level 1 that never ran is still bounded: by the LP relaxation or by all the demand.
+    let level1_bound = level1_bound.or_else(|| {
+        (status == SolveStatus::TimeLimit).then(|| {
+            let value = placed_value(workload, &replicas) as f64;
+            level_one_bound(
+                &instance,
+                f64::NAN,
+                relaxation.as_ref().map(|lp| lp.value),
+                value,
+                false,
+            )
+        })
+    });
+    let plan = make_plan(fleet, workload, replicas, status, level1_bound);
+    stats.total_seconds = started.elapsed().as_secs_f64();
+    checked(fleet, workload, &plan)?;
+    Ok(Solved { plan, stats })
+}
+
+/// Level 1's bound, no higher than a bound known from elsewhere, no lower than the plan's value.
+fn capped_by_known(options: &SolveOptions, bound: f64, value: f64) -> f64 {
+    options
+        .known_bound
+        .map_or(bound, |b| bound.min(b.placed_value as f64).max(value))
+}
+
+/// The share of the time left that fleetfit waits for level 1 when levels 2 and 3 could start
+/// from the heuristic plan: HiGHS gets three quarters of it ([`highs_run`]'s own share).
+const LEVEL_ONE_WAIT_SHARE: f64 = 0.85;
