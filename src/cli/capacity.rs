@@ -148,7 +148,10 @@ fn table(c: &Capacity, skus: &[fleetfit::formats::skus_file::Sku]) -> String {
         .unwrap();
     }
     for (sku, short) in &c.one_fewer {
-        let what: Vec<String> = short.iter().map(|(d, n)| format!("{d} -{n}")).collect();
+        let what: Vec<String> = short
+            .iter()
+            .map(|(d, n)| format!("{n} replica{} of {d}", if *n == 1 { "" } else { "s" }))
+            .collect();
         let what = if what.is_empty() {
             "nothing required (the node only adds room for optional replicas and fewer GPUs used)".to_string()
         } else {
