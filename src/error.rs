@@ -59,6 +59,10 @@ pub enum Error {
     /// HiGHS failed or returned nothing usable (exit code 3).
     #[error("solver: {0}")]
     Solver(String),
+    /// HiGHS stopped at its time limit before it found any feasible solution, and no start was
+    /// given to fall back on (exit code 3).
+    #[error("solver: HiGHS stopped before finding any feasible plan")]
+    NoFeasibleYet,
     /// The solver's answer broke a placement rule: a bug in fleetfit, never output.
     #[error("internal error: the solver's plan failed fleetfit's own check:\n{0}")]
     InvalidPlan(String),

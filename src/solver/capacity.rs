@@ -200,14 +200,13 @@ pub fn capacity(
     // HiGHS alone may find no purchase at all on a large fleet: the start search's is its start
     // and the answer if it finds nothing better in time.
     super::progress::phase("greedy purchase");
-    let (start, lp_cost) = purchase_start(&instance, &form, workload, &must, &fixed, left().mul_f64(0.2));
+    // With the start, the LP relaxation's cost rounded up: no purchase costs less.
+    let (start, lp_floor) = purchase_start(&instance, &form, workload, &must, &fixed, left().mul_f64(0.2));
     let start = match start {
         Start::Found(values) => Some(values),
         Start::Impossible => return Ok(infeasible(&grown, workload, skus, &must, restrictions)),
         Start::Unknown => None,
     };
-    // The LP's cost, rounded up the safe way, bounds every purchase (costs are integers).
-    let lp_floor = lp_cost.map(|lp| (lp - (lp.abs() * 1e-9).max(1e-6)).ceil());
     let start_proven = start.as_ref().zip(lp_floor).is_some_and(|(values, floor)| {
         restrictions.is_empty() && highs_run::evaluate(&form, &form.purchase.cost, values).round() <= floor
     });
@@ -241,7 +240,7 @@ pub fn capacity(
         {
             Ok(Some(result)) => result,
             // HiGHS found no purchase and none came before it.
-            Err(Error::Solver(_)) if start.is_none() => return Err(no_plan()),
+            Err(Error::NoFeasibleYet) => return Err(no_plan()),
             Err(e) => return Err(e),
             // HiGHS ran past the deadline: the start's purchase stands, unproven.
             Ok(None) => match &start {

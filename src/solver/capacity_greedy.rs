@@ -2,6 +2,7 @@
 //! and the autoscaler's purchase that benchmarks compare against.
 
 use super::capacity::{MAX_CANDIDATES, bought_node, required};
+use super::capacity_guided::{candidates_per_sku, purchase_cost};
 use super::highs_run;
 use super::{Formulation, Instance, planner_fleet};
 use crate::domain::{Fleet, SolveStatus, Workload};
@@ -15,11 +16,13 @@ pub(super) enum Start {
     Unknown,
 }
 
-/// A purchase to start HiGHS from, as column values: the planner packs the required replicas on
-/// the fleet as it is, greedy places the rest over the candidates, cheapest per GPU first. Where
-/// that leaves some out, the planner places them on the fleet with every candidate (a proven
-/// shortfall there means no purchase can work). Each SKU's candidates in use are renamed to its
-/// first ones (alike nodes), and those are bought. Each planner run gets `time_limit`.
+/// A purchase to start HiGHS from, as column values, and the purchase LP's cost rounded up (a
+/// bound on every purchase) where the LP finished. The purchase is the cheaper of the LP-guided
+/// one ([`super::capacity_guided`]) and the greedy one: the planner packs the required replicas
+/// on the fleet as it is, greedy places the rest over the candidates, cheapest per GPU first.
+/// Where both leave some out, the planner places them on the fleet with every candidate (a
+/// proven shortfall there means no purchase can work). Each SKU's candidates in use are renamed
+/// to its first ones (alike nodes), and those are bought. Each planner run gets `time_limit`.
 pub(super) fn purchase_start(
     instance: &Instance<'_>,
     form: &std::sync::Arc<Formulation>,
@@ -62,10 +65,10 @@ pub(super) fn purchase_start(
             replicas.iter().filter(|r| r.deployment == dep.name).count() as u64 >= dep.replicas
         })
     };
-    // The fleet as it is first (greedy alone packs it loosely and buys too much), then greedy
-    // over the candidates, cheapest per GPU first.
     // The LP relaxation of the purchase solves on HiGHS's thread while the planner packs.
     let lp = super::capacity_guided::spawn_relax(form, fixed, time_limit * 2);
+    // The fleet as it is first (greedy alone packs it loosely and buys too much), then greedy
+    // over the candidates, cheapest per GPU first.
     let kept = match super::solve_unexplained(&existing, &required, &options) {
         Ok(solved) => solved.plan.replicas,
         Err(_) => crate::greedy::place(&existing, &required),
@@ -77,12 +80,12 @@ pub(super) fn purchase_start(
         let deadline = std::time::Instant::now() + time_limit * 3;
         if let Some(guided) =
             super::capacity_guided::guided_purchase(instance, &existing, &required, lp, &options, deadline)
-            && (!all_placed(&replicas) || cost_of(instance, &guided) < cost_of(instance, &replicas))
+            && (!all_placed(&replicas) || purchase_cost(instance, &guided) < purchase_cost(instance, &replicas))
         {
             replicas = guided;
         }
     }
-    let lp_cost = lp.map(|lp| lp.cost);
+    let lp_floor = lp.map(|lp| lp.cost_floor());
     if !all_placed(&replicas) {
         // What greedy could not buy for, and what no candidate can host (a node selector or a
         // GPU type no SKU offers), must be packed on the fleet as it is: the planner packs those
@@ -111,7 +114,7 @@ pub(super) fn purchase_start(
     }
     if !all_placed(&replicas) {
         let Ok(solved) = super::solve_unexplained(fleet, &required, &options) else {
-            return (Start::Unknown, lp_cost);
+            return (Start::Unknown, lp_floor);
         };
         let proven = solved.plan.status == SolveStatus::Optimal && solved.stats.restrictions.is_empty();
         // Its replicas on the fleet as it is leave room where the first packing did not (for
@@ -128,7 +131,7 @@ pub(super) fn purchase_start(
             replicas = crate::greedy::place_around(&ordered, &required, &solved.plan.replicas);
         }
         if !all_placed(&replicas) {
-            return (if proven { Start::Impossible } else { Start::Unknown }, lp_cost);
+            return (if proven { Start::Impossible } else { Start::Unknown }, lp_floor);
         }
     }
     // Per SKU, the candidates greedy used, in fleet order, take the names of its first candidates.
@@ -137,12 +140,7 @@ pub(super) fn purchase_start(
         .flat_map(|r| r.stages.iter().map(|s| s.node.as_str()))
         .collect();
     let mut rename = std::collections::BTreeMap::new();
-    let mut next_of_sku: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
-    for (n, p) in instance.purchase.iter().enumerate() {
-        if let Some(p) = p {
-            next_of_sku.entry(p.sku).or_default().push(n);
-        }
-    }
+    let next_of_sku = candidates_per_sku(instance);
     let mut bought = vec![false; fleet.nodes.len()];
     for candidates in next_of_sku.values() {
         let mut first = candidates.iter();
@@ -162,7 +160,7 @@ pub(super) fn purchase_start(
         }
     }
     let Some(mut values) = super::start::from_replicas(instance, form, &replicas) else {
-        return (Start::Unknown, lp_cost);
+        return (Start::Unknown, lp_floor);
     };
     for (class, k) in instance.classes.iter().zip(&form.purchase.bought) {
         if let Some(k) = k {
@@ -170,9 +168,9 @@ pub(super) fn purchase_start(
         }
     }
     if highs_run::satisfies(form, fixed, &values) {
-        (Start::Found(values), lp_cost)
+        (Start::Found(values), lp_floor)
     } else {
-        (Start::Unknown, lp_cost)
+        (Start::Unknown, lp_floor)
     }
 }
 
@@ -197,7 +195,7 @@ fn any_candidate_hosts(instance: &Instance<'_>, workload: &Workload, d: usize) -
 /// `required` with the deployments in `first` worth more per replica than every other
 /// deployment together, so that a plan places them before anything else; `None` where the sums
 /// would leave the range a double counts exactly (2^50 here, with room to spare).
-fn packing_first(required: &Workload, first: &[usize]) -> Option<Workload> {
+pub(super) fn packing_first(required: &Workload, first: &[usize]) -> Option<Workload> {
     if first.is_empty() {
         return None;
     }
@@ -270,20 +268,4 @@ pub fn autoscaler_purchase(
         short = left;
     }
     Some((cost, skus.iter().map(|s| s.name.clone()).zip(counts).collect()))
-}
-
-/// What the candidate nodes that `replicas` use cost.
-fn cost_of(instance: &Instance<'_>, replicas: &[crate::domain::PlacedReplica]) -> u64 {
-    let used: std::collections::BTreeSet<&str> = replicas
-        .iter()
-        .flat_map(|r| r.stages.iter().map(|s| s.node.as_str()))
-        .collect();
-    instance
-        .fleet
-        .nodes
-        .iter()
-        .zip(&instance.purchase)
-        .filter_map(|(node, p)| p.as_ref().filter(|_| used.contains(node.name.as_str())))
-        .map(|p| p.cost)
-        .sum()
 }

@@ -4,7 +4,7 @@
 //! the demand still fits. HiGHS, lost among hundreds of alike candidate nodes, rarely improves
 //! on a start this good, and the LP's cost is the bound it is measured against.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,14 @@ use crate::domain::{Fleet, PlacedReplica, Workload};
 pub(super) struct Relaxed {
     pub cost: f64,
     pub nodes_per_sku: BTreeMap<usize, f64>,
+}
+
+impl Relaxed {
+    /// The LP's cost rounded up the safe way (costs are whole numbers; the slack covers HiGHS's
+    /// tolerances): no purchase costs less.
+    pub fn cost_floor(&self) -> f64 {
+        (self.cost - (self.cost.abs() * 1e-9).max(1e-6)).ceil()
+    }
 }
 
 /// Starts solving the purchase's LP relaxation, within `time_left`, on HiGHS's worker thread:
@@ -75,12 +83,7 @@ pub(super) fn guided_purchase(
     options: &super::SolveOptions,
     deadline: Instant,
 ) -> Option<Vec<PlacedReplica>> {
-    let mut per_sku: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (n, p) in instance.purchase.iter().enumerate() {
-        if let Some(p) = p {
-            per_sku.entry(p.sku).or_default().push(n);
-        }
-    }
+    let per_sku = candidates_per_sku(instance);
     let weightings = [
         absorbing(instance, required, false),
         absorbing(instance, required, true),
@@ -95,17 +98,11 @@ pub(super) fn guided_purchase(
         let Some(on_bought) = buy_around(instance, &per_sku, &split, lp, deadline) else {
             continue;
         };
-        let cost: u64 = per_sku
-            .values()
-            .map(|list| {
-                let cost = instance.purchase[list[0]].as_ref().map_or(0, |p| p.cost);
-                cost * used_of_sku(instance.fleet, list, &on_bought) as u64
-            })
-            .sum();
+        let cost = purchase_cost(instance, &on_bought);
         if best.as_ref().is_none_or(|b| cost < b.0) {
             best = Some((cost, split.join(on_bought)));
         }
-        if cost as f64 <= lp.cost.ceil() {
+        if cost as f64 <= lp.cost_floor() {
             break; // no purchase costs less than the LP's
         }
     }
@@ -134,7 +131,7 @@ fn buy_around(
     let mut on_bought = split.pack(fleet, per_sku, &counts, deadline);
     // Short: a tenth more (at least one) of every SKU the LP buys, then of every SKU.
     for widen in [false, false, false, true, true] {
-        if on_bought.is_ok() || Instant::now() >= deadline {
+        if on_bought.is_some() || Instant::now() >= deadline {
             break;
         }
         for (s, n) in counts.iter_mut() {
@@ -144,7 +141,7 @@ fn buy_around(
         }
         on_bought = split.pack(fleet, per_sku, &counts, deadline);
     }
-    let mut on_bought = on_bought.ok()?;
+    let mut on_bought = on_bought?;
     let mut order: Vec<usize> = per_sku.keys().copied().collect();
     order.sort_by_key(|&s| std::cmp::Reverse((cost_of(s), s)));
     let mut trimmed = true;
@@ -157,7 +154,7 @@ fn buy_around(
             }
             let mut fewer = counts.clone();
             fewer.insert(s, used - 1);
-            if let Ok(tried) = split.pack(fleet, per_sku, &fewer, deadline) {
+            if let Some(tried) = split.pack(fleet, per_sku, &fewer, deadline) {
                 counts = fewer;
                 on_bought = tried;
                 trimmed = true;
@@ -201,15 +198,15 @@ impl Split {
         }
     }
 
-    /// The rest planned on the first `counts[sku]` candidates of each SKU alone: its replicas, or
-    /// the deployments left short.
+    /// The rest planned on the first `counts[sku]` candidates of each SKU alone: its replicas,
+    /// if they are all of it.
     fn pack(
         &self,
         fleet: &Fleet,
         per_sku: &BTreeMap<usize, Vec<usize>>,
         counts: &BTreeMap<usize, usize>,
         deadline: Instant,
-    ) -> Result<Vec<PlacedReplica>, Vec<usize>> {
+    ) -> Option<Vec<PlacedReplica>> {
         let left = deadline.saturating_duration_since(Instant::now());
         let bought = Fleet {
             nodes: per_sku
@@ -222,23 +219,22 @@ impl Split {
             mip_rel_gap: 0.0,
             ..super::SolveOptions::default()
         };
-        let short_of = |replicas: &[PlacedReplica]| -> Vec<usize> {
-            (0..self.rest.deployments.len())
-                .filter(|&d| {
-                    let dep = &self.rest.deployments[d];
-                    (replicas.iter().filter(|r| r.deployment == dep.name).count() as u64) < dep.replicas
-                })
-                .collect()
+        let whole = |replicas: &[PlacedReplica]| {
+            self.rest
+                .deployments
+                .iter()
+                .all(|dep| replicas.iter().filter(|r| r.deployment == dep.name).count() as u64 >= dep.replicas)
         };
         // Greedy packs empty alike nodes well and fast; the planner where it does not.
-        let mut replicas = crate::greedy::place(&bought, &self.rest);
-        let mut short = short_of(&replicas);
-        if !short.is_empty() && !left.is_zero() {
-            replicas = super::solve_unexplained(&bought, &self.rest, &options)
-                .map_or_else(|_| Vec::new(), |s| s.plan.replicas);
-            short = short_of(&replicas);
+        let replicas = crate::greedy::place(&bought, &self.rest);
+        if whole(&replicas) {
+            return Some(replicas);
         }
-        if short.is_empty() { Ok(replicas) } else { Err(short) }
+        if left.is_zero() {
+            return None;
+        }
+        let solved = super::solve_unexplained(&bought, &self.rest, &options).ok()?;
+        whole(&solved.plan.replicas).then_some(solved.plan.replicas)
     }
 
     /// One plan: the bought nodes' replicas numbered after the fleet's own.
@@ -252,9 +248,36 @@ impl Split {
     }
 }
 
+/// Per SKU (catalog index), its candidate nodes in fleet order.
+pub(super) fn candidates_per_sku(instance: &Instance<'_>) -> BTreeMap<usize, Vec<usize>> {
+    let mut per_sku: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (n, p) in instance.purchase.iter().enumerate() {
+        if let Some(p) = p {
+            per_sku.entry(p.sku).or_default().push(n);
+        }
+    }
+    per_sku
+}
+
+/// What the candidate nodes that `replicas` use cost.
+pub(super) fn purchase_cost(instance: &Instance<'_>, replicas: &[PlacedReplica]) -> u64 {
+    let used: BTreeSet<&str> = replicas
+        .iter()
+        .flat_map(|r| r.stages.iter().map(|s| s.node.as_str()))
+        .collect();
+    instance
+        .fleet
+        .nodes
+        .iter()
+        .zip(&instance.purchase)
+        .filter_map(|(node, p)| p.as_ref().filter(|_| used.contains(node.name.as_str())))
+        .map(|p| p.cost)
+        .sum()
+}
+
 /// How many of a SKU's candidates the replicas use.
 fn used_of_sku(fleet: &Fleet, candidates: &[usize], replicas: &[PlacedReplica]) -> usize {
-    let used: std::collections::BTreeSet<&str> = replicas
+    let used: BTreeSet<&str> = replicas
         .iter()
         .flat_map(|r| r.stages.iter().map(|s| s.node.as_str()))
         .collect();
@@ -299,20 +322,20 @@ pub(super) fn absorbing(instance: &Instance<'_>, required: &Workload, spread_who
             }
         }
     }
-    let hostable: u64 = required
-        .deployments
-        .iter()
-        .zip(&worth)
-        .filter_map(|(dep, w)| w.map(|w| w.checked_mul(dep.replicas)))
-        .try_fold(0u64, |sum, v| sum.checked_add(v?))?;
-    let unhostable = hostable.checked_add(1)?;
     let mut weighted = required.clone();
-    let mut total = 0u64;
     for (dep, w) in weighted.deployments.iter_mut().zip(&worth) {
-        dep.priority = w.unwrap_or(unhostable);
-        total = total.checked_add(dep.priority.checked_mul(dep.replicas)?)?;
+        dep.priority = w.unwrap_or(1);
     }
-    (total < 1 << 50).then_some(weighted)
+    let unhostable: Vec<usize> = (0..worth.len())
+        .filter(|&d| worth[d].is_none() && required.deployments[d].replicas > 0)
+        .collect();
+    if unhostable.is_empty() {
+        let total = weighted.deployments.iter().try_fold(0u64, |sum, dep| {
+            sum.checked_add(dep.priority.checked_mul(dep.replicas)?)
+        })?;
+        return (total < 1 << 50).then_some(weighted);
+    }
+    super::capacity_greedy::packing_first(&weighted, &unhostable)
 }
 
 #[cfg(test)]
@@ -385,17 +408,7 @@ mod tests {
         }
         let plan = make_plan(&view, &workload, replicas.clone(), SolveStatus::TimeLimit, None);
         assert_eq!(crate::check::check(&view, &workload, &plan), Vec::new());
-        let used: std::collections::BTreeSet<&str> = replicas
-            .iter()
-            .flat_map(|r| r.stages.iter().map(|s| s.node.as_str()))
-            .collect();
-        let cost: u64 = view
-            .nodes
-            .iter()
-            .zip(&instance.purchase)
-            .filter(|(node, _)| used.contains(node.name.as_str()))
-            .filter_map(|(_, p)| p.as_ref().map(|p| p.cost))
-            .sum();
+        let cost = purchase_cost(&instance, &replicas);
         assert!(cost as f64 >= lp.cost - 1e-6, "{cost} below the LP's {}", lp.cost);
         let (auto, _) =
             crate::solver::capacity::autoscaler_purchase(&fleet, &workload, &skus, None).expect("the autoscaler buys");

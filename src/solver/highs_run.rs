@@ -254,7 +254,7 @@ fn solve_once(
             reported: f64::NAN,
         });
     } else {
-        return Err(Error::Solver("HiGHS stopped before finding any feasible plan".into()));
+        return Err(Error::NoFeasibleYet);
     };
     Ok(LevelResult {
         outcome,
