@@ -361,6 +361,26 @@ mod tests {
     }
 
     #[test]
+    fn the_lp_cost_floor_rounds_up_to_whole_costs_within_tolerance() {
+        let floor = |cost: f64| {
+            Relaxed {
+                cost,
+                nodes_per_sku: BTreeMap::new(),
+            }
+            .cost_floor()
+        };
+        // A fraction above a whole cost rounds up: no purchase costs less than the next whole.
+        assert_eq!(floor(11.5), 12.0);
+        assert_eq!(floor(12.0), 12.0);
+        assert_eq!(floor(0.0), 0.0);
+        // HiGHS's tolerance above a whole cost is noise, not a reason to round up.
+        assert_eq!(floor(17_772_036.000_000_1), 17_772_036.0);
+        assert_eq!(floor(12.000_000_1), 12.0);
+        // Beyond the tolerance it is a real fraction.
+        assert_eq!(floor(12.01), 13.0);
+    }
+
+    #[test]
     fn the_guided_purchase_places_all_within_the_rules_at_no_less_than_the_lp() {
         let spec = GenSpec {
             gpus: 256,
