@@ -132,7 +132,7 @@ pub fn reasons(fleet: &Fleet, policy: &Policy, d: &Deployment, placed: u64) -> V
         return out;
     }
     // 3. Memory: the smallest need over shapes, against each kind.
-    let inputs = MemoryInputs::of(d, policy.overhead_mib);
+    let inputs = MemoryInputs::of(d);
     let mut fits_somewhere = Vec::new();
     let mut memory_facts = Vec::new();
     for kind in &kinds {

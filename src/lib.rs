@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod check;
 pub mod domain;
 pub mod emit;
+pub mod engines;
 pub mod error;
 pub mod explain;
 pub mod formats;

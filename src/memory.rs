@@ -3,7 +3,7 @@
 //! Everything is exact integer arithmetic on byte fractions; the only rounding is the one
 //! docs/rules.md §3 names, `ceil` to whole MiB of weights plus KV cache.
 
-use crate::domain::{Deployment, KvCacheDtype, ModelArch, Quantization};
+use crate::domain::{Deployment, KvCacheDtype, ModelArch, Quantization, Runtime};
 use crate::ratio::Decimal;
 
 const MIB: u128 = 1 << 20;
@@ -15,7 +15,9 @@ pub struct Footprint {
     pub weights_bytes: u64,
     /// KV-cache bytes on one GPU.
     pub kv_cache_bytes: u64,
-    /// `ceil((weights + KV cache) / MiB) + overhead_mib`.
+    /// The engine's runtime memory on the GPU (activation, CUDA context, buffers).
+    pub runtime_mib: u64,
+    /// `ceil((weights + KV cache) / MiB) + runtime_mib`.
     pub need_mib: u64,
 }
 
@@ -25,28 +27,35 @@ pub struct MemoryInputs<'a> {
     pub model: &'a ModelArch,
     pub kv_cache_tokens: u64,
     pub kv_cache_dtype: KvCacheDtype,
-    pub overhead_mib: u64,
+    pub runtime: &'a Runtime,
 }
 
 impl<'a> MemoryInputs<'a> {
-    /// The inputs of a deployment under a policy's overhead.
-    pub fn of(deployment: &'a Deployment, overhead_mib: u64) -> Self {
+    /// The inputs of a deployment.
+    pub fn of(deployment: &'a Deployment) -> Self {
         MemoryInputs {
             model: &deployment.model,
             kv_cache_tokens: deployment.kv_cache_tokens,
             kv_cache_dtype: deployment.kv_cache_dtype,
-            overhead_mib,
+            runtime: &deployment.runtime,
         }
     }
 }
 
-/// KV-cache bytes one token costs on one GPU of a stage, as the fraction `(numer, denom)`.
+/// KV-cache bytes one token costs on one GPU of a stage of a replica in quantization `q`, as the
+/// fraction `(numer, denom)`.
 ///
 /// Standard attention splits KV heads across the TP group (each GPU keeps at least one head);
 /// latent attention (MLA) keeps the whole latent on every GPU. Pipeline stages split layers.
-pub fn kv_bytes_per_token(model: &ModelArch, tp: u64, pp: u64, dtype: KvCacheDtype) -> (u128, u128) {
+pub fn kv_bytes_per_token(
+    model: &ModelArch,
+    q: Quantization,
+    tp: u64,
+    pp: u64,
+    dtype: KvCacheDtype,
+) -> (u128, u128) {
     let layers_per_stage = model.layers.div_ceil(pp.max(1)) as u128;
-    let kv_bytes = dtype.bytes() as u128;
+    let kv_bytes = dtype.bytes(q) as u128;
     match model.mla {
         Some(mla) => (
             layers_per_stage * (mla.kv_lora_rank + mla.qk_rope_head_dim) as u128 * kv_bytes,
@@ -81,21 +90,52 @@ pub fn weight_bytes_per_gpu(model: &ModelArch, q: Quantization, tp: u64, pp: u64
 /// not fit in 64 bits (inputs at the edges of their bounds; the loader refuses those).
 pub fn checked_footprint(inputs: &MemoryInputs<'_>, q: Quantization, tp: u64, pp: u64) -> Option<Footprint> {
     let (w_numer, w_denom) = weight_bytes_per_gpu(inputs.model, q, tp, pp);
-    let (kv_numer, kv_denom) = kv_bytes_per_token(inputs.model, tp, pp, inputs.kv_cache_dtype);
+    let (kv_numer, kv_denom) = kv_bytes_per_token(inputs.model, q, tp, pp, inputs.kv_cache_dtype);
     let kv_numer = kv_numer.checked_mul(inputs.kv_cache_tokens as u128)?;
     // weights + kv = (w_numer * kv_denom + kv_numer * w_denom) / (w_denom * kv_denom)
     let denom = w_denom.checked_mul(kv_denom)?;
     let numer = w_numer
         .checked_mul(kv_denom)?
         .checked_add(kv_numer.checked_mul(w_denom)?)?;
+    let runtime_mib = inputs.runtime.mib(inputs.model, q, tp, pp);
     let need_mib = u64::try_from(numer.div_ceil(denom.checked_mul(MIB)?))
         .ok()?
-        .checked_add(inputs.overhead_mib)?;
+        .checked_add(runtime_mib)?;
     Some(Footprint {
         weights_bytes: u64::try_from(w_numer.div_ceil(w_denom)).ok()?,
         kv_cache_bytes: u64::try_from(kv_numer.div_ceil(kv_denom)).ok()?,
+        runtime_mib,
         need_mib,
     })
+}
+
+/// KV-cache tokens a replica's workers can hold when each GPU reserves `reserve_mib`: what the
+/// reservation leaves after the runtime and the weights, in whole blocks of `block_tokens`
+/// (the engine allocates blocks; 1 counts single tokens). `None` when nothing is left.
+pub fn kv_capacity_tokens(
+    model: &ModelArch,
+    q: Quantization,
+    tp: u64,
+    pp: u64,
+    dtype: KvCacheDtype,
+    reserve_mib: u64,
+    runtime_mib: u64,
+    block_tokens: u64,
+) -> Option<u64> {
+    let (w_numer, w_denom) = weight_bytes_per_gpu(model, q, tp, pp);
+    let (kv_numer, kv_denom) = kv_bytes_per_token(model, q, tp, pp, dtype);
+    let room = u128::from(reserve_mib.checked_sub(runtime_mib)?) * MIB;
+    // tokens <= (room - w_numer / w_denom) * kv_denom / kv_numer, all exact.
+    let left_scaled = (room * w_denom).checked_sub(w_numer)?; // bytes * w_denom
+    let tokens = left_scaled.checked_mul(kv_denom)? / kv_numer.checked_mul(w_denom)?.max(1);
+    let block = u128::from(block_tokens.max(1));
+    u64::try_from(tokens / block * block).ok()
+}
+
+/// The engine's KV-cache block size for a deployment: its profile's, or 1 where the runtime is a
+/// flat overhead (no engine granularity is known).
+pub fn block_tokens(deployment: &Deployment) -> u64 {
+    deployment.runtime.profile().map_or(1, |p| p.kv_block_tokens)
 }
 
 /// [`checked_footprint`] for inputs the loader accepted; a figure too large for 64 bits stays
@@ -104,13 +144,14 @@ pub fn footprint(inputs: &MemoryInputs<'_>, q: Quantization, tp: u64, pp: u64) -
     checked_footprint(inputs, q, tp, pp).unwrap_or(Footprint {
         weights_bytes: u64::MAX,
         kv_cache_bytes: u64::MAX,
+        runtime_mib: u64::MAX,
         need_mib: u64::MAX,
     })
 }
 
-/// The MiB a worker reserves on a GPU of `memory_mib` total: `floor(gpu_memory_utilization *
-/// memory_mib)` when the deployment sets it (and `None` when the need does not fit in that
-/// fraction), else the need itself.
+/// The MiB a worker reserves on a GPU whose CUDA-visible memory is `memory_mib` (total less the
+/// driver's reserve): `floor(gpu_memory_utilization * memory_mib)` when the deployment sets it
+/// (and `None` when the need does not fit in that fraction), else the need itself.
 pub fn reserve_mib(need_mib: u64, gpu_memory_utilization: Option<Decimal>, memory_mib: u64) -> Option<u64> {
     match gpu_memory_utilization {
         None => Some(need_mib),
@@ -140,15 +181,20 @@ mod tests {
             max_position_embeddings: Some(131072),
             mla: None,
             weights_mib: BTreeMap::new(),
+            model_type: None,
+            vocab_size: None,
+            tied_embeddings: false,
         }
     }
+
+    const FLAT: Runtime = Runtime::Flat(2048);
 
     fn inputs(model: &ModelArch, tokens: u64) -> MemoryInputs<'_> {
         MemoryInputs {
             model,
             kv_cache_tokens: tokens,
             kv_cache_dtype: KvCacheDtype::Auto,
-            overhead_mib: 2048,
+            runtime: &FLAT,
         }
     }
 
@@ -177,8 +223,8 @@ mod tests {
     #[test]
     fn kv_heads_are_replicated_when_tp_exceeds_them() {
         let model = llama_31_8b(); // 8 KV heads
-        let (n8, d8) = kv_bytes_per_token(&model, 8, 1, KvCacheDtype::Auto);
-        let (n16, d16) = kv_bytes_per_token(&model, 16, 1, KvCacheDtype::Auto);
+        let (n8, d8) = kv_bytes_per_token(&model, Quantization::Bf16, 8, 1, KvCacheDtype::Auto);
+        let (n16, d16) = kv_bytes_per_token(&model, Quantization::Bf16, 16, 1, KvCacheDtype::Auto);
         assert_eq!(n8 / d8, 2 * 32 * 128 * 2); // one head per GPU
         assert_eq!(n16 / d16, 2 * 32 * 128 * 2); // still one head: max(1, 8/16)
     }
@@ -186,7 +232,7 @@ mod tests {
     #[test]
     fn pipeline_stages_round_layers_up() {
         let model = llama_31_8b();
-        let (n, d) = kv_bytes_per_token(&model, 1, 3, KvCacheDtype::Fp8);
+        let (n, d) = kv_bytes_per_token(&model, Quantization::Bf16, 1, 3, KvCacheDtype::Fp8);
         assert_eq!(n / d, 2 * 11 * 8 * 128); // ceil(32/3) = 11 layers, 1 byte
     }
 
@@ -217,8 +263,11 @@ mod tests {
                 qk_rope_head_dim: 64,
             }),
             weights_mib: BTreeMap::new(),
+            model_type: None,
+            vocab_size: None,
+            tied_embeddings: false,
         };
-        let (n, d) = kv_bytes_per_token(&model, 8, 2, KvCacheDtype::Auto);
+        let (n, d) = kv_bytes_per_token(&model, Quantization::Fp8, 8, 2, KvCacheDtype::Auto);
         assert_eq!(n / d, 31 * 576 * 2);
     }
 
@@ -228,6 +277,27 @@ mod tests {
         model.weights_mib.insert(Quantization::Int4, 5000);
         let f = footprint(&inputs(&model, 0), Quantization::Int4, 2, 1);
         assert_eq!(f.need_mib, 2500 + 2048);
+    }
+
+    #[test]
+    fn auto_kv_cache_follows_fp32_weights() {
+        let model = llama_31_8b();
+        let (n, d) = kv_bytes_per_token(&model, Quantization::Fp32, 1, 1, KvCacheDtype::Auto);
+        assert_eq!(n / d, 2 * 32 * 8 * 128 * 4);
+        let (n, d) = kv_bytes_per_token(&model, Quantization::Fp32, 1, 1, KvCacheDtype::Fp8);
+        assert_eq!(n / d, 2 * 32 * 8 * 128);
+    }
+
+    #[test]
+    fn kv_capacity_inverts_the_need() {
+        let model = llama_31_8b();
+        let f = footprint(&inputs(&model, 8192), Quantization::Bf16, 1, 1);
+        let tokens = kv_capacity_tokens(&model, Quantization::Bf16, 1, 1, KvCacheDtype::Auto, f.need_mib, 2048, 1);
+        // 16340.5 MiB rounded up leaves half a MiB: 3 more whole tokens of 128 KiB.
+        assert_eq!(tokens, Some(8195));
+        let blocks = kv_capacity_tokens(&model, Quantization::Bf16, 1, 1, KvCacheDtype::Auto, f.need_mib, 2048, 16);
+        assert_eq!(blocks, Some(8192));
+        assert_eq!(kv_capacity_tokens(&model, Quantization::Bf16, 1, 1, KvCacheDtype::Auto, 17000, 2048, 1), None);
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub struct ShapeOption {
     pub tp: u64,
     pub pp: u64,
     pub kind: GpuKind,
+    /// Section 4's `runtime_mib`: the engine's memory beside weights and KV cache.
+    pub runtime_mib: u64,
     /// Section 4's `need_mib` on each GPU.
     pub need_mib: u64,
     /// Section 4's `reserve_mib` on each GPU of this kind: what must be free, what the plan shows.
@@ -104,7 +106,8 @@ pub fn gpu_kinds(fleet: &Fleet) -> Vec<GpuKind> {
 /// Every shape of deployment `index` that is valid for its model and fits on some kind's GPU
 /// memory, before looking at which GPUs are free.
 pub fn all_options(index: usize, deployment: &Deployment, policy: &Policy, kinds: &[GpuKind]) -> Vec<ShapeOption> {
-    let inputs = MemoryInputs::of(deployment, policy.overhead_mib);
+    let _ = policy;
+    let inputs = MemoryInputs::of(deployment);
     let mut out = Vec::new();
     for kind in kinds.iter().filter(|k| deployment.allows_type(&k.gpu_type)) {
         for (rank, &q) in deployment.quantizations.iter().enumerate() {
@@ -113,7 +116,8 @@ pub fn all_options(index: usize, deployment: &Deployment, policy: &Policy, kinds
                     if check_parallelism(&deployment.model, tp, pp).is_err() {
                         continue;
                     }
-                    let need_mib = memory::footprint(&inputs, q, tp, pp).need_mib;
+                    let footprint = memory::footprint(&inputs, q, tp, pp);
+                    let need_mib = footprint.need_mib;
                     let Some(reserve_mib) =
                         memory::reserve_mib(need_mib, deployment.gpu_memory_utilization, kind.memory_mib)
                     else {
@@ -129,6 +133,7 @@ pub fn all_options(index: usize, deployment: &Deployment, policy: &Policy, kinds
                         tp,
                         pp,
                         kind: kind.clone(),
+                        runtime_mib: footprint.runtime_mib,
                         need_mib,
                         reserve_mib,
                     });
@@ -185,6 +190,9 @@ mod tests {
             max_position_embeddings: None,
             mla: None,
             weights_mib: BTreeMap::new(),
+            model_type: None,
+            vocab_size: None,
+            tied_embeddings: false,
         }
     }
 

@@ -8,11 +8,11 @@ use crate::domain::{Deployment, KvCacheDtype, Quantization};
 
 /// `need_mib` of one GPU of a `(q, tp, pp)` replica of `d`; `u64::MAX` (more than any GPU has)
 /// when the figure does not fit in 64 bits, never a wrapped value.
-pub fn need_mib(d: &Deployment, q: Quantization, tp: u64, pp: u64, overhead_mib: u64) -> u64 {
-    exact(d, q, tp, pp, overhead_mib).unwrap_or(u64::MAX)
+pub fn need_mib(d: &Deployment, q: Quantization, tp: u64, pp: u64, runtime_mib: u64) -> u64 {
+    exact(d, q, tp, pp, runtime_mib).unwrap_or(u64::MAX)
 }
 
-fn exact(d: &Deployment, q: Quantization, tp: u64, pp: u64, overhead_mib: u64) -> Option<u64> {
+fn exact(d: &Deployment, q: Quantization, tp: u64, pp: u64, runtime_mib: u64) -> Option<u64> {
     let m = &d.model;
     let (tp, pp) = (tp as u128, pp as u128);
     let scale = 128u128.checked_mul(tp)?.checked_mul(pp)?.checked_mul(tp)?;
@@ -23,9 +23,11 @@ fn exact(d: &Deployment, q: Quantization, tp: u64, pp: u64, overhead_mib: u64) -
             .checked_mul(tp)?,
     };
     let layers = (m.layers as u128).div_ceil(pp.max(1));
-    let kv_bytes: u128 = match d.kv_cache_dtype {
-        KvCacheDtype::Auto => 2,
-        KvCacheDtype::Fp8 => 1,
+    // `auto` follows the compute dtype: 4 bytes for fp32 weights.
+    let kv_bytes: u128 = match (d.kv_cache_dtype, q) {
+        (KvCacheDtype::Auto, Quantization::Fp32) => 4,
+        (KvCacheDtype::Auto, _) => 2,
+        (KvCacheDtype::Fp8, _) => 1,
     };
     // Bytes per token on one GPU, times tp.
     let per_token_times_tp = match m.mla {
@@ -44,5 +46,5 @@ fn exact(d: &Deployment, q: Quantization, tp: u64, pp: u64, overhead_mib: u64) -
     let total = weights_scaled.checked_add(kv_scaled)?;
     u64::try_from(total.div_ceil(scale.checked_mul(1 << 20)?))
         .ok()?
-        .checked_add(overhead_mib)
+        .checked_add(runtime_mib)
 }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Report, Rule, need};
-use crate::domain::{Fleet, Gpu, Plan, Quantization, Workload};
+use crate::domain::{Fleet, Gpu, Plan, Quantization, Runtime, Workload};
 
 /// A worker as the checker sees it on one GPU.
 #[derive(Debug, Clone)]
@@ -92,7 +92,30 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
         }
         let need = match q {
             Some(q) if d.tensor_parallel.contains(&tp) && d.pipeline_parallel.contains(&pp) => {
-                Some(need::need_mib(d, q, tp, pp, workload.policy.overhead_mib))
+                // Runtime memory: the flat overhead_mib, else the engine profile's figure, which
+                // the plan must record as it was used.
+                let runtime_mib = d.runtime_mib(q, tp, pp);
+                match (r.runtime_mib, &d.runtime) {
+                    (Some(given), _) if given != runtime_mib => report.add(
+                        Rule::Memory,
+                        format!(
+                            "{who}: runtime_mib is {given}, {} gives {runtime_mib}",
+                            match &d.runtime {
+                                Runtime::Flat(_) => "overhead_mib".to_string(),
+                                Runtime::Profile(p) => format!("the {} {} profile", p.engine, p.version),
+                            }
+                        ),
+                    ),
+                    (None, Runtime::Profile(p)) => report.add(
+                        Rule::Memory,
+                        format!(
+                            "{who}: runtime_mib is missing; no overhead_mib applies, so the {} {} profile's {runtime_mib} MiB must be recorded",
+                            p.engine, p.version
+                        ),
+                    ),
+                    _ => {}
+                }
+                Some(need::need_mib(d, q, tp, pp, runtime_mib))
             }
             _ => None,
         };
@@ -147,7 +170,8 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
                 }
                 let expected = match (need, d.gpu_memory_utilization) {
                     (Some(need), Some(f)) => {
-                        let reserved = f.floor_mul(gpu.memory_mib);
+                        // A fraction of what CUDA reports: total less the driver's reserve.
+                        let reserved = f.floor_mul(gpu.memory_mib.saturating_sub(gpu.reserved_mib));
                         if need > reserved {
                             report.add(Rule::Memory, format!("{at}: needs {need} MiB, more than gpu_memory_utilization {f} reserves ({reserved} MiB)"));
                         }
@@ -223,7 +247,7 @@ pub fn check_gpus(fleet: &Fleet, workload: &Workload, occupancy: &Occupancy, rep
             );
         }
         let reserved: u64 = workers.iter().map(|w| w.reserve_mib).sum();
-        let free = gpu.memory_mib.saturating_sub(gpu.used_mib);
+        let free = gpu.memory_mib.saturating_sub(gpu.reserved_mib).saturating_sub(gpu.used_mib);
         if reserved > free {
             report.add(
                 Rule::Memory,

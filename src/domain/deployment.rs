@@ -3,24 +3,27 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::engine::{Engine, EngineProfile, RuntimeMib};
 use super::model::{ModelArch, Quantization};
 use crate::ratio::Decimal;
 
 /// Element size of the KV cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvCacheDtype {
-    /// The model's activation precision: 2 bytes.
+    /// The model's compute precision: 2 bytes, 4 for fp32 weights.
     Auto,
     /// 1 byte, as vLLM's `--kv-cache-dtype fp8`.
     Fp8,
 }
 
 impl KvCacheDtype {
-    /// Bytes per cached element.
-    pub fn bytes(self) -> u64 {
-        match self {
-            KvCacheDtype::Auto => 2,
-            KvCacheDtype::Fp8 => 1,
+    /// Bytes per cached element for weights in `q`: `auto` follows the compute dtype (4 bytes
+    /// for fp32 checkpoints, else 2), `fp8` is 1.
+    pub fn bytes(self, q: Quantization) -> u64 {
+        match (self, q) {
+            (KvCacheDtype::Auto, Quantization::Fp32) => 4,
+            (KvCacheDtype::Auto, _) => 2,
+            (KvCacheDtype::Fp8, _) => 1,
         }
     }
 
@@ -48,8 +51,11 @@ pub struct Reserve {
 pub struct Policy {
     /// A GPU whose memory or compute use is above this fraction is busy, never placed on.
     pub busy_threshold: Decimal,
-    /// Per-GPU runtime overhead (CUDA context, activations, graphs) added to every worker.
-    pub overhead_mib: u64,
+    /// A flat per-GPU runtime memory for every deployment that sets none; `None`: each
+    /// deployment's engine profile decides.
+    pub overhead_mib: Option<u64>,
+    /// The engine of deployments that name none.
+    pub engine: Engine,
     pub reserve: Reserve,
 }
 
@@ -57,8 +63,47 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             busy_threshold: Decimal::from_f64(0.9).expect("0.9 is a decimal"),
-            overhead_mib: 2048,
+            overhead_mib: None,
+            engine: Engine::Vllm,
             reserve: Reserve::default(),
+        }
+    }
+}
+
+/// Where a deployment's per-GPU runtime memory comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runtime {
+    /// `overhead_mib` (the deployment's, else the policy's): exactly this on every GPU of every shape.
+    Flat(u64),
+    /// The engine profile's figure for the model and shape.
+    Profile(Arc<EngineProfile>),
+}
+
+impl Runtime {
+    /// Runtime memory of one GPU of a `(q, tp, pp)` replica of `model`.
+    pub fn of(&self, model: &ModelArch, q: Quantization, tp: u64, pp: u64) -> RuntimeMib {
+        match self {
+            Runtime::Flat(mib) => RuntimeMib {
+                total_mib: *mib,
+                ..RuntimeMib::default()
+            },
+            Runtime::Profile(profile) => profile.runtime(model, q, tp, pp),
+        }
+    }
+
+    /// Just the total, MiB.
+    pub fn mib(&self, model: &ModelArch, q: Quantization, tp: u64, pp: u64) -> u64 {
+        match self {
+            Runtime::Flat(mib) => *mib,
+            Runtime::Profile(_) => self.of(model, q, tp, pp).total_mib,
+        }
+    }
+
+    /// The profile, where the engine's figures apply.
+    pub fn profile(&self) -> Option<&EngineProfile> {
+        match self {
+            Runtime::Flat(_) => None,
+            Runtime::Profile(p) => Some(p),
         }
     }
 }
@@ -90,6 +135,10 @@ pub struct Deployment {
     pub spread: bool,
     /// Workers may share GPUs with other sharing workers.
     pub share_gpu: bool,
+    /// The engine its workers run.
+    pub engine: Engine,
+    /// Where its per-GPU runtime memory comes from.
+    pub runtime: Runtime,
 }
 
 impl Deployment {
@@ -98,6 +147,11 @@ impl Deployment {
         self.gpu_types
             .as_ref()
             .is_none_or(|types| types.iter().any(|t| t == gpu_type))
+    }
+
+    /// Per-GPU runtime memory of a `(q, tp, pp)` replica, MiB.
+    pub fn runtime_mib(&self, q: Quantization, tp: u64, pp: u64) -> u64 {
+        self.runtime.mib(&self.model, q, tp, pp)
     }
 
     /// 0-based position of a quantization in the preference list (the level-2 penalty).

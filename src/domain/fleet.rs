@@ -11,23 +11,32 @@ pub struct Gpu {
     pub index: u32,
     /// Product name, such as `H100-SXM5-80GB`.
     pub gpu_type: String,
-    /// Total memory.
+    /// Total memory, as nvidia-smi's `memory.total`.
     pub memory_mib: u64,
+    /// Memory the driver keeps for itself (nvidia-smi's `memory.reserved`): CUDA never hands
+    /// it out, and engines apply `gpu_memory_utilization` to what is left.
+    pub reserved_mib: u64,
     /// Memory held by processes fleetfit does not place.
     pub used_mib: u64,
     /// Compute utilisation in percent, 0..=100.
     pub utilization: u32,
     pub healthy: bool,
-    /// The total memory that tells this GPU's kind apart: `memory_mib`, unless the planner
+    /// The CUDA-visible memory that tells this GPU's kind apart: [`Gpu::cuda_mib`], unless the planner
     /// merged the sizes of a type because no reservation on it depends on total memory
     /// ([`Fleet::merge_memory_sizes`]).
     pub kind_memory_mib: u64,
 }
 
 impl Gpu {
-    /// Memory left for fleetfit's workers.
+    /// Memory left for fleetfit's workers: total less the driver's reserve less what others use.
     pub fn free_mib(&self) -> u64 {
-        self.memory_mib.saturating_sub(self.used_mib)
+        self.cuda_mib().saturating_sub(self.used_mib)
+    }
+
+    /// The total CUDA reports (`torch.cuda.mem_get_info`): what `gpu_memory_utilization` is a
+    /// fraction of.
+    pub fn cuda_mib(&self) -> u64 {
+        self.memory_mib.saturating_sub(self.reserved_mib)
     }
 
     /// Whether fleetfit may place on this GPU at all (docs/rules.md §4): healthy, and neither
@@ -53,10 +62,11 @@ impl Gpu {
 }
 
 /// GPUs that the planner treats alike: one product and, where a reservation depends on it
-/// (`gpu_memory_utilization`), one total memory. The planner's shapes are per kind.
+/// (`gpu_memory_utilization`), one CUDA-visible memory. The planner's shapes are per kind.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GpuKind {
     pub gpu_type: String,
+    /// CUDA-visible memory (total less the driver's reserve) of the kind's GPUs.
     pub memory_mib: u64,
 }
 
@@ -108,7 +118,7 @@ impl Fleet {
         let mut largest: BTreeMap<&str, u64> = BTreeMap::new();
         for (_, g) in self.gpus() {
             let m = largest.entry(g.gpu_type.as_str()).or_default();
-            *m = (*m).max(g.memory_mib);
+            *m = (*m).max(g.cuda_mib());
         }
         let mut out = self.clone();
         for node in &mut out.nodes {
@@ -116,7 +126,7 @@ impl Fleet {
                 gpu.kind_memory_mib = if mergeable(&gpu.gpu_type) {
                     largest[gpu.gpu_type.as_str()]
                 } else {
-                    gpu.memory_mib
+                    gpu.cuda_mib()
                 };
             }
         }

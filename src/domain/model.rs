@@ -17,11 +17,12 @@ pub enum Quantization {
     Q6K,
     Q5KM,
     Q4KM,
+    Mxfp4,
 }
 
 impl Quantization {
     /// Every quantization, in the order of docs/rules.md's table.
-    pub const ALL: [Quantization; 10] = [
+    pub const ALL: [Quantization; 11] = [
         Quantization::Fp32,
         Quantization::Bf16,
         Quantization::Fp16,
@@ -32,6 +33,7 @@ impl Quantization {
         Quantization::Q6K,
         Quantization::Q5KM,
         Quantization::Q4KM,
+        Quantization::Mxfp4,
     ];
 
     /// The name used in files, such as `q4_k_m`.
@@ -47,17 +49,18 @@ impl Quantization {
             Quantization::Q6K => "q6_k",
             Quantization::Q5KM => "q5_k_m",
             Quantization::Q4KM => "q4_k_m",
+            Quantization::Mxfp4 => "mxfp4",
         }
     }
 
     /// Bits per weight times 16, an integer for every format (int4's 4.25 bits is 68/16), so
-    /// weight bytes stay exact fractions.
+    /// weight bytes stay exact fractions. MXFP4 is 4 bits plus one 8-bit scale per 32 weights.
     pub fn sixteenth_bits(self) -> u64 {
         match self {
             Quantization::Fp32 => 512,
             Quantization::Bf16 | Quantization::Fp16 => 256,
             Quantization::Fp8 | Quantization::Int8 => 128,
-            Quantization::Int4 => 68,
+            Quantization::Int4 | Quantization::Mxfp4 => 68,
             Quantization::Q8_0 => 136,
             Quantization::Q6K => 105,
             Quantization::Q5KM => 88,
@@ -127,4 +130,11 @@ pub struct ModelArch {
     pub mla: Option<Mla>,
     /// Measured weight sizes that override the computed ones, per quantization.
     pub weights_mib: BTreeMap<Quantization, u64>,
+    /// Hugging Face's `model_type` (`llama`, `qwen2`, `gemma2`, ...): the architecture family
+    /// an engine profile keys its activation memory by.
+    pub model_type: Option<String>,
+    /// Vocabulary size: the embedding and LM-head rows that quantized checkpoints keep in 16 bits.
+    pub vocab_size: Option<u64>,
+    /// The LM head shares the embedding's weights (stored once).
+    pub tied_embeddings: bool,
 }

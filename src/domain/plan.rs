@@ -57,6 +57,10 @@ pub struct PlacedReplica {
     /// The memory reserved on each of its GPUs, MiB: the replica's need per GPU, or its
     /// `gpu_memory_utilization` share of the GPU's memory when the deployment sets one.
     pub memory_per_gpu_mib: u64,
+    /// The engine's runtime memory per GPU counted in the reservation (activation peak, CUDA
+    /// context, NCCL buffers): the deployment's `overhead_mib`, else its engine profile's figure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_mib: Option<u64>,
     pub stages: Vec<Stage>,
 }
 

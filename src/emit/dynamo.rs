@@ -51,7 +51,7 @@ type Block = (Vec<u32>, usize);
 
 /// A node's config, sections by name.
 pub fn files(e: &Emit<'_>) -> Vec<File> {
-    let shares = e.shares(0);
+    let shares = e.shares(false);
     // Per node, per deployment: (first GPU, GPUs, replica index) of each replica's block there.
     let mut blocks: BTreeMap<&str, BTreeMap<&str, Vec<Block>>> = BTreeMap::new();
     for (r, replica) in e.plan.replicas.iter().enumerate() {

@@ -22,7 +22,7 @@ pub const IMAGE: &str = "vllm/vllm-openai:latest";
 
 /// All manifests in one file.
 pub fn files(e: &Emit<'_>) -> Vec<File> {
-    let shares = e.shares(0);
+    let shares = e.shares(false);
     // (deployment, node, shape) -> (replica indices) for single-node replicas.
     let mut groups: BTreeMap<(&str, &str, String), Vec<usize>> = BTreeMap::new();
     let mut docs: Vec<Value> = Vec::new();

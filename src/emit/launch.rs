@@ -35,11 +35,7 @@ const FIRST_DIST_PORT: u64 = 20000;
 
 /// One script per node (`{node}.sh`), nodes in name order.
 pub fn files(e: &Emit<'_>, runtime: Runtime) -> Vec<File> {
-    let overhead = match runtime {
-        Runtime::Vllm => 0,
-        Runtime::Sglang => e.workload.policy.overhead_mib,
-    };
-    let shares = e.shares(overhead);
+    let shares = e.shares(runtime == Runtime::Sglang);
     let mut scripts: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut next_port: BTreeMap<&str, u64> = BTreeMap::new();
     let mut next_cluster = 0;

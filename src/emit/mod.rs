@@ -76,16 +76,22 @@ impl Emit<'_> {
             .node(node)
             .and_then(|n| n.gpus.iter().find(|g| g.index == index))
             .expect("a checked plan names real GPUs");
-        (g.memory_mib, g.memory_mib - g.used_mib)
+        (g.cuda_mib(), g.free_mib())
     }
 
     /// Per replica (plan order), the share of each GPU's total memory it may take, as a decimal:
     /// the deployment's `gpu_memory_utilization` where set (the reservation is that share);
-    /// else `reserve_mib` (less `static_less_mib`) over the GPU's memory to 4 decimals, rounded
-    /// up, unless the shares rounded up on some GPU of the replica would add up to more than its
-    /// free memory, then rounded down (the reservations fit, so shares rounded down do).
-    pub fn shares(&self, static_less_mib: u64) -> Vec<String> {
-        let reserve = |r: &PlacedReplica| r.memory_per_gpu_mib.saturating_sub(static_less_mib);
+    /// else `reserve_mib` over the GPU's memory to 4 decimals, rounded up, unless the shares
+    /// rounded up on some GPU of the replica would add up to more than its free memory, then
+    /// rounded down (the reservations fit, so shares rounded down do). GPU memory is what CUDA
+    /// reports (total less the driver's reserve), as engines see it. `static_only` (SGLang's
+    /// `--mem-fraction-static`) leaves the replica's `runtime_mib` out of the share: SGLang's
+    /// fraction covers weights and KV cache, its activations and graphs come on top.
+    pub fn shares(&self, static_only: bool) -> Vec<String> {
+        let reserve = |r: &PlacedReplica| {
+            let less = if static_only { r.runtime_mib.unwrap_or(0) } else { 0 };
+            r.memory_per_gpu_mib.saturating_sub(less)
+        };
         let share = |r: &PlacedReplica, up: bool| -> u64 {
             let per_gpu = r
                 .stages
@@ -125,8 +131,8 @@ impl Emit<'_> {
             .iter()
             .zip(shares)
             .map(|(r, units)| match self.deployment(r).gpu_memory_utilization {
-                Some(gmu) => gmu.to_string(),
-                None => share_text(units),
+                Some(gmu) if !static_only => gmu.to_string(),
+                _ => share_text(units),
             })
             .collect()
     }

@@ -9,7 +9,8 @@ use serde::Deserialize;
 
 use super::model_file::ModelFile;
 use crate::catalog::Catalog;
-use crate::domain::{Deployment, KvCacheDtype, ModelArch, Policy, Quantization, Reserve, Workload};
+use crate::domain::{Deployment, Engine, KvCacheDtype, ModelArch, Policy, Quantization, Reserve, Runtime, Workload};
+use crate::engines::Profiles;
 use crate::error::InputError;
 use crate::ratio::Decimal;
 
@@ -25,6 +26,10 @@ pub struct DeploymentsFile {
     pub models: Vec<ModelFile>,
     /// What to place; at least one.
     pub deployments: Vec<DeploymentFile>,
+    /// Engine profile files (relative to this file) that win over the built-in ones, such as
+    /// what `fleetfit calibrate` wrote from the team's own engine logs.
+    #[serde(default)]
+    pub profiles: Vec<PathBuf>,
 }
 
 /// `policy:` as written; every field optional.
@@ -34,8 +39,12 @@ pub struct PolicyFile {
     /// A GPU whose utilization / 100 is at least this (0..1, default 0.9) is busy: never used.
     #[schemars(range(min = 0, max = 1))]
     pub busy_threshold: Option<f64>,
-    /// Runtime overhead reserved per GPU (CUDA context, activations), MiB; default 2048.
+    /// A flat runtime memory per GPU (activations, CUDA context, NCCL) for every deployment that
+    /// sets none, MiB; unset, each deployment's engine profile gives it per model and shape.
+    #[schemars(range(max = 1_099_511_627_776u64))]
     pub overhead_mib: Option<u64>,
+    /// The engine of deployments that name none: vllm (default), sglang or llama.cpp.
+    pub engine: Option<String>,
     /// GPUs that stay unassigned.
     pub reserve: Option<ReserveFile>,
 }
@@ -102,6 +111,13 @@ pub struct DeploymentFile {
     pub spread: Option<bool>,
     /// Workers of sharing deployments may stack on one GPU while their memory fits.
     pub share_gpu: Option<bool>,
+    /// The engine its workers run: vllm, sglang or llama.cpp (default: the policy's).
+    pub engine: Option<String>,
+    /// Pins the engine profile's version, such as "0.19" (default: the newest known).
+    pub engine_version: Option<String>,
+    /// A flat runtime memory per GPU for this deployment, MiB, instead of the engine profile's.
+    #[schemars(range(max = 1_099_511_627_776u64))]
+    pub overhead_mib: Option<u64>,
 }
 
 /// Bounds that keep objective sums exact in a double (2^53) and memory arithmetic in u128.
@@ -117,12 +133,39 @@ pub const DEFAULT_MAX_MODEL_LEN: u64 = 4096;
 
 /// Reads and validates a deployments file, resolving every model.
 pub fn load(path: &Path) -> Result<Workload, InputError> {
-    let file: DeploymentsFile = super::parse_file(path)?;
-    resolve(path, file, Catalog::builtin())
+    load_with(path, &[] as &[PathBuf])
 }
 
-/// Validates a parsed deployments file against a catalog and applies the defaults.
-pub fn resolve(path: &Path, file: DeploymentsFile, catalog: &Catalog) -> Result<Workload, InputError> {
+/// [`load`], with engine profile files (`--profiles`) that win over the file's and the built-in ones.
+pub fn load_with(path: &Path, profile_files: &[impl AsRef<Path>]) -> Result<Workload, InputError> {
+    let file: DeploymentsFile = super::parse_file(path)?;
+    let profiles = profiles_for(path, &file, profile_files)?;
+    resolve(path, file, Catalog::builtin(), &profiles)
+}
+
+/// The engine profiles a deployments file plans with: the built-in ones, then those its
+/// `profiles:` lists (relative to the file), then `extra` (`--profiles`), each winning over the
+/// ones before it for its engine.
+pub fn profiles_for(path: &Path, file: &DeploymentsFile, extra: &[impl AsRef<Path>]) -> Result<Profiles, InputError> {
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut listed: Vec<PathBuf> = Vec::new();
+    for (i, p) in file.profiles.iter().enumerate() {
+        let resolved = if p.is_absolute() { p.clone() } else { base.join(p) };
+        if !resolved.is_file() {
+            return Err(InputError::new(
+                path,
+                format!("profiles[{i}]"),
+                format!("no profile file at '{}'", p.display()),
+            ));
+        }
+        listed.push(resolved);
+    }
+    listed.extend(extra.iter().map(|p| p.as_ref().to_path_buf()));
+    Profiles::with_files(&listed)
+}
+
+/// Validates a parsed deployments file against a catalog and engine profiles, applying defaults.
+pub fn resolve(path: &Path, file: DeploymentsFile, catalog: &Catalog, profiles: &Profiles) -> Result<Workload, InputError> {
     let policy = resolve_policy(path, &file.policy)?;
     let mut inline: BTreeMap<String, Arc<ModelArch>> = BTreeMap::new();
     for (i, m) in file.models.iter().enumerate() {
@@ -154,8 +197,8 @@ pub fn resolve(path: &Path, file: DeploymentsFile, catalog: &Catalog) -> Result<
             ));
         }
         let model = resolve_model(path, &format!("{at}.model"), &d.model, &inline, catalog)?;
-        let deployment = resolve_deployment(path, &at, d, model)?;
-        check_need_fits(path, &at, &deployment, policy.overhead_mib)?;
+        let deployment = resolve_deployment(path, &at, d, model, &policy, profiles)?;
+        check_need_fits(path, &at, &deployment)?;
         deployments.push(deployment);
     }
     Ok(Workload { policy, deployments })
@@ -163,8 +206,8 @@ pub fn resolve(path: &Path, file: DeploymentsFile, catalog: &Catalog) -> Result<
 
 /// Every shape's need must be a number the memory model can hold: a need past 64 bits of MiB
 /// is refused here, so no later step ever sees a wrapped value.
-fn check_need_fits(path: &Path, at: &str, d: &Deployment, overhead_mib: u64) -> Result<(), InputError> {
-    let inputs = crate::memory::MemoryInputs::of(d, overhead_mib);
+fn check_need_fits(path: &Path, at: &str, d: &Deployment) -> Result<(), InputError> {
+    let inputs = crate::memory::MemoryInputs::of(d);
     for &q in &d.quantizations {
         for &tp in &d.tensor_parallel {
             for &pp in &d.pipeline_parallel {
@@ -207,7 +250,10 @@ fn resolve_policy(path: &Path, p: &PolicyFile) -> Result<Policy, InputError> {
                 format!("{o} MiB is more memory than any GPU has"),
             ));
         }
-        policy.overhead_mib = o;
+        policy.overhead_mib = Some(o);
+    }
+    if let Some(e) = &p.engine {
+        policy.engine = e.parse().map_err(|m| InputError::new(path, "policy.engine", m))?;
     }
     if let Some(r) = &p.reserve {
         policy.reserve = Reserve {
@@ -266,6 +312,8 @@ fn resolve_deployment(
     at: &str,
     d: &DeploymentFile,
     model: Arc<ModelArch>,
+    policy: &Policy,
+    profiles: &Profiles,
 ) -> Result<Deployment, InputError> {
     let err = |field: &str, message: String| InputError::new(path, format!("{at}.{field}"), message);
     let quantizations = match &d.quantizations {
@@ -353,6 +401,21 @@ fn resolve_deployment(
             return Err(err(&format!("gpu_types[{j}]"), "must not be empty".into()));
         }
     }
+    let engine: Engine = match &d.engine {
+        None => policy.engine,
+        Some(e) => e.parse().map_err(|m| err("engine", m))?,
+    };
+    if let Some(o) = d.overhead_mib.filter(|&o| o > MAX_MIB) {
+        return Err(err("overhead_mib", format!("{o} MiB is more memory than any GPU has")));
+    }
+    let runtime = match d.overhead_mib.or(policy.overhead_mib) {
+        Some(mib) => Runtime::Flat(mib),
+        None => Runtime::Profile(
+            profiles
+                .select(engine, d.engine_version.as_deref())
+                .map_err(|m| err(if d.engine_version.is_some() { "engine_version" } else { "engine" }, m))?,
+        ),
+    };
     Ok(Deployment {
         name: d.name.clone(),
         model,
@@ -369,6 +432,8 @@ fn resolve_deployment(
         node_selector: d.node_selector.clone().unwrap_or_default(),
         spread: d.spread.unwrap_or(false),
         share_gpu: d.share_gpu.unwrap_or(false),
+        engine,
+        runtime,
     })
 }
 

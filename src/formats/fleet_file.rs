@@ -44,6 +44,9 @@ pub struct NodeFile {
     /// Shorthand: total memory of each GPU, MiB.
     #[schemars(range(min = 1))]
     pub memory_mib: Option<u64>,
+    /// Shorthand: memory the driver reserves on each GPU, MiB (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_mib: Option<u64>,
 }
 
 /// One GPU as written.
@@ -58,6 +61,9 @@ pub struct GpuFile {
     /// Total memory, MiB (nvidia-smi's memory.total).
     #[schemars(range(min = 1))]
     pub memory_mib: u64,
+    /// Memory the driver keeps for itself, MiB (nvidia-smi's memory.reserved); default 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reserved_mib: u64,
     /// Memory held by processes fleetfit does not place, MiB.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub used_mib: u64,
@@ -102,6 +108,7 @@ pub fn to_yaml(fleet: &Fleet) -> String {
                             index: g.index,
                             gpu_type: g.gpu_type.clone(),
                             memory_mib: g.memory_mib,
+                            reserved_mib: g.reserved_mib,
                             used_mib: g.used_mib,
                             utilization: g.utilization,
                             healthy: g.healthy,
@@ -111,6 +118,7 @@ pub fn to_yaml(fleet: &Fleet) -> String {
                 gpu_type: None,
                 gpu_count: None,
                 memory_mib: None,
+                reserved_mib: None,
             })
             .collect(),
     };
@@ -148,7 +156,10 @@ pub fn resolve(path: &Path, file: FleetFile) -> Result<Fleet, InputError> {
 }
 
 pub(crate) fn resolve_node(path: &Path, at: &str, node: &NodeFile) -> Result<Node, InputError> {
-    let shorthand = node.gpu_type.is_some() || node.gpu_count.is_some() || node.memory_mib.is_some();
+    let shorthand = node.gpu_type.is_some()
+        || node.gpu_count.is_some()
+        || node.memory_mib.is_some()
+        || node.reserved_mib.is_some();
     let gpus = match (&node.gpus, shorthand) {
         (Some(_), true) => {
             return Err(InputError::new(
@@ -194,6 +205,16 @@ pub(crate) fn resolve_node(path: &Path, at: &str, node: &NodeFile) -> Result<Nod
                 format!("must be between 1 and {MAX_MIB}"),
             ));
         }
+        if gpu.reserved_mib >= gpu.memory_mib {
+            return Err(InputError::new(
+                path,
+                format!("{gat}.reserved_mib"),
+                format!(
+                    "{} MiB reserved by the driver leaves nothing of the GPU's {} MiB",
+                    gpu.reserved_mib, gpu.memory_mib
+                ),
+            ));
+        }
         if gpu.used_mib > gpu.memory_mib {
             return Err(InputError::new(
                 path,
@@ -215,10 +236,11 @@ pub(crate) fn resolve_node(path: &Path, at: &str, node: &NodeFile) -> Result<Nod
             index: gpu.index,
             gpu_type: gpu.gpu_type.clone(),
             memory_mib: gpu.memory_mib,
+            reserved_mib: gpu.reserved_mib,
             used_mib: gpu.used_mib,
             utilization: gpu.utilization,
             healthy: gpu.healthy,
-            kind_memory_mib: gpu.memory_mib,
+            kind_memory_mib: gpu.memory_mib - gpu.reserved_mib,
         });
     }
     out.sort_by_key(|g| g.index);
@@ -262,6 +284,7 @@ fn expand_shorthand(path: &Path, at: &str, node: &NodeFile) -> Result<Vec<GpuFil
             index,
             gpu_type: gpu_type.clone(),
             memory_mib,
+            reserved_mib: node.reserved_mib.unwrap_or(0),
             used_mib: 0,
             utilization: 0,
             healthy: true,
@@ -285,6 +308,7 @@ pub fn to_file(fleet: &Fleet) -> FleetFile {
                             index: g.index,
                             gpu_type: g.gpu_type.clone(),
                             memory_mib: g.memory_mib,
+                            reserved_mib: g.reserved_mib,
                             used_mib: g.used_mib,
                             utilization: g.utilization,
                             healthy: g.healthy,

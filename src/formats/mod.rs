@@ -7,6 +7,7 @@ pub mod gpu_products;
 pub mod hf_config;
 pub mod import;
 pub mod model_file;
+pub mod profile_file;
 pub mod provenance;
 pub mod scalar;
 pub mod scenarios_file;

@@ -42,6 +42,16 @@ pub struct ModelFile {
     pub qk_rope_head_dim: Option<u64>,
     #[serde(default)]
     pub weights_mib: BTreeMap<String, u64>,
+    /// Hugging Face's `model_type` (llama, qwen2, gemma2, ...): the family engine profiles key
+    /// activation memory by.
+    #[serde(default)]
+    pub model_type: Option<String>,
+    /// Vocabulary size (embedding rows).
+    #[serde(default)]
+    pub vocab_size: Option<u64>,
+    /// The LM head shares the embedding's weights (HF's `tie_word_embeddings`); default false.
+    #[serde(default)]
+    pub tied_embeddings: bool,
 }
 
 /// A list of models under a `models:` key (one catalog family file).
@@ -85,6 +95,7 @@ impl ModelFile {
             ("head_dim", self.head_dim),
             ("kv_lora_rank", self.kv_lora_rank),
             ("qk_rope_head_dim", self.qk_rope_head_dim),
+            ("vocab_size", self.vocab_size),
         ] {
             if let Some(v) = value.filter(|&v| v > MAX_DIM) {
                 return Err(err(
@@ -164,6 +175,9 @@ impl ModelFile {
             max_position_embeddings: self.max_position_embeddings,
             mla,
             weights_mib,
+            model_type: self.model_type.as_ref().map(|t| t.trim().to_ascii_lowercase()),
+            vocab_size: self.vocab_size,
+            tied_embeddings: self.tied_embeddings,
         })
     }
 
@@ -194,6 +208,14 @@ struct EntryOut {
     kv_lora_rank: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     qk_rope_head_dim: Option<u64>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    weights_mib: BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vocab_size: Option<u64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tied_embeddings: bool,
 }
 
 /// A model as a catalog file of one entry (`models: [...]`), which a deployments file's
@@ -211,6 +233,10 @@ pub fn to_yaml(arch: &ModelArch) -> String {
         max_position_embeddings: arch.max_position_embeddings,
         kv_lora_rank: arch.mla.map(|m| m.kv_lora_rank),
         qk_rope_head_dim: arch.mla.map(|m| m.qk_rope_head_dim),
+        weights_mib: arch.weights_mib.iter().map(|(q, &mib)| (q.name().to_string(), mib)).collect(),
+        model_type: arch.model_type.clone(),
+        vocab_size: arch.vocab_size,
+        tied_embeddings: arch.tied_embeddings,
     };
     #[derive(serde::Serialize)]
     struct List {

@@ -72,6 +72,9 @@ pub struct AddNodes {
     /// Total memory of each GPU, MiB.
     #[schemars(range(min = 1))]
     pub memory_mib: u64,
+    /// Memory the driver reserves on each GPU, MiB (default 0).
+    #[serde(default)]
+    pub reserved_mib: Option<u64>,
     #[serde(default, deserialize_with = "super::scalar::labels")]
     #[schemars(schema_with = "super::scalar::labels_schema")]
     pub labels: BTreeMap<String, String>,

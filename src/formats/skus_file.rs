@@ -29,6 +29,9 @@ pub struct Sku {
     /// Total memory of each GPU, MiB.
     #[schemars(range(min = 1))]
     pub memory_mib: u64,
+    /// Memory the driver reserves on each GPU, MiB (nvidia-smi's memory.reserved; default 0).
+    #[serde(default)]
+    pub reserved_mib: u64,
     /// Per node, in any unit, a whole number.
     pub cost: u64,
     /// At most this many can be bought.
@@ -70,6 +73,13 @@ pub fn load(path: &Path) -> Result<Vec<Sku>, InputError> {
                 path,
                 format!("{at}.memory_mib"),
                 "must be between 1 and 1099511627776",
+            ));
+        }
+        if sku.reserved_mib >= sku.memory_mib {
+            return Err(InputError::new(
+                path,
+                format!("{at}.reserved_mib"),
+                format!("{} MiB reserved leaves nothing of {} MiB", sku.reserved_mib, sku.memory_mib),
             ));
         }
         if sku.cost > 1 << 40 {

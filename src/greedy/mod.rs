@@ -191,6 +191,7 @@ impl Placed<'_> {
             pipeline_parallel: option.pp,
             gpu_type: option.kind.gpu_type.clone(),
             memory_per_gpu_mib: option.reserve_mib,
+            runtime_mib: Some(option.runtime_mib),
             stages: stages
                 .into_iter()
                 .map(|(n, pick)| Stage {

@@ -144,6 +144,7 @@ pub fn assign(instance: &Instance<'_>, form: &Formulation, values: &[f64]) -> Re
             pipeline_parallel: o.pp,
             gpu_type: o.kind.gpu_type.clone(),
             memory_per_gpu_mib: o.reserve_mib,
+            runtime_mib: Some(o.runtime_mib),
             stages,
         };
         replicas.push((o.deployment, replica));

@@ -110,10 +110,11 @@ pub fn bought_node(sku: &Sku, name: String) -> Node {
                 index,
                 gpu_type: sku.gpu_type.clone(),
                 memory_mib: sku.memory_mib,
+                reserved_mib: sku.reserved_mib,
                 used_mib: 0,
                 utilization: 0,
                 healthy: true,
-                kind_memory_mib: sku.memory_mib,
+                kind_memory_mib: sku.memory_mib - sku.reserved_mib,
             })
             .collect(),
     }

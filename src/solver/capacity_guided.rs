@@ -354,6 +354,7 @@ mod tests {
             gpu_type: gpu_type.into(),
             gpu_count,
             memory_mib,
+            reserved_mib: 0,
             cost,
             max: Some(16),
             labels: Default::default(),

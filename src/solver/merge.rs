@@ -77,7 +77,7 @@ fn likeness(node: &Node, workload: &Workload) -> Likeness {
         .gpus
         .iter()
         .map(|g| {
-            let health = (g.used_mib, g.utilization, g.healthy);
+            let health = (g.used_mib + g.reserved_mib, g.utilization, g.healthy);
             (
                 g.gpu_type.clone(),
                 g.kind_memory_mib,

@@ -51,11 +51,11 @@ impl<'f> State<'f> {
                 let workers = workers.map_or(&[][..], Vec::as_slice);
                 let held: u64 = workers.iter().map(|w| w.1).sum();
                 if workers.is_empty() {
-                    return r.memory_per_gpu_mib <= gpu.memory_mib.saturating_sub(gpu.used_mib);
+                    return r.memory_per_gpu_mib <= gpu.free_mib();
                 }
                 share
                     && workers.iter().all(|w| !w.0)
-                    && held + r.memory_per_gpu_mib <= gpu.memory_mib.saturating_sub(gpu.used_mib)
+                    && held + r.memory_per_gpu_mib <= gpu.free_mib()
             })
         })
     }

@@ -31,19 +31,28 @@ pub struct Base {
     pub deployments: DeploymentsFile,
     pub deployments_path: PathBuf,
     pub workload: Workload,
+    /// The engine profiles the deployments plan with (scenarios keep them).
+    pub profiles: crate::engines::Profiles,
 }
 
 impl Base {
     /// Loads and validates both files.
     pub fn load(fleet: &Path, deployments: &Path) -> Result<Base, InputError> {
+        Base::load_with(fleet, deployments, &[] as &[PathBuf])
+    }
+
+    /// [`Base::load`] with engine profile files (`--profiles`).
+    pub fn load_with(fleet: &Path, deployments: &Path, profile_files: &[impl AsRef<Path>]) -> Result<Base, InputError> {
         let fleet = crate::formats::fleet_file::load(fleet)?;
         let file: DeploymentsFile = crate::formats::parse_file(deployments)?;
-        let workload = deployments_file::resolve(deployments, file.clone(), crate::catalog::Catalog::builtin())?;
+        let profiles = deployments_file::profiles_for(deployments, &file, profile_files)?;
+        let workload = deployments_file::resolve(deployments, file.clone(), crate::catalog::Catalog::builtin(), &profiles)?;
         Ok(Base {
             fleet,
             deployments: file,
             deployments_path: deployments.to_path_buf(),
             workload,
+            profiles,
         })
     }
 }

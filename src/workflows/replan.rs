@@ -120,6 +120,12 @@ fn sort_current(fleet: &Fleet, workload: &Workload, current: &Plan) -> (Vec<Plac
             reject(format!("no deployment '{}' is asked for now", r.deployment));
             continue;
         };
+        // A plan written before runtime_mib was recorded ran with today's figure, if any.
+        let runtime_mib = r.runtime_mib.or_else(|| {
+            let q = r.quantization.parse().ok()?;
+            Some(d.runtime_mib(q, r.tensor_parallel, r.pipeline_parallel))
+        });
+        let r = &PlacedReplica { runtime_mib, ..r.clone() };
         let alone = PlacedReplica {
             replica: 0,
             ..r.clone()

@@ -65,6 +65,7 @@ pub fn apply(base: &Base, scenario: &ScenarioFile, index: usize, path: &Path) ->
                 gpu_type: Some(add.gpu_type.clone()),
                 gpu_count: Some(add.gpu_count),
                 memory_mib: Some(add.memory_mib),
+                reserved_mib: add.reserved_mib,
             };
             let node = fleet_file::resolve_node(path, &field, &raw)
                 .map_err(|e| InputError::new(path, e.field, format!("{} (scenario '{}')", e.message, scenario.name)))?;
@@ -143,7 +144,7 @@ pub fn apply(base: &Base, scenario: &ScenarioFile, index: usize, path: &Path) ->
                 .map(|i| (i, name.clone()))
         })
         .collect();
-    let workload = deployments_file::resolve(&base.deployments_path, file, crate::catalog::Catalog::builtin())
+    let workload = deployments_file::resolve(&base.deployments_path, file, crate::catalog::Catalog::builtin(), &base.profiles)
         .map_err(|e| {
             if let Some((_, name)) = scaled
                 .iter()
@@ -182,6 +183,7 @@ pub fn merge_policy(base: &PolicyFile, patch: &PolicyFile) -> PolicyFile {
     PolicyFile {
         busy_threshold: patch.busy_threshold.or(base.busy_threshold),
         overhead_mib: patch.overhead_mib.or(base.overhead_mib),
+        engine: patch.engine.clone().or(base.engine.clone()),
         reserve,
     }
 }

@@ -15,13 +15,13 @@ use super::common::*;
 /// Every replica placement of deployment `d`, valid or not by the rules (the checker decides).
 fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<PlacedReplica> {
     let dep = &workload.deployments[d];
-    let inputs = MemoryInputs::of(dep, workload.policy.overhead_mib);
+    let inputs = MemoryInputs::of(dep);
     let mut out = Vec::new();
     for &q in &dep.quantizations {
         for &tp in &dep.tensor_parallel {
             for &pp in &dep.pipeline_parallel {
                 let need = memory::footprint(&inputs, q, tp, pp).need_mib;
-                // Every stage: tp GPUs of one node, as (node, type, largest memory, sorted indices).
+                // Every stage: tp GPUs of one node, as (node, type, largest CUDA-visible memory, sorted indices).
                 let mut stage_options: Vec<(String, String, u64, Vec<u32>)> = Vec::new();
                 for node in &fleet.nodes {
                     for subset in subsets(node.gpus.len(), tp as usize) {
@@ -29,7 +29,7 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<PlacedReplica
                         stage_options.push((
                             node.name.clone(),
                             gpus[0].gpu_type.clone(),
-                            gpus.iter().map(|g| g.memory_mib).max().unwrap_or(0),
+                            gpus.iter().map(|g| g.memory_mib - g.reserved_mib).max().unwrap_or(0),
                             gpus.iter().map(|g| g.index).collect(),
                         ));
                     }
@@ -50,6 +50,7 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<PlacedReplica
                         pipeline_parallel: pp,
                         gpu_type: first.1.clone(),
                         memory_per_gpu_mib: reserve,
+                        runtime_mib: Some(dep.runtime_mib(q, tp, pp)),
                         stages: combo
                             .iter()
                             .map(|&c| Stage {

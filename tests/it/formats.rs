@@ -69,7 +69,8 @@ fn deployment_and_policy_defaults() {
     );
     let p = &w.policy;
     assert_eq!(p.busy_threshold.to_f64(), 0.9);
-    assert_eq!(p.overhead_mib, 2048);
+    assert_eq!(p.overhead_mib, None, "no flat overhead: engine profiles decide");
+    assert_eq!(p.engine, fleetfit::domain::Engine::Vllm);
     assert_eq!(
         (p.reserve.per_node, p.reserve.fleet, p.reserve.per_type.len()),
         (0, 0, 0)

@@ -75,6 +75,7 @@ fn tp_must_divide_attention_heads() {
         pipeline_parallel: 1,
         gpu_type: "A".into(),
         memory_per_gpu_mib: 2049,
+        runtime_mib: None,
         stages: vec![fleetfit::domain::Stage {
             node: "n".into(),
             gpus: (1..8).collect(),

@@ -91,6 +91,7 @@ fn policy_edits_merge_field_by_field() {
     let base = PolicyFile {
         busy_threshold: Some(0.8),
         overhead_mib: Some(1024),
+        engine: None,
         reserve: Some(ReserveFile {
             per_node: Some(1),
             fleet: None,
@@ -100,6 +101,7 @@ fn policy_edits_merge_field_by_field() {
     let patch = PolicyFile {
         busy_threshold: None,
         overhead_mib: None,
+        engine: Some("sglang".into()),
         reserve: Some(ReserveFile {
             per_node: None,
             fleet: Some(8),
@@ -109,6 +111,7 @@ fn policy_edits_merge_field_by_field() {
     let merged = merge_policy(&base, &patch);
     assert_eq!(merged.busy_threshold, Some(0.8));
     assert_eq!(merged.overhead_mib, Some(1024));
+    assert_eq!(merged.engine.as_deref(), Some("sglang"));
     let r = merged.reserve.unwrap();
     assert_eq!((r.per_node, r.fleet), (Some(1), Some(8)));
     assert_eq!(r.per_type.unwrap(), [("A".to_string(), 1), ("B".to_string(), 5)].into());

@@ -129,6 +129,16 @@ pub fn read(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<Vec<N
             ));
         }
         let gpu_type = gpu_type(product, path, warnings);
+        // Node labels carry no driver reserve: use the one measured for the product, or 0.
+        let reserved_mib = super::super::gpu_products::measured_reserved_mib(&gpu_type, memory_mib);
+        if reserved_mib.is_none() {
+            warnings.push(format!(
+                "{}: node {name}: no driver-reserved memory is known for {gpu_type} with {memory_mib} MiB; \
+                 reserved_mib taken as 0 (import nvidia-smi's CSV or XML for the exact figure)",
+                path.display()
+            ));
+        }
+        let reserved_mib = reserved_mib.unwrap_or(0);
         out.push(NodeRead {
             name: Some(name.to_string()),
             gpus: (0..count)
@@ -136,6 +146,7 @@ pub fn read(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<Vec<N
                     index: index as u32,
                     gpu_type: gpu_type.clone(),
                     memory_mib,
+                    reserved_mib,
                     used_mib: 0,
                     utilization: 0,
                     healthy: index < usable,

@@ -1,6 +1,7 @@
-//! `nvidia-smi --query-gpu=index,name,memory.total,memory.used,utilization.gpu --format=csv`,
-//! with or without `noheader,nounits`. With a header the columns may come in any order (and
-//! others may be there, unread); without one they are in the order above, the last two optional.
+//! `nvidia-smi --query-gpu=index,name,memory.total,memory.used,utilization.gpu,memory.reserved
+//! --format=csv`, with or without `noheader,nounits`. With a header the columns may come in any
+//! order (and others may be there, unread); without one they are in the order above, the last
+//! three optional. `memory.reserved` (the driver's own memory) becomes `reserved_mib`.
 
 use std::path::Path;
 
@@ -9,7 +10,14 @@ use crate::error::InputError;
 use crate::formats::fleet_file::GpuFile;
 
 /// The columns read, by their query names.
-const COLUMNS: [&str; 5] = ["index", "name", "memory.total", "memory.used", "utilization.gpu"];
+const COLUMNS: [&str; 6] = [
+    "index",
+    "name",
+    "memory.total",
+    "memory.used",
+    "utilization.gpu",
+    "memory.reserved",
+];
 
 /// Reads one node's GPUs.
 pub fn read(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<NodeRead, InputError> {
@@ -81,10 +89,24 @@ pub fn read(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<NodeR
                 .ok_or_else(|| InputError::new(path, at(4), "expected a utilization in percent, 0 to 100"))?
                 as u32,
         };
+        let reserved_mib = match field(5) {
+            None => 0,
+            Some(v) if not_available(v) => 0,
+            Some(v) => number(v, "MiB")
+                .filter(|&r| r < memory_mib)
+                .ok_or_else(|| {
+                    InputError::new(
+                        path,
+                        at(5),
+                        "expected the driver's reserved memory in MiB, less than memory.total",
+                    )
+                })?,
+        };
         gpus.push(GpuFile {
             index,
             gpu_type: gpu_type(name, path, warnings),
             memory_mib,
+            reserved_mib,
             used_mib,
             utilization,
             healthy: true,

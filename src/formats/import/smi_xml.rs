@@ -47,6 +47,17 @@ pub fn read(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<NodeR
         let used_mib = text_of(&["fb_memory_usage", "used"])
             .and_then(|t| number(t, "MiB"))
             .ok_or_else(|| InputError::new(path, at("fb_memory_usage.used"), "expected MiB, such as 0 MiB"))?;
+        let reserved_mib = match text_of(&["fb_memory_usage", "reserved"]) {
+            None => 0,
+            Some(t) if not_available(t) => 0,
+            Some(t) => number(t, "MiB").filter(|&r| r < memory_mib).ok_or_else(|| {
+                InputError::new(
+                    path,
+                    at("fb_memory_usage.reserved"),
+                    "expected MiB less than the total, such as 469 MiB",
+                )
+            })?,
+        };
         let utilization = match text_of(&["utilization", "gpu_util"]) {
             Some(t) if !not_available(t) => number(t, "%")
                 .filter(|&u| u <= 100)
@@ -65,6 +76,7 @@ pub fn read(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<NodeR
             index: index as u32,
             gpu_type: gpu_type(product, path, warnings),
             memory_mib,
+            reserved_mib,
             used_mib,
             utilization,
             healthy: !mig,
