@@ -134,13 +134,17 @@ pub struct Inputs {
     /// Deployments file (.yaml, .yml or .json).
     #[arg(long)]
     pub deployments: PathBuf,
+    /// Engine profile file (what `fleetfit calibrate` writes) that wins over the built-in
+    /// profile of its engine; may be given more than once.
+    #[arg(long = "profiles", value_name = "FILE")]
+    pub profiles: Vec<PathBuf>,
 }
 
 impl Inputs {
     /// Loads and validates both files.
     pub fn load(&self) -> Result<(fleetfit::domain::Fleet, fleetfit::domain::Workload), InputError> {
         let fleet = fleetfit::formats::fleet_file::load(&self.fleet)?;
-        let workload = fleetfit::formats::deployments_file::load(&self.deployments)?;
+        let workload = fleetfit::formats::deployments_file::load_with(&self.deployments, &self.profiles)?;
         Ok((fleet, workload))
     }
 
@@ -150,7 +154,9 @@ impl Inputs {
     }
 
     /// Each file with its role, as provenance records them.
-    pub fn roles(&self) -> [(&'static str, &std::path::Path); 2] {
-        [("fleet", &self.fleet), ("deployments", &self.deployments)]
+    pub fn roles(&self) -> Vec<(&'static str, &std::path::Path)> {
+        let mut roles = vec![("fleet", self.fleet.as_path()), ("deployments", self.deployments.as_path())];
+        roles.extend(self.profiles.iter().map(|p| ("profiles", p.as_path())));
+        roles
     }
 }
