@@ -80,7 +80,11 @@ impl Profiles {
                     let known: Vec<String> = user.iter().chain(builtin.iter()).map(|p| p.version.clone()).collect();
                     format!(
                         "no {engine} profile for version {v} (known: {}); measure one with `fleetfit calibrate`",
-                        if known.is_empty() { "none".into() } else { known.join(", ") }
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known.join(", ")
+                        }
                     )
                 });
         }

@@ -2,7 +2,7 @@
 //! on, most decisive first ("128 attention heads are not divisible by tensor parallel size 7;
 //! node a100-01 has 7 eligible GPUs, GPU 0 is 92% used").
 
-use crate::domain::{Deployment, Fleet, GpuKind, Node, Plan, Policy, Workload};
+use crate::domain::{Deployment, Fleet, GpuKind, Node, Plan, Policy, Quantization, Workload};
 use crate::memory::{self, MemoryInputs};
 use crate::shapes::{self, check_parallelism};
 
@@ -136,11 +136,11 @@ pub fn reasons(fleet: &Fleet, policy: &Policy, d: &Deployment, placed: u64) -> V
     let mut fits_somewhere = Vec::new();
     let mut memory_facts = Vec::new();
     for kind in &kinds {
-        let mut best: Option<(u64, String)> = None;
+        let mut best: Option<(u64, (Quantization, u64, u64))> = None;
         for &q in &d.quantizations {
             for &(tp, pp) in &valid {
                 let need = memory::footprint(&inputs, q, tp, pp).need_mib;
-                let shape = format!("{q} tp {tp} x pp {pp}");
+                let shape = (q, tp, pp);
                 match memory::reserve_mib(need, d.gpu_memory_utilization, kind.memory_mib) {
                     Some(reserve) if reserve <= kind.memory_mib => fits_somewhere.push((kind.clone(), tp, pp, reserve)),
                     _ => {
@@ -152,15 +152,7 @@ pub fn reasons(fleet: &Fleet, policy: &Policy, d: &Deployment, placed: u64) -> V
             }
         }
         if let Some((need, shape)) = best {
-            let limit = match d.gpu_memory_utilization {
-                Some(f) => format!(
-                    "gpu_memory_utilization {f} of its {} MiB reserves {} MiB",
-                    kind.memory_mib,
-                    f.floor_mul(kind.memory_mib)
-                ),
-                None => format!("it has {} MiB", kind.memory_mib),
-            };
-            memory_facts.push(format!("{shape} needs {need} MiB per {}; {limit}", kind.gpu_type));
+            memory_facts.push(memory_fact(d, kind, need, shape));
         }
     }
     if fits_somewhere.is_empty() {
@@ -202,6 +194,67 @@ pub fn reasons(fleet: &Fleet, policy: &Policy, d: &Deployment, placed: u64) -> V
     vec![format!(
         "{COULD_FIT}: {wanted} more have a shape that fits some node next to no other deployment"
     )]
+}
+
+/// Why the smallest shape does not fit a kind's memory, term by term, as the engine would
+/// account it: "weights 67.8 GiB + activation 2.3 GiB + non-torch 2.1 GiB leave 3.0 GiB of the
+/// 75.2 GiB gpu_memory_utilization 0.95 gives: 19,600 tokens < 32,768 kv_cache_tokens".
+fn memory_fact(d: &Deployment, kind: &GpuKind, need_mib: u64, (q, tp, pp): (Quantization, u64, u64)) -> String {
+    let gib = |mib: f64| format!("{:.1} GiB", mib / 1024.0);
+    let (budget, limit) = match d.gpu_memory_utilization {
+        Some(f) => {
+            let r = f.floor_mul(kind.memory_mib);
+            (
+                r,
+                format!(
+                    "gpu_memory_utilization {f} gives of its {}",
+                    gib(kind.memory_mib as f64)
+                ),
+            )
+        }
+        None => (kind.memory_mib, "CUDA reports".to_string()),
+    };
+    let (w_numer, w_denom) = memory::weight_bytes_per_gpu(&d.model, q, tp, pp);
+    let weights_mib = w_numer as f64 / w_denom as f64 / (1u64 << 20) as f64;
+    let runtime = d.runtime.of(&d.model, q, tp, pp);
+    let mut terms = vec![format!("weights {}", gib(weights_mib))];
+    if runtime.measured.is_some() || runtime.activation_mib == 0 && runtime.non_torch_mib == 0 {
+        terms.push(format!("runtime {}", gib(runtime.total_mib as f64)));
+    } else {
+        for (name, mib) in [
+            ("activation", runtime.activation_mib),
+            ("non-torch", runtime.non_torch_mib),
+            ("CUDA graphs", runtime.cuda_graph_mib),
+            ("unsplit weights", runtime.weights_extra_mib),
+            ("margin", runtime.margin_mib),
+        ] {
+            if mib > 0 {
+                terms.push(format!("{name} {}", gib(mib as f64)));
+            }
+        }
+    }
+    let shape = format!("{q} tp {tp} x pp {pp} on {}", kind.gpu_type);
+    let left = budget as f64 - weights_mib - runtime.total_mib as f64;
+    if left <= 0.0 {
+        return format!(
+            "{shape}: {} need {} more than the {} {limit}",
+            terms.join(" + "),
+            gib(-left),
+            gib(budget as f64)
+        );
+    }
+    let block = memory::block_tokens(d);
+    match memory::kv_capacity_tokens(&d.model, q, tp, pp, d.kv_cache_dtype, budget, runtime.total_mib, block) {
+        Some(tokens) if tokens < d.kv_cache_tokens => format!(
+            "{shape}: {} leave {} of the {} {limit}: {} KV tokens < {} kv_cache_tokens",
+            terms.join(" + "),
+            gib(left),
+            gib(budget as f64),
+            crate::formats::table::thousands(tokens),
+            crate::formats::table::thousands(d.kv_cache_tokens)
+        ),
+        _ => format!("{shape} needs {need_mib} MiB per GPU; {limit} {} MiB", budget),
+    }
 }
 
 /// Eligible GPUs of `kind` with `reserve` MiB free on a node, less `reserve.per_node`.

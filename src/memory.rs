@@ -3,7 +3,7 @@
 //! Everything is exact integer arithmetic on byte fractions; the only rounding is the one
 //! docs/rules.md §3 names, `ceil` to whole MiB of weights plus KV cache.
 
-use crate::domain::{Deployment, KvCacheDtype, ModelArch, Quantization, Runtime};
+use crate::domain::{Deployment, Fleet, KvCacheDtype, ModelArch, PlacedReplica, Plan, Quantization, Runtime, Workload};
 use crate::ratio::Decimal;
 
 const MIB: u128 = 1 << 20;
@@ -47,13 +47,7 @@ impl<'a> MemoryInputs<'a> {
 ///
 /// Standard attention splits KV heads across the TP group (each GPU keeps at least one head);
 /// latent attention (MLA) keeps the whole latent on every GPU. Pipeline stages split layers.
-pub fn kv_bytes_per_token(
-    model: &ModelArch,
-    q: Quantization,
-    tp: u64,
-    pp: u64,
-    dtype: KvCacheDtype,
-) -> (u128, u128) {
+pub fn kv_bytes_per_token(model: &ModelArch, q: Quantization, tp: u64, pp: u64, dtype: KvCacheDtype) -> (u128, u128) {
     let layers_per_stage = model.layers.div_ceil(pp.max(1)) as u128;
     let kv_bytes = dtype.bytes(q) as u128;
     match model.mla {
@@ -112,6 +106,7 @@ pub fn checked_footprint(inputs: &MemoryInputs<'_>, q: Quantization, tp: u64, pp
 /// KV-cache tokens a replica's workers can hold when each GPU reserves `reserve_mib`: what the
 /// reservation leaves after the runtime and the weights, in whole blocks of `block_tokens`
 /// (the engine allocates blocks; 1 counts single tokens). `None` when nothing is left.
+#[allow(clippy::too_many_arguments)] // the shape's three numbers and the memory's five, each its own unit
 pub fn kv_capacity_tokens(
     model: &ModelArch,
     q: Quantization,
@@ -130,6 +125,65 @@ pub fn kv_capacity_tokens(
     let tokens = left_scaled.checked_mul(kv_denom)? / kv_numer.checked_mul(w_denom)?.max(1);
     let block = u128::from(block_tokens.max(1));
     u64::try_from(tokens / block * block).ok()
+}
+
+/// The KV cache a placed replica's engine will allocate, and what it allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvCapacity {
+    /// Tokens of KV cache, in whole engine blocks (the smallest over the replica's GPUs).
+    pub tokens: u64,
+    /// Requests of `max_model_len` tokens it holds at once, in hundredths (vLLM's "maximum
+    /// concurrency": blocks over the blocks of one request).
+    pub concurrency_x100: u64,
+}
+
+/// The KV capacity of a placed replica: each GPU's reservation (its own
+/// `gpu_memory_utilization` share where the deployment sets one) less the runtime and the
+/// weights, the smallest over its GPUs. `None` for a replica the rules would refuse.
+pub fn replica_kv(fleet: &Fleet, deployment: &Deployment, replica: &PlacedReplica) -> Option<KvCapacity> {
+    let q: Quantization = replica.quantization.parse().ok()?;
+    let (tp, pp) = (replica.tensor_parallel, replica.pipeline_parallel);
+    let runtime_mib = replica.runtime_mib.unwrap_or_else(|| deployment.runtime_mib(q, tp, pp));
+    let block = block_tokens(deployment);
+    let mut tokens: Option<u64> = None;
+    for stage in &replica.stages {
+        let node = fleet.node(&stage.node)?;
+        for &index in &stage.gpus {
+            let gpu = node.gpu(index)?;
+            let reserve = match deployment.gpu_memory_utilization {
+                Some(f) => f.floor_mul(gpu.cuda_mib()),
+                None => replica.memory_per_gpu_mib,
+            };
+            let here = kv_capacity_tokens(
+                &deployment.model,
+                q,
+                tp,
+                pp,
+                deployment.kv_cache_dtype,
+                reserve,
+                runtime_mib,
+                block,
+            )?;
+            tokens = Some(tokens.map_or(here, |t| t.min(here)));
+        }
+    }
+    let tokens = tokens?;
+    let len = deployment.max_model_len.max(1);
+    // vLLM: blocks / ceil(max_model_len / block), to two decimals (rounded down).
+    let blocks = tokens / block;
+    let per_request = len.div_ceil(block);
+    Some(KvCapacity {
+        tokens,
+        concurrency_x100: u64::try_from(u128::from(blocks) * 100 / u128::from(per_request)).unwrap_or(u64::MAX),
+    })
+}
+
+/// [`replica_kv`] of every replica of a plan, in plan order.
+pub fn plan_kv(fleet: &Fleet, workload: &Workload, plan: &Plan) -> Vec<Option<KvCapacity>> {
+    plan.replicas
+        .iter()
+        .map(|r| replica_kv(fleet, workload.deployment(&r.deployment)?, r))
+        .collect()
 }
 
 /// The engine's KV-cache block size for a deployment: its profile's, or 1 where the runtime is a
@@ -292,12 +346,33 @@ mod tests {
     fn kv_capacity_inverts_the_need() {
         let model = llama_31_8b();
         let f = footprint(&inputs(&model, 8192), Quantization::Bf16, 1, 1);
-        let tokens = kv_capacity_tokens(&model, Quantization::Bf16, 1, 1, KvCacheDtype::Auto, f.need_mib, 2048, 1);
+        let tokens = kv_capacity_tokens(
+            &model,
+            Quantization::Bf16,
+            1,
+            1,
+            KvCacheDtype::Auto,
+            f.need_mib,
+            2048,
+            1,
+        );
         // 16340.5 MiB rounded up leaves half a MiB: 3 more whole tokens of 128 KiB.
         assert_eq!(tokens, Some(8195));
-        let blocks = kv_capacity_tokens(&model, Quantization::Bf16, 1, 1, KvCacheDtype::Auto, f.need_mib, 2048, 16);
+        let blocks = kv_capacity_tokens(
+            &model,
+            Quantization::Bf16,
+            1,
+            1,
+            KvCacheDtype::Auto,
+            f.need_mib,
+            2048,
+            16,
+        );
         assert_eq!(blocks, Some(8192));
-        assert_eq!(kv_capacity_tokens(&model, Quantization::Bf16, 1, 1, KvCacheDtype::Auto, 17000, 2048, 1), None);
+        assert_eq!(
+            kv_capacity_tokens(&model, Quantization::Bf16, 1, 1, KvCacheDtype::Auto, 17000, 2048, 1),
+            None
+        );
     }
 
     #[test]

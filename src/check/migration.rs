@@ -141,7 +141,10 @@ pub fn check_migration(fleet: &Fleet, workload: &Workload, current: &Plan, new: 
                             continue;
                         };
                         let workers = on_gpu.entry((node.clone(), g)).or_default();
-                        let free = gpu.memory_mib.saturating_sub(gpu.reserved_mib).saturating_sub(gpu.used_mib);
+                        let free = gpu
+                            .memory_mib
+                            .saturating_sub(gpu.reserved_mib)
+                            .saturating_sub(gpu.used_mib);
                         let held: u64 = workers.iter().map(|w| w.1).sum();
                         if !workers.is_empty() && (exclusive || workers.iter().any(|w| w.0)) {
                             report.add(

@@ -247,7 +247,10 @@ pub fn check_gpus(fleet: &Fleet, workload: &Workload, occupancy: &Occupancy, rep
             );
         }
         let reserved: u64 = workers.iter().map(|w| w.reserve_mib).sum();
-        let free = gpu.memory_mib.saturating_sub(gpu.reserved_mib).saturating_sub(gpu.used_mib);
+        let free = gpu
+            .memory_mib
+            .saturating_sub(gpu.reserved_mib)
+            .saturating_sub(gpu.used_mib);
         if reserved > free {
             report.add(
                 Rule::Memory,

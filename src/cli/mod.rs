@@ -155,7 +155,10 @@ impl Inputs {
 
     /// Each file with its role, as provenance records them.
     pub fn roles(&self) -> Vec<(&'static str, &std::path::Path)> {
-        let mut roles = vec![("fleet", self.fleet.as_path()), ("deployments", self.deployments.as_path())];
+        let mut roles = vec![
+            ("fleet", self.fleet.as_path()),
+            ("deployments", self.deployments.as_path()),
+        ];
         roles.extend(self.profiles.iter().map(|p| ("profiles", p.as_path())));
         roles
     }

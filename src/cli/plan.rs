@@ -71,7 +71,8 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         Format::Json => print!("{json}"),
         Format::Table => {
             let table = if args.detail {
-                fleetfit::formats::table::render_detail(&solved.plan)
+                let kv = fleetfit::memory::plan_kv(&fleet, &workload, &solved.plan);
+                fleetfit::formats::table::render_detail(&solved.plan, &kv)
             } else {
                 fleetfit::formats::table::render(&solved.plan)
             };

@@ -131,7 +131,11 @@ pub struct WhatIfArgs {
 }
 
 pub fn whatif(args: WhatIfArgs) -> anyhow::Result<ExitCode> {
-    let base = Base::load_with(&args.sweep.inputs.fleet, &args.sweep.inputs.deployments, &args.sweep.inputs.profiles)?;
+    let base = Base::load_with(
+        &args.sweep.inputs.fleet,
+        &args.sweep.inputs.deployments,
+        &args.sweep.inputs.profiles,
+    )?;
     let file = fleetfit::formats::scenarios_file::load(&args.scenarios)?;
     let cases = file.scenarios.len() + 1;
     let (options, bar) = args.sweep.options(cases as u64);
@@ -175,7 +179,11 @@ pub struct DrillArgs {
 }
 
 pub fn drill(args: DrillArgs) -> anyhow::Result<ExitCode> {
-    let base = Base::load_with(&args.sweep.inputs.fleet, &args.sweep.inputs.deployments, &args.sweep.inputs.profiles)?;
+    let base = Base::load_with(
+        &args.sweep.inputs.fleet,
+        &args.sweep.inputs.deployments,
+        &args.sweep.inputs.profiles,
+    )?;
     let cases = drill::cases(&base, &args.fail)?.len();
     let (options, bar) = args.sweep.options(cases as u64 + 1);
     let results = drill::run(&base, &args.fail, &options);

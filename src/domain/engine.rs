@@ -47,7 +47,9 @@ impl FromStr for Engine {
             "vllm" => Ok(Engine::Vllm),
             "sglang" => Ok(Engine::Sglang),
             "llama.cpp" | "llamacpp" | "llama-cpp" | "llama_cpp" => Ok(Engine::LlamaCpp),
-            other => Err(format!("unknown engine '{other}'; expected one of vllm, sglang, llama.cpp")),
+            other => Err(format!(
+                "unknown engine '{other}'; expected one of vllm, sglang, llama.cpp"
+            )),
         }
     }
 }
@@ -104,6 +106,9 @@ pub struct EngineProfile {
     pub non_torch: Vec<Rule>,
     /// CUDA-graph memory the engine keeps beside its profile (0 where the profile counts it).
     pub cuda_graph: Vec<Rule>,
+    /// Per model_type, the percentage of the checkpoint's weights the engine loads (kernels that
+    /// pad or repack weights: vLLM loads gpt-oss's MXFP4 experts 6.4% larger); 100 elsewhere.
+    pub weights_loaded_percent: Vec<Rule>,
     /// Quantized checkpoints keep embeddings and LM head in 16 bits, and a pipeline's first and
     /// last stages hold them: the profile adds what the even split of the formula misses.
     pub embeddings_in_16_bits: bool,
@@ -117,7 +122,8 @@ pub struct RuntimeMib {
     pub activation_mib: u64,
     pub non_torch_mib: u64,
     pub cuda_graph_mib: u64,
-    /// Weights the formula's even split leaves out (16-bit embeddings, heaviest stage).
+    /// Weights the formula's even split leaves out (16-bit embeddings, heaviest stage, weights
+    /// the engine repacks larger).
     pub weights_extra_mib: u64,
     pub margin_mib: u64,
     /// The measured run the figure is, when one matched (then only `total_mib` is set).
@@ -155,12 +161,34 @@ impl EngineProfile {
         let activation_mib = (first(&self.activation) * percent).div_ceil(100);
         let non_torch_mib = first(&self.non_torch);
         let cuda_graph_mib = first(&self.cuda_graph);
-        let weights_extra_mib = if self.embeddings_in_16_bits {
+        let split_mib = if self.embeddings_in_16_bits {
             weights_extra_mib(model, q, tp, pp)
         } else {
             0
         };
-        let total_mib = activation_mib + non_torch_mib + cuda_graph_mib + weights_extra_mib + self.margin_mib;
+        let loaded_percent = self
+            .weights_loaded_percent
+            .iter()
+            .find(|r| r.matches(model_type, tp, pp))
+            .map_or(100, |r| r.mib);
+        let repack_mib = match loaded_percent.checked_sub(100) {
+            Some(more) if more > 0 => {
+                // The checkpoint's bytes on one GPU, times 128 (exact for every bit width).
+                let gpus = u128::from((tp * pp).max(1));
+                let x128 = match model.weights_mib.get(&q) {
+                    Some(&mib) => u128::from(mib) * 128 * (1 << 20),
+                    None => u128::from(model.params) * u128::from(q.sixteenth_bits()),
+                };
+                u64::try_from((x128 * u128::from(more)).div_ceil(gpus * 128 * 100 * (1 << 20))).unwrap_or(u64::MAX)
+            }
+            _ => 0,
+        };
+        let weights_extra_mib = split_mib.saturating_add(repack_mib);
+        let total_mib = activation_mib
+            .saturating_add(non_torch_mib)
+            .saturating_add(cuda_graph_mib)
+            .saturating_add(weights_extra_mib)
+            .saturating_add(self.margin_mib);
         RuntimeMib {
             activation_mib,
             non_torch_mib,
@@ -280,6 +308,7 @@ mod tests {
                 },
             ],
             cuda_graph: vec![],
+            weights_loaded_percent: vec![],
             embeddings_in_16_bits: true,
             measured: vec![Measured {
                 model: "llama-3.1-8b".into(),
@@ -292,8 +321,14 @@ mod tests {
         };
         let m = llama_8b();
         assert_eq!(profile.runtime(&m, Quantization::Bf16, 1, 1).total_mib, 1000 + 250 + 10);
-        assert_eq!(profile.runtime(&m, Quantization::Bf16, 4, 1).total_mib, 1000 + 2000 + 10);
+        assert_eq!(
+            profile.runtime(&m, Quantization::Bf16, 4, 1).total_mib,
+            1000 + 2000 + 10
+        );
         assert_eq!(profile.runtime(&m, Quantization::Bf16, 2, 1).total_mib, 4321);
-        assert_eq!(profile.runtime(&m, Quantization::Fp8, 1, 1).total_mib, 1000 + 250 + 10 + 1002);
+        assert_eq!(
+            profile.runtime(&m, Quantization::Fp8, 1, 1).total_mib,
+            1000 + 250 + 10 + 1002
+        );
     }
 }

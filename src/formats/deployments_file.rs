@@ -165,7 +165,12 @@ pub fn profiles_for(path: &Path, file: &DeploymentsFile, extra: &[impl AsRef<Pat
 }
 
 /// Validates a parsed deployments file against a catalog and engine profiles, applying defaults.
-pub fn resolve(path: &Path, file: DeploymentsFile, catalog: &Catalog, profiles: &Profiles) -> Result<Workload, InputError> {
+pub fn resolve(
+    path: &Path,
+    file: DeploymentsFile,
+    catalog: &Catalog,
+    profiles: &Profiles,
+) -> Result<Workload, InputError> {
     let policy = resolve_policy(path, &file.policy)?;
     let mut inline: BTreeMap<String, Arc<ModelArch>> = BTreeMap::new();
     for (i, m) in file.models.iter().enumerate() {
@@ -410,11 +415,16 @@ fn resolve_deployment(
     }
     let runtime = match d.overhead_mib.or(policy.overhead_mib) {
         Some(mib) => Runtime::Flat(mib),
-        None => Runtime::Profile(
-            profiles
-                .select(engine, d.engine_version.as_deref())
-                .map_err(|m| err(if d.engine_version.is_some() { "engine_version" } else { "engine" }, m))?,
-        ),
+        None => Runtime::Profile(profiles.select(engine, d.engine_version.as_deref()).map_err(|m| {
+            err(
+                if d.engine_version.is_some() {
+                    "engine_version"
+                } else {
+                    "engine"
+                },
+                m,
+            )
+        })?),
     };
     Ok(Deployment {
         name: d.name.clone(),

@@ -156,10 +156,8 @@ pub fn resolve(path: &Path, file: FleetFile) -> Result<Fleet, InputError> {
 }
 
 pub(crate) fn resolve_node(path: &Path, at: &str, node: &NodeFile) -> Result<Node, InputError> {
-    let shorthand = node.gpu_type.is_some()
-        || node.gpu_count.is_some()
-        || node.memory_mib.is_some()
-        || node.reserved_mib.is_some();
+    let shorthand =
+        node.gpu_type.is_some() || node.gpu_count.is_some() || node.memory_mib.is_some() || node.reserved_mib.is_some();
     let gpus = match (&node.gpus, shorthand) {
         (Some(_), true) => {
             return Err(InputError::new(

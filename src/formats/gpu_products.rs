@@ -66,8 +66,7 @@ pub fn normalise(name: &str) -> (String, bool) {
 /// not report it (GPU Feature Discovery's labels): H100 SXM5 80GB reports 81,559 MiB of which CUDA
 /// sees 79.19 GiB (469 MiB reserved); the H200 capture in `data/captures/h200/` shows 616 MiB of
 /// 143,771. Products not measured get 0, and the importer says so.
-const MEASURED_RESERVED_MIB: &[(&str, u64, u64)] =
-    &[("H100-SXM5-80GB", 81_559, 469), ("H200-SXM-141GB", 143_771, 616)];
+const MEASURED_RESERVED_MIB: &[(&str, u64, u64)] = &[("H100-SXM5-80GB", 81_559, 469), ("H200-SXM-141GB", 143_771, 616)];
 
 /// The driver's reserve measured for a canonical type at this total memory, if any.
 pub fn measured_reserved_mib(canonical_type: &str, memory_mib: u64) -> Option<u64> {

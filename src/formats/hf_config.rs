@@ -105,9 +105,13 @@ pub fn from_value(file: &Path, id: &str, value: &Value) -> Result<ModelArch, Inp
         max_position_embeddings: cfg.int("max_position_embeddings"),
         mla,
         weights_mib: Default::default(),
-        model_type: cfg.str("model_type").or(top.get("model_type").and_then(Value::as_str)).map(str::to_string),
+        model_type: cfg
+            .str("model_type")
+            .or(top.get("model_type").and_then(Value::as_str))
+            .map(str::to_string),
         vocab_size: cfg.int("vocab_size"),
-        tied_embeddings: cfg.bool("tie_word_embeddings") == Some(true) || top.get("tie_word_embeddings").and_then(Value::as_bool) == Some(true),
+        tied_embeddings: cfg.bool("tie_word_embeddings") == Some(true)
+            || top.get("tie_word_embeddings").and_then(Value::as_bool) == Some(true),
     })
 }
 

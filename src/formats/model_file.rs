@@ -233,7 +233,11 @@ pub fn to_yaml(arch: &ModelArch) -> String {
         max_position_embeddings: arch.max_position_embeddings,
         kv_lora_rank: arch.mla.map(|m| m.kv_lora_rank),
         qk_rope_head_dim: arch.mla.map(|m| m.qk_rope_head_dim),
-        weights_mib: arch.weights_mib.iter().map(|(q, &mib)| (q.name().to_string(), mib)).collect(),
+        weights_mib: arch
+            .weights_mib
+            .iter()
+            .map(|(q, &mib)| (q.name().to_string(), mib))
+            .collect(),
         model_type: arch.model_type.clone(),
         vocab_size: arch.vocab_size,
         tied_embeddings: arch.tied_embeddings,

@@ -6,8 +6,8 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Engine, EngineProfile, Quantization};
 use crate::domain::engine::{Measured, Rule};
+use crate::domain::{Engine, EngineProfile, Quantization};
 use crate::error::InputError;
 
 /// An engine profile as written.
@@ -37,6 +37,9 @@ pub struct ProfileFile {
     /// CUDA-graph memory kept beside the profiled figures, by tp and pp.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cuda_graph: Vec<RuleFile>,
+    /// Per model_type, the percentage of the checkpoint's weights the engine loads (`percent`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weights_loaded_percent: Vec<RuleFile>,
     /// Runs measured on this version: their exact runtime memory, which wins for that shape.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub measured: Vec<MeasuredFile>,
@@ -118,7 +121,10 @@ pub fn resolve(path: &Path, file: &ProfileFile) -> Result<EngineProfile, InputEr
     let err = |field: String, message: String| InputError::new(path, field, message);
     let engine: Engine = file.engine.parse().map_err(|m| err("engine".into(), m))?;
     if file.version.trim().is_empty() {
-        return Err(err("version".into(), "must name the engine version measured, such as \"0.19\"".into()));
+        return Err(err(
+            "version".into(),
+            "must name the engine version measured, such as \"0.19\"".into(),
+        ));
     }
     if !(1..=4096).contains(&file.kv_block_tokens) {
         return Err(err(
@@ -127,12 +133,34 @@ pub fn resolve(path: &Path, file: &ProfileFile) -> Result<EngineProfile, InputEr
         ));
     }
     if file.margin_mib > MAX_RUNTIME_MIB {
-        return Err(err("margin_mib".into(), format!("{} MiB is absurd (at most {MAX_RUNTIME_MIB})", file.margin_mib)));
+        return Err(err(
+            "margin_mib".into(),
+            format!("{} MiB is absurd (at most {MAX_RUNTIME_MIB})", file.margin_mib),
+        ));
     }
     let activation = rules(path, "activation", &file.activation, Figure::Mib, true)?;
-    let activation_pp_percent = rules(path, "activation_pp_percent", &file.activation_pp_percent, Figure::Percent, false)?;
+    let activation_pp_percent = rules(
+        path,
+        "activation_pp_percent",
+        &file.activation_pp_percent,
+        Figure::Percent,
+        false,
+    )?;
     let non_torch = rules(path, "non_torch", &file.non_torch, Figure::Mib, true)?;
     let cuda_graph = rules(path, "cuda_graph", &file.cuda_graph, Figure::Mib, false)?;
+    let weights_loaded_percent = rules(
+        path,
+        "weights_loaded_percent",
+        &file.weights_loaded_percent,
+        Figure::Percent,
+        false,
+    )?;
+    if let Some(i) = weights_loaded_percent.iter().position(|r| r.mib < 100) {
+        return Err(err(
+            format!("weights_loaded_percent[{i}].percent"),
+            "an engine loads at least the checkpoint (100 or more)".into(),
+        ));
+    }
     let mut measured = Vec::with_capacity(file.measured.len());
     for (i, m) in file.measured.iter().enumerate() {
         let at = |f: &str| format!("measured[{i}].{f}");
@@ -146,7 +174,10 @@ pub fn resolve(path: &Path, file: &ProfileFile) -> Result<EngineProfile, InputEr
             }
         }
         if m.runtime_mib > MAX_RUNTIME_MIB {
-            return Err(err(at("runtime_mib"), format!("{} MiB is absurd (at most {MAX_RUNTIME_MIB})", m.runtime_mib)));
+            return Err(err(
+                at("runtime_mib"),
+                format!("{} MiB is absurd (at most {MAX_RUNTIME_MIB})", m.runtime_mib),
+            ));
         }
         let duplicate = measured.iter().position(|x: &Measured| {
             x.model == m.model.to_ascii_lowercase() && x.quantization == quantization && x.tp == m.tp && x.pp == m.pp
@@ -172,6 +203,7 @@ pub fn resolve(path: &Path, file: &ProfileFile) -> Result<EngineProfile, InputEr
         activation_pp_percent,
         non_torch,
         cuda_graph,
+        weights_loaded_percent,
         embeddings_in_16_bits: file.embeddings_in_16_bits,
         measured,
     })
@@ -183,7 +215,13 @@ enum Figure {
     Percent,
 }
 
-fn rules(path: &Path, name: &str, list: &[RuleFile], figure: Figure, need_fallback: bool) -> Result<Vec<Rule>, InputError> {
+fn rules(
+    path: &Path,
+    name: &str,
+    list: &[RuleFile],
+    figure: Figure,
+    need_fallback: bool,
+) -> Result<Vec<Rule>, InputError> {
     let mut out = Vec::with_capacity(list.len());
     for (i, r) in list.iter().enumerate() {
         let at = |f: &str| format!("{name}[{i}].{f}");
@@ -192,21 +230,41 @@ fn rules(path: &Path, name: &str, list: &[RuleFile], figure: Figure, need_fallba
             Figure::Percent => (r.percent, "percent", r.mib.map(|_| "mib")),
         };
         if let Some(other) = other {
-            return Err(InputError::new(path, at(other), format!("{name} rules give `{field}`, not `{other}`")));
+            return Err(InputError::new(
+                path,
+                at(other),
+                format!("{name} rules give `{field}`, not `{other}`"),
+            ));
         }
         let Some(value) = value else {
             return Err(InputError::new(path, at(field), "missing"));
         };
-        let limit = if figure == Figure::Percent { 1000 } else { MAX_RUNTIME_MIB };
+        let limit = if figure == Figure::Percent {
+            1000
+        } else {
+            MAX_RUNTIME_MIB
+        };
         if value > limit {
-            return Err(InputError::new(path, at(field), format!("{value} is absurd (at most {limit})")));
+            return Err(InputError::new(
+                path,
+                at(field),
+                format!("{value} is absurd (at most {limit})"),
+            ));
         }
-        if r.model_type.is_some() && name != "activation" {
-            return Err(InputError::new(path, at("model_type"), format!("{name} rules depend on tp and pp only")));
+        if r.model_type.is_some() && name != "activation" && name != "weights_loaded_percent" {
+            return Err(InputError::new(
+                path,
+                at("model_type"),
+                format!("{name} rules depend on tp and pp only"),
+            ));
         }
         for (f, v) in [("tp", r.tp), ("pp", r.pp)] {
             if let Some(v) = v.filter(|v| !(1..=4096).contains(v)) {
-                return Err(InputError::new(path, at(f), format!("{v} is not a parallel size (1 to 4096)")));
+                return Err(InputError::new(
+                    path,
+                    at(f),
+                    format!("{v} is not a parallel size (1 to 4096)"),
+                ));
             }
         }
         out.push(Rule {
@@ -217,7 +275,11 @@ fn rules(path: &Path, name: &str, list: &[RuleFile], figure: Figure, need_fallba
             from: r.from.clone(),
         });
     }
-    if need_fallback && !out.iter().any(|r| r.model_type.is_none() && r.tp.is_none() && r.pp.is_none()) {
+    if need_fallback
+        && !out
+            .iter()
+            .any(|r| r.model_type.is_none() && r.tp.is_none() && r.pp.is_none())
+    {
         return Err(InputError::new(
             path,
             name,
@@ -251,6 +313,7 @@ pub fn to_file(profile: &EngineProfile) -> ProfileFile {
         activation_pp_percent: rules(&profile.activation_pp_percent, Figure::Percent),
         non_torch: rules(&profile.non_torch, Figure::Mib),
         cuda_graph: rules(&profile.cuda_graph, Figure::Mib),
+        weights_loaded_percent: rules(&profile.weights_loaded_percent, Figure::Percent),
         measured: profile
             .measured
             .iter()

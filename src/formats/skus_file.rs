@@ -79,7 +79,10 @@ pub fn load(path: &Path) -> Result<Vec<Sku>, InputError> {
             return Err(InputError::new(
                 path,
                 format!("{at}.reserved_mib"),
-                format!("{} MiB reserved leaves nothing of {} MiB", sku.reserved_mib, sku.memory_mib),
+                format!(
+                    "{} MiB reserved leaves nothing of {} MiB",
+                    sku.reserved_mib, sku.memory_mib
+                ),
             ));
         }
         if sku.cost > 1 << 40 {

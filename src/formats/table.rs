@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use crate::domain::{Plan, SolveStatus};
+use crate::memory::KvCapacity;
 
 /// `0,1,2,3,6` as `0-3,6`.
 pub fn gpu_ranges(gpus: &[u32]) -> String {
@@ -47,13 +48,15 @@ pub fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// The whole plan as text, one row per replica (`plan --detail`).
-pub fn render_detail(plan: &Plan) -> String {
+/// The whole plan as text, one row per replica (`plan --detail`), with the KV cache each
+/// replica's engine will allocate (`kv[i]` for `plan.replicas[i]`; see [`crate::memory::replica_kv`]).
+pub fn render_detail(plan: &Plan, kv: &[Option<KvCapacity>]) -> String {
     let mut out = String::new();
     let rows: Vec<Vec<String>> = plan
         .replicas
         .iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
             let placement: Vec<String> = r
                 .stages
                 .iter()
@@ -66,6 +69,9 @@ pub fn render_detail(plan: &Plan) -> String {
                 r.gpu_type.clone(),
                 placement.join(" "),
                 r.memory_per_gpu_mib.to_string(),
+                r.runtime_mib.map_or("-".into(), |m| m.to_string()),
+                kv_cells(kv.get(i).copied().flatten()).0,
+                kv_cells(kv.get(i).copied().flatten()).1,
             ]
         })
         .collect();
@@ -73,7 +79,17 @@ pub fn render_detail(plan: &Plan) -> String {
         out.push_str("no replica could be placed\n");
     } else {
         out.push_str(&columns(
-            &["DEPLOYMENT", "REPLICA", "SHAPE", "GPU TYPE", "NODE:GPUS", "MIB/GPU"],
+            &[
+                "DEPLOYMENT",
+                "REPLICA",
+                "SHAPE",
+                "GPU TYPE",
+                "NODE:GPUS",
+                "MIB/GPU",
+                "RUNTIME",
+                "KV TOKENS",
+                "CONCURRENCY",
+            ],
             &rows,
         ));
     }
@@ -85,6 +101,30 @@ pub fn render_detail(plan: &Plan) -> String {
         }
     }
     out.push_str(&footer(plan));
+    out
+}
+
+/// KV tokens with thousands separators and concurrency as `2.43x`, or `-` where unknown.
+fn kv_cells(kv: Option<KvCapacity>) -> (String, String) {
+    match kv {
+        None => ("-".into(), "-".into()),
+        Some(k) => (
+            thousands(k.tokens),
+            format!("{}.{:02}x", k.concurrency_x100 / 100, k.concurrency_x100 % 100),
+        ),
+    }
+}
+
+/// `19920` as `19,920`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
     out
 }
 

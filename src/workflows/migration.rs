@@ -53,9 +53,7 @@ impl<'f> State<'f> {
                 if workers.is_empty() {
                     return r.memory_per_gpu_mib <= gpu.free_mib();
                 }
-                share
-                    && workers.iter().all(|w| !w.0)
-                    && held + r.memory_per_gpu_mib <= gpu.free_mib()
+                share && workers.iter().all(|w| !w.0) && held + r.memory_per_gpu_mib <= gpu.free_mib()
             })
         })
     }

@@ -46,7 +46,8 @@ impl Base {
         let fleet = crate::formats::fleet_file::load(fleet)?;
         let file: DeploymentsFile = crate::formats::parse_file(deployments)?;
         let profiles = deployments_file::profiles_for(deployments, &file, profile_files)?;
-        let workload = deployments_file::resolve(deployments, file.clone(), crate::catalog::Catalog::builtin(), &profiles)?;
+        let workload =
+            deployments_file::resolve(deployments, file.clone(), crate::catalog::Catalog::builtin(), &profiles)?;
         Ok(Base {
             fleet,
             deployments: file,

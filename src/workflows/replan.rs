@@ -125,7 +125,10 @@ fn sort_current(fleet: &Fleet, workload: &Workload, current: &Plan) -> (Vec<Plac
             let q = r.quantization.parse().ok()?;
             Some(d.runtime_mib(q, r.tensor_parallel, r.pipeline_parallel))
         });
-        let r = &PlacedReplica { runtime_mib, ..r.clone() };
+        let r = &PlacedReplica {
+            runtime_mib,
+            ..r.clone()
+        };
         let alone = PlacedReplica {
             replica: 0,
             ..r.clone()

@@ -144,17 +144,22 @@ pub fn apply(base: &Base, scenario: &ScenarioFile, index: usize, path: &Path) ->
                 .map(|i| (i, name.clone()))
         })
         .collect();
-    let workload = deployments_file::resolve(&base.deployments_path, file, crate::catalog::Catalog::builtin(), &base.profiles)
-        .map_err(|e| {
-            if let Some((_, name)) = scaled
-                .iter()
-                .find(|(i, _)| e.field == format!("deployments[{i}].replicas"))
-            {
-                let message = format!("{} (scenario '{}')", e.message, scenario.name);
-                return InputError::new(path, format!("{at}.scale_replicas.{name}"), message);
-            }
-            remap(e, path, &at, first_added, &base.deployments_path, &scenario.name)
-        })?;
+    let workload = deployments_file::resolve(
+        &base.deployments_path,
+        file,
+        crate::catalog::Catalog::builtin(),
+        &base.profiles,
+    )
+    .map_err(|e| {
+        if let Some((_, name)) = scaled
+            .iter()
+            .find(|(i, _)| e.field == format!("deployments[{i}].replicas"))
+        {
+            let message = format!("{} (scenario '{}')", e.message, scenario.name);
+            return InputError::new(path, format!("{at}.scale_replicas.{name}"), message);
+        }
+        remap(e, path, &at, first_added, &base.deployments_path, &scenario.name)
+    })?;
     Ok((fleet, workload))
 }
 

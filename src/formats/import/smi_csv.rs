@@ -92,15 +92,13 @@ pub fn read(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<NodeR
         let reserved_mib = match field(5) {
             None => 0,
             Some(v) if not_available(v) => 0,
-            Some(v) => number(v, "MiB")
-                .filter(|&r| r < memory_mib)
-                .ok_or_else(|| {
-                    InputError::new(
-                        path,
-                        at(5),
-                        "expected the driver's reserved memory in MiB, less than memory.total",
-                    )
-                })?,
+            Some(v) => number(v, "MiB").filter(|&r| r < memory_mib).ok_or_else(|| {
+                InputError::new(
+                    path,
+                    at(5),
+                    "expected the driver's reserved memory in MiB, less than memory.total",
+                )
+            })?,
         };
         gpus.push(GpuFile {
             index,
