@@ -6,7 +6,8 @@
 use std::fmt;
 
 /// A non-negative decimal `numer / 10^scale`, taken from the shortest text of an `f64`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// (Its order is by representation, for map keys, not by value.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Decimal {
     numer: u128,
     denom: u128,

@@ -82,6 +82,20 @@ impl ShapeOption {
         self.tp * self.pp
     }
 
+    /// What a replica of this option on these GPUs shows as `memory_per_gpu_mib`: its
+    /// reservation, or, on a kind seen through one `gpu_memory_utilization` (sizes differ), the
+    /// largest share of its GPUs' CUDA-visible memory.
+    pub fn reservation_on<'g>(&self, gpus: impl IntoIterator<Item = &'g crate::domain::Gpu>) -> u64 {
+        match self.kind.utilization {
+            None => self.reserve_mib,
+            Some(u) => gpus
+                .into_iter()
+                .map(|g| u.floor_mul(g.cuda_mib()))
+                .max()
+                .unwrap_or(self.reserve_mib),
+        }
+    }
+
     /// Whether `self` is never worse than `other` and can stand in for it: same deployment, kind
     /// and stage count, a stage that fits inside the other's GPUs, and no worse quantization.
     /// Swapping `other` for `self` keeps every rule and no level of the objective gets worse.
@@ -118,9 +132,11 @@ pub fn all_options(index: usize, deployment: &Deployment, policy: &Policy, kinds
                     }
                     let footprint = memory::footprint(&inputs, q, tp, pp);
                     let need_mib = footprint.need_mib;
-                    let Some(reserve_mib) =
-                        memory::reserve_mib(need_mib, deployment.gpu_memory_utilization, kind.memory_mib)
-                    else {
+                    // A kind seen through the deployment's own fraction offers each GPU's capacity
+                    // as free memory: the need is the threshold (the plan shows each GPU's share).
+                    let through_view = kind.utilization.is_some() && kind.utilization == deployment.gpu_memory_utilization;
+                    let utilization = if through_view { None } else { deployment.gpu_memory_utilization };
+                    let Some(reserve_mib) = memory::reserve_mib(need_mib, utilization, kind.memory_mib) else {
                         continue;
                     };
                     if reserve_mib > kind.memory_mib {

@@ -22,15 +22,24 @@ pub struct Gpu {
     pub utilization: u32,
     pub healthy: bool,
     /// The CUDA-visible memory that tells this GPU's kind apart: [`Gpu::cuda_mib`], unless the planner
-    /// merged the sizes of a type because no reservation on it depends on total memory
-    /// ([`Fleet::merge_memory_sizes`]).
+    /// merged the sizes of a type because reservations on it allow
+    /// ([`Fleet::planner_view`]).
     pub kind_memory_mib: u64,
+    /// The planner's view of a GPU whose type every deployment reserves with one
+    /// `gpu_memory_utilization` (see [`Fleet::planner_view`]): the largest need a worker may
+    /// have here, instead of free memory. `None` outside the planner and elsewhere.
+    pub view_free_mib: Option<u64>,
+    /// That `gpu_memory_utilization`, shared by the GPU's kind.
+    pub view_utilization: Option<Decimal>,
 }
 
 impl Gpu {
-    /// Memory left for fleetfit's workers: total less the driver's reserve less what others use.
+    /// Memory left for fleetfit's workers: total less the driver's reserve less what others use
+    /// (in the planner's view of a type seen through one utilization, the largest need a worker
+    /// may have here).
     pub fn free_mib(&self) -> u64 {
-        self.cuda_mib().saturating_sub(self.used_mib)
+        self.view_free_mib
+            .unwrap_or_else(|| self.cuda_mib().saturating_sub(self.used_mib))
     }
 
     /// The total CUDA reports (`torch.cuda.mem_get_info`): what `gpu_memory_utilization` is a
@@ -49,7 +58,9 @@ impl Gpu {
 
     /// Whether this GPU is of `kind` (without building a `GpuKind`: hot loops ask this).
     pub fn is_kind(&self, kind: &GpuKind) -> bool {
-        self.kind_memory_mib == kind.memory_mib && self.gpu_type == kind.gpu_type
+        self.kind_memory_mib == kind.memory_mib
+            && self.view_utilization == kind.utilization
+            && self.gpu_type == kind.gpu_type
     }
 
     /// The kind this GPU belongs to.
@@ -57,6 +68,7 @@ impl Gpu {
         GpuKind {
             gpu_type: self.gpu_type.clone(),
             memory_mib: self.kind_memory_mib,
+            utilization: self.view_utilization,
         }
     }
 }
@@ -68,6 +80,21 @@ pub struct GpuKind {
     pub gpu_type: String,
     /// CUDA-visible memory (total less the driver's reserve) of the kind's GPUs.
     pub memory_mib: u64,
+    /// Where every deployment on the type reserves the same `gpu_memory_utilization` of each
+    /// GPU: that fraction. The kind's GPUs then offer their capacity for such a worker as free
+    /// memory, and a worker's threshold is its need ([`Fleet::planner_view`]).
+    pub utilization: Option<Decimal>,
+}
+
+/// How the planner sees the GPUs of one type ([`Fleet::planner_view`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeView {
+    /// One kind: reservations do not depend on a GPU's size.
+    Merged,
+    /// One kind seen through one `gpu_memory_utilization`.
+    Utilization(Decimal),
+    /// One kind per CUDA-visible size.
+    PerSize,
 }
 
 /// One machine.
@@ -109,12 +136,18 @@ impl Fleet {
         self.nodes.iter().flat_map(|n| n.gpus.iter().map(move |g| (n, g)))
     }
 
-    /// The fleet as the planner sees it: where no deployment that may run on a GPU type sets
-    /// `gpu_memory_utilization`, a worker's reservation does not depend on a GPU's total memory,
-    /// so GPUs of that type that report different `memory_mib` (driver, ECC, MIG settings) are
-    /// one kind and one replica may use them together; each GPU is still judged by its own free
-    /// memory. Types where some reservation does depend on total memory keep one kind per size.
-    pub fn merge_memory_sizes(&self, mergeable: impl Fn(&str) -> bool) -> Fleet {
+    /// The fleet as the planner sees it. Per GPU type, from what the deployments that may use it
+    /// reserve:
+    /// - no `gpu_memory_utilization`: a reservation is the need, whatever the GPU's size, so
+    ///   sizes merge into one kind (each GPU still judged by its own free memory);
+    /// - one `gpu_memory_utilization` `u` for all of them, none sharing GPUs: a worker fits GPU
+    ///   `g` exactly when `need <= floor(u * cuda_g) <= free_g`, a threshold on one number per
+    ///   GPU, its capacity (`floor(u * cuda_g)` where that fits its free memory, else 0). Sizes
+    ///   merge into one kind whose GPUs offer their capacity as free memory and whose workers'
+    ///   thresholds are their needs; stages and replicas may then combine sizes, exactly;
+    /// - otherwise (several fractions, or fractions beside plain needs or sharing): one kind per
+    ///   size, a restriction the planner reports.
+    pub fn planner_view(&self, types: impl Fn(&str) -> TypeView) -> Fleet {
         let mut largest: BTreeMap<&str, u64> = BTreeMap::new();
         for (_, g) in self.gpus() {
             let m = largest.entry(g.gpu_type.as_str()).or_default();
@@ -123,11 +156,17 @@ impl Fleet {
         let mut out = self.clone();
         for node in &mut out.nodes {
             for gpu in &mut node.gpus {
-                gpu.kind_memory_mib = if mergeable(&gpu.gpu_type) {
-                    largest[gpu.gpu_type.as_str()]
-                } else {
-                    gpu.cuda_mib()
-                };
+                match types(&gpu.gpu_type) {
+                    TypeView::Merged => gpu.kind_memory_mib = largest[gpu.gpu_type.as_str()],
+                    TypeView::Utilization(u) => {
+                        let reserve = u.floor_mul(gpu.cuda_mib());
+                        let free = gpu.cuda_mib().saturating_sub(gpu.used_mib);
+                        gpu.kind_memory_mib = largest[gpu.gpu_type.as_str()];
+                        gpu.view_free_mib = Some(if reserve <= free { reserve } else { 0 });
+                        gpu.view_utilization = Some(u);
+                    }
+                    TypeView::PerSize => gpu.kind_memory_mib = gpu.cuda_mib(),
+                }
             }
         }
         out

@@ -239,6 +239,8 @@ pub(crate) fn resolve_node(path: &Path, at: &str, node: &NodeFile) -> Result<Nod
             utilization: gpu.utilization,
             healthy: gpu.healthy,
             kind_memory_mib: gpu.memory_mib - gpu.reserved_mib,
+            view_free_mib: None,
+            view_utilization: None,
         });
     }
     out.sort_by_key(|g| g.index);

@@ -183,6 +183,12 @@ impl Placed<'_> {
             replica += 1;
         }
         self.numbers[d].insert(replica);
+        let fleet = self.fleet;
+        let memory_per_gpu_mib = option.reservation_on(
+            stages
+                .iter()
+                .flat_map(|(n, pick)| pick.iter().map(move |&i| &fleet.nodes[*n].gpus[i])),
+        );
         self.replicas.push(PlacedReplica {
             deployment: self.workload.deployments[d].name.clone(),
             replica,
@@ -190,7 +196,7 @@ impl Placed<'_> {
             tensor_parallel: option.tp,
             pipeline_parallel: option.pp,
             gpu_type: option.kind.gpu_type.clone(),
-            memory_per_gpu_mib: option.reserve_mib,
+            memory_per_gpu_mib,
             runtime_mib: Some(option.runtime_mib),
             stages: stages
                 .into_iter()

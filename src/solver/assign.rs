@@ -143,7 +143,10 @@ pub fn assign(instance: &Instance<'_>, form: &Formulation, values: &[f64]) -> Re
             tensor_parallel: o.tp,
             pipeline_parallel: o.pp,
             gpu_type: o.kind.gpu_type.clone(),
-            memory_per_gpu_mib: o.reserve_mib,
+            memory_per_gpu_mib: o.reservation_on(parts.iter().flat_map(|(node, gpus)| {
+                let node = &instance.fleet.nodes[*node];
+                gpus.iter().filter_map(move |&g| node.gpu(g))
+            })),
             runtime_mib: Some(o.runtime_mib),
             stages,
         };

@@ -115,6 +115,8 @@ pub fn bought_node(sku: &Sku, name: String) -> Node {
                 utilization: 0,
                 healthy: true,
                 kind_memory_mib: sku.memory_mib - sku.reserved_mib,
+                view_free_mib: None,
+                view_utilization: None,
             })
             .collect(),
     }

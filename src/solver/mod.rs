@@ -42,6 +42,7 @@ pub use options::{KnownBound, SolveOptions};
 pub use relax::relaxation_bound;
 pub use report::{LevelStats, ModelSize, SolveStats, model_size};
 
+use crate::domain::fleet::TypeView;
 use crate::domain::{Fleet, Plan, SolveStatus, Workload};
 use crate::error::{Error, Result};
 
@@ -87,13 +88,28 @@ fn checked(fleet: &Fleet, workload: &Workload, plan: &Plan) -> Result<()> {
     Err(Error::invalid_plan(&violations))
 }
 
-/// The fleet as the planner sees it (see [`Fleet::merge_memory_sizes`]): GPU sizes of a type
-/// are merged unless a deployment that may use the type sets `gpu_memory_utilization`.
+/// The fleet as the planner sees it (see [`Fleet::planner_view`]): GPU sizes of a type are
+/// merged where no deployment that may use it sets `gpu_memory_utilization`, seen through the
+/// one fraction where all of them set the same one (and none shares GPUs) and sizes differ,
+/// and kept apart otherwise.
 pub fn planner_fleet(fleet: &Fleet, workload: &Workload) -> Fleet {
-    fleet.merge_memory_sizes(|gpu_type| {
-        !workload
+    let mut sizes: std::collections::BTreeMap<&str, std::collections::BTreeSet<u64>> = Default::default();
+    for (_, g) in fleet.gpus() {
+        sizes.entry(g.gpu_type.as_str()).or_default().insert(g.cuda_mib());
+    }
+    fleet.planner_view(|gpu_type| {
+        let on_type: Vec<_> = workload
             .deployments
             .iter()
-            .any(|d| d.replicas > 0 && d.gpu_memory_utilization.is_some() && d.allows_type(gpu_type))
+            .filter(|d| d.replicas > 0 && d.allows_type(gpu_type))
+            .collect();
+        let fractions: std::collections::BTreeSet<_> = on_type.iter().map(|d| d.gpu_memory_utilization).collect();
+        match fractions.into_iter().collect::<Vec<_>>().as_slice() {
+            [] | [None] => TypeView::Merged,
+            [Some(u)] if sizes[gpu_type].len() > 1 && on_type.iter().all(|d| !d.share_gpu) => {
+                TypeView::Utilization(*u)
+            }
+            _ => TypeView::PerSize,
+        }
     })
 }
