@@ -8,7 +8,7 @@ use good_lp::constraint;
 
 use super::heuristic::{self, greedy_floor, placed_value, plan_key};
 use super::highs_run::{self, HighsSettings, LevelOutcome, LevelResult, Starts};
-use super::relax::{level_one_bound, relax};
+use super::relax::{self, level_one_bound, relax};
 use super::{
     Formulation, Instance, LevelStats, SolveOptions, SolveStats, Solved, assign, checked, local_search, merge,
     planner_fleet, progress, start,
@@ -78,7 +78,9 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
         .unwrap_or(started)
         .max(started);
     let instance = Instance::new(fleet, workload);
-    let restricted = !instance.restrictions.is_empty();
+    // A restriction cuts off plans only where something can be placed: where no stage of any
+    // deployment fits anywhere, the model's empty plan is optimal on every level.
+    let restricted = !instance.restrictions.is_empty() && relax::demand_bound(&instance) > 0.0;
     if options.verbose {
         for why in &instance.restrictions {
             eprintln!("fleetfit: not claiming optimality: {why}");

@@ -19,14 +19,7 @@ pub(super) fn level_one_bound(
     value: f64,
     proven: bool,
 ) -> f64 {
-    let all_demand: f64 = instance
-        .workload
-        .deployments
-        .iter()
-        .enumerate()
-        .filter(|(d, _)| instance.options.iter().any(|o| o.deployment == *d))
-        .map(|(_, d)| (d.priority * d.replicas) as f64)
-        .sum();
+    let all_demand = demand_bound(instance);
     let trusted = highs_bound.is_finite() && (proven || highs_bound >= value + 1.0 - 1e-6);
     let bound = if trusted {
         (highs_bound + 1e-6).floor()
@@ -36,6 +29,30 @@ pub(super) fn level_one_bound(
     // The LP relaxation bounds the integer optimum too (its floor, objective values being integers).
     let bound = lp_bound.map_or(bound, |lp| bound.min((lp + 1e-6).floor()));
     bound.min(all_demand).max(value)
+}
+
+/// The value of every deployment one of whose stages fits on some node as the fleet stands
+/// (enough eligible GPUs of its kind with its reservation free): a bound that needs no model,
+/// and 0 where nothing can be placed at all.
+pub(super) fn demand_bound(instance: &Instance<'_>) -> f64 {
+    let stage_fits = |o: &crate::shapes::ShapeOption| {
+        instance.classes.iter().any(|c| {
+            c.profile.selected_by[o.deployment]
+                && c.profile.capacity >= o.tp
+                && c.profile
+                    .pools
+                    .iter()
+                    .any(|p| p.kind == o.kind && p.count_at_least(o.reserve_mib) >= o.tp)
+        })
+    };
+    instance
+        .workload
+        .deployments
+        .iter()
+        .enumerate()
+        .filter(|(d, _)| instance.options.iter().any(|o| o.deployment == *d && stage_fits(o)))
+        .map(|(_, d)| (d.priority * d.replicas) as f64)
+        .sum()
 }
 
 /// Level 1's LP bound from the relaxed instance ([`Instance::relaxed`]): no plan of the workload

@@ -393,9 +393,9 @@ fn a_full_fleet_is_proven_on_every_level() {
 }
 
 #[test]
-fn a_restricted_model_claims_no_proof() {
-    // Two memory sizes of one type and gpu_memory_utilization: a pipelined replica could combine
-    // them, which the model does not express, so the plan is honest about it.
+fn one_utilization_over_two_sizes_is_exact() {
+    // Two memory sizes of one type and one gpu_memory_utilization: a pipelined replica combines
+    // them (each GPU reserves its own share), and the plan is proven.
     let fleet = format!(
         "nodes:\n{}{}",
         idle_node("a", "A", 1, 4096),
@@ -403,6 +403,31 @@ fn a_restricted_model_claims_no_proof() {
     );
     let deps = format!(
         "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: d, model: tiny, replicas: 1, tensor_parallel: [1], pipeline_parallel: [2], kv_cache_tokens: 8192, gpu_memory_utilization: 0.9}}\n"
+    );
+    let (f, w) = parse(&fleet, &deps);
+    let solved = solve(&f, &w);
+    assert!(solved.stats.restrictions.is_empty(), "{:?}", solved.stats.restrictions);
+    assert_eq!(solved.plan.status, SolveStatus::Optimal);
+    assert_eq!(solved.plan.replicas.len(), 1, "one stage on each size");
+    assert_eq!(
+        solved.plan.replicas[0].memory_per_gpu_mib, 4147,
+        "floor(0.9 * 4608), the larger share"
+    );
+    assert_matches_brute_force(&fleet, &deps);
+}
+
+#[test]
+fn a_restricted_model_claims_no_proof() {
+    // Two memory sizes of one type and two different gpu_memory_utilization fractions: a
+    // pipelined replica could combine sizes, which the model does not express for two
+    // fractions, so the plan is honest about it.
+    let fleet = format!(
+        "nodes:\n{}{}",
+        idle_node("a", "A", 1, 4096),
+        idle_node("b", "A", 1, 4608)
+    );
+    let deps = format!(
+        "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: d, model: tiny, replicas: 1, tensor_parallel: [1], pipeline_parallel: [2], kv_cache_tokens: 8192, gpu_memory_utilization: 0.9}}\n  - {{name: e, model: tiny, replicas: 1, priority: 0, tensor_parallel: [1], kv_cache_tokens: 8192, gpu_memory_utilization: 0.8}}\n"
     );
     let (f, w) = parse(&fleet, &deps);
     let solved = solve(&f, &w);

@@ -2,6 +2,7 @@
 
 mod api;
 mod brute;
+mod calibrate;
 mod capacity;
 mod capacity_props;
 mod catalog;
@@ -17,6 +18,7 @@ mod import;
 mod interface;
 mod lint;
 mod props;
+mod published;
 mod replan;
 mod rules;
 mod schema;

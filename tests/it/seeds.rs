@@ -9,7 +9,10 @@ fn llama_405b_with_tp_only_places_nothing_on_seven_free_gpus() {
     assert_eq!(plan.replicas.len(), 0);
     assert_eq!(plan.fleet.gpus_eligible, 7, "GPU 0 is 92% used");
     assert_eq!(plan.unplaced[0].deployment, "llama-405b");
-    insta::assert_snapshot!("seed_405b_tp_only", fleetfit::formats::table::render_detail(&plan));
+    insta::assert_snapshot!(
+        "seed_405b_tp_only",
+        fleetfit::formats::table::render_detail(&plan, &fleetfit::memory::plan_kv(&fleet, &workload, &plan))
+    );
 }
 
 #[test]
@@ -25,7 +28,10 @@ fn llama_405b_with_pipeline_parallelism_fits_in_six_gpus() {
     );
     assert_eq!(r.memory_per_gpu_mib, 69632, "floor(0.85 * 81920)");
     assert!(r.stages.iter().all(|s| !s.gpus.contains(&0)), "GPU 0 is busy");
-    insta::assert_snapshot!("seed_405b_with_pp", fleetfit::formats::table::render_detail(&plan));
+    insta::assert_snapshot!(
+        "seed_405b_with_pp",
+        fleetfit::formats::table::render_detail(&plan, &fleetfit::memory::plan_kv(&fleet, &workload, &plan))
+    );
 }
 
 #[test]
@@ -40,7 +46,10 @@ fn dynamo_workers_each_get_their_own_gpu() {
         plan.replicas.iter().all(|r| r.memory_per_gpu_mib == 69325),
         "floor(0.85 * 81559)"
     );
-    insta::assert_snapshot!("dynamo", fleetfit::formats::table::render_detail(&plan));
+    insta::assert_snapshot!(
+        "dynamo",
+        fleetfit::formats::table::render_detail(&plan, &fleetfit::memory::plan_kv(&fleet, &workload, &plan))
+    );
 }
 
 #[test]
