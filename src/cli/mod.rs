@@ -1,5 +1,6 @@
 //! Command-line parsing (clap) and dispatch; `anyhow` stops here, the library uses `thiserror`.
 
+mod calibrate;
 mod capacity;
 mod check;
 mod emit;
@@ -65,6 +66,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Print the JSON Schema of a file kind, for editors' YAML language servers.
     Schema(schema::SchemaArgs),
+    /// Read engine startup logs (vLLM) into an engine profile's measured runs (`--out`).
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 /// Runs one command.
@@ -84,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Emit(args) => emit::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Calibrate(args) => calibrate::run(args),
     }
 }
 

@@ -2,6 +2,7 @@
 //! embedded model catalog, and rendering plans as tables. Nothing here decides placement.
 
 pub mod deployments_file;
+pub mod engine_log;
 pub mod fleet_file;
 pub mod gpu_products;
 pub mod hf_config;

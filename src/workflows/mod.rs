@@ -2,6 +2,7 @@
 //! what-if sweeps over scenario files and N-1 failure drills, solved in parallel and splittable
 //! over machines (shards joined by `merge`).
 
+pub mod calibrate;
 pub mod drill;
 pub mod migration;
 mod neighbourhood;
