@@ -134,8 +134,13 @@ pub fn all_options(index: usize, deployment: &Deployment, policy: &Policy, kinds
                     let need_mib = footprint.need_mib;
                     // A kind seen through the deployment's own fraction offers each GPU's capacity
                     // as free memory: the need is the threshold (the plan shows each GPU's share).
-                    let through_view = kind.utilization.is_some() && kind.utilization == deployment.gpu_memory_utilization;
-                    let utilization = if through_view { None } else { deployment.gpu_memory_utilization };
+                    let through_view =
+                        kind.utilization.is_some() && kind.utilization == deployment.gpu_memory_utilization;
+                    let utilization = if through_view {
+                        None
+                    } else {
+                        deployment.gpu_memory_utilization
+                    };
                     let Some(reserve_mib) = memory::reserve_mib(need_mib, utilization, kind.memory_mib) else {
                         continue;
                     };

@@ -106,9 +106,7 @@ pub fn planner_fleet(fleet: &Fleet, workload: &Workload) -> Fleet {
         let fractions: std::collections::BTreeSet<_> = on_type.iter().map(|d| d.gpu_memory_utilization).collect();
         match fractions.into_iter().collect::<Vec<_>>().as_slice() {
             [] | [None] => TypeView::Merged,
-            [Some(u)] if sizes[gpu_type].len() > 1 && on_type.iter().all(|d| !d.share_gpu) => {
-                TypeView::Utilization(*u)
-            }
+            [Some(u)] if sizes[gpu_type].len() > 1 && on_type.iter().all(|d| !d.share_gpu) => TypeView::Utilization(*u),
             _ => TypeView::PerSize,
         }
     })

@@ -19,7 +19,8 @@ use fleetfit::workflows::calibrate::{quantization_of, resolve_model};
 
 use super::common::*;
 
-const H100_FLEET: &str = "nodes:\n  - {name: h100-01, gpu_type: H100-SXM5-80GB, gpu_count: 8, memory_mib: 81559, reserved_mib: 469}\n";
+const H100_FLEET: &str =
+    "nodes:\n  - {name: h100-01, gpu_type: H100-SXM5-80GB, gpu_count: 8, memory_mib: 81559, reserved_mib: 469}\n";
 /// CUDA's view of that H100: 81,559 - 469 MiB.
 const H100_CUDA_MIB: u64 = 81_090;
 
@@ -71,7 +72,16 @@ impl Case {
         let d = &workload.deployments[0];
         let reserve = d.gpu_memory_utilization?.floor_mul(H100_CUDA_MIB);
         let runtime = d.runtime_mib(self.q, self.run.tp, self.run.pp);
-        memory::kv_capacity_tokens(&self.model, self.q, self.run.tp, self.run.pp, d.kv_cache_dtype, reserve, runtime, 1)
+        memory::kv_capacity_tokens(
+            &self.model,
+            self.q,
+            self.run.tp,
+            self.run.pp,
+            d.kv_cache_dtype,
+            reserve,
+            runtime,
+            1,
+        )
     }
 
     /// What fleetfit promised before engine profiles: a flat 2048 MiB, the utilization of
@@ -130,12 +140,20 @@ fn every_published_h100_run_gets_at_most_what_vllm_allocated_and_at_least_90_per
             r.tp,
             r.pp,
             r.gpu_memory_utilization,
-            if r.kv_cache_dtype == KvCacheDtype::Fp8 { " kv fp8" } else { "" },
+            if r.kv_cache_dtype == KvCacheDtype::Fp8 {
+                " kv fp8"
+            } else {
+                ""
+            },
             before as f64 / logged as f64,
             ratio
         )
         .unwrap();
-        assert!(ours <= logged, "{}: fleetfit promises {ours} tokens, vLLM allocated {logged}", r.file_name());
+        assert!(
+            ours <= logged,
+            "{}: fleetfit promises {ours} tokens, vLLM allocated {logged}",
+            r.file_name()
+        );
         assert!(
             ours * 10 >= logged * 9,
             "{}: fleetfit gives {ours} tokens, under 90% of vLLM's {logged}",
@@ -183,24 +201,70 @@ fn published_failures_are_refused_naming_the_term() {
     // (source log, model, quantization, tp, utilization, max_model_len, the term named)
     let failures = [
         // vLLM 0.10-0.14: gpt-oss-120b on one H100 at the default context leaves no KV room.
-        ("h100-gpt-oss-120b-tp1-mxfp4-failed-0.10.1.log", "gpt-oss-120b", "mxfp4", 1, "0.9", 131072, "KV tokens <"),
-        ("h100-gpt-oss-120b-tp1-mxfp4-util0.97-len5120-failed-0.14.1.log", "gpt-oss-120b", "mxfp4", 1, "0.95", 131072, "KV tokens <"),
+        (
+            "h100-gpt-oss-120b-tp1-mxfp4-failed-0.10.1.log",
+            "gpt-oss-120b",
+            "mxfp4",
+            1,
+            "0.9",
+            131072,
+            "KV tokens <",
+        ),
+        (
+            "h100-gpt-oss-120b-tp1-mxfp4-util0.97-len5120-failed-0.14.1.log",
+            "gpt-oss-120b",
+            "mxfp4",
+            1,
+            "0.95",
+            131072,
+            "KV tokens <",
+        ),
         // llm-d summary: Llama-3.3-70B FP8 on one H100 at 0.9 ends at -1.44 GiB of KV cache (with
         // vLLM 0.19's smaller activation peak, about 1 GiB: 3,264 tokens, not 16,000).
-        ("h100-llama-3.3-70b-fp8dyn-tp1-failed-llmd.log", "llama-3.3-70b-instruct", "fp8", 1, "0.9", 16000, "KV tokens <"),
+        (
+            "h100-llama-3.3-70b-fp8dyn-tp1-failed-llmd.log",
+            "llama-3.3-70b-instruct",
+            "fp8",
+            1,
+            "0.9",
+            16000,
+            "KV tokens <",
+        ),
         // llm-d summary: Qwen3-32B on one H100 at 0.9 fits 16,000 tokens but not 32,000.
-        ("h100-qwen3-32b-tp1-bf16-len32000-failed-llmd.log", "qwen3-32b", "bf16", 1, "0.9", 32000, "KV tokens <"),
+        (
+            "h100-qwen3-32b-tp1-bf16-len32000-failed-llmd.log",
+            "qwen3-32b",
+            "bf16",
+            1,
+            "0.9",
+            32000,
+            "KV tokens <",
+        ),
         // llm-d summary: DeepSeek-R1 runs out of memory loading its weights on one H100.
-        ("h100-deepseek-r1-tp1-fp8-failed-llmd.log", "deepseek-v3", "fp8", 1, "0.9", 16000, "more than"),
+        (
+            "h100-deepseek-r1-tp1-fp8-failed-llmd.log",
+            "deepseek-v3",
+            "fp8",
+            1,
+            "0.9",
+            16000,
+            "more than",
+        ),
     ];
     for (log, model, q, tp, u, len, term) in failures {
         assert!(data("engine-logs/vllm").join(log).is_file(), "{log} is kept");
         let deployments = format!(
             "deployments:\n  - {{name: run, model: {model}, quantizations: [{q}], tensor_parallel: [{tp}], gpu_memory_utilization: {u}, max_model_len: {len}}}\n"
         );
-        let (fleet, workload) = parse(H100_FLEET.replace("gpu_count: 8", "gpu_count: 1").as_str(), &deployments);
+        let (fleet, workload) = parse(
+            H100_FLEET.replace("gpu_count: 8", "gpu_count: 1").as_str(),
+            &deployments,
+        );
         let plan = solve(&fleet, &workload).plan;
-        assert!(plan.replicas.is_empty(), "{log}: fleetfit places what vLLM could not start");
+        assert!(
+            plan.replicas.is_empty(),
+            "{log}: fleetfit places what vLLM could not start"
+        );
         let reasons = fleetfit::explain::reasons(&fleet, &workload.policy, &workload.deployments[0], 0);
         assert!(
             reasons.iter().any(|r| r.contains(term)),
