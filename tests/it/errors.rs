@@ -98,3 +98,52 @@ fn bad_flags_are_bad_input() {
         assert!(String::from_utf8_lossy(&out.stderr).contains(flag), "{command} {flag}");
     }
 }
+
+#[test]
+fn bad_engine_profiles_are_bad_input() {
+    let good = "engine: vllm\nversion: '0.19'\nkv_block_tokens: 16\nactivation:\n  - {mib: 2000}\nnon_torch:\n  - {mib: 300}\n";
+    let cases = [
+        (good.replace("activation:", "activaton:"), "p.yaml:4: activaton: unknown field `activaton`"),
+        (good.replace("{mib: 300}", "{mib: -3}"), "non_torch[0].mib: invalid type: integer `-3`"),
+        (good.replace("{mib: 300}", "{mib: 9999999}"), "non_torch[0].mib: 9999999 is absurd (at most 1048576)"),
+        (
+            good.replace("  - {mib: 2000}", "  - {model_type: llama, mib: 2000}"),
+            "activation: no rule matches every model and shape",
+        ),
+        (good.replace("engine: vllm", "engine: tgi"), "engine: unknown engine 'tgi'"),
+        (good.replace("kv_block_tokens: 16", "kv_block_tokens: 0"), "kv_block_tokens: 0 is not a block size"),
+        (
+            format!("{good}weights_loaded_percent:\n  - {{percent: 90}}\n"),
+            "weights_loaded_percent[0].percent: an engine loads at least the checkpoint",
+        ),
+    ];
+    let (dir, fleet) = temp_file("fleet.yaml", &format!("nodes:\n{}", idle_node("n", "H100", 1, 81559)));
+    let deployments = dir.path().join("deployments.yaml");
+    std::fs::write(&deployments, "deployments:\n  - {name: d, model: llama-3.1-8b}\n").unwrap();
+    for (text, expected) in cases {
+        let profile = dir.path().join("p.yaml");
+        std::fs::write(&profile, &text).unwrap();
+        let out_plan = dir.path().join("plan.json");
+        let out = fleetfit(&[
+            "plan",
+            "--fleet",
+            fleet.to_str().unwrap(),
+            "--deployments",
+            deployments.to_str().unwrap(),
+            "--profiles",
+            profile.to_str().unwrap(),
+            "--out",
+            out_plan.to_str().unwrap(),
+        ]);
+        let stderr = text_of(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{expected}: {stderr}");
+        assert!(stderr.contains(expected), "expected {expected:?} in {stderr:?}");
+        assert!(stderr.contains("p.yaml"), "names the file: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(!out_plan.exists(), "nothing written");
+    }
+}
+
+fn text_of(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}

@@ -89,10 +89,7 @@ impl Case {
     fn flat_tokens(&self) -> Option<u64> {
         let r = &self.run;
         let reserve = (r.gpu_memory_utilization * 81_559.0).floor() as u64;
-        let kv = match r.kv_cache_dtype {
-            KvCacheDtype::Fp8 => KvCacheDtype::Fp8,
-            KvCacheDtype::Auto => KvCacheDtype::Auto,
-        };
+        let kv = r.kv_cache_dtype;
         // A 2-byte cache for fp32 weights too: computed as bf16 KV on the same weights.
         let (w_numer, w_denom) = memory::weight_bytes_per_gpu(&self.model, self.q, r.tp, r.pp);
         let (kv_numer, kv_denom) = memory::kv_bytes_per_token(&self.model, Quantization::Bf16, r.tp, r.pp, kv);
