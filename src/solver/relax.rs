@@ -31,27 +31,50 @@ pub(super) fn level_one_bound(
     bound.min(all_demand).max(value)
 }
 
-/// The value of every deployment one of whose stages fits on some node as the fleet stands
-/// (enough eligible GPUs of its kind with its reservation free): a bound that needs no model,
-/// and 0 where nothing can be placed at all.
+/// The value of every deployment one of whose stages fits on some node as the fleet stands: a
+/// node it may use with `tp` eligible GPUs of one allowed type, each of which could hold the
+/// stage's worker by its own memory (`need <= reservation <= free`), within `reserve.per_node`.
+/// A bound that needs no model (nor its kinds, so it holds for a restricted one too), and 0
+/// where nothing can be placed at all.
 pub(super) fn demand_bound(instance: &Instance<'_>) -> f64 {
-    let stage_fits = |o: &crate::shapes::ShapeOption| {
-        instance.classes.iter().any(|c| {
-            c.profile.selected_by[o.deployment]
-                && c.profile.capacity >= o.tp
-                && c.profile
-                    .pools
-                    .iter()
-                    .any(|p| p.kind == o.kind && p.count_at_least(o.reserve_mib) >= o.tp)
+    let fleet = instance.fleet;
+    let workload = instance.workload;
+    let per_node = workload.policy.reserve.per_node;
+    let stage_fits = |d: &crate::domain::Deployment, q, tp: u64, pp: u64| {
+        let need = crate::memory::footprint(&crate::memory::MemoryInputs::of(d), q, tp, pp).need_mib;
+        fleet.nodes.iter().zip(&instance.eligible).any(|(node, eligible)| {
+            if !node.matches(&d.node_selector) {
+                return false;
+            }
+            let room = (eligible.iter().filter(|&&e| e).count() as u64).saturating_sub(per_node);
+            let mut by_type: std::collections::BTreeMap<&str, u64> = Default::default();
+            for (gpu, _) in node.gpus.iter().zip(eligible).filter(|(_, e)| **e) {
+                let free = gpu.cuda_mib().saturating_sub(gpu.used_mib);
+                let reserve = match d.gpu_memory_utilization {
+                    Some(u) => u.floor_mul(gpu.cuda_mib()),
+                    None => need,
+                };
+                if d.allows_type(&gpu.gpu_type) && need <= reserve && reserve <= free {
+                    *by_type.entry(gpu.gpu_type.as_str()).or_default() += 1;
+                }
+            }
+            room >= tp && by_type.values().any(|&n| n >= tp)
         })
     };
-    instance
-        .workload
+    workload
         .deployments
         .iter()
-        .enumerate()
-        .filter(|(d, _)| instance.options.iter().any(|o| o.deployment == *d && stage_fits(o)))
-        .map(|(_, d)| (d.priority * d.replicas) as f64)
+        .filter(|d| d.replicas > 0)
+        .filter(|d| {
+            d.quantizations.iter().any(|&q| {
+                d.tensor_parallel.iter().any(|&tp| {
+                    d.pipeline_parallel.iter().any(|&pp| {
+                        crate::shapes::check_parallelism(&d.model, tp, pp).is_ok() && stage_fits(d, q, tp, pp)
+                    })
+                })
+            })
+        })
+        .map(|d| (d.priority * d.replicas) as f64)
         .sum()
 }
 

@@ -9,7 +9,7 @@ use super::brute;
 use super::common::*;
 
 /// A random tiny fleet: 1-3 nodes, 1-3 GPUs each, two GPU types, two memory sizes of one type,
-/// some used, busy or unhealthy, nodes labelled east or west.
+/// some with driver-reserved memory, some used, busy or unhealthy, nodes labelled east or west.
 fn tiny_fleet() -> impl Strategy<Value = String> {
     fleet_of(3, 3)
 }
@@ -22,6 +22,7 @@ pub(super) fn fleet_of(nodes: usize, gpus: usize) -> impl Strategy<Value = Strin
         prop_oneof![Just(0u64), Just(1024), Just(2048), Just(3800)],
         prop_oneof![6 => Just(0u32), 1 => Just(95)],
         prop_oneof![9 => Just(true), 1 => Just(false)],
+        prop_oneof![3 => Just(0u64), 1 => Just(300)],
     );
     let node = (prop::collection::vec(gpu, 1..=gpus), prop::bool::ANY);
     prop::collection::vec(node, 1..=nodes).prop_map(|nodes| {
@@ -31,9 +32,9 @@ pub(super) fn fleet_of(nodes: usize, gpus: usize) -> impl Strategy<Value = Strin
                 "  - name: n{n}\n    labels: {{zone: {}}}\n    gpus:\n",
                 if *east { "east" } else { "west" }
             );
-            for (i, (t, memory, used, util, healthy)) in gpus.iter().enumerate() {
+            for (i, (t, memory, used, util, healthy, reserved)) in gpus.iter().enumerate() {
                 text += &format!(
-                    "      - {{index: {i}, type: {}, memory_mib: {memory}, used_mib: {used}, utilization: {util}, healthy: {healthy}}}\n",
+                    "      - {{index: {i}, type: {}, memory_mib: {memory}, reserved_mib: {reserved}, used_mib: {used}, utilization: {util}, healthy: {healthy}}}\n",
                     ["A", "B"][*t as usize]
                 );
             }
@@ -42,9 +43,24 @@ pub(super) fn fleet_of(nodes: usize, gpus: usize) -> impl Strategy<Value = Strin
     })
 }
 
+/// An engine profile for the tiny model (runtime by TP and PP, the last stage's activation
+/// share, blocks of 16 tokens), written once; deployments without `overhead_mib` use it.
+pub(super) fn tiny_profile() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("fleetfit-tiny-profile-{}.yaml", std::process::id()));
+        std::fs::write(
+            &path,
+            "engine: vllm\nversion: '0.19'\nkv_block_tokens: 16\nmargin_mib: 10\nactivation:\n  - {model_type: tiny, mib: 200}\n  - {mib: 4000}\nactivation_pp_percent:\n  - {pp: 1, percent: 100}\n  - {percent: 107}\nnon_torch:\n  - {tp: 1, pp: 1, mib: 50}\n  - {tp: 1, mib: 20}\n  - {mib: 150}\n",
+        )
+        .unwrap();
+        path.to_string_lossy().into_owned()
+    })
+}
+
 /// 1-3 random deployments of the tiny model, every rule in play: TP and PP (splits over nodes),
-/// quantizations, spread, sharing, GPU types, node selectors, gpu_memory_utilization, and the
-/// three reserves.
+/// quantizations, spread, sharing, GPU types, node selectors, gpu_memory_utilization, the three
+/// reserves, and runtime memory flat (`overhead_mib: 0`) or from an engine profile.
 pub(super) fn tiny_deployments() -> impl Strategy<Value = String> {
     let dep = (
         (1u64..=2, 1u64..=4),
@@ -55,17 +71,18 @@ pub(super) fn tiny_deployments() -> impl Strategy<Value = String> {
         prop::option::of(prop::sample::select(vec!["A", "B"])),
         prop_oneof![3 => Just(false), 1 => Just(true)],
         prop::option::of(prop::sample::select(vec![0.3f64, 0.5, 0.8, 0.95])),
-        prop::sample::select(vec![8192u64, 32768]),
+        (prop::sample::select(vec![8192u64, 32768]), prop::bool::ANY),
     );
     let policy = (0u64..=1, 0u64..=2, 0u64..=1);
     (prop::collection::vec(dep, 1..=3), policy).prop_map(|(deps, (per_node, fleet, per_type))| {
-        let mut text = format!("policy: {{overhead_mib: 0, reserve: {{per_node: {per_node}, fleet: {fleet}, per_type: {{A: {per_type}}}}}}}\nmodels:\n  - {{id: tiny, params: 1073741824, layers: 8, hidden_size: 1024, heads: 8, kv_heads: 8, head_dim: 128, dtype: bf16}}\ndeployments:\n");
-        for (i, ((replicas, priority), tp, pp, quants, (spread, share), gpu_type, east, gmu, tokens)) in
+        let mut text = format!("profiles: ['{}']\npolicy: {{reserve: {{per_node: {per_node}, fleet: {fleet}, per_type: {{A: {per_type}}}}}}}\nmodels:\n  - {{id: tiny, params: 1073741824, layers: 8, hidden_size: 1024, heads: 8, kv_heads: 8, head_dim: 128, dtype: bf16, model_type: tiny}}\ndeployments:\n", tiny_profile());
+        for (i, ((replicas, priority), tp, pp, quants, (spread, share), gpu_type, east, gmu, (tokens, flat))) in
             deps.iter().enumerate()
         {
             text += &format!(
-                "  - {{name: d{i}, model: tiny, replicas: {replicas}, priority: {priority}, tensor_parallel: {tp:?}, pipeline_parallel: {pp:?}, quantizations: [{}], spread: {spread}, share_gpu: {share}, kv_cache_tokens: {tokens}{}{}{}}}\n",
+                "  - {{name: d{i}, model: tiny, replicas: {replicas}, priority: {priority}, tensor_parallel: {tp:?}, pipeline_parallel: {pp:?}, quantizations: [{}], spread: {spread}, share_gpu: {share}, kv_cache_tokens: {tokens}{}{}{}{}}}\n",
                 quants.join(", "),
+                if *flat { ", overhead_mib: 0" } else { "" },
                 gpu_type.map(|t| format!(", gpu_types: [{t}]")).unwrap_or_default(),
                 if *east { ", node_selector: {zone: east}" } else { "" },
                 gmu.map(|g| format!(", gpu_memory_utilization: {g}")).unwrap_or_default(),
