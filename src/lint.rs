@@ -53,6 +53,21 @@ pub fn lint(fleet: &Fleet, workload: &Workload, file: &Path) -> Vec<Warning> {
                 }
             }
         }
+        // vLLM keeps its startup CUDA context, the CUDA graphs it captures after sizing the KV
+        // cache and the sampler's warm-up outside gpu_memory_utilization (docs/memory.md).
+        if d.engine == crate::domain::Engine::Vllm
+            && let Some(u) = d.gpu_memory_utilization
+            && u.to_f64() > 0.92 + 1e-9
+        {
+            warn(
+                format!("{at}.gpu_memory_utilization"),
+                format!(
+                    "{u} leaves less than 8% of each GPU to what vLLM holds outside it (its CUDA context, 0.5 GiB at \
+                     TP 1 and 1.5 GiB above; CUDA graphs, 0.6-1.9 GiB; the sampler's warm-up): published gpt-oss-20b \
+                     runs at 0.95 ran out of memory after allocating their KV cache"
+                ),
+            );
+        }
         let natural = d.model.dtype.sixteenth_bits();
         for (j, q) in d.quantizations.iter().enumerate() {
             if q.sixteenth_bits() > natural {
