@@ -141,7 +141,7 @@ fn models_table() {
 
 #[test]
 fn every_command_has_golden_help() {
-    let commands: [&[&str]; 19] = [
+    let commands: [&[&str]; 20] = [
         &[],
         &["plan"],
         &["check"],
@@ -159,6 +159,7 @@ fn every_command_has_golden_help() {
         &["emit"],
         &["explain"],
         &["schema"],
+        &["calibrate"],
         &["help"],
         &["--version"],
     ];
