@@ -624,3 +624,84 @@ fn the_quantization_penalty_is_counted_whatever_the_case_of_the_name() {
     plan.objective.quantization_penalty -= 1;
     assert_eq!(violated_rules(&fleet, &workload, &plan), ["totals"]);
 }
+
+#[test]
+fn the_drivers_reserve_is_neither_free_nor_in_the_utilization_base() {
+    // 8192 MiB with 1024 reserved: CUDA sees 7168. 0.5 reserves 3584 (not 4096), so the tiny
+    // model's need of 3072 fits; with 3585 used there are 3583 MiB free, one short.
+    let nodes = fleet(
+        "  - name: n\n    gpus:\n      - {index: 0, type: A, memory_mib: 8192, reserved_mib: 1024, used_mib: 3585}\n      - {index: 1, type: A, memory_mib: 8192, reserved_mib: 1024, used_mib: 3584}\n",
+    );
+    let (f, w, plan) = solved(
+        &nodes,
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, replicas: 2, tensor_parallel: [1], kv_cache_tokens: 32768, gpu_memory_utilization: 0.5}\n",
+        ),
+    );
+    assert_eq!(placed(&plan, "d"), 1);
+    assert_eq!(plan.replicas[0].memory_per_gpu_mib, 3584, "floor(0.5 * (8192 - 1024))");
+    assert_eq!(plan.replicas[0].stages[0].gpus, vec![1]);
+    let mut bad = plan.clone();
+    bad.replicas[0].memory_per_gpu_mib = 4096;
+    assert!(violated_rules(&f, &w, &bad).contains(&"memory"), "0.5 of the total, not of CUDA's");
+    let mut bad = plan;
+    bad.replicas[0].stages[0].gpus = vec![0];
+    assert!(violated_rules(&f, &w, &bad).contains(&"memory"), "GPU 0 has 3583 MiB free");
+    // Without the reserve the same GPUs hold both replicas at 4096.
+    let plan = plan_yaml(
+        &nodes.replace("reserved_mib: 1024, ", ""),
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, replicas: 2, tensor_parallel: [1], kv_cache_tokens: 32768, gpu_memory_utilization: 0.5}\n",
+        ),
+    );
+    assert_eq!(placed(&plan, "d"), 2);
+}
+
+#[test]
+fn fp32_weights_get_a_four_byte_auto_cache() {
+    // tiny in fp32: 4096 MiB of weights and 2048 MiB of cache for 32768 tokens (512 at fp8).
+    let plan = plan_yaml(
+        &fleet(&idle_node("n", "A", 2, 16384)),
+        &deployments(
+            "",
+            "  - {name: a, model: tiny, quantizations: [fp32], tensor_parallel: [1], kv_cache_tokens: 32768}\n  - {name: b, model: tiny, quantizations: [fp32], tensor_parallel: [1], kv_cache_tokens: 32768, kv_cache_dtype: fp8}\n",
+        ),
+    );
+    let mib: Vec<u64> = plan.replicas.iter().map(|r| r.memory_per_gpu_mib).collect();
+    assert_eq!(mib, vec![4096 + 2048, 4096 + 512]);
+}
+
+#[test]
+fn runtime_memory_comes_from_the_engine_profile_and_is_checked() {
+    // No overhead_mib: the vLLM profile's runtime for the model and shape is in the need, and
+    // the plan records it; a plan with another figure, or none, is refused.
+    let text = format!(
+        "{}deployments:\n  - {{name: d, model: llama-3.1-8b, tensor_parallel: [1, 2], kv_cache_tokens: 8192}}\n",
+        ""
+    );
+    let (f, w, plan) = solved(&fleet(&idle_node("n", "H100-SXM5-80GB", 1, 81559)), &text);
+    let r = &plan.replicas[0];
+    let d = &w.deployments[0];
+    let runtime = d.runtime_mib(fleetfit::domain::Quantization::Bf16, 1, 1);
+    assert_eq!(r.runtime_mib, Some(runtime));
+    assert!(runtime > 2048, "activation 2263 + non-torch 277 + margin 128: {runtime}");
+    // weights 15,316.5 MiB + KV 1024 MiB, rounded up, + runtime
+    assert_eq!(r.memory_per_gpu_mib, 16341 + runtime);
+    let mut bad = plan.clone();
+    bad.replicas[0].runtime_mib = Some(2048);
+    assert!(violated_rules(&f, &w, &bad).contains(&"memory"));
+    let mut bad = plan;
+    bad.replicas[0].runtime_mib = None;
+    assert!(violated_rules(&f, &w, &bad).contains(&"memory"), "required where no overhead applies");
+    // With overhead_mib the figure is exactly it, and a plan without runtime_mib is accepted.
+    let (f, w, mut plan) = solved(
+        &fleet(&idle_node("n", "H100-SXM5-80GB", 1, 81559)),
+        &text.replace("kv_cache_tokens: 8192}", "kv_cache_tokens: 8192, overhead_mib: 3000}"),
+    );
+    assert_eq!(plan.replicas[0].runtime_mib, Some(3000));
+    assert_eq!(plan.replicas[0].memory_per_gpu_mib, 16341 + 3000);
+    plan.replicas[0].runtime_mib = None;
+    assert!(violated_rules(&f, &w, &plan).is_empty());
+}
