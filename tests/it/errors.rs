@@ -103,15 +103,30 @@ fn bad_flags_are_bad_input() {
 fn bad_engine_profiles_are_bad_input() {
     let good = "engine: vllm\nversion: '0.19'\nkv_block_tokens: 16\nactivation:\n  - {mib: 2000}\nnon_torch:\n  - {mib: 300}\n";
     let cases = [
-        (good.replace("activation:", "activaton:"), "p.yaml:4: activaton: unknown field `activaton`"),
-        (good.replace("{mib: 300}", "{mib: -3}"), "non_torch[0].mib: invalid type: integer `-3`"),
-        (good.replace("{mib: 300}", "{mib: 9999999}"), "non_torch[0].mib: 9999999 is absurd (at most 1048576)"),
+        (
+            good.replace("activation:", "activaton:"),
+            "p.yaml:4: activaton: unknown field `activaton`",
+        ),
+        (
+            good.replace("{mib: 300}", "{mib: -3}"),
+            "non_torch[0].mib: invalid type: integer `-3`",
+        ),
+        (
+            good.replace("{mib: 300}", "{mib: 9999999}"),
+            "non_torch[0].mib: 9999999 is absurd (at most 1048576)",
+        ),
         (
             good.replace("  - {mib: 2000}", "  - {model_type: llama, mib: 2000}"),
             "activation: no rule matches every model and shape",
         ),
-        (good.replace("engine: vllm", "engine: tgi"), "engine: unknown engine 'tgi'"),
-        (good.replace("kv_block_tokens: 16", "kv_block_tokens: 0"), "kv_block_tokens: 0 is not a block size"),
+        (
+            good.replace("engine: vllm", "engine: tgi"),
+            "engine: unknown engine 'tgi'",
+        ),
+        (
+            good.replace("kv_block_tokens: 16", "kv_block_tokens: 0"),
+            "kv_block_tokens: 0 is not a block size",
+        ),
         (
             format!("{good}weights_loaded_percent:\n  - {{percent: 90}}\n"),
             "weights_loaded_percent[0].percent: an engine loads at least the checkpoint",

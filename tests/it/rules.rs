@@ -644,10 +644,16 @@ fn the_drivers_reserve_is_neither_free_nor_in_the_utilization_base() {
     assert_eq!(plan.replicas[0].stages[0].gpus, vec![1]);
     let mut bad = plan.clone();
     bad.replicas[0].memory_per_gpu_mib = 4096;
-    assert!(violated_rules(&f, &w, &bad).contains(&"memory"), "0.5 of the total, not of CUDA's");
+    assert!(
+        violated_rules(&f, &w, &bad).contains(&"memory"),
+        "0.5 of the total, not of CUDA's"
+    );
     let mut bad = plan;
     bad.replicas[0].stages[0].gpus = vec![0];
-    assert!(violated_rules(&f, &w, &bad).contains(&"memory"), "GPU 0 has 3583 MiB free");
+    assert!(
+        violated_rules(&f, &w, &bad).contains(&"memory"),
+        "GPU 0 has 3583 MiB free"
+    );
     // Without the reserve the same GPUs hold both replicas at 4096.
     let plan = plan_yaml(
         &nodes.replace("reserved_mib: 1024, ", ""),
@@ -686,7 +692,10 @@ fn runtime_memory_comes_from_the_engine_profile_and_is_checked() {
     let d = &w.deployments[0];
     let runtime = d.runtime_mib(fleetfit::domain::Quantization::Bf16, 1, 1);
     assert_eq!(r.runtime_mib, Some(runtime));
-    assert!(runtime > 2048, "activation 2263 + non-torch 277 + margin 128: {runtime}");
+    assert!(
+        runtime > 2048,
+        "activation 2263 + non-torch 277 + margin 128: {runtime}"
+    );
     // weights 15,316.5 MiB + KV 1024 MiB, rounded up, + runtime
     assert_eq!(r.memory_per_gpu_mib, 16341 + runtime);
     let mut bad = plan.clone();
@@ -694,7 +703,10 @@ fn runtime_memory_comes_from_the_engine_profile_and_is_checked() {
     assert!(violated_rules(&f, &w, &bad).contains(&"memory"));
     let mut bad = plan;
     bad.replicas[0].runtime_mib = None;
-    assert!(violated_rules(&f, &w, &bad).contains(&"memory"), "required where no overhead applies");
+    assert!(
+        violated_rules(&f, &w, &bad).contains(&"memory"),
+        "required where no overhead applies"
+    );
     // With overhead_mib the figure is exactly it, and a plan without runtime_mib is accepted.
     let (f, w, mut plan) = solved(
         &fleet(&idle_node("n", "H100-SXM5-80GB", 1, 81559)),
