@@ -7,16 +7,32 @@
 //! one GPU: the plan is checked first, and every section's GPUs are the plan's.
 //!
 //! A replica on several nodes gets a section on each node with the GPUs it takes there.
+//!
+//! A deployment on SGLang gets SGLang's engine arguments (`model-path`, `tp-size`,
+//! `mem-fraction-static` without the runtime memory, `context-length`); one on vLLM, or on
+//! llama.cpp (which Dynamo's graphs do not run; a comment says so), vLLM's. Each section's
+//! comment gives the plan's memory per GPU: the reservation, the engine runtime in it and the KV
+//! cache that leaves.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::launch::{Precision, Runtime, notes, precision};
 use super::{Emit, File, devices};
+use crate::domain::{Deployment, KvCacheDtype, PlacedReplica, Quantization};
 
-/// One section: a group of alike workers.
+/// One section: a group of alike workers, in its engine's arguments.
 #[derive(Debug, Clone, Serialize)]
-pub struct Section {
+#[serde(untagged)]
+pub enum Section {
+    Vllm(VllmSection),
+    Sglang(SglangSection),
+}
+
+/// vLLM's engine arguments.
+#[derive(Debug, Clone, Serialize)]
+pub struct VllmSection {
     pub model: String,
     pub served_model_name: String,
     #[serde(rename = "tensor-parallel-size")]
@@ -27,6 +43,38 @@ pub struct Section {
     pub gpu_memory_utilization: String,
     #[serde(rename = "max-model-len")]
     pub max_model_len: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dtype: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<String>,
+    #[serde(rename = "kv-cache-dtype")]
+    pub kv_cache_dtype: String,
+    #[serde(rename = "cuda-visible-device-offset", skip_serializing_if = "Option::is_none")]
+    pub cuda_visible_device_offset: Option<u32>,
+    #[serde(rename = "ServiceArgs")]
+    pub service_args: ServiceArgs,
+}
+
+/// SGLang's engine arguments.
+#[derive(Debug, Clone, Serialize)]
+pub struct SglangSection {
+    #[serde(rename = "model-path")]
+    pub model_path: String,
+    pub served_model_name: String,
+    #[serde(rename = "tp-size")]
+    pub tp_size: u64,
+    #[serde(rename = "pp-size")]
+    pub pp_size: u64,
+    #[serde(rename = "mem-fraction-static")]
+    pub mem_fraction_static: String,
+    #[serde(rename = "context-length")]
+    pub context_length: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dtype: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<String>,
+    #[serde(rename = "kv-cache-dtype")]
+    pub kv_cache_dtype: String,
     #[serde(rename = "cuda-visible-device-offset", skip_serializing_if = "Option::is_none")]
     pub cuda_visible_device_offset: Option<u32>,
     #[serde(rename = "ServiceArgs")]
@@ -49,9 +97,17 @@ pub struct Resources {
 /// A replica's GPUs on a node, and its index in the plan.
 type Block = (Vec<u32>, usize);
 
+/// The runtime of a deployment's workers: its engine's, vLLM's for llama.cpp.
+fn runtime(d: &Deployment) -> Runtime {
+    match Runtime::of(d.engine) {
+        Runtime::LlamaCpp => Runtime::Vllm,
+        other => other,
+    }
+}
+
 /// A node's config, sections by name.
 pub fn files(e: &Emit<'_>) -> Vec<File> {
-    let shares = e.shares(false);
+    let shares = e.shares_by(|r| runtime(e.deployment(r)) == Runtime::Sglang);
     // Per node, per deployment: (first GPU, GPUs, replica index) of each replica's block there.
     let mut blocks: BTreeMap<&str, BTreeMap<&str, Vec<Block>>> = BTreeMap::new();
     for (r, replica) in e.plan.replicas.iter().enumerate() {
@@ -66,7 +122,7 @@ pub fn files(e: &Emit<'_>) -> Vec<File> {
     }
     let mut out = Vec::new();
     for (node, per_deployment) in blocks {
-        let mut sections: BTreeMap<String, Section> = BTreeMap::new();
+        let mut sections: BTreeMap<String, (String, Section)> = BTreeMap::new();
         for (deployment, mut list) in per_deployment {
             list.sort_by_key(|(gpus, r)| (gpus.iter().min().copied(), *r));
             let mut runs: Vec<Vec<Block>> = Vec::new();
@@ -90,7 +146,6 @@ pub fn files(e: &Emit<'_>) -> Vec<File> {
             for (k, run) in runs.iter().enumerate() {
                 let (first, r) = &run[0];
                 let replica = &e.plan.replicas[*r];
-                let d = e.deployment(replica);
                 let contiguous = first.windows(2).all(|w| w[1] == w[0] + 1);
                 let mut envs = BTreeMap::new();
                 if !contiguous {
@@ -101,32 +156,127 @@ pub fn files(e: &Emit<'_>) -> Vec<File> {
                 } else {
                     deployment.to_string()
                 };
+                let service_args = ServiceArgs {
+                    workers: run.len() as u64,
+                    resources: Resources {
+                        gpu: first.len() as u64,
+                    },
+                    envs,
+                };
+                let offset = contiguous.then(|| first[0]);
+                let replicas: Vec<&PlacedReplica> = run.iter().map(|(_, r)| &e.plan.replicas[*r]).collect();
                 sections.insert(
                     name,
-                    Section {
-                        model: e.model_name(d),
-                        served_model_name: d.name.clone(),
-                        tensor_parallel_size: replica.tensor_parallel,
-                        pipeline_parallel_size: replica.pipeline_parallel,
-                        gpu_memory_utilization: shares[*r].clone(),
-                        max_model_len: d.max_model_len,
-                        cuda_visible_device_offset: contiguous.then(|| first[0]),
-                        service_args: ServiceArgs {
-                            workers: run.len() as u64,
-                            resources: Resources {
-                                gpu: first.len() as u64,
-                            },
-                            envs,
-                        },
-                    },
+                    (
+                        comments(e, &replicas),
+                        section(e, replica, &shares[*r], offset, service_args),
+                    ),
                 );
             }
         }
-        let yaml = serde_yaml::to_string(&sections).expect("a graph config serializes");
+        let yaml: String = sections
+            .iter()
+            .map(|(name, (comments, section))| {
+                let one = BTreeMap::from([(name, section)]);
+                let text = serde_yaml::to_string(&one).expect("a graph config serializes");
+                format!("{comments}{text}")
+            })
+            .collect();
         out.push(File {
             name: format!("{node}.yaml"),
             text: format!("# fleetfit: Dynamo workers on node {node}; dynamo serve ... -f {node}.yaml\n{yaml}"),
         });
     }
     out
+}
+
+/// The comment lines of a section: its replicas' shape and the plan's memory per GPU (one line
+/// per distinct figure), and what the arguments cannot carry.
+fn comments(e: &Emit<'_>, replicas: &[&PlacedReplica]) -> String {
+    let first = replicas[0];
+    let d = e.deployment(first);
+    let numbers = |list: &[&PlacedReplica]| {
+        list.iter()
+            .map(|r| r.replica.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = format!(
+        "# {} replica{} {}: {} x TP {} x PP {}\n",
+        d.name,
+        if replicas.len() == 1 { "" } else { "s" },
+        numbers(replicas),
+        first.quantization,
+        first.tensor_parallel,
+        first.pipeline_parallel
+    );
+    let mut memory: Vec<(String, Vec<&PlacedReplica>)> = Vec::new();
+    for &r in replicas {
+        let text = e.memory(r).describe();
+        match memory.iter_mut().find(|(t, _)| *t == text) {
+            Some((_, list)) => list.push(r),
+            None => memory.push((text, vec![r])),
+        }
+    }
+    let several = memory.len() > 1;
+    for (text, list) in &memory {
+        if several {
+            out.push_str(&format!("# replicas {}: {text}\n", numbers(list)));
+        } else {
+            out.push_str(&format!("# {text}\n"));
+        }
+    }
+    for note in notes(d, first, runtime(d)) {
+        out.push_str(&format!("# {note}\n"));
+    }
+    out
+}
+
+/// A section's engine arguments.
+fn section(
+    e: &Emit<'_>,
+    replica: &PlacedReplica,
+    share: &str,
+    offset: Option<u32>,
+    service_args: ServiceArgs,
+) -> Section {
+    let d = e.deployment(replica);
+    let q: Quantization = replica.quantization.parse().unwrap_or(d.model.dtype);
+    let (dtype, quantization) = match precision(d.model.dtype, q) {
+        Precision::Flag("--dtype", v) => (Some(v.to_string()), None),
+        Precision::Flag(_, v) => (None, Some(v.to_string())),
+        _ => (None, None),
+    };
+    match runtime(d) {
+        Runtime::Sglang => Section::Sglang(SglangSection {
+            model_path: e.model_name(d),
+            served_model_name: d.name.clone(),
+            tp_size: replica.tensor_parallel,
+            pp_size: replica.pipeline_parallel,
+            mem_fraction_static: share.to_string(),
+            context_length: d.max_model_len,
+            dtype,
+            quantization,
+            kv_cache_dtype: match d.kv_cache_dtype {
+                KvCacheDtype::Auto => "auto",
+                KvCacheDtype::Fp8 => "fp8_e5m2",
+            }
+            .into(),
+            cuda_visible_device_offset: offset,
+            service_args,
+        }),
+        _ => Section::Vllm(VllmSection {
+            model: e.model_name(d),
+            served_model_name: d.name.clone(),
+            tensor_parallel_size: replica.tensor_parallel,
+            pipeline_parallel_size: replica.pipeline_parallel,
+            gpu_memory_utilization: share.to_string(),
+            max_model_len: d.max_model_len,
+            dtype,
+            quantization,
+            kv_cache_dtype: d.kv_cache_dtype.name().into(),
+            cuda_visible_device_offset: offset,
+            service_args,
+        }),
+    }
 }

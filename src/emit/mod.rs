@@ -1,7 +1,14 @@
-//! Emitters: a checked plan as what runtimes run. `launch` writes vLLM and SGLang command lines,
-//! `dynamo` a Dynamo graph config per node, `k8s` Kubernetes manifests. Each emitter reads only
-//! the plan, the fleet and the deployments; the plan is checked before anything is written, so a
-//! plan that breaks a rule (two workers on one GPU, say) never becomes a launch command.
+//! Emitters: a checked plan as what runtimes run. `launch` writes vLLM, SGLang and llama.cpp
+//! command lines, `dynamo` a Dynamo graph config per node, `k8s` Kubernetes manifests. Each
+//! emitter reads only the plan, the fleet and the deployments; the plan is checked before
+//! anything is written, so a plan that breaks a rule (two workers on one GPU, say) never becomes
+//! a launch command.
+//!
+//! Every worker gets the numbers the plan assumed, so that its engine sizes memory as the plan
+//! did: the memory share of its reservation, the context length, the KV-cache dtype, the
+//! parallel sizes and the precision; and a comment (annotations in manifests) with the plan's
+//! memory per GPU: the reservation, the engine runtime counted in it, and the KV cache that
+//! leaves (`memory::replica_kv`).
 
 pub mod dynamo;
 pub mod k8s;
@@ -12,13 +19,20 @@ use std::collections::BTreeMap;
 use crate::catalog::Catalog;
 use crate::domain::{Deployment, Fleet, PlacedReplica, Plan, Workload};
 use crate::error::Error;
+use crate::memory::{KvCapacity, replica_kv};
 
 /// What to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Target {
+    /// vLLM launch scripts for every replica, whatever its deployment's engine.
     Vllm,
+    /// SGLang launch scripts for every replica, whatever its deployment's engine.
     Sglang,
+    /// Launch scripts, each replica on its deployment's engine (vLLM, SGLang or llama.cpp).
+    Launch,
+    /// Dynamo graph configs: vLLM or SGLang workers, as each deployment's engine.
     Dynamo,
+    /// Kubernetes manifests: each deployment's engine's server image.
     K8s,
 }
 
@@ -44,8 +58,9 @@ pub fn emit(target: Target, plan: &Plan, fleet: &Fleet, workload: &Workload) -> 
     }
     let e = Emit { plan, fleet, workload };
     Ok(match target {
-        Target::Vllm => launch::files(&e, launch::Runtime::Vllm),
-        Target::Sglang => launch::files(&e, launch::Runtime::Sglang),
+        Target::Vllm => launch::files(&e, Some(launch::Runtime::Vllm)),
+        Target::Sglang => launch::files(&e, Some(launch::Runtime::Sglang)),
+        Target::Launch => launch::files(&e, None),
         Target::Dynamo => dynamo::files(&e),
         Target::K8s => k8s::files(&e),
     })
@@ -88,8 +103,13 @@ impl Emit<'_> {
     /// `--mem-fraction-static`) leaves the replica's `runtime_mib` out of the share: SGLang's
     /// fraction covers weights and KV cache, its activations and graphs come on top.
     pub fn shares(&self, static_only: bool) -> Vec<String> {
+        self.shares_by(|_| static_only)
+    }
+
+    /// [`Emit::shares`] with `static_only` decided per replica (SGLang's replicas beside vLLM's).
+    pub fn shares_by(&self, static_only: impl Fn(&PlacedReplica) -> bool) -> Vec<String> {
         let reserve = |r: &PlacedReplica| {
-            let less = if static_only { r.runtime_mib.unwrap_or(0) } else { 0 };
+            let less = if static_only(r) { r.runtime_mib.unwrap_or(0) } else { 0 };
             r.memory_per_gpu_mib.saturating_sub(less)
         };
         let share = |r: &PlacedReplica, up: bool| -> u64 {
@@ -131,10 +151,22 @@ impl Emit<'_> {
             .iter()
             .zip(shares)
             .map(|(r, units)| match self.deployment(r).gpu_memory_utilization {
-                Some(gmu) if !static_only => gmu.to_string(),
+                Some(gmu) if !static_only(r) => gmu.to_string(),
                 _ => share_text(units),
             })
             .collect()
+    }
+
+    /// The plan's memory on each GPU of a replica.
+    pub fn memory(&self, replica: &PlacedReplica) -> Memory {
+        let d = self.deployment(replica);
+        Memory {
+            reserved_mib: replica.memory_per_gpu_mib,
+            runtime_mib: replica.runtime_mib,
+            engine: d.engine.name(),
+            kv: replica_kv(self.fleet, d, replica),
+            max_model_len: d.max_model_len,
+        }
     }
 
     /// The nodes of a replica, head (first stage's) first, and the GPUs it takes on each in
@@ -148,6 +180,44 @@ impl Emit<'_> {
             }
         }
         out
+    }
+}
+
+/// The plan's memory on each GPU of a replica: what it reserves, the engine runtime counted in
+/// that, and the KV cache the rest holds (the smallest over its GPUs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Memory {
+    pub reserved_mib: u64,
+    /// `None` in plans written before runtime memory was recorded.
+    pub runtime_mib: Option<u64>,
+    /// The engine whose runtime it is (the deployment's).
+    pub engine: &'static str,
+    /// `None` where the rules would refuse the replica (never in a checked plan).
+    pub kv: Option<KvCapacity>,
+    pub max_model_len: u64,
+}
+
+impl Memory {
+    /// Concurrency as `12.34`.
+    pub fn concurrency(&self) -> Option<String> {
+        self.kv
+            .map(|k| format!("{}.{:02}", k.concurrency_x100 / 100, k.concurrency_x100 % 100))
+    }
+
+    /// One line for a comment: `memory per GPU: 20480 MiB reserved, 2399 MiB of it vllm runtime;
+    /// KV cache 65536 tokens (8.00 requests of 8192 tokens at once)`.
+    pub fn describe(&self) -> String {
+        let mut text = format!("memory per GPU: {} MiB reserved", self.reserved_mib);
+        if let Some(runtime) = self.runtime_mib {
+            text.push_str(&format!(", {runtime} MiB of it {} runtime", self.engine));
+        }
+        if let (Some(kv), Some(concurrency)) = (self.kv, self.concurrency()) {
+            text.push_str(&format!(
+                "; KV cache {} tokens ({concurrency} requests of {} tokens at once)",
+                kv.tokens, self.max_model_len
+            ));
+        }
+        text
     }
 }
 

@@ -1,6 +1,14 @@
 //! Hugging Face `config.json`: architecture numbers, and the parameter count derived from them
 //! (a config has no parameter count, so it is summed tensor by tensor, MoE experts included).
+//!
+//! A quantized checkpoint (`quantization_config`) stores only some tensors at the quantized
+//! width: the entry's `weights_mib` for its dtype counts those at that width and the rest at 16
+//! bits, from the same tensor-by-tensor count. MXFP4 (gpt-oss) quantizes the MoE experts' weight
+//! matrices only; compressed-tensors, FP8, AWQ, GPTQ and bitsandbytes quantize the linear layers,
+//! and keep embeddings, LM head, norms and whatever `ignore` / `modules_to_not_convert` names in
+//! 16 bits.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -66,7 +74,8 @@ pub fn from_value(file: &Path, id: &str, value: &Value) -> Result<ModelArch, Inp
         None => Quantization::Bf16,
     };
     // A quantized checkpoint's weights are stored in its quantization, whatever torch_dtype says.
-    let dtype = quantization(file, top)?.unwrap_or(dtype);
+    let quantized = quantization(file, top)?;
+    let dtype = quantized.as_ref().map_or(dtype, |q| q.quantization);
     let mla = match (cfg.int("kv_lora_rank"), cfg.int("qk_rope_head_dim")) {
         (Some(kv_lora_rank), Some(qk_rope_head_dim)) => Some(Mla {
             kv_lora_rank,
@@ -75,7 +84,7 @@ pub fn from_value(file: &Path, id: &str, value: &Value) -> Result<ModelArch, Inp
         _ => None,
     };
     let wide = |n: u64| u128::from(n);
-    let params = count_params(
+    let counts = count_params(
         &cfg,
         wide(hidden),
         wide(layers),
@@ -83,6 +92,7 @@ pub fn from_value(file: &Path, id: &str, value: &Value) -> Result<ModelArch, Inp
         wide(kv_heads),
         wide(head_dim),
     )?;
+    let params = counts.total();
     let params = u64::try_from(params)
         .ok()
         .filter(|&p| p <= crate::formats::model_file::MAX_PARAMS)
@@ -104,7 +114,10 @@ pub fn from_value(file: &Path, id: &str, value: &Value) -> Result<ModelArch, Inp
         dtype,
         max_position_embeddings: cfg.int("max_position_embeddings"),
         mla,
-        weights_mib: Default::default(),
+        weights_mib: quantized
+            .iter()
+            .map(|q| (q.quantization, q.weights_mib(&counts)))
+            .collect(),
         model_type: cfg
             .str("model_type")
             .or(top.get("model_type").and_then(Value::as_str))
@@ -207,17 +220,124 @@ impl Config<'_> {
     }
 }
 
+/// Which part of a layer a tensor belongs to: what `ignore` / `modules_to_not_convert` can keep
+/// in 16 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Part {
+    Attention,
+    /// A dense layer's MLP.
+    Mlp,
+    /// MoE expert weight matrices.
+    Experts,
+    ExpertBiases,
+    /// The MoE router (gate) and its bias or correction terms.
+    Router,
+    /// Shared experts and their gate.
+    Shared,
+}
+
+impl Part {
+    const LINEAR: [Part; 6] = [
+        Part::Attention,
+        Part::Mlp,
+        Part::Experts,
+        Part::ExpertBiases,
+        Part::Router,
+        Part::Shared,
+    ];
+}
+
+/// One layer's parameters by part.
+#[derive(Debug, Clone, Copy, Default)]
+struct Layer {
+    attention: u128,
+    norms: u128,
+    mlp: u128,
+    experts: u128,
+    expert_biases: u128,
+    router: u128,
+    shared: u128,
+}
+
+impl Layer {
+    fn part(&self, part: Part) -> u128 {
+        match part {
+            Part::Attention => self.attention,
+            Part::Mlp => self.mlp,
+            Part::Experts => self.experts,
+            Part::ExpertBiases => self.expert_biases,
+            Part::Router => self.router,
+            Part::Shared => self.shared,
+        }
+    }
+
+    fn total(&self) -> u128 {
+        self.norms + Part::LINEAR.iter().map(|&p| self.part(p)).sum::<u128>()
+    }
+}
+
+/// Every tensor of the checkpoint, counted by part: layers before `first_moe` are `dense`, the
+/// rest `moe` (a dense model has only dense layers).
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    embedding: u128,
+    /// 0 where tied to the embedding.
+    lm_head: u128,
+    final_norm: u128,
+    layers: u128,
+    first_moe: u128,
+    dense: Layer,
+    moe: Layer,
+}
+
+impl Counts {
+    fn layer(&self, i: u128) -> &Layer {
+        if i < self.first_moe { &self.dense } else { &self.moe }
+    }
+
+    /// The sum of `f` over every layer.
+    fn over_layers(&self, f: impl Fn(&Layer) -> u128) -> u128 {
+        self.first_moe * f(&self.dense) + (self.layers - self.first_moe) * f(&self.moe)
+    }
+
+    fn total(&self) -> u128 {
+        self.embedding + self.lm_head + self.final_norm + self.over_layers(Layer::total)
+    }
+}
+
 /// Sums every tensor of the checkpoint from the config's numbers.
-fn count_params(cfg: &Config<'_>, h: u128, layers: u128, heads: u128, kv: u128, hd: u128) -> Result<u128, InputError> {
+fn count_params(
+    cfg: &Config<'_>,
+    h: u128,
+    layers: u128,
+    heads: u128,
+    kv: u128,
+    hd: u128,
+) -> Result<Counts, InputError> {
     let model_type = cfg.str("model_type").unwrap_or("");
     let vocab = cfg.req_any_wide(&["vocab_size", "padded_vocab_size"])?;
     let tied = cfg
         .bool("tie_word_embeddings")
         .unwrap_or(matches!(model_type, "gemma" | "gemma2" | "gemma3_text" | "gemma3"));
-    let embeddings = vocab * h * if tied { 1 } else { 2 };
-    let per_layer = match model_type {
-        "falcon" => falcon_layer(cfg, h, heads, kv, hd),
-        "gpt_oss" => gpt_oss_layer(cfg, h, heads, kv, hd)?,
+    let tables = Counts {
+        embedding: vocab * h,
+        lm_head: if tied { 0 } else { vocab * h },
+        layers,
+        ..Counts::default()
+    };
+    Ok(match model_type {
+        "falcon" => Counts {
+            final_norm: 2 * h,
+            first_moe: layers,
+            dense: falcon_layer(cfg, h, heads, kv, hd),
+            ..tables
+        },
+        "gpt_oss" => Counts {
+            final_norm: h,
+            first_moe: 0,
+            moe: gpt_oss_layer(cfg, h, heads, kv, hd)?,
+            ..tables
+        },
         _ => {
             let attention = attention_params(cfg, model_type, h, heads, kv, hd);
             let norms = if model_type.starts_with("gemma2") || model_type.starts_with("gemma3") {
@@ -225,11 +345,25 @@ fn count_params(cfg: &Config<'_>, h: u128, layers: u128, heads: u128, kv: u128, 
             } else {
                 2 * h
             };
-            return Ok(embeddings + h + layers * (attention + norms) + mlp_params_all_layers(cfg, h, layers)?);
+            let (first_moe, dense, moe) = mlp_layers(
+                cfg,
+                h,
+                layers,
+                Layer {
+                    attention,
+                    norms,
+                    ..Layer::default()
+                },
+            );
+            Counts {
+                final_norm: h,
+                first_moe,
+                dense,
+                moe,
+                ..tables
+            }
         }
-    };
-    let final_norm = if model_type == "falcon" { 2 * h } else { h };
-    Ok(embeddings + final_norm + layers * per_layer)
+    })
 }
 
 /// Attention projections, biases and per-head norms of one layer.
@@ -263,36 +397,44 @@ fn attention_params(cfg: &Config<'_>, model_type: &str, h: u128, heads: u128, kv
     total
 }
 
-/// MLP or MoE parameters over all layers (dense layers first where the config says so).
-fn mlp_params_all_layers(cfg: &Config<'_>, h: u128, layers: u128) -> Result<u128, InputError> {
+/// The MLP or MoE of the layers (dense layers first where the config says so): the first MoE
+/// layer, a dense layer and an MoE layer, each `base` (attention, norms) plus its MLP.
+fn mlp_layers(cfg: &Config<'_>, h: u128, layers: u128, base: Layer) -> (u128, Layer, Layer) {
     let inter = cfg.wide("intermediate_size").unwrap_or(4 * h);
-    let dense = 3 * h * inter;
+    let dense = Layer {
+        mlp: 3 * h * inter,
+        ..base
+    };
     let experts = cfg
         .wide("num_local_experts")
         .or(cfg.wide("num_experts"))
         .or(cfg.wide("n_routed_experts"))
         .unwrap_or(0);
     if experts == 0 {
-        return Ok(layers * dense);
+        return (layers, dense, Layer::default());
     }
     let moe_inter = cfg.wide("moe_intermediate_size").unwrap_or(inter);
-    let mut moe = experts * 3 * h * moe_inter + h * experts; // experts + router
+    let mut moe = Layer {
+        experts: experts * 3 * h * moe_inter,
+        router: h * experts,
+        ..base
+    };
     if let Some(shared) = cfg.wide("n_shared_experts") {
-        moe += shared * 3 * h * moe_inter;
+        moe.shared += shared * 3 * h * moe_inter;
     }
     if let Some(shared_inter) = cfg.wide("shared_expert_intermediate_size").filter(|&s| s > 0) {
-        moe += 3 * h * shared_inter + h; // shared expert and its gate
+        moe.shared += 3 * h * shared_inter + h; // shared expert and its gate
     }
     if cfg.str("topk_method") == Some("noaux_tc") {
-        moe += experts; // e_score_correction_bias
+        moe.router += experts; // e_score_correction_bias
     }
     let dense_layers = cfg.wide("first_k_dense_replace").unwrap_or(0).min(layers);
-    Ok(dense_layers * dense + (layers - dense_layers) * moe)
+    (dense_layers, dense, moe)
 }
 
 /// Falcon: fused QKV (multi-query in 7B, grouped in 40B/180B), LayerNorms with bias, a plain
 /// 4h MLP.
-fn falcon_layer(cfg: &Config<'_>, h: u128, heads: u128, kv: u128, hd: u128) -> u128 {
+fn falcon_layer(cfg: &Config<'_>, h: u128, heads: u128, kv: u128, hd: u128) -> Layer {
     let new_arch = cfg.bool("new_decoder_architecture") == Some(true);
     let kv = if new_arch {
         kv
@@ -301,33 +443,144 @@ fn falcon_layer(cfg: &Config<'_>, h: u128, heads: u128, kv: u128, hd: u128) -> u
     } else {
         heads
     };
+    let bias = cfg.bool("bias") == Some(true);
     let qkv = h * (heads + 2 * kv) * hd;
     let dense = h * h;
-    let mlp = 8 * h * h;
-    let norms = if new_arch { 4 * h } else { 2 * h };
-    let bias = if cfg.bool("bias") == Some(true) {
-        (heads + 2 * kv) * hd + h + 4 * h + h
-    } else {
-        0
-    };
-    qkv + dense + mlp + norms + bias
+    Layer {
+        attention: qkv + dense + if bias { (heads + 2 * kv) * hd + h } else { 0 },
+        mlp: 8 * h * h + if bias { 4 * h + h } else { 0 },
+        norms: if new_arch { 4 * h } else { 2 * h },
+        ..Layer::default()
+    }
 }
 
 /// GPT-OSS: biased attention with per-head sinks, biased MoE experts (fused gate/up).
-fn gpt_oss_layer(cfg: &Config<'_>, h: u128, heads: u128, kv: u128, hd: u128) -> Result<u128, InputError> {
+fn gpt_oss_layer(cfg: &Config<'_>, h: u128, heads: u128, kv: u128, hd: u128) -> Result<Layer, InputError> {
     let experts = cfg.req_any_wide(&["num_local_experts", "num_experts"])?;
     let inter = cfg.req_wide("intermediate_size")?;
-    let attention = h * heads * hd + heads * hd + 2 * (h * kv * hd + kv * hd) + heads * hd * h + h + heads;
-    let moe = experts * (h * 2 * inter + 2 * inter + inter * h + h) + h * experts + experts;
-    Ok(attention + moe + 2 * h)
+    Ok(Layer {
+        attention: h * heads * hd + heads * hd + 2 * (h * kv * hd + kv * hd) + heads * hd * h + h + heads,
+        experts: experts * (h * 2 * inter + inter * h),
+        expert_biases: experts * (2 * inter + h),
+        router: h * experts + experts,
+        norms: 2 * h,
+        ..Layer::default()
+    })
+}
+
+/// A quantized checkpoint: the width of its quantized tensors, which they are, and what its
+/// config keeps in 16 bits.
+#[derive(Debug, Clone)]
+struct Quantized {
+    quantization: Quantization,
+    /// Only the MoE experts' weight matrices are quantized (MXFP4); else every linear layer.
+    experts_only: bool,
+    /// Parts kept in 16 bits in every layer.
+    keep_all: BTreeSet<Part>,
+    /// Parts kept in 16 bits in one layer.
+    keep_layer: BTreeMap<u128, BTreeSet<Part>>,
+}
+
+impl Quantized {
+    fn plain(quantization: Quantization) -> Self {
+        Quantized {
+            quantization,
+            experts_only: false,
+            keep_all: BTreeSet::new(),
+            keep_layer: BTreeMap::new(),
+        }
+    }
+
+    /// Parameters stored at the quantized width in a layer that keeps `kept` in 16 bits.
+    fn low(&self, layer: &Layer, kept: &BTreeSet<Part>) -> u128 {
+        let parts: &[Part] = if self.experts_only {
+            &[Part::Experts]
+        } else {
+            &Part::LINEAR
+        };
+        parts.iter().filter(|p| !kept.contains(p)).map(|&p| layer.part(p)).sum()
+    }
+
+    /// The checkpoint's weights in MiB, rounded up: the quantized tensors at the quantization's
+    /// width, everything else (embeddings, LM head, norms, kept modules) at 16 bits.
+    fn weights_mib(&self, counts: &Counts) -> u64 {
+        let mut low = counts.over_layers(|l| self.low(l, &self.keep_all));
+        for (&i, extra) in self.keep_layer.range(..counts.layers) {
+            let layer = counts.layer(i);
+            let both: BTreeSet<Part> = self.keep_all.union(extra).copied().collect();
+            low -= self.low(layer, &self.keep_all) - self.low(layer, &both);
+        }
+        let high = counts.total() - low;
+        // bits * 16 per parameter, over 16 * 8 bits per byte and 2^20 bytes per MiB.
+        let x = low * u128::from(self.quantization.sixteenth_bits()) + high * 256;
+        u64::try_from(x.div_ceil(128 << 20)).unwrap_or(u64::MAX)
+    }
+
+    /// Reads `ignore` (compressed-tensors) and `modules_to_not_convert` (transformers' quantizers).
+    fn keeping(mut self, q: &Value) -> Self {
+        let names = ["ignore", "modules_to_not_convert"]
+            .iter()
+            .filter_map(|k| q.get(*k).and_then(Value::as_array))
+            .flatten()
+            .filter_map(Value::as_str);
+        for name in names {
+            let (layer, parts) = module_parts(name);
+            match layer {
+                Some(i) => self.keep_layer.entry(i).or_default().extend(parts),
+                None => self.keep_all.extend(parts),
+            }
+        }
+        self
+    }
+}
+
+/// The layer (`None`: every layer) and the parts a module name or pattern of `ignore` /
+/// `modules_to_not_convert` covers: `lm_head`, `model.embed_tokens` (in 16 bits anyway),
+/// `model.layers.*.self_attn`, `model.layers.7.mlp.gate`, `re:.*mlp.gate$`, ... A whole MLP, or a
+/// projection of one, counts as the whole MLP; modules outside the language model's layers
+/// (vision towers, projectors) are not counted in the parameters at all.
+fn module_parts(name: &str) -> (Option<u128>, Vec<Part>) {
+    let lower = name.trim().to_ascii_lowercase();
+    let pattern = lower.strip_prefix("re:").unwrap_or(&lower).replace('\\', "");
+    let pattern = pattern.trim_start_matches('^').trim_end_matches('$');
+    let (layer, tail) = match pattern.find("layers.") {
+        Some(at) => {
+            let rest = &pattern[at + "layers.".len()..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            (digits.parse::<u128>().ok(), &rest[digits.len()..])
+        }
+        None => (None, pattern),
+    };
+    let has = |s: &str| tail.contains(s);
+    let parts = if has("lm_head") || has("embed") {
+        vec![]
+    } else if has("shared_expert") {
+        vec![Part::Shared]
+    } else if has("router") || tail.ends_with(".gate") || tail == "gate" {
+        vec![Part::Router]
+    } else if has("experts") {
+        vec![Part::Experts, Part::ExpertBiases]
+    } else if has("attn") || has("attention") || ["q_proj", "k_proj", "v_proj", "o_proj", "qkv"].iter().any(|p| has(p))
+    {
+        vec![Part::Attention]
+    } else if has("mlp")
+        || has("feed_forward")
+        || has("ffn")
+        || ["gate_proj", "up_proj", "down_proj"].iter().any(|p| has(p))
+    {
+        vec![Part::Mlp, Part::Experts, Part::ExpertBiases, Part::Router, Part::Shared]
+    } else {
+        vec![]
+    };
+    (layer, parts)
 }
 
 /// The weights' quantization from `quantization_config`: AWQ and GPTQ by their `bits`, FP8
-/// (`quant_method: fp8`, DeepSeek's block-scaled e4m3), and compressed-tensors by its weight
-/// groups (`num_bits` 8 of `type: float` is FP8; 4 or 8 of `type: int` are int4, int8).
-/// bitsandbytes: `load_in_4bit` is int4, `load_in_8bit` int8. `None` without a config, and for
-/// MXFP4 (gpt-oss), which no quantization of fleetfit's table describes.
-fn quantization(file: &Path, top: &Map<String, Value>) -> Result<Option<Quantization>, InputError> {
+/// (`quant_method: fp8`, DeepSeek's block-scaled e4m3), compressed-tensors by its weight groups
+/// (`num_bits` 8 of `type: float` is FP8; 4 or 8 of `type: int` are int4, int8), MXFP4
+/// (gpt-oss: the MoE experts in 4.25 bits). bitsandbytes: `load_in_4bit` is int4, `load_in_8bit`
+/// int8. `None` without a config.
+fn quantization(file: &Path, top: &Map<String, Value>) -> Result<Option<Quantized>, InputError> {
     let Some(q) = top.get("quantization_config") else {
         return Ok(None);
     };
@@ -338,8 +591,8 @@ fn quantization(file: &Path, top: &Map<String, Value>) -> Result<Option<Quantiza
         .to_ascii_lowercase();
     let bits_of = |v: Option<&Value>| v.and_then(Value::as_u64);
     let by_bits = |bits: Option<u64>, field: &str| match bits {
-        Some(4) => Ok(Some(Quantization::Int4)),
-        Some(8) => Ok(Some(Quantization::Int8)),
+        Some(4) => Ok(Quantization::Int4),
+        Some(8) => Ok(Quantization::Int8),
         other => Err(InputError::new(
             file,
             format!("quantization_config.{field}"),
@@ -350,19 +603,27 @@ fn quantization(file: &Path, top: &Map<String, Value>) -> Result<Option<Quantiza
             ),
         )),
     };
-    match method.as_str() {
-        "awq" | "gptq" | "marlin" | "awq_marlin" | "gptq_marlin" => by_bits(bits_of(q.get("bits")), "bits"),
-        "fp8" | "fbgemm_fp8" => Ok(Some(Quantization::Fp8)),
-        // gpt-oss's MXFP4 experts (4.25 bits with their scales) are in no quantization of the
-        // table: the entry keeps torch_dtype, which over-counts memory rather than under.
-        "mxfp4" => Ok(None),
-        "bitsandbytes" => Ok(if q.get("load_in_4bit").and_then(Value::as_bool) == Some(true) {
-            Some(Quantization::Int4)
-        } else if q.get("load_in_8bit").and_then(Value::as_bool) == Some(true) {
-            Some(Quantization::Int8)
-        } else {
-            None
-        }),
+    let found = match method.as_str() {
+        "awq" | "gptq" | "marlin" | "awq_marlin" | "gptq_marlin" => Some(by_bits(bits_of(q.get("bits")), "bits")?),
+        "fp8" | "fbgemm_fp8" => Some(Quantization::Fp8),
+        "mxfp4" => {
+            return Ok(Some(
+                Quantized {
+                    experts_only: true,
+                    ..Quantized::plain(Quantization::Mxfp4)
+                }
+                .keeping(q),
+            ));
+        }
+        "bitsandbytes" => {
+            if q.get("load_in_4bit").and_then(Value::as_bool) == Some(true) {
+                Some(Quantization::Int4)
+            } else if q.get("load_in_8bit").and_then(Value::as_bool) == Some(true) {
+                Some(Quantization::Int8)
+            } else {
+                None
+            }
+        }
         "compressed-tensors" | "compressed_tensors" => {
             let groups = q.get("config_groups").and_then(Value::as_object);
             let Some((name, weights)) = groups.and_then(|g| {
@@ -376,15 +637,41 @@ fn quantization(file: &Path, top: &Map<String, Value>) -> Result<Option<Quantiza
                 ));
             };
             let bits = bits_of(weights.get("num_bits"));
-            match (weights.get("type").and_then(Value::as_str), bits) {
-                (Some("float"), Some(8)) => Ok(Some(Quantization::Fp8)),
-                _ => by_bits(bits, &format!("config_groups.{name}.weights.num_bits")),
-            }
+            Some(match (weights.get("type").and_then(Value::as_str), bits) {
+                (Some("float"), Some(8)) => Quantization::Fp8,
+                _ => by_bits(bits, &format!("config_groups.{name}.weights.num_bits"))?,
+            })
         }
-        other => Err(InputError::new(
-            file,
-            "quantization_config.quant_method",
-            format!("unknown quantization method '{other}'; known: awq, gptq, fp8, compressed-tensors, bitsandbytes"),
-        )),
+        other => {
+            return Err(InputError::new(
+                file,
+                "quantization_config.quant_method",
+                format!(
+                    "unknown quantization method '{other}'; known: awq, gptq, fp8, compressed-tensors, mxfp4, bitsandbytes"
+                ),
+            ));
+        }
+    };
+    Ok(found.map(|quantization| Quantized::plain(quantization).keeping(q)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_names_and_patterns_name_their_parts() {
+        assert_eq!(module_parts("lm_head"), (None, vec![]));
+        assert_eq!(module_parts("model.embed_tokens"), (None, vec![]));
+        assert_eq!(module_parts("model.layers.*.self_attn"), (None, vec![Part::Attention]));
+        assert_eq!(module_parts("model.layers.*.mlp.router"), (None, vec![Part::Router]));
+        assert_eq!(module_parts("model.layers.12.mlp.gate"), (Some(12), vec![Part::Router]));
+        assert_eq!(module_parts("re:.*mlp.gate$"), (None, vec![Part::Router]));
+        assert_eq!(
+            module_parts("re:.*mlp\\.shared_expert_gate$"),
+            (None, vec![Part::Shared])
+        );
+        assert_eq!(module_parts("model.layers.0.mlp.down_proj").1.len(), 5);
+        assert_eq!(module_parts("re:vision_tower.*"), (None, vec![]));
     }
 }

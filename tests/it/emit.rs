@@ -32,6 +32,20 @@ fn spanning() -> (Fleet, Workload, Plan) {
     (f, w, plan)
 }
 
+/// One H100 node (480 MiB driver-reserved per GPU) with a deployment on each engine: vLLM with
+/// an fp8 KV cache, SGLang quantizing a bf16 checkpoint to fp8 as it loads, llama.cpp on a GGUF
+/// file, and a 2-GPU vLLM replica at a fixed utilization.
+fn engines() -> (Fleet, Workload, Plan) {
+    let fleet =
+        "nodes:\n  - {name: h1, gpu_type: H100-SXM5-80GB, gpu_count: 8, memory_mib: 81559, reserved_mib: 480}\n";
+    let deployments = "deployments:\n  - {name: chat, model: llama-3.1-8b, replicas: 1, tensor_parallel: [1], max_model_len: 16384, kv_cache_tokens: 131072, kv_cache_dtype: fp8, engine: vllm}\n  - {name: sg, model: qwen3-8b, replicas: 1, tensor_parallel: [1], quantizations: [fp8], max_model_len: 8192, kv_cache_tokens: 65536, engine: sglang}\n  - {name: gg, model: llama-3.1-8b, replicas: 1, tensor_parallel: [1], quantizations: [q4_k_m], max_model_len: 4096, kv_cache_tokens: 20000, engine: llama.cpp}\n  - {name: wide, model: qwen3-32b, replicas: 1, tensor_parallel: [2], max_model_len: 32768, kv_cache_tokens: 65536, gpu_memory_utilization: 0.9}\n";
+    let (f, w) = parse(fleet, deployments);
+    let plan = solve(&f, &w).plan;
+    assert_eq!(plan.replicas.len(), 4, "every deployment placed");
+    assert_valid(&f, &w, &plan);
+    (f, w, plan)
+}
+
 /// Per (node, deployment), the GPU blocks the plan gives it there, sorted.
 fn plan_blocks(plan: &Plan) -> Vec<(String, String, Vec<u32>)> {
     let mut out = Vec::new();
@@ -80,17 +94,25 @@ fn gpu_list(text: &str) -> Vec<u32> {
     text.split(',').map(|g| g.parse().unwrap()).collect()
 }
 
-/// Maps a launch target's scripts back onto the plan.
-fn assert_launch_matches(f: &Fleet, w: &Workload, plan: &Plan, target: Target) {
-    let files = emit(target, plan, f, w).unwrap();
-    let (tp_flag, pp_flag, share_flag) = match target {
-        Target::Vllm => (
+/// The flags of the engine a command line runs: tensor size, pipeline size, memory share
+/// (`None` for llama.cpp, which takes none).
+fn engine_flags(line: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    if line.contains("vllm serve") {
+        Some((
             "tensor-parallel-size",
             "pipeline-parallel-size",
             "gpu-memory-utilization",
-        ),
-        _ => ("tp-size", "pp-size", "mem-fraction-static"),
-    };
+        ))
+    } else if line.contains("sglang.launch_server") {
+        Some(("tp-size", "pp-size", "mem-fraction-static"))
+    } else {
+        None
+    }
+}
+
+/// Maps a launch target's scripts back onto the plan.
+fn assert_launch_matches(f: &Fleet, w: &Workload, plan: &Plan, target: Target) {
+    let files = emit(target, plan, f, w).unwrap();
     let mut seen: Vec<(String, String, Vec<u32>)> = Vec::new();
     let mut taken: BTreeMap<(String, u32), f64> = BTreeMap::new();
     for file in &files {
@@ -105,31 +127,39 @@ fn assert_launch_matches(f: &Fleet, w: &Workload, plan: &Plan, target: Target) {
                 continue;
             };
             let gpus = gpu_list(devices);
-            if let Some(served) = flags.get("served-model-name") {
+            if let Some(served) = flags.get("served-model-name").or(flags.get("alias")) {
                 let replica = plan.replicas.iter().find(|r| {
                     &r.deployment == served && r.stages.iter().any(|s| s.node == node && gpus.contains(&s.gpus[0]))
                 });
                 let r = replica.expect("a command of a planned replica");
+                let Some((tp_flag, pp_flag, share_flag)) = engine_flags(line) else {
+                    assert!(line.contains("llama-server"), "{line}");
+                    for &g in &gpus {
+                        *taken.entry((node.clone(), g)).or_default() += r.memory_per_gpu_mib as f64;
+                    }
+                    seen.push((node.clone(), served.clone(), gpus));
+                    continue;
+                };
                 assert_eq!(flags[tp_flag], r.tensor_parallel.to_string(), "{line}");
                 assert_eq!(flags[pp_flag], r.pipeline_parallel.to_string(), "{line}");
                 let share: f64 = flags[share_flag].parse().unwrap();
                 for &g in &gpus {
                     let gpu = f.node(&node).unwrap().gpus.iter().find(|x| x.index == g).unwrap();
                     *taken.entry((node.clone(), g)).or_default() += share * gpu.memory_mib as f64;
-                    if target == Target::Vllm
+                    if share_flag == "gpu-memory-utilization"
                         && w.deployments
                             .iter()
                             .any(|d| &d.name == served && d.gpu_memory_utilization.is_none())
                     {
                         assert!(
-                            share * gpu.memory_mib as f64 >= r.memory_per_gpu_mib as f64 - 1.0,
+                            share * gpu.cuda_mib() as f64 >= r.memory_per_gpu_mib as f64 - 1.0,
                             "{line}: share holds the reservation"
                         );
                     }
                 }
                 seen.push((node.clone(), served.clone(), gpus));
             } else {
-                // A Ray worker or head: the replica's GPUs on this node.
+                // A Ray worker or head, or an rpc-server: the replica's GPUs on this node.
                 let served = plan
                     .replicas
                     .iter()
@@ -158,7 +188,7 @@ fn vllm_and_sglang_commands_map_back_onto_the_plan() {
         ("seed-405b/fleet.yaml", "seed-405b/deployments-with-pp.yaml"),
     ] {
         let (f, w, plan) = planned(fleet, deployments);
-        for target in [Target::Vllm, Target::Sglang] {
+        for target in [Target::Vllm, Target::Sglang, Target::Launch] {
             assert_launch_matches(&f, &w, &plan, target);
         }
     }
@@ -167,9 +197,14 @@ fn vllm_and_sglang_commands_map_back_onto_the_plan() {
         plan.replicas[0].stages.iter().any(|s| s.node == "n1")
             && plan.replicas[0].stages.iter().any(|s| s.node == "n2")
     );
-    for target in [Target::Vllm, Target::Sglang] {
+    for target in [Target::Vllm, Target::Sglang, Target::Launch] {
         assert_launch_matches(&f, &w, &plan, target);
     }
+    let (f, w, plan) = engines();
+    for target in [Target::Vllm, Target::Sglang, Target::Launch] {
+        assert_launch_matches(&f, &w, &plan, target);
+    }
+    let (f, w, plan) = spanning();
     let vllm = emit(Target::Vllm, &plan, &f, &w).unwrap();
     let head = vllm.iter().find(|file| file.text.contains("ray start --head")).unwrap();
     assert!(head.text.contains("--distributed-executor-backend ray"));
@@ -182,8 +217,13 @@ fn dynamo_configs_give_every_worker_the_plans_gpus_and_never_one_twice() {
     for (fleet, deployments) in [
         ("dynamo/fleet.yaml", "dynamo/deployments.yaml"),
         ("demo/fleet.yaml", "demo/deployments.yaml"),
+        ("", ""),
     ] {
-        let (f, w, plan) = planned(fleet, deployments);
+        let (f, w, plan) = if fleet.is_empty() {
+            engines()
+        } else {
+            planned(fleet, deployments)
+        };
         let files = emit(Target::Dynamo, &plan, &f, &w).unwrap();
         let mut seen = Vec::new();
         for file in &files {
@@ -191,6 +231,9 @@ fn dynamo_configs_give_every_worker_the_plans_gpus_and_never_one_twice() {
             let config: BTreeMap<String, serde_yaml::Value> = serde_yaml::from_str(&file.text).unwrap();
             for (section, body) in config {
                 let served = body["served_model_name"].as_str().unwrap().to_string();
+                let d = w.deployment(&served).unwrap();
+                let context = body.get("max-model-len").or(body.get("context-length"));
+                assert_eq!(context.and_then(|v| v.as_u64()), Some(d.max_model_len), "{section}");
                 let workers = body["ServiceArgs"]["workers"].as_u64().unwrap();
                 let gpu = body["ServiceArgs"]["resources"]["gpu"].as_u64().unwrap() as u32;
                 match body.get("cuda-visible-device-offset") {
@@ -257,6 +300,174 @@ fn launch_scripts_and_manifests_are_golden() {
     insta::assert_snapshot!("k8s_spanning", joined(Target::K8s, &f, &w, &plan));
     let (f, w, plan) = planned("seed-405b/fleet.yaml", "seed-405b/deployments-with-pp.yaml");
     insta::assert_snapshot!("vllm_seed_405b", joined(Target::Vllm, &f, &w, &plan));
+    let (f, w, plan) = engines();
+    insta::assert_snapshot!("launch_engines", joined(Target::Launch, &f, &w, &plan));
+    insta::assert_snapshot!("dynamo_engines", joined(Target::Dynamo, &f, &w, &plan));
+    insta::assert_snapshot!("k8s_engines", joined(Target::K8s, &f, &w, &plan));
+}
+
+/// The command line of a deployment's replica in a launch script, and the comment lines above it.
+fn command_of<'a>(script: &'a str, deployment: &str) -> (&'a str, Vec<&'a str>) {
+    let lines: Vec<&str> = script.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| {
+            !l.starts_with('#')
+                && (l.contains(&format!("--served-model-name {deployment} "))
+                    || l.contains(&format!("--alias {deployment} ")))
+        })
+        .unwrap_or_else(|| panic!("no command of {deployment} in\n{script}"));
+    let comments = lines[..at]
+        .iter()
+        .rev()
+        .take_while(|l| l.starts_with("# "))
+        .copied()
+        .collect();
+    (lines[at], comments)
+}
+
+#[test]
+fn workers_get_the_plans_context_kv_dtype_precision_and_memory() {
+    use fleetfit::emit::share_text;
+    use fleetfit::memory::replica_kv;
+    let (f, w, plan) = engines();
+    let replica = |name: &str| plan.replicas.iter().find(|r| r.deployment == name).unwrap();
+    let gpu = |name: &str| {
+        let s = &replica(name).stages[0];
+        f.node(&s.node).unwrap().gpu(s.gpus[0]).unwrap()
+    };
+    let kv = |name: &str| replica_kv(&f, w.deployment(name).unwrap(), replica(name)).unwrap();
+    let launch = emit(Target::Launch, &plan, &f, &w).unwrap();
+    assert_eq!(launch.len(), 1);
+    let script = &launch[0].text;
+    assert!(
+        script.contains("# fleetfit: vLLM and SGLang and llama.cpp servers on node h1"),
+        "{script}"
+    );
+    // Each comment gives the plan's memory per GPU: reservation, runtime, KV tokens.
+    for name in ["chat", "sg", "gg", "wide"] {
+        let r = replica(name);
+        let (_, comments) = command_of(script, name);
+        let memory = comments.iter().find(|c| c.starts_with("# memory per GPU:")).unwrap();
+        let engine = w.deployment(name).unwrap().engine;
+        for part in [
+            format!("{} MiB reserved", r.memory_per_gpu_mib),
+            format!("{} MiB of it {engine} runtime", r.runtime_mib.unwrap()),
+            format!("KV cache {} tokens", kv(name).tokens),
+        ] {
+            assert!(memory.contains(&part), "{name}: {memory} lacks {part}");
+        }
+    }
+    // vLLM: the plan's context and KV dtype; the share holds the reservation.
+    let (chat, _) = command_of(script, "chat");
+    let (_, flags) = words(chat);
+    assert!(
+        chat.starts_with("CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES="),
+        "{chat}"
+    );
+    assert_eq!(flags["max-model-len"], "16384");
+    assert_eq!(flags["kv-cache-dtype"], "fp8");
+    assert!(
+        !flags.contains_key("dtype") && !flags.contains_key("quantization"),
+        "bf16 as stored: {chat}"
+    );
+    let share: f64 = flags["gpu-memory-utilization"].parse().unwrap();
+    assert!(share * gpu("chat").cuda_mib() as f64 >= replica("chat").memory_per_gpu_mib as f64);
+    let (wide, _) = command_of(script, "wide");
+    let (_, flags) = words(wide);
+    assert_eq!(
+        (
+            flags["tensor-parallel-size"].as_str(),
+            flags["gpu-memory-utilization"].as_str()
+        ),
+        ("2", "0.9")
+    );
+    assert_eq!(flags["max-model-len"], "32768");
+    assert_eq!(flags["kv-cache-dtype"], "auto");
+    // SGLang: its static fraction is the reservation less the runtime, over CUDA's total.
+    let (sg, _) = command_of(script, "sg");
+    let (_, flags) = words(sg);
+    assert_eq!(flags["context-length"], "8192");
+    assert_eq!(flags["kv-cache-dtype"], "auto");
+    assert_eq!(
+        flags["quantization"], "fp8",
+        "fp8 of a bf16 checkpoint, quantized as it loads"
+    );
+    let r = replica("sg");
+    let runtime = r.runtime_mib.unwrap();
+    assert!(
+        runtime > 10_000,
+        "SGLang's activations and graphs sit outside its fraction: {runtime}"
+    );
+    let cuda = u128::from(gpu("sg").cuda_mib());
+    let static_units = (u128::from(r.memory_per_gpu_mib - runtime) * 10_000).div_ceil(cuda);
+    assert_eq!(flags["mem-fraction-static"], share_text(static_units as u64));
+    let whole_units = (u128::from(r.memory_per_gpu_mib) * 10_000).div_ceil(cuda);
+    assert!(static_units < whole_units, "the fraction leaves the runtime out");
+    // llama.cpp: no fraction; the context is the KV capacity in whole 256-cell steps.
+    let (gg, comments) = command_of(script, "gg");
+    let (_, flags) = words(gg);
+    assert!(gg.contains("llama-server --model llama-3.1-8b-Q4_K_M.gguf"), "{gg}");
+    let ctx: u64 = flags["ctx-size"].parse().unwrap();
+    let capacity = kv("gg").tokens;
+    assert!(ctx >= 20_000, "holds the tokens asked for: {ctx}");
+    assert!(
+        ctx == 20_000 || (ctx.is_multiple_of(256) && ctx <= capacity && ctx + 256 > capacity),
+        "the capacity in whole 256-cell steps: {ctx} of {capacity}"
+    );
+    assert!(comments.iter().any(|c| c.contains("GGUF file")), "{comments:?}");
+    // A forced runtime says where its memory differs from the plan's.
+    let forced = &emit(Target::Vllm, &plan, &f, &w).unwrap()[0].text;
+    let (sg, comments) = command_of(forced, "sg");
+    assert!(sg.contains("vllm serve Qwen/Qwen3-8B"), "{sg}");
+    assert!(
+        comments
+            .iter()
+            .any(|c| c.contains("warning: planned with sglang's runtime memory")),
+        "{comments:?}"
+    );
+    let forced = &emit(Target::Sglang, &plan, &f, &w).unwrap()[0].text;
+    let (chat, _) = command_of(forced, "chat");
+    assert_eq!(words(chat).1["kv-cache-dtype"], "fp8_e5m2");
+    // Dynamo: each engine's arguments with the same numbers.
+    let dynamo = &emit(Target::Dynamo, &plan, &f, &w).unwrap()[0].text;
+    let config: BTreeMap<String, serde_yaml::Value> = serde_yaml::from_str(dynamo).unwrap();
+    assert_eq!(config["chat"]["max-model-len"].as_u64(), Some(16384));
+    assert_eq!(config["chat"]["kv-cache-dtype"].as_str(), Some("fp8"));
+    assert_eq!(config["sg"]["context-length"].as_u64(), Some(8192));
+    assert_eq!(
+        config["sg"]["mem-fraction-static"].as_str(),
+        Some(share_text(static_units as u64).as_str())
+    );
+    assert!(
+        dynamo.contains(&format!("KV cache {} tokens", kv("chat").tokens)),
+        "{dynamo}"
+    );
+    // Kubernetes: each engine's image, the memory in annotations.
+    let k8s = &emit(Target::K8s, &plan, &f, &w).unwrap()[0].text;
+    for doc in serde_yaml::Deserializer::from_str(k8s) {
+        let doc = serde_yaml::Value::deserialize(doc).unwrap();
+        let name = doc["metadata"]["labels"]["app.kubernetes.io/name"].as_str().unwrap();
+        let r = replica(name);
+        let notes = &doc["metadata"]["annotations"];
+        assert_eq!(
+            notes["fleetfit.io/runtime-mib"].as_str(),
+            Some(r.runtime_mib.unwrap().to_string().as_str())
+        );
+        assert_eq!(
+            notes["fleetfit.io/kv-cache-tokens"].as_str(),
+            Some(kv(name).tokens.to_string().as_str())
+        );
+        let image = doc["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap();
+        let want = match name {
+            "sg" => "lmsysorg/sglang",
+            "gg" => "ghcr.io/ggml-org/llama.cpp",
+            _ => "vllm/vllm-openai",
+        };
+        assert!(image.starts_with(want), "{name}: {image}");
+    }
 }
 
 #[test]

@@ -231,6 +231,14 @@ fn model_import_reads_back_as_the_catalog_entry() {
             (id, entry.layers, entry.heads, entry.kv_heads, entry.mla, entry.dtype),
             "{id}"
         );
+        assert_eq!(
+            (&imported.model_type, imported.vocab_size, imported.tied_embeddings),
+            (&entry.model_type, entry.vocab_size, entry.tied_embeddings),
+            "{id}: what engine profiles and the 16-bit tables key on"
+        );
+        if let Some(mib) = entry.weights_mib.get(&entry.dtype) {
+            assert_eq!(imported.weights_mib.get(&entry.dtype), Some(mib), "{id}");
+        }
     }
     assert_eq!(model_import(&["data/hf/llama-3.1-8b", "--id", "mine"]).id, "mine");
 }
@@ -282,6 +290,108 @@ fn quantization_config_sets_the_dtype() {
         text(&out.stderr).contains("quantization_config.quant_method"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+#[test]
+fn gpt_oss_configs_import_to_the_catalogs_mxfp4_checkpoint() {
+    use fleetfit::domain::Quantization;
+    // models/gpt_oss.yaml: expert weights (layers x experts x 3 x 2880 x 2880) in MXFP4's 4.25
+    // bits, attention, router, biases, norms, embeddings and lm_head in bf16.
+    for (id, params, expert_params, weights_mib) in [
+        ("gpt-oss-20b", 20_914_757_184u64, 19_110_297_600u64, 13_124u64),
+        ("gpt-oss-120b", 116_829_156_672, 114_661_785_600, 62_227),
+    ] {
+        let imported = model_import(&[&format!("data/hf/{id}/config.json")]);
+        assert_eq!(imported.params, params, "{id}");
+        assert_eq!(imported.dtype, Quantization::Mxfp4, "{id}");
+        let bits_x4 = u128::from(expert_params) * 17 + u128::from(params - expert_params) * 64;
+        assert_eq!(
+            u128::from(weights_mib),
+            bits_x4.div_ceil((4 * 8) << 20),
+            "{id}: the catalog's sum"
+        );
+        assert_eq!(
+            imported.weights_mib.into_iter().collect::<Vec<_>>(),
+            [(Quantization::Mxfp4, weights_mib)],
+            "{id}"
+        );
+        assert_eq!(imported.model_type.as_deref(), Some("gpt_oss"));
+        assert_eq!(imported.vocab_size, Some(201_088));
+        assert!(!imported.tied_embeddings);
+    }
+}
+
+#[test]
+fn a_compressed_tensors_fp8_checkpoint_keeps_embeddings_lm_head_and_norms_in_16_bits() {
+    use fleetfit::domain::Quantization;
+    // Llama-3.1-8B's config with the quantization_config of RedHatAI's FP8-dynamic checkpoint.
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data("hf/llama-3.1-8b/config.json")).unwrap()).unwrap();
+    value["quantization_config"] = serde_json::from_str(
+        r#"{"quant_method": "compressed-tensors", "format": "float-quantized", "quantization_status": "compressed",
+            "config_groups": {"group_0": {"targets": ["Linear"],
+                "weights": {"num_bits": 8, "type": "float", "strategy": "channel", "symmetric": true, "dynamic": false},
+                "input_activations": {"num_bits": 8, "type": "float", "strategy": "token", "symmetric": true, "dynamic": true}}},
+            "ignore": ["lm_head"]}"#,
+    )
+    .unwrap();
+    let (_dir, path) = temp_file("config.json", &value.to_string());
+    let imported = model_import(&[path.to_str().unwrap()]);
+    assert_eq!(imported.dtype, Quantization::Fp8);
+    assert_eq!(imported.params, 8_030_261_248);
+    let params: u128 = 8_030_261_248;
+    let tables: u128 = 2 * 128_256 * 4096; // embed_tokens and the untied lm_head
+    let norms: u128 = 32 * 2 * 4096 + 4096; // two RMSNorms per layer and the final one
+    let linear = params - tables - norms;
+    let want = (linear * 8 + (tables + norms) * 16).div_ceil(8 << 20);
+    assert_eq!(want, 8661, "6.5 GiB of fp8 layers + 1.96 GiB of bf16 tables");
+    assert_eq!(
+        imported.weights_mib.into_iter().collect::<Vec<_>>(),
+        [(Quantization::Fp8, want as u64)]
+    );
+    assert_eq!(
+        (
+            imported.model_type.as_deref(),
+            imported.vocab_size,
+            imported.tied_embeddings
+        ),
+        (Some("llama"), Some(128_256), false)
+    );
+}
+
+#[test]
+fn modules_kept_in_16_bits_count_at_16_bits() {
+    use fleetfit::domain::Quantization;
+    // Qwen3-30B-A3B's config with an FP8 quantization_config that keeps every layer's router
+    // (one module per layer, as Qwen's FP8 checkpoints list them) and the attention in bf16.
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data("hf/qwen3-30b-a3b/config.json")).unwrap()).unwrap();
+    let layers = value["num_hidden_layers"].as_u64().unwrap();
+    let experts = u128::from(value["num_experts"].as_u64().unwrap());
+    let hidden = u128::from(value["hidden_size"].as_u64().unwrap());
+    let mut keep: Vec<String> = (0..layers).map(|i| format!("model.layers.{i}.mlp.gate")).collect();
+    keep.push("lm_head".into());
+    let plain = |value: &serde_json::Value| {
+        let (_dir, path) = temp_file("config.json", &value.to_string());
+        model_import(&[path.to_str().unwrap()])
+    };
+    value["quantization_config"] =
+        serde_json::json!({"quant_method": "fp8", "activation_scheme": "dynamic", "weight_block_size": [128, 128]});
+    let all_fp8 = plain(&value).weights_mib[&Quantization::Fp8];
+    value["quantization_config"]["modules_to_not_convert"] = serde_json::json!(keep);
+    let routers_bf16 = plain(&value).weights_mib[&Quantization::Fp8];
+    let routers = u128::from(layers) * experts * hidden;
+    assert!(routers > 3 << 20, "48 x 128 x 2048 = 12.6M values");
+    let grown = u128::from(routers_bf16 - all_fp8);
+    assert!(
+        grown.abs_diff(routers >> 20) <= 1,
+        "{all_fp8} -> {routers_bf16}: one more byte per router value"
+    );
+    value["quantization_config"]["ignore"] = serde_json::json!(["re:.*self_attn.*"]);
+    assert!(
+        plain(&value).weights_mib[&Quantization::Fp8] > routers_bf16,
+        "attention kept in bf16 too"
     );
 }
 
