@@ -10,7 +10,7 @@ mkdir -p "$D"
 LOG="$OUT/capture.log"
 exec > >(tee -a "$LOG") 2>&1
 
-Q='index,name,memory.total,memory.used,utilization.gpu'
+Q='index,name,memory.total,memory.used,utilization.gpu,memory.reserved'
 QR='name,memory.used,index,utilization.gpu,memory.total'
 
 snap() { # $1 = prefix ("" or "busy-")
@@ -21,6 +21,7 @@ snap() { # $1 = prefix ("" or "busy-")
   nvidia-smi --query-gpu=$QR --format=csv,nounits         > "$D/${p}nvidia-smi-query-reordered.csv" || echo "FAIL ${p}reordered rc=$?"
   nvidia-smi -q -x                                        > "$D/${p}nvidia-smi-q.xml"              || echo "FAIL ${p}xml rc=$?"
   nvidia-smi                                              > "$D/${p}nvidia-smi.txt"                || echo "FAIL ${p}plain rc=$?"
+  nvidia-smi --query-gpu=index,uuid --format=csv          > "$D/${p}nvidia-smi-query-uuid.csv"     || echo "FAIL ${p}uuid rc=$?"
 }
 
 # ---- environment
@@ -53,6 +54,8 @@ b = torch.randn(8192, 8192, dtype=torch.float16, device=dev)
 c = a @ b
 torch.cuda.synchronize()
 print("allocated GiB", torch.cuda.memory_allocated(dev) / 1024**3, "reserved GiB", torch.cuda.memory_reserved(dev) / 1024**3, flush=True)
+free, total = torch.cuda.mem_get_info(dev)
+print("mem_get_info free MiB", free // 1024**2, "total MiB", total // 1024**2, "total bytes", total, flush=True)
 open(ready, 'w').write('ok\n')
 t0 = time.time(); n = 0
 while time.time() - t0 < 60:
@@ -76,6 +79,8 @@ echo "busy ok=$ok"
 sleep 3   # let utilization sampling catch the matmul loop
 snap "busy-"
 nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv > "$D/busy-nvidia-smi-query-compute-apps.csv" 2>&1 || echo "FAIL compute-apps rc=$?"
+nvidia-smi --query-compute-apps=pid,gpu_uuid,used_memory --format=csv > "$D/busy-nvidia-smi-query-compute-apps-uuid.csv" 2>&1 || echo "FAIL compute-apps-uuid rc=$?"
+ps -o pid,args -p "$PYPID" > "$D/busy-ps.txt" 2>&1 || echo "FAIL ps rc=$?"
 cat "$D/busy-nvidia-smi-query.csv" "$D/busy-nvidia-smi-query-compute-apps.csv"
 
 kill $PYPID 2>/dev/null; wait $PYPID 2>/dev/null

@@ -12,6 +12,7 @@ use super::Inputs;
 /// What to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum TargetArg {
+    Launch,
     Vllm,
     Sglang,
     Dynamo,
@@ -25,7 +26,9 @@ pub struct EmitArgs {
     /// The plan JSON (from `plan --out`); it is checked against the fleet and deployments first.
     #[arg(long)]
     plan: PathBuf,
-    /// vllm or sglang: a launch script per node; dynamo: a graph config per node; k8s: manifests.
+    /// launch: a script per node, each replica on its deployment's engine (vLLM, SGLang,
+    /// llama.cpp); vllm or sglang: the same with every replica on that engine; dynamo: a graph
+    /// config per node; k8s: manifests.
     #[arg(long, value_enum)]
     target: TargetArg,
     /// Write the files into this folder (created if missing) instead of printing them.
@@ -48,6 +51,7 @@ pub fn run(args: EmitArgs) -> anyhow::Result<ExitCode> {
         return Err(fleetfit::InputError::new(&args.plan, "", message).into());
     }
     let target = match args.target {
+        TargetArg::Launch => Target::Launch,
         TargetArg::Vllm => Target::Vllm,
         TargetArg::Sglang => Target::Sglang,
         TargetArg::Dynamo => Target::Dynamo,

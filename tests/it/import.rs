@@ -517,9 +517,14 @@ fn the_readme_import_plan_emit_session_runs_as_shown() {
         std::fs::write(to, &imported.stdout).unwrap();
     }
     let (fleet, busy, plan) = (fleet.to_str().unwrap(), busy.to_str().unwrap(), plan.to_str().unwrap());
+    let imported: Vec<String> = std::fs::read_to_string(fleet).unwrap().lines().map(str::to_string).collect();
+    assert_eq!(imported, readme_output("cat fleet.yaml"), "the import keeps the driver's reserve");
     let deployments = "data/captures/deployments.yaml";
-    let planned = fleetfit(&["plan", "--fleet", fleet, "--deployments", deployments, "--out", plan]);
+    let planned = fleetfit(&["plan", "--fleet", fleet, "--deployments", deployments, "--detail", "--out", plan]);
     assert_eq!(planned.status.code(), Some(0), "{}", text(&planned.stderr));
+    let shown = readme_output("fleetfit plan --fleet fleet.yaml");
+    let got: Vec<String> = text(&planned.stdout).lines().take(shown.len()).map(str::to_string).collect();
+    assert_eq!(got, shown, "the plan shows the KV cache vLLM will allocate");
     let emitted = fleetfit(&[
         "emit",
         "--fleet",

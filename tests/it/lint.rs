@@ -127,9 +127,13 @@ fn no_allowed_tp_divides_the_heads() {
 #[test]
 fn vllm_utilization_above_what_its_outside_memory_allows() {
     let w = warnings("deployments:\n  - {name: d, model: llama-3.1-8b, gpu_memory_utilization: 0.95}\n");
-    assert!(has(&w, "deployments[0].gpu_memory_utilization: 0.95 leaves less than 8%"), "{w:?}");
+    assert!(
+        has(&w, "deployments[0].gpu_memory_utilization: 0.95 leaves less than 8%"),
+        "{w:?}"
+    );
     let w = warnings("deployments:\n  - {name: d, model: llama-3.1-8b, gpu_memory_utilization: 0.9}\n");
     assert!(!has(&w, "leaves less than 8%"), "{w:?}");
-    let w = warnings("deployments:\n  - {name: d, model: llama-3.1-8b, engine: sglang, gpu_memory_utilization: 0.95}\n");
+    let w =
+        warnings("deployments:\n  - {name: d, model: llama-3.1-8b, engine: sglang, gpu_memory_utilization: 0.95}\n");
     assert!(!has(&w, "leaves less than 8%"), "SGLang's budget differs: {w:?}");
 }
