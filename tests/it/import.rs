@@ -610,3 +610,35 @@ fn real_h200_captures_import_alike_in_every_form() {
     );
     assert_eq!(plan.replicas.len(), 1, "one eligible GPU, exclusive workers");
 }
+
+#[test]
+fn the_drivers_reserve_comes_from_csv_xml_or_the_measured_product() {
+    // CSV with a header: memory.reserved in any column; without one, the sixth column.
+    let with_header = "index, name, memory.reserved [MiB], memory.total [MiB], memory.used [MiB], utilization.gpu [%]\n0, NVIDIA H100 80GB HBM3, 469 MiB, 81559 MiB, 0 MiB, 0 %\n";
+    let no_header = "0, NVIDIA H100 80GB HBM3, 81559, 1024, 3, 469\n";
+    for csv in [with_header, no_header] {
+        let (_d, path) = temp_file("gpus.csv", csv);
+        let fleet = import(&["--node", "n", path.to_str().unwrap()]);
+        let g = &fleet.nodes[0].gpus[0];
+        assert_eq!((g.memory_mib, g.reserved_mib, g.cuda_mib()), (81559, 469, 81090), "{csv}");
+    }
+    // XML: <reserved> of the real H200 capture.
+    let fleet = import(&["--node", "h200-01", "data/captures/h200/nvidia-smi-q.xml"]);
+    assert_eq!(fleet.nodes[0].gpus[0].reserved_mib, 616);
+    // A reserve that leaves nothing is bad input.
+    let (_d, path) = temp_file("gpus.csv", "0, NVIDIA H100 80GB HBM3, 81559, 0, 0, 81559\n");
+    let out = fleetfit(&["fleet", "import", "--node", "n", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("gpus.csv: line 1, column memory.reserved"), "{}", text(&out.stderr));
+    // kubectl: GPU Feature Discovery has no reserve; a measured product gets its figure.
+    let nodes = r#"{"items": [{"metadata": {"name": "k1", "labels": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3", "nvidia.com/gpu.memory": "81559", "nvidia.com/gpu.count": "8"}}, "status": {"capacity": {"nvidia.com/gpu": "8"}}}, {"metadata": {"name": "k2", "labels": {"nvidia.com/gpu.product": "NVIDIA-L40S", "nvidia.com/gpu.memory": "46068", "nvidia.com/gpu.count": "4"}}, "status": {"capacity": {"nvidia.com/gpu": "4"}}}]}"#;
+    let (_d, path) = temp_file("nodes.json", nodes);
+    let out = fleetfit(&["fleet", "import", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("reserved_mib: 469"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("no driver-reserved memory is known for L40S with 46068 MiB"),
+        "{}",
+        text(&out.stderr)
+    );
+}
