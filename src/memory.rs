@@ -222,24 +222,7 @@ mod tests {
     use crate::domain::Mla;
     use std::collections::BTreeMap;
 
-    fn llama_31_8b() -> ModelArch {
-        ModelArch {
-            id: "llama-3.1-8b".into(),
-            params: 8_030_261_248,
-            layers: 32,
-            hidden_size: 4096,
-            heads: 32,
-            kv_heads: 8,
-            head_dim: 128,
-            dtype: Quantization::Bf16,
-            max_position_embeddings: Some(131072),
-            mla: None,
-            weights_mib: BTreeMap::new(),
-            model_type: None,
-            vocab_size: None,
-            tied_embeddings: false,
-        }
-    }
+    use crate::domain::model::llama_31_8b;
 
     const FLAT: Runtime = Runtime::Flat(2048);
 

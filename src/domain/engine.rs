@@ -231,25 +231,9 @@ pub fn weights_extra_mib(model: &ModelArch, q: Quantization, tp: u64, pp: u64) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn llama_8b() -> ModelArch {
-        ModelArch {
-            id: "llama-3.1-8b".into(),
-            params: 8_030_261_248,
-            layers: 32,
-            hidden_size: 4096,
-            heads: 32,
-            kv_heads: 8,
-            head_dim: 128,
-            dtype: Quantization::Bf16,
-            max_position_embeddings: None,
-            mla: None,
-            weights_mib: BTreeMap::new(),
-            model_type: Some("llama".into()),
-            vocab_size: Some(128_256),
-            tied_embeddings: false,
-        }
+        crate::domain::model::llama_31_8b()
     }
 
     #[test]

@@ -138,3 +138,24 @@ pub struct ModelArch {
     /// The LM head shares the embedding's weights (stored once).
     pub tied_embeddings: bool,
 }
+
+/// Llama-3.1-8B's architecture, for unit tests of the memory arithmetic.
+#[cfg(test)]
+pub(crate) fn llama_31_8b() -> ModelArch {
+    ModelArch {
+        id: "llama-3.1-8b".into(),
+        params: 8_030_261_248,
+        layers: 32,
+        hidden_size: 4096,
+        heads: 32,
+        kv_heads: 8,
+        head_dim: 128,
+        dtype: Quantization::Bf16,
+        max_position_embeddings: Some(131072),
+        mla: None,
+        weights_mib: BTreeMap::new(),
+        model_type: Some("llama".into()),
+        vocab_size: Some(128_256),
+        tied_embeddings: false,
+    }
+}
