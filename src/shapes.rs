@@ -72,8 +72,11 @@ pub struct ShapeOption {
     pub runtime_mib: u64,
     /// Section 4's `need_mib` on each GPU.
     pub need_mib: u64,
-    /// Section 4's `reserve_mib` on each GPU of this kind: what must be free, what the plan shows.
+    /// Section 4's `reserve_mib` on each GPU of this kind: what must be free, what the plan shows
+    /// (on a laddered kind, the lowest rank that holds it: see [`ShapeOption::reservation_on`]).
     pub reserve_mib: u64,
+    /// The deployment's `gpu_memory_utilization`.
+    pub gpu_memory_utilization: Option<crate::ratio::Decimal>,
 }
 
 impl ShapeOption {
@@ -83,16 +86,19 @@ impl ShapeOption {
     }
 
     /// What a replica of this option on these GPUs shows as `memory_per_gpu_mib`: its
-    /// reservation, or, on a kind seen through one `gpu_memory_utilization` (sizes differ), the
-    /// largest share of its GPUs' CUDA-visible memory.
+    /// reservation; on a laddered kind (whose thresholds are ranks), the need, or where the
+    /// deployment sets `gpu_memory_utilization` the largest share of its GPUs' CUDA memory.
     pub fn reservation_on<'g>(&self, gpus: impl IntoIterator<Item = &'g crate::domain::Gpu>) -> u64 {
-        match self.kind.utilization {
-            None => self.reserve_mib,
+        if self.kind.ladder.is_none() {
+            return self.reserve_mib;
+        }
+        match self.gpu_memory_utilization {
+            None => self.need_mib,
             Some(u) => gpus
                 .into_iter()
                 .map(|g| u.floor_mul(g.cuda_mib()))
                 .max()
-                .unwrap_or(self.reserve_mib),
+                .unwrap_or(self.need_mib),
         }
     }
 
@@ -132,17 +138,23 @@ pub fn all_options(index: usize, deployment: &Deployment, policy: &Policy, kinds
                     }
                     let footprint = memory::footprint(&inputs, q, tp, pp);
                     let need_mib = footprint.need_mib;
-                    // A kind seen through the deployment's own fraction offers each GPU's capacity
-                    // as free memory: the need is the threshold (the plan shows each GPU's share).
-                    let through_view =
-                        kind.utilization.is_some() && kind.utilization == deployment.gpu_memory_utilization;
-                    let utilization = if through_view {
-                        None
-                    } else {
-                        deployment.gpu_memory_utilization
-                    };
-                    let Some(reserve_mib) = memory::reserve_mib(need_mib, utilization, kind.memory_mib) else {
-                        continue;
+                    // A laddered kind offers each GPU's rank as free memory: the threshold is the
+                    // lowest rank that holds the worker (the plan shows each GPU's reservation).
+                    let reserve_mib = match &kind.ladder {
+                        Some(ladder) => {
+                            let Some(rank) = ladder.threshold(deployment.gpu_memory_utilization, need_mib) else {
+                                continue;
+                            };
+                            rank
+                        }
+                        None => {
+                            let Some(reserve_mib) =
+                                memory::reserve_mib(need_mib, deployment.gpu_memory_utilization, kind.memory_mib)
+                            else {
+                                continue;
+                            };
+                            reserve_mib
+                        }
                     };
                     if reserve_mib > kind.memory_mib {
                         continue;
@@ -156,6 +168,7 @@ pub fn all_options(index: usize, deployment: &Deployment, policy: &Policy, kinds
                         kind: kind.clone(),
                         runtime_mib: footprint.runtime_mib,
                         need_mib,
+                        gpu_memory_utilization: deployment.gpu_memory_utilization,
                         reserve_mib,
                     });
                 }

@@ -240,7 +240,7 @@ pub(crate) fn resolve_node(path: &Path, at: &str, node: &NodeFile) -> Result<Nod
             healthy: gpu.healthy,
             kind_memory_mib: gpu.memory_mib - gpu.reserved_mib,
             view_free_mib: None,
-            view_utilization: None,
+            view_ladder: None,
         });
     }
     out.sort_by_key(|g| g.index);

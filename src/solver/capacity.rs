@@ -116,7 +116,7 @@ pub fn bought_node(sku: &Sku, name: String) -> Node {
                 healthy: true,
                 kind_memory_mib: sku.memory_mib - sku.reserved_mib,
                 view_free_mib: None,
-                view_utilization: None,
+                view_ladder: None,
             })
             .collect(),
     }

@@ -89,9 +89,8 @@ fn checked(fleet: &Fleet, workload: &Workload, plan: &Plan) -> Result<()> {
 }
 
 /// The fleet as the planner sees it (see [`Fleet::planner_view`]): GPU sizes of a type are
-/// merged where no deployment that may use it sets `gpu_memory_utilization`, seen through the
-/// one fraction where all of them set the same one (and none shares GPUs) and sizes differ,
-/// and kept apart otherwise.
+/// merged where no deployment that may use it sets `gpu_memory_utilization`, put on a ladder
+/// where sizes differ, none shares GPUs and one exists, and kept apart otherwise.
 pub fn planner_fleet(fleet: &Fleet, workload: &Workload) -> Fleet {
     let mut sizes: std::collections::BTreeMap<&str, std::collections::BTreeSet<u64>> = Default::default();
     for (_, g) in fleet.gpus() {
@@ -103,10 +102,11 @@ pub fn planner_fleet(fleet: &Fleet, workload: &Workload) -> Fleet {
             .iter()
             .filter(|d| d.replicas > 0 && d.allows_type(gpu_type))
             .collect();
-        let fractions: std::collections::BTreeSet<_> = on_type.iter().map(|d| d.gpu_memory_utilization).collect();
-        match fractions.into_iter().collect::<Vec<_>>().as_slice() {
+        let classes: std::collections::BTreeSet<_> = on_type.iter().map(|d| d.gpu_memory_utilization).collect();
+        let classes: Vec<_> = classes.into_iter().collect();
+        match classes.as_slice() {
             [] | [None] => TypeView::Merged,
-            [Some(u)] if sizes[gpu_type].len() > 1 && on_type.iter().all(|d| !d.share_gpu) => TypeView::Utilization(*u),
+            _ if sizes[gpu_type].len() > 1 && on_type.iter().all(|d| !d.share_gpu) => TypeView::Ladder(classes),
             _ => TypeView::PerSize,
         }
     })
