@@ -420,10 +420,9 @@ fn one_utilization_over_two_sizes_is_exact() {
 }
 
 #[test]
-fn a_restricted_model_claims_no_proof() {
-    // Two memory sizes of one type and two different gpu_memory_utilization fractions: a
-    // pipelined replica could combine sizes, which the model does not express for two
-    // fractions, so the plan is honest about it.
+fn two_fractions_over_two_sizes_stand_on_a_ladder() {
+    // Two memory sizes of one type and two gpu_memory_utilization fractions: on idle GPUs every
+    // fraction ranks the GPUs alike, so they stand on one ladder and the plan is proven.
     let fleet = format!(
         "nodes:\n{}{}",
         idle_node("a", "A", 1, 4096),
@@ -431,6 +430,22 @@ fn a_restricted_model_claims_no_proof() {
     );
     let deps = format!(
         "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: d, model: tiny, replicas: 1, tensor_parallel: [1], pipeline_parallel: [2], kv_cache_tokens: 8192, gpu_memory_utilization: 0.9}}\n  - {{name: e, model: tiny, replicas: 1, priority: 0, tensor_parallel: [1], kv_cache_tokens: 8192, gpu_memory_utilization: 0.8}}\n"
+    );
+    let (f, w) = parse(&fleet, &deps);
+    let solved = solve(&f, &w);
+    assert!(solved.stats.restrictions.is_empty(), "{:?}", solved.stats.restrictions);
+    assert_eq!(solved.plan.status, SolveStatus::Optimal);
+    assert_matches_brute_force(&fleet, &deps);
+}
+
+#[test]
+fn a_restricted_model_claims_no_proof() {
+    // Two sizes of one type whose used memory ranks them differently for a plain need (GPU a has
+    // more free) and for half of CUDA's memory (only b holds its share): no ladder, one kind per
+    // size, and a pipelined replica that could combine them; the plan is honest about it.
+    let fleet = "nodes:\n  - name: a\n    gpus:\n      - {index: 0, type: A, memory_mib: 4608, used_mib: 2400}\n  - name: b\n    gpus:\n      - {index: 0, type: A, memory_mib: 4096, used_mib: 2000}\n".to_string();
+    let deps = format!(
+        "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: d, model: tiny, replicas: 1, tensor_parallel: [1], pipeline_parallel: [2], kv_cache_tokens: 1024, gpu_memory_utilization: 0.5}}\n  - {{name: e, model: tiny, replicas: 1, priority: 0, tensor_parallel: [1], kv_cache_tokens: 1024}}\n"
     );
     let (f, w) = parse(&fleet, &deps);
     let solved = solve(&f, &w);
