@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use fleetfit::InputError;
 use fleetfit::catalog::Catalog;
+use fleetfit::domain::Engine;
 use fleetfit::formats::table::columns;
 use fleetfit::formats::{Syntax, engine_log, profile_file};
 use fleetfit::workflows::calibrate::{self, Calibration, Row};
@@ -14,14 +15,20 @@ use super::Format;
 
 #[derive(Debug, clap::Args)]
 pub struct CalibrateArgs {
-    /// vLLM startup logs (0.8 to 0.19, whole, with VLLM_LOGGING_LEVEL=DEBUG), one run per file,
-    /// all of one engine version.
+    /// vLLM startup logs (0.8 to 0.19, whole, with VLLM_LOGGING_LEVEL=DEBUG) or SGLang startup
+    /// logs (0.4 to 0.5, whole, under a `# setup: sglang X.Y` comment line), one run per file,
+    /// all of one engine and version.
     #[arg(required = true, value_name = "LOG")]
     logs: Vec<PathBuf>,
     /// The profile file to write (YAML or JSON by extension, atomically); one that exists is
     /// read first and updated: its measured runs of other shapes stay.
     #[arg(long, value_name = "PROFILE")]
     out: Option<PathBuf>,
+    /// CUDA's total memory of the GPUs the logs ran on, MiB: nvidia-smi's memory.total less
+    /// memory.reserved (81090 on an H100 80GB). SGLang does not log it; where a log does, the
+    /// two must agree.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    total_mib: Option<u64>,
     /// What to print on stdout.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
@@ -33,7 +40,7 @@ pub fn run(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
     let runs = args
         .logs
         .iter()
-        .map(|p| engine_log::load(p))
+        .map(|p| engine_log::load_with(p, args.total_mib))
         .collect::<Result<Vec<_>, InputError>>()?;
     let (base, base_file) = match args.out.as_deref().filter(|p| p.exists()) {
         Some(path) => {
@@ -66,9 +73,13 @@ fn header(out: &Path, calibration: &Calibration) -> String {
     let name = out
         .file_name()
         .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    let formula = match calibration.profile.engine {
+        Engine::Sglang => "CUDA's total - the formula's weights and KV cache of the tokens logged",
+        _ => "logged non-KV memory + 6 MiB - the formula's weights",
+    };
     format!(
         "# {name}: {} {} profile written by `fleetfit calibrate` from {} log(s); measured runs win for their\n\
-         # model and shape (runtime_mib = logged non-KV memory + 6 MiB - the formula's weights).\n",
+         # model and shape (runtime_mib = {formula}).\n",
         calibration.profile.engine,
         calibration.profile.version,
         calibration.rows.len()

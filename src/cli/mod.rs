@@ -66,7 +66,7 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Print the JSON Schema of a file kind, for editors' YAML language servers.
     Schema(schema::SchemaArgs),
-    /// Read engine startup logs (vLLM) into an engine profile's measured runs (`--out`).
+    /// Read engine startup logs (vLLM, SGLang) into an engine profile's measured runs (`--out`).
     Calibrate(calibrate::CalibrateArgs),
 }
 

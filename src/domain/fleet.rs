@@ -59,9 +59,7 @@ impl Gpu {
 
     /// Whether this GPU is of `kind` (without building a `GpuKind`: hot loops ask this).
     pub fn is_kind(&self, kind: &GpuKind) -> bool {
-        self.kind_memory_mib == kind.memory_mib
-            && self.view_ladder == kind.ladder
-            && self.gpu_type == kind.gpu_type
+        self.kind_memory_mib == kind.memory_mib && self.view_ladder == kind.ladder && self.gpu_type == kind.gpu_type
     }
 
     /// The kind this GPU belongs to.

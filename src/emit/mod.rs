@@ -112,11 +112,26 @@ impl Emit<'_> {
             let less = if static_only(r) { r.runtime_mib.unwrap_or(0) } else { 0 };
             r.memory_per_gpu_mib.saturating_sub(less)
         };
+        // SGLang applies its static fraction to the memory free when it starts loading weights:
+        // CUDA's total less its own context (the profile's non-torch figure).
+        let context = |r: &PlacedReplica| -> u64 {
+            if !static_only(r) {
+                return 0;
+            }
+            let d = self.deployment(r);
+            r.quantization.parse().map_or(0, |q| {
+                d.runtime
+                    .of(&d.model, q, r.tensor_parallel, r.pipeline_parallel)
+                    .non_torch_mib
+            })
+        };
         let share = |r: &PlacedReplica, up: bool| -> u64 {
-            let per_gpu = r
-                .stages
-                .iter()
-                .flat_map(|s| s.gpus.iter().map(move |&g| self.gpu(&s.node, g).0));
+            let less = context(r);
+            let per_gpu = r.stages.iter().flat_map(|s| {
+                s.gpus
+                    .iter()
+                    .map(move |&g| self.gpu(&s.node, g).0.saturating_sub(less).max(1))
+            });
             let units = per_gpu.map(|memory| {
                 let scaled = u128::from(reserve(r)) * 10_000;
                 let m = u128::from(memory);

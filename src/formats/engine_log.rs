@@ -1,15 +1,27 @@
-//! Engine startup logs, read for `fleetfit calibrate`: what vLLM printed about one run's memory
-//! on each GPU (weights, activation peak, non-torch memory, the KV cache it sized) and whether the
-//! run came up. One run per file. A log that is cut short, contradicts itself, comes from a vLLM
-//! version whose lines fleetfit does not know, or is a summary rather than the log itself is
-//! refused, with the line at fault as the error's field (`line N`).
+//! Engine startup logs, read for `fleetfit calibrate`: what vLLM or SGLang printed about one
+//! run's memory on each GPU (weights, activation peak, non-torch memory, the KV cache it sized)
+//! and whether the run came up. One run per file. A log that is cut short, contradicts itself,
+//! comes from an engine version whose lines fleetfit does not know, or is a summary rather than
+//! the log itself is refused, with the line at fault as the error's field (`line N`).
 //!
 //! vLLM 0.8 to 0.19 (V1 engine): the DEBUG lines of `VLLM_LOGGING_LEVEL=DEBUG` carry the memory
 //! profile (`Memory profiling takes ... Total non KV cache memory: ...; torch peak memory
 //! increase: ...; non-torch forward increase memory: ...; weights memory: ...`), the CUDA total
 //! (`total_memory=79.19GiB`) and the requested share (`Requested memory: 0.950000 (util), ...`);
 //! the older INFO form (`model weights take X; non_torch_memory takes Y; PyTorch activation peak
-//! memory takes Z; the rest of the memory reserved for KV Cache is K`) is read too. SGLang and
+//! memory takes Z; the rest of the memory reserved for KV Cache is K`) is read too.
+//!
+//! SGLang 0.4 to 0.5 (`python -m sglang.launch_server`; its "GB" are GiB): the arguments
+//! (`server_args=ServerArgs(model_path=..., tp_size=..., mem_fraction_static=...)`), the free
+//! memory before and after the weights (`Load weight begin. avail mem=X GB`, `Load weight end.
+//! ... avail mem=A GB, mem usage=Y GB`), the KV pool (`KV Cache is allocated. #tokens: N, K size:
+//! A GB, V size: B GB`), the memory after the pool and after CUDA graph capture (`Memory pool
+//! end. avail mem=`, `Capture ... graph end. ... mem usage=... avail mem=Z GB`) and the
+//! scheduler's `max_total_num_tokens=N, ..., context_len=L, available_gpu_mem=Z GB`, the line
+//! that says it came up. SGLang prints neither its version nor the GPU's total memory: the
+//! version comes from a `# setup:` comment on top of the log naming `sglang X.Y`, the total from
+//! `calibrate --total-mib`. A published excerpt that dropped the `server_args` dump may give the
+//! model, `tp_size`, `mem_fraction_static` and `kv_cache_dtype` in that `# setup:` line instead.
 //! llama.cpp logs are recognised and refused by name.
 
 use std::path::{Path, PathBuf};
@@ -31,46 +43,85 @@ const DEFAULT_UTILIZATION: f64 = 0.9;
 const DEFAULT_BLOCK_TOKENS: u64 = 16;
 
 /// One engine run as its startup log tells it. Memory figures are GiB as logged (2 decimals in
-/// vLLM 0.19); where a failed run stopped before logging one, it is 0.
+/// vLLM 0.19 and SGLang); where a failed run stopped before logging one, it is 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineRun {
     pub file: PathBuf,
     pub engine: Engine,
-    /// As logged, such as `0.19.0`.
+    /// As logged, such as `0.19.0` (SGLang: as its `# setup:` header names it).
     pub version: String,
-    /// As logged, such as `Qwen/Qwen2.5-72B-Instruct`.
+    /// As logged, such as `Qwen/Qwen2.5-72B-Instruct` (SGLang: `model_path`).
     pub model: String,
     /// The torch dtype the engine computed in: bf16, fp16 or fp32.
     pub dtype: Quantization,
-    /// vLLM's `quantization=` (fp8, compressed-tensors, mxfp4, awq, gptq_marlin, ...), lower
-    /// case; `None` for an unquantized checkpoint.
+    /// vLLM's `quantization=` (fp8, compressed-tensors, mxfp4, awq, gptq_marlin, ...), SGLang's
+    /// `quant=` of `Load weight end` (else its `quantization`), lower case; `None` for an
+    /// unquantized checkpoint.
     pub quantization: Option<String>,
     pub tp: u64,
     pub pp: u64,
+    /// The share of CUDA's total memory the run's workers took. SGLang: 1, the whole GPU (see
+    /// [`SglangMemory`]).
     pub gpu_memory_utilization: f64,
+    /// vLLM's `max_seq_len`; SGLang's `context_len`.
     pub max_model_len: u64,
     pub kv_cache_dtype: KvCacheDtype,
-    /// CUDA's total memory of a GPU (`total_memory=79.19GiB`).
+    /// CUDA's total memory of a GPU (`total_memory=79.19GiB`; SGLang: `--total-mib` / 1024).
     pub total_gib: f64,
-    /// The most any worker holds: `weights memory` / `Model loading took`.
+    /// The most any worker holds: `weights memory` / `Model loading took` (SGLang: `mem usage`
+    /// of `Load weight end`).
     pub weights_gib: f64,
-    /// The most any worker's activation peak: `torch peak memory increase`.
+    /// The most any worker's activation peak: `torch peak memory increase`. SGLang, which does
+    /// not profile it: what the memory free after the weights leaves beside the KV pool and the
+    /// CUDA graphs (the req_to_token pool, buffers, and the activations' room).
     pub activation_gib: f64,
-    /// The most any worker's `non-torch forward increase memory`.
+    /// The most any worker's `non-torch forward increase memory`. SGLang: CUDA's total less the
+    /// memory free before the weights (CUDA context, torch.distributed/NCCL), 0 without a total.
     pub non_torch_gib: f64,
     /// The most any worker's `Total non KV cache memory` (weights + activation + non-torch).
+    /// SGLang: CUDA's total less the KV pool.
     pub non_kv_gib: f64,
     /// The least KV cache memory of any worker: `Available KV cache memory`, or the requested
     /// share less the non-KV memory for a worker that does not print it (other pipeline stages).
+    /// SGLang: `K size` + `V size` (or MLA's `KV size`).
     pub kv_cache_gib: f64,
-    /// `GPU KV cache size: 19,920 tokens`.
+    /// `GPU KV cache size: 19,920 tokens`; SGLang's `#tokens` / `max_total_num_tokens`.
     pub kv_cache_tokens: Option<u64>,
     /// `Maximum concurrency for 8,192 tokens per request: 2.43x`.
     pub max_concurrency: Option<f64>,
-    /// The most any worker's `Graph capturing finished in 10 secs, took 1.61 GiB`.
+    /// The most any worker's `Graph capturing finished in 10 secs, took 1.61 GiB`; SGLang: the
+    /// `mem usage` of its `Capture ... graph end` lines, added up.
     pub cuda_graph_gib: Option<f64>,
     /// Why the engine did not come up, where it did not.
     pub failure: Option<Failure>,
+    /// What an SGLang log says beside the figures above; `None` for other engines.
+    pub sglang: Option<SglangMemory>,
+}
+
+/// SGLang's own memory lines (GiB as logged, the least over the ranks of the file).
+///
+/// SGLang sizes its static pool (weights and KV cache) as `mem_fraction_static` of the memory
+/// free when it starts loading the weights, after its CUDA context exists:
+/// `KV pool = free after weights - free before weights x (1 - mem_fraction_static)`, in whole
+/// tokens. The rest of that free memory, `(1 - mem_fraction_static)` of it, is what SGLang counts
+/// on for the req_to_token pool, the CUDA graphs and the activations of a prefill step, which it
+/// does not profile. A run therefore takes its whole GPU: fleetfit counts its share as CUDA's
+/// total (`gpu_memory_utilization` 1), and its runtime as everything in it but the weights and
+/// the KV pool (workflows::calibrate).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SglangMemory {
+    /// `mem_fraction_static` (server_args, else the `# setup:` header); `None` where neither
+    /// gives it.
+    pub mem_fraction_static: Option<f64>,
+    /// `Load weight begin. avail mem=`: what the fraction applies to.
+    pub free_before_weights_gib: f64,
+    /// `Load weight end. ... avail mem=`.
+    pub free_after_weights_gib: f64,
+    /// `Memory pool end. avail mem=`.
+    pub free_after_pool_gib: Option<f64>,
+    /// The last `Capture ... graph end ... avail mem=`, else the scheduler's `available_gpu_mem`:
+    /// what SGLang left free for activations.
+    pub free_at_end_gib: Option<f64>,
 }
 
 /// Where and why a run failed.
@@ -106,14 +157,84 @@ pub fn major_minor(version: &str) -> String {
 
 /// Reads and parses one startup log.
 pub fn load(path: &Path) -> Result<EngineRun, InputError> {
+    load_with(path, None)
+}
+
+/// Reads and parses one startup log; `total_mib` is CUDA's total memory of its GPUs (MiB), for
+/// logs that do not print it (SGLang's). Where a log prints it too, the two must agree.
+pub fn load_with(path: &Path, total_mib: Option<u64>) -> Result<EngineRun, InputError> {
     let text = super::read_text(path)?;
-    parse(path, &text)
+    parse_with(path, &text, total_mib)
 }
 
 /// Parses the text of one startup log that came from `path`.
 pub fn parse(path: &Path, text: &str) -> Result<EngineRun, InputError> {
+    parse_with(path, text, None)
+}
+
+/// [`parse`] with CUDA's total memory given (see [`load_with`]).
+pub fn parse_with(path: &Path, text: &str, total_mib: Option<u64>) -> Result<EngineRun, InputError> {
+    if engine_of(text) == Engine::Sglang {
+        return SgScan::read(path, text)?.finish(path, total_mib);
+    }
     let scan = Scan::read(path, text)?;
-    scan.finish(path)
+    scan.finish(path, total_mib)
+}
+
+/// Lines only an SGLang startup log prints.
+const SGLANG_MARKERS: [&str; 8] = [
+    "Load weight begin. avail mem=",
+    "Load weight end.",
+    "KV Cache is allocated.",
+    "max_total_num_tokens=",
+    "Memory pool end. avail mem=",
+    "server_args=ServerArgs(",
+    "sglang.launch_server",
+    "Init torch distributed begin.",
+];
+
+/// Lines only a vLLM startup log prints.
+const VLLM_MARKERS: [&str; 8] = [
+    "vLLM API server version",
+    "LLM engine (v",
+    "with config: model=",
+    "GPU KV cache size:",
+    "Memory profiling takes",
+    "Available KV cache memory:",
+    "# GPU blocks:",
+    "worker init memory snapshot",
+];
+
+/// The engine whose line comes first (header comments left out); vLLM where neither shows.
+fn engine_of(text: &str) -> Engine {
+    for line in text.lines().filter(|l| !is_header(l)) {
+        if SGLANG_MARKERS.iter().any(|m| line.contains(m)) {
+            return Engine::Sglang;
+        }
+        if VLLM_MARKERS.iter().any(|m| line.contains(m)) {
+            return Engine::Vllm;
+        }
+    }
+    Engine::Vllm
+}
+
+/// CUDA's total of `--total-mib` against the one a log printed (2 decimals): the log's where
+/// they agree, else an error.
+fn agreed_total(path: &Path, logged: Option<Seen<f64>>, total_mib: Option<u64>) -> Result<Option<f64>, InputError> {
+    match (logged, total_mib) {
+        (Some(l), Some(mib)) if (l.value - mib as f64 / 1024.0).abs() > 0.005 + 1e-9 => Err(InputError::new(
+            path,
+            format!("line {}", l.line),
+            format!(
+                "the GPU's total memory is {} GiB here, but --total-mib {mib} is {:.2} GiB: the log ran on other GPUs",
+                l.value,
+                mib as f64 / 1024.0
+            ),
+        )),
+        (Some(l), _) => Ok(Some(l.value)),
+        (None, Some(mib)) => Ok(Some(mib as f64 / 1024.0)),
+        (None, None) => Ok(None),
+    }
 }
 
 /// A figure and the line it was read on.
@@ -174,7 +295,8 @@ struct Scan {
     util_logged: Option<Seen<f64>>,
     /// `'gpu_memory_utilization': U` of the non-default args.
     util_args: Option<Seen<f64>>,
-    total_gib: Option<f64>,
+    /// CUDA's total memory (GiB) and the line that gave it first.
+    total: Option<Seen<f64>>,
     tokens: Option<Seen<u64>>,
     concurrency: Option<f64>,
     /// Failure candidates: (priority, line, reason), the most specific kept per priority.
@@ -369,27 +491,24 @@ fn not_a_vllm_log(line: &str) -> Option<String> {
     if trimmed.starts_with('|') && trimmed.ends_with('|') && trimmed.matches('|').count() >= 3 {
         return Some(format!("a summary (a markdown table), not a startup log: {RAW}"));
     }
-    const SGLANG: [&str; 5] = [
-        "Load weight begin. avail mem=",
-        "KV Cache is allocated.",
-        "max_total_num_tokens=",
-        "Memory pool end. avail mem=",
-        "sglang.launch_server",
-    ];
-    if SGLANG.iter().any(|m| line.contains(m)) {
-        return Some(
-            "an SGLang startup log: fleetfit calibrate reads vLLM logs only (SGLang's --mem-fraction-static \
-             leaves activations and CUDA graphs unprofiled, so its log does not measure them)"
-                .into(),
-        );
+    if let Some(m) = SGLANG_MARKERS.iter().find(|m| line.contains(*m)) {
+        return Some(format!(
+            "an SGLang line (`{}`) in a vLLM log: two runs in one file?",
+            m.trim_end_matches(['=', '(', '.'])
+        ));
     }
-    // llama.cpp's functions name each line (`llama_model_load: ...`, `load_tensors: ...`).
+    llama_cpp_line(trimmed)
+}
+
+/// A llama.cpp line (its functions name each line: `llama_model_load: ...`, `load_tensors:
+/// ...`); the message refuses it.
+fn llama_cpp_line(trimmed: &str) -> Option<String> {
     let llama_cpp = trimmed.starts_with("llama_")
         || trimmed.starts_with("llm_load_")
         || trimmed.starts_with("ggml_")
         || trimmed.starts_with("load_tensors:");
     if llama_cpp {
-        return Some("a llama.cpp log: fleetfit calibrate reads vLLM logs only".into());
+        return Some("a llama.cpp log: fleetfit calibrate reads vLLM and SGLang logs only".into());
     }
     None
 }
@@ -507,7 +626,7 @@ impl Scan {
             .or_else(|| number_after(line, "total_gpu_memory="))
             .or_else(|| number_after(line, "has a total capacity of "));
         if let Some(total) = total {
-            self.total_gib.get_or_insert(total);
+            self.total.get_or_insert(Seen { value: total, line: n });
         }
         // Older V1/V0 INFO form: "total_gpu_memory (79.19GiB) x gpu_memory_utilization (0.90) = 71.27GiB".
         if let Some(rest) = after(line, "gpu_memory_utilization (") {
@@ -762,7 +881,7 @@ impl Scan {
         out
     }
 
-    fn finish(self, path: &Path) -> Result<EngineRun, InputError> {
+    fn finish(self, path: &Path, total_mib: Option<u64>) -> Result<EngineRun, InputError> {
         let at = |n: usize, message: String| InputError::new(path, format!("line {n}"), message);
         let whole = |message: String| InputError::new(path, "", message);
         let Some(version) = &self.version else {
@@ -837,7 +956,8 @@ impl Scan {
                 format!("gpu_memory_utilization {u} is not a share of the GPU (0 to 1)"),
             ));
         }
-        let requested_default = self.total_gib.map(|t| t * u);
+        let total_gib = agreed_total(path, self.total, total_mib)?;
+        let requested_default = total_gib.map(|t| t * u);
         if let Some((line, message)) = self.contradictions(config.pp, requested_default).into_iter().next() {
             return Err(at(line, message));
         }
@@ -889,7 +1009,7 @@ impl Scan {
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
         if failure.is_none() {
             const DEBUG: &str = "start vLLM with VLLM_LOGGING_LEVEL=DEBUG and calibrate from its whole log";
-            let missing = if self.total_gib.is_none() {
+            let missing = if total_gib.is_none() {
                 Some("the GPU's total memory (`total_memory=` of the worker's memory snapshot)")
             } else if non_kv.is_none() || weights.is_none() {
                 Some("vLLM's memory profile (`Memory profiling takes ... Total non KV cache memory: ...`)")
@@ -914,7 +1034,7 @@ impl Scan {
             gpu_memory_utilization: u,
             max_model_len: config.max_seq_len.unwrap_or(0),
             kv_cache_dtype,
-            total_gib: self.total_gib.unwrap_or(0.0),
+            total_gib: total_gib.unwrap_or(0.0),
             weights_gib: weights.unwrap_or(0.0),
             activation_gib: activation.unwrap_or(0.0),
             non_torch_gib: non_torch.unwrap_or(0.0),
@@ -924,6 +1044,801 @@ impl Scan {
             max_concurrency: self.concurrency,
             cuda_graph_gib: cuda_graph,
             failure,
+            sglang: None,
+        })
+    }
+}
+
+// SGLang.
+
+/// The SGLang minor versions (0.x) whose startup lines fleetfit reads: 0.4 and 0.5 size the KV
+/// pool by the same formula (`free after weights - free before weights x (1 -
+/// mem_fraction_static)`) and print the lines the module names.
+pub const SGLANG_MINORS: std::ops::RangeInclusive<u64> = 4..=5;
+
+const SG_RAW: &str = "calibrate reads the startup log SGLang printed, whole";
+
+/// One rank's lines (the `TP0` of `[2025-01-23 19:35:14 TP0]`; "" without one).
+#[derive(Debug, Default)]
+struct SgRank {
+    name: String,
+    before: Option<Seen<f64>>,
+    after: Option<Seen<f64>>,
+    usage: Option<Seen<f64>>,
+    /// K + V (or MLA's KV) size.
+    kv: Option<Seen<f64>>,
+    tokens: Option<Seen<u64>>,
+    pool_end: Option<Seen<f64>>,
+    /// The `mem usage` of the graph-capture lines, added up.
+    graphs: Option<f64>,
+    /// The last graph capture's `avail mem`.
+    end: Option<Seen<f64>>,
+}
+
+/// SGLang's launch arguments as a `server_args=ServerArgs(...)` line or a `# setup:` header
+/// gives them.
+#[derive(Debug, Default, Clone)]
+struct SgArgs {
+    line: usize,
+    model: Option<String>,
+    tp: Option<u64>,
+    pp: Option<u64>,
+    mfs: Option<f64>,
+    dtype: Option<String>,
+    quantization: Option<String>,
+    kv_cache_dtype: Option<String>,
+    context_length: Option<u64>,
+}
+
+/// Everything one pass over an SGLang log collects.
+#[derive(Debug, Default)]
+struct SgScan {
+    lines: usize,
+    version: Option<Seen<String>>,
+    header: Option<SgArgs>,
+    server: Option<SgArgs>,
+    ranks: Vec<SgRank>,
+    /// `dtype=` of `Load weight end` (older versions).
+    weights_dtype: Option<String>,
+    /// `quant=` of `Load weight end`.
+    quant: Option<String>,
+    /// `dtype:` of the KV line: the cache's element type.
+    kv_dtype: Option<Seen<String>>,
+    /// The scheduler's `max_total_num_tokens=`.
+    scheduler_tokens: Option<Seen<u64>>,
+    context_len: Option<u64>,
+    /// The scheduler's `available_gpu_mem=`.
+    available_end: Option<f64>,
+    total: Option<Seen<f64>>,
+    failures: Vec<(usize, usize, String)>,
+    problems: Vec<(usize, String)>,
+}
+
+/// The rank tags of a line's `[...]` prefix (`TP0`, `TP1 PP0`, `DP0 TP3`) and the message after it.
+fn sglang_rank(line: &str) -> (String, &str) {
+    if let Some(rest) = line.strip_prefix('[')
+        && let Some(close) = rest.find(']')
+    {
+        let tags: Vec<&str> = rest[..close]
+            .split_whitespace()
+            .filter(|t| {
+                let letters = t.trim_end_matches(|c: char| c.is_ascii_digit());
+                letters.len() < t.len()
+                    && !letters.is_empty()
+                    && letters.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+            })
+            .collect();
+        return (tags.join(" "), rest[close + 1..].trim_start());
+    }
+    (String::new(), line)
+}
+
+/// The value of `key=` where `key` stands on its own (not the tail of a longer name): a quoted
+/// value up to its quote, else up to a comma, space or parenthesis; `None` for `None`.
+fn arg_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let pattern = format!("{key}=");
+    let mut from = 0;
+    while let Some(i) = line[from..].find(&pattern).map(|i| i + from) {
+        from = i + pattern.len();
+        let alone = line[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+        if !alone {
+            continue;
+        }
+        let rest = &line[from..];
+        let value = match rest.strip_prefix(['\'', '"']) {
+            Some(quoted) => &quoted[..quoted.find(['\'', '"']).unwrap_or(quoted.len())],
+            None => {
+                let end = rest.find([',', ' ', ')', ';']).unwrap_or(rest.len());
+                rest[..end].trim_end_matches('.')
+            }
+        };
+        return (!value.is_empty() && value != "None").then_some(value);
+    }
+    None
+}
+
+/// The word after a command-line flag (`--tp 4`, `--tp=4`).
+fn flag_value<'a>(line: &'a str, flag: &str) -> Option<&'a str> {
+    [format!("{flag} "), format!("{flag}=")]
+        .iter()
+        .find_map(|f| token_after(line, f))
+        .filter(|v| !v.starts_with('-'))
+}
+
+impl SgArgs {
+    /// The arguments of a `server_args=ServerArgs(...)` line.
+    fn of_server_args(n: usize, line: &str) -> SgArgs {
+        let num = |key: &str| arg_value(line, key).and_then(|v| v.parse().ok());
+        SgArgs {
+            line: n,
+            model: arg_value(line, "model_path").map(str::to_string),
+            tp: num("tp_size"),
+            pp: num("pp_size"),
+            mfs: arg_value(line, "mem_fraction_static").and_then(|v| v.parse().ok()),
+            dtype: arg_value(line, "dtype").map(str::to_string),
+            quantization: arg_value(line, "quantization").map(str::to_ascii_lowercase),
+            kv_cache_dtype: arg_value(line, "kv_cache_dtype").map(str::to_string),
+            context_length: num("context_length"),
+        }
+    }
+
+    /// The arguments a `# setup:` header names: `server_args` names (`tp_size=1`), the launch
+    /// command's flags (`--model-path X --tp 4 --mem-fraction-static 0.93`), or words
+    /// (`model ORG/NAME`, `kv_cache_dtype auto`).
+    fn of_header(n: usize, line: &str) -> SgArgs {
+        let any = |keys: &[&str], flags: &[&str]| {
+            keys.iter()
+                .find_map(|k| arg_value(line, k))
+                .or_else(|| flags.iter().find_map(|f| flag_value(line, f)))
+        };
+        let model = any(&["model_path"], &["--model-path", "--model"]).or_else(|| {
+            [", model ", ": model ", "; model "]
+                .iter()
+                .find_map(|k| token_after(line, k))
+                .filter(|m| m.contains('/'))
+        });
+        let kv = any(&["kv_cache_dtype"], &["--kv-cache-dtype"]).or_else(|| token_after(line, "kv_cache_dtype "));
+        SgArgs {
+            line: n,
+            model: model.map(str::to_string),
+            tp: any(&["tp_size"], &["--tp-size", "--tp", "--tensor-parallel-size"]).and_then(|v| v.parse().ok()),
+            pp: any(&["pp_size"], &["--pp-size", "--pp", "--pipeline-parallel-size"]).and_then(|v| v.parse().ok()),
+            mfs: any(&["mem_fraction_static"], &["--mem-fraction-static"]).and_then(|v| v.parse().ok()),
+            dtype: flag_value(line, "--dtype").map(str::to_string),
+            quantization: any(&["quantization"], &["--quantization"]).map(str::to_ascii_lowercase),
+            kv_cache_dtype: kv.map(str::to_string),
+            context_length: any(&["context_length"], &["--context-length"]).and_then(|v| v.parse().ok()),
+        }
+    }
+}
+
+/// `sglang X.Y` in a `# setup:` header, or `sglang==X` / `sglang version X` in a log line: the
+/// version, where it starts with a digit.
+fn sglang_version(line: &str, header: bool) -> Option<&str> {
+    let lower = line.to_ascii_lowercase();
+    let keys: &[&str] = if header {
+        &["sglang "]
+    } else {
+        &["sglang==", "sglang version: ", "sglang version "]
+    };
+    keys.iter().find_map(|key| {
+        lower.match_indices(key).find_map(|(i, _)| {
+            let rest = &line[i + key.len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+                .unwrap_or(rest.len());
+            let token = rest[..end].trim_end_matches('.');
+            (token.starts_with(|c: char| c.is_ascii_digit()) && token.contains('.')).then_some(token)
+        })
+    })
+}
+
+/// Ways an SGLang run fails, most specific first, then vLLM's (CUDA out of memory, tracebacks).
+fn sglang_failure(line: &str) -> Option<(usize, String)> {
+    if line.contains("Not enough memory. Please try to increase --mem-fraction-static") {
+        return Some((
+            0,
+            "not enough memory for the KV cache (SGLang asks for a larger --mem-fraction-static)".into(),
+        ));
+    }
+    if line.contains("leave no GPU memory for the KV cache") {
+        return sentence_from(line, "Loaded weights").map(|s| (0, s));
+    }
+    failure_of(line)
+}
+
+/// A vLLM line in an SGLang log, or another refusal told by one line.
+fn not_an_sglang_log(line: &str) -> Option<String> {
+    let trimmed = line.trim();
+    if trimmed.starts_with('|') && trimmed.ends_with('|') && trimmed.matches('|').count() >= 3 {
+        return Some(format!("a summary (a markdown table), not a startup log: {SG_RAW}"));
+    }
+    if let Some(m) = VLLM_MARKERS.iter().find(|m| line.contains(*m)) {
+        return Some(format!("a vLLM line (`{m}`) in an SGLang log: two runs in one file?"));
+    }
+    llama_cpp_line(trimmed)
+}
+
+/// Rounds a difference of 2-decimal figures back to 2 decimals.
+fn cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+impl SgScan {
+    fn read(path: &Path, text: &str) -> Result<SgScan, InputError> {
+        let at = |n: usize, message: String| InputError::new(path, format!("line {n}"), message);
+        let mut scan = SgScan::default();
+        let mut first_content = true;
+        for (i, raw) in text.lines().enumerate() {
+            let n = i + 1;
+            scan.lines = n;
+            let line = raw.trim_end_matches('\r');
+            if is_header(line) {
+                if let Some(message) = summary_header(line) {
+                    return Err(at(n, message));
+                }
+                if let Some(setup) = line.strip_prefix("# setup:") {
+                    scan.header_line(n, setup);
+                }
+                continue;
+            }
+            if let Some(message) = not_an_sglang_log(line) {
+                return Err(at(n, message));
+            }
+            if line.trim().is_empty() {
+                continue;
+            }
+            if first_content {
+                first_content = false;
+                let trimmed = line.trim();
+                if trimmed.starts_with('{') || trimmed == "[" || trimmed.starts_with("[{") {
+                    return Err(at(n, format!("figures in JSON, not a startup log: {SG_RAW}")));
+                }
+            }
+            let (rank, message) = sglang_rank(line);
+            let r = scan.rank(&rank);
+            scan.line(n, message, r);
+        }
+        Ok(scan)
+    }
+
+    fn header_line(&mut self, n: usize, setup: &str) {
+        if self.version.is_none()
+            && let Some(v) = sglang_version(setup, true)
+        {
+            self.version = seen(v.to_string(), n);
+        }
+        let args = SgArgs::of_header(n, setup);
+        match &mut self.header {
+            // A second `# setup:` line adds what the first did not name.
+            Some(h) => {
+                h.model = h.model.take().or(args.model);
+                h.tp = h.tp.or(args.tp);
+                h.pp = h.pp.or(args.pp);
+                h.mfs = h.mfs.or(args.mfs);
+                h.dtype = h.dtype.take().or(args.dtype);
+                h.quantization = h.quantization.take().or(args.quantization);
+                h.kv_cache_dtype = h.kv_cache_dtype.take().or(args.kv_cache_dtype);
+                h.context_length = h.context_length.or(args.context_length);
+            }
+            None => self.header = Some(args),
+        }
+    }
+
+    fn rank(&mut self, name: &str) -> usize {
+        match self.ranks.iter().position(|r| r.name == name) {
+            Some(i) => i,
+            None => {
+                self.ranks.push(SgRank {
+                    name: name.to_string(),
+                    ..SgRank::default()
+                });
+                self.ranks.len() - 1
+            }
+        }
+    }
+
+    fn line(&mut self, n: usize, line: &str, r: usize) {
+        let who = if self.ranks[r].name.is_empty() {
+            "the engine".to_string()
+        } else {
+            self.ranks[r].name.clone()
+        };
+        if let Some(rest) = after(line, "Load weight begin.") {
+            let rank = &self.ranks[r];
+            if let Some(first) = rank.before.filter(|_| rank.kv.is_some()) {
+                self.problems.push((
+                    n,
+                    format!(
+                        "{who} loads weights again after its KV cache (first at line {}): a second model (a \
+                         speculative-decoding draft) or two runs in one file; calibrate reads one model per run",
+                        first.line
+                    ),
+                ));
+            }
+            if let Some(v) = number_after(rest, "avail mem=") {
+                self.ranks[r].before = seen(v, n);
+            }
+        }
+        if let Some(rest) = after(line, "Load weight end.") {
+            let rank = &mut self.ranks[r];
+            rank.after = number_after(rest, "avail mem=").and_then(|v| seen(v, n));
+            rank.usage = number_after(rest, "mem usage=").and_then(|v| seen(v, n));
+            if let Some(d) = token_after(rest, "dtype=") {
+                self.weights_dtype.get_or_insert(d.to_string());
+            }
+            if let Some(q) = token_after(rest, "quant=") {
+                self.quant.get_or_insert(q.to_ascii_lowercase());
+            }
+        }
+        if let Some(rest) = after(line, "KV Cache is allocated.") {
+            let kv = match number_after(rest, "KV size: ") {
+                Some(kv) => Some(kv),
+                None => number_after(rest, "K size: ")
+                    .zip(number_after(rest, "V size: "))
+                    .map(|(k, v)| k + v),
+            };
+            if let Some(kv) = kv {
+                self.ranks[r].kv = seen(cents(kv), n);
+            }
+            if let Some(tokens) = after(rest, "#tokens: ").and_then(whole) {
+                let rank = &mut self.ranks[r];
+                if let Some(first) = rank.tokens.filter(|t| t.value != tokens) {
+                    self.problems.push((
+                        n,
+                        format!(
+                            "{who} allocates a KV cache of {tokens} tokens, but {} at line {}: two runs in one file?",
+                            first.value, first.line
+                        ),
+                    ));
+                }
+                rank.tokens = seen(tokens, n);
+            }
+            if let Some(d) = token_after(rest, "dtype: ") {
+                self.kv_dtype.get_or_insert(Seen {
+                    value: d.to_string(),
+                    line: n,
+                });
+            }
+        }
+        if let Some(v) = number_after(line, "Memory pool end. avail mem=") {
+            self.ranks[r].pool_end = seen(v, n);
+        }
+        if line.to_ascii_lowercase().contains("graph end") {
+            let rank = &mut self.ranks[r];
+            if let Some(usage) = number_after(line, "mem usage=") {
+                rank.graphs = Some(cents(rank.graphs.unwrap_or(0.0) + usage));
+            }
+            if let Some(v) = number_after(line, "avail mem=") {
+                rank.end = seen(v, n);
+            }
+        }
+        if let Some(tokens) = after(line, "max_total_num_tokens=").and_then(whole) {
+            match self.scheduler_tokens {
+                Some(first) if first.value != tokens => self.problems.push((
+                    n,
+                    format!(
+                        "max_total_num_tokens={tokens}, but line {} logged {}: two runs in one file?",
+                        first.line, first.value
+                    ),
+                )),
+                Some(_) => {}
+                None => self.scheduler_tokens = seen(tokens, n),
+            }
+            if let Some(len) = after(line, "context_len=").and_then(whole) {
+                self.context_len.get_or_insert(len);
+            }
+            if let Some(v) = number_after(line, "available_gpu_mem=") {
+                self.available_end.get_or_insert(v);
+            }
+        }
+        if line.contains("ServerArgs(") {
+            let args = SgArgs::of_server_args(n, line);
+            match &self.server {
+                Some(first) if args.model.is_some() && first.model != args.model => self.problems.push((
+                    n,
+                    format!(
+                        "a server for model '{}', but line {} started one for '{}': two runs in one file?",
+                        args.model.as_deref().unwrap_or_default(),
+                        first.line,
+                        first.model.as_deref().unwrap_or_default()
+                    ),
+                )),
+                Some(_) => {}
+                None => self.server = Some(args),
+            }
+        }
+        if self.version.is_none()
+            && let Some(v) = sglang_version(line, false)
+        {
+            self.version = seen(v.to_string(), n);
+        }
+        let total = number_after(line, "has a total capacity of ")
+            .or_else(|| number_after(line, "total_gpu_memory="))
+            .or_else(|| number_after(line, "total_memory="));
+        if let Some(total) = total {
+            self.total.get_or_insert(Seen { value: total, line: n });
+        }
+        if let Some((priority, reason)) = sglang_failure(line)
+            && !self.failures.iter().any(|&(p, _, _)| p == priority)
+        {
+            self.failures.push((priority, n, reason));
+        }
+    }
+
+    /// The arguments, server_args winning over the header; a field they both give differently is
+    /// a contradiction at the server_args line.
+    fn args(&mut self) -> SgArgs {
+        let header = self.header.clone().unwrap_or_default();
+        let Some(server) = self.server.clone() else {
+            return header;
+        };
+        let mut differ = |what: &str, h: Option<String>, s: Option<String>| -> Option<String> {
+            if let (Some(h), Some(s)) = (&h, &s)
+                && !h.eq_ignore_ascii_case(s)
+            {
+                self.problems.push((
+                    server.line,
+                    format!(
+                        "{what} {s}, but the `# setup:` header (line {}) gives {h}; the log contradicts itself",
+                        header.line
+                    ),
+                ));
+            }
+            s.or(h)
+        };
+        let text = |x: Option<u64>| x.map(|v| v.to_string());
+        SgArgs {
+            line: server.line,
+            model: differ("model_path", header.model.clone(), server.model.clone()),
+            tp: differ("tp_size", text(header.tp), text(server.tp)).and_then(|v| v.parse().ok()),
+            pp: differ("pp_size", text(header.pp), text(server.pp)).and_then(|v| v.parse().ok()),
+            mfs: differ(
+                "mem_fraction_static",
+                header.mfs.map(|v| v.to_string()),
+                server.mfs.map(|v| v.to_string()),
+            )
+            .and_then(|v| v.parse().ok()),
+            dtype: differ("dtype", header.dtype.clone(), server.dtype.clone()),
+            quantization: differ("quantization", header.quantization.clone(), server.quantization.clone()),
+            kv_cache_dtype: differ(
+                "kv_cache_dtype",
+                header.kv_cache_dtype.clone(),
+                server.kv_cache_dtype.clone(),
+            ),
+            context_length: server.context_length.or(header.context_length),
+        }
+    }
+
+    /// The memory lines checked against each other and `mem_fraction_static`.
+    fn contradictions(&self, mfs: Option<f64>) -> Vec<(usize, String)> {
+        let mut out = self.problems.clone();
+        const CONTRADICTS: &str = "the log contradicts itself";
+        for rank in &self.ranks {
+            let who = if rank.name.is_empty() {
+                "SGLang"
+            } else {
+                rank.name.as_str()
+            };
+            if let (Some(b), Some(a), Some(u)) = (rank.before, rank.after, rank.usage)
+                && (b.value - a.value - u.value).abs() > WEIGHTS_TOLERANCE_GIB
+            {
+                out.push((
+                    a.line,
+                    format!(
+                        "{who} had {} GiB free before the weights (line {}) and {} after, {:.2} GiB, but logs \
+                         {} GiB of weights; {CONTRADICTS}",
+                        b.value,
+                        b.line,
+                        a.value,
+                        b.value - a.value,
+                        u.value
+                    ),
+                ));
+            }
+            if let (Some(a), Some(kv), Some(p)) = (rank.after, rank.kv, rank.pool_end)
+                && p.value > a.value - kv.value + SUM_TOLERANCE_GIB
+            {
+                out.push((
+                    p.line,
+                    format!(
+                        "{who} has {} GiB free after the KV pool, but {} GiB free after the weights (line {}) \
+                         less the {} GiB pool (line {}) leaves {:.2}; {CONTRADICTS}",
+                        p.value,
+                        a.value,
+                        a.line,
+                        kv.value,
+                        kv.line,
+                        a.value - kv.value
+                    ),
+                ));
+            }
+            if let (Some(p), Some(e)) = (rank.pool_end, rank.end)
+                && e.value > p.value + SUM_TOLERANCE_GIB
+            {
+                out.push((
+                    e.line,
+                    format!(
+                        "{who} has {} GiB free after capturing CUDA graphs, more than the {} GiB after the KV \
+                         pool (line {}); {CONTRADICTS}",
+                        e.value, p.value, p.line
+                    ),
+                ));
+            }
+            if let (Some(t), Some(s)) = (rank.tokens, self.scheduler_tokens)
+                && t.value != s.value
+            {
+                out.push((
+                    s.line,
+                    format!(
+                        "max_total_num_tokens={}, but {who} allocated {} tokens (line {}); {CONTRADICTS}",
+                        s.value, t.value, t.line
+                    ),
+                ));
+            }
+        }
+        // SGLang sizes the pool from the least free memory of any rank, before and after the
+        // weights: the pool can be no larger than what the fraction leaves.
+        let least = |f: fn(&SgRank) -> Option<Seen<f64>>| {
+            self.ranks
+                .iter()
+                .filter_map(f)
+                .min_by(|a, b| a.value.total_cmp(&b.value))
+        };
+        if let (Some(mfs), Some(b), Some(a), Some(kv)) = (mfs, least(|r| r.before), least(|r| r.after), least(|r| r.kv))
+        {
+            let rest = a.value - b.value * (1.0 - mfs);
+            if kv.value > rest + SUM_TOLERANCE_GIB {
+                out.push((
+                    kv.line,
+                    format!(
+                        "a KV pool of {} GiB, but mem_fraction_static {mfs} leaves {:.2} GiB ({} free after the \
+                         weights less {:.2} x {} free before them); {CONTRADICTS}",
+                        kv.value,
+                        rest,
+                        a.value,
+                        1.0 - mfs,
+                        b.value
+                    ),
+                ));
+            }
+        }
+        out.sort_by_key(|&(line, _)| line);
+        out
+    }
+
+    fn finish(mut self, path: &Path, total_mib: Option<u64>) -> Result<EngineRun, InputError> {
+        let at = |n: usize, message: String| InputError::new(path, format!("line {n}"), message);
+        let whole = |message: String| InputError::new(path, "", message);
+        let Some(version) = self.version.clone() else {
+            return Err(whole(
+                "no SGLang version found: SGLang's startup log does not print it, so name it in a comment line \
+                 on top of the log, such as `# setup: sglang 0.5.2`"
+                    .into(),
+            ));
+        };
+        let mut parts = version.value.split('.');
+        let known = parts.next() == Some("0")
+            && parts
+                .next()
+                .and_then(|m| leading_digits(m).parse::<u64>().ok())
+                .is_some_and(|m| SGLANG_MINORS.contains(&m));
+        if !known {
+            return Err(at(
+                version.line,
+                format!(
+                    "SGLang {} is not a version fleetfit reads (0.{} to 0.{})",
+                    version.value,
+                    SGLANG_MINORS.start(),
+                    SGLANG_MINORS.end()
+                ),
+            ));
+        }
+        let args = self.args();
+        const WHERE: &str = "its `server_args=ServerArgs(...)` line, or a `# setup:` comment on top of the log";
+        let Some(model) = args.model.clone() else {
+            return Err(whole(format!(
+                "no model found (`model_path`): calibrate reads it from {WHERE}"
+            )));
+        };
+        let Some(tp) = args.tp else {
+            return Err(whole(format!(
+                "no tensor-parallel size found (`tp_size`): calibrate reads it from {WHERE}"
+            )));
+        };
+        if let Some(mfs) = args.mfs
+            && !(mfs > 0.0 && mfs <= 1.0)
+        {
+            return Err(at(
+                args.line,
+                format!("mem_fraction_static {mfs} is not a share of the GPU (0 to 1)"),
+            ));
+        }
+        let fp8 = |d: &str| d.to_ascii_lowercase().contains("fp8") || d.to_ascii_lowercase().contains("float8");
+        let torch_dtype = |d: &str| match d.trim_start_matches("torch.").to_ascii_lowercase().as_str() {
+            "bfloat16" | "bf16" => Some(Quantization::Bf16),
+            "float16" | "half" | "fp16" => Some(Quantization::Fp16),
+            "float32" | "float" | "fp32" => Some(Quantization::Fp32),
+            _ => None,
+        };
+        let quantization = self.quant.clone().or(args.quantization.clone()).filter(|q| q != "none");
+        let kv_logged = self
+            .kv_dtype
+            .clone()
+            .filter(|_| args.kv_cache_dtype.as_deref().is_none_or(|k| k == "auto"));
+        let dtype = self
+            .weights_dtype
+            .as_deref()
+            .or(args.dtype.as_deref().filter(|d| *d != "auto"))
+            .map(|d| {
+                torch_dtype(d).ok_or_else(|| {
+                    whole(format!(
+                        "dtype '{d}' is not one fleetfit models (bfloat16, float16, float32)"
+                    ))
+                })
+            })
+            .transpose()?
+            .or_else(|| kv_logged.as_ref().and_then(|k| torch_dtype(&k.value)))
+            .or(quantization.as_ref().map(|_| Quantization::Bf16));
+        let Some(dtype) = dtype else {
+            return Err(whole(format!(
+                "no compute dtype found (`dtype=` of `Load weight end`, `dtype` of server_args, or the KV cache's \
+                 `dtype:`): calibrate reads it from the log or {WHERE}"
+            )));
+        };
+        let kv_cache_dtype = match args.kv_cache_dtype.as_deref() {
+            Some(k) if fp8(k) => KvCacheDtype::Fp8,
+            Some("auto") | None => match &self.kv_dtype {
+                Some(k) if fp8(&k.value) => KvCacheDtype::Fp8,
+                Some(k)
+                    if torch_dtype(&k.value)
+                        .is_some_and(|d| d != dtype && (d == Quantization::Fp32 || dtype == Quantization::Fp32)) =>
+                {
+                    return Err(at(
+                        k.line,
+                        format!(
+                            "a {} KV cache for {} weights is not one fleetfit models",
+                            k.value,
+                            dtype.name()
+                        ),
+                    ));
+                }
+                _ => KvCacheDtype::Auto,
+            },
+            Some(k) if torch_dtype(k).is_some_and(|d| (d == Quantization::Fp32) == (dtype == Quantization::Fp32)) => {
+                KvCacheDtype::Auto
+            }
+            Some(other) => {
+                return Err(at(
+                    args.line,
+                    format!("kv_cache_dtype '{other}' is not one fleetfit models (auto, fp8_e5m2, fp8_e4m3)"),
+                ));
+            }
+        };
+        if let (Some(k), KvCacheDtype::Auto) = (&self.kv_dtype, kv_cache_dtype)
+            && fp8(&k.value)
+        {
+            return Err(at(
+                k.line,
+                format!(
+                    "an {} KV cache, but kv_cache_dtype is {} (line {}); the log contradicts itself",
+                    k.value,
+                    args.kv_cache_dtype.as_deref().unwrap_or("auto"),
+                    args.line
+                ),
+            ));
+        }
+        if let Some((line, message)) = self.contradictions(args.mfs).into_iter().next() {
+            return Err(at(line, message));
+        }
+        let failure = self
+            .failures
+            .iter()
+            .min_by_key(|&&(priority, line, _)| (priority, line))
+            .map(|(_, line, reason)| Failure {
+                line: *line,
+                reason: reason.clone(),
+            });
+        if failure.is_none() && self.scheduler_tokens.is_none() {
+            return Err(at(
+                self.lines,
+                format!(
+                    "the log ends at line {} before SGLang's scheduler reports its KV cache \
+                     (`max_total_num_tokens=N, ...`, once CUDA graphs are captured) and without an error: it \
+                     looks cut short",
+                    self.lines
+                ),
+            ));
+        }
+        let least = |f: fn(&SgRank) -> Option<Seen<f64>>| {
+            self.ranks
+                .iter()
+                .filter_map(f)
+                .map(|s| s.value)
+                .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v))))
+        };
+        let before = least(|r| r.before);
+        let after = least(|r| r.after);
+        let kv = least(|r| r.kv);
+        let pool_end = least(|r| r.pool_end);
+        let end = least(|r| r.end).or(self.available_end);
+        let weights = self
+            .ranks
+            .iter()
+            .filter_map(|r| {
+                r.usage
+                    .map(|u| u.value)
+                    .or_else(|| Some(cents(r.before?.value - r.after?.value)))
+            })
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+        let graphs = self
+            .ranks
+            .iter()
+            .filter_map(|r| r.graphs)
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+        let tokens = self
+            .scheduler_tokens
+            .map(|t| t.value)
+            .or_else(|| self.ranks.iter().filter_map(|r| r.tokens).map(|t| t.value).min());
+        let total_gib = agreed_total(path, self.total, total_mib)?;
+        if failure.is_none() {
+            let missing = if before.is_none() {
+                Some("the memory free before the weights (`Load weight begin. avail mem=X GB`)")
+            } else if after.is_none() {
+                Some("the memory free after the weights (`Load weight end. ... avail mem=X GB`)")
+            } else if kv.is_none() {
+                Some("the KV pool's size (`KV Cache is allocated. ... K size: X GB, V size: Y GB`)")
+            } else {
+                None
+            };
+            if let Some(what) = missing {
+                return Err(whole(format!("the log does not report {what}: {SG_RAW}")));
+            }
+            if total_gib.is_none() {
+                return Err(whole(
+                    "SGLang does not log the GPU's total memory: pass --total-mib N, CUDA's total of the GPUs it \
+                     ran on (nvidia-smi's memory.total less memory.reserved; 81090 on an H100 80GB)"
+                        .into(),
+                ));
+            }
+        }
+        let total = total_gib.unwrap_or(0.0);
+        let kv_gib = kv.unwrap_or(0.0);
+        Ok(EngineRun {
+            file: path.to_path_buf(),
+            engine: Engine::Sglang,
+            version: version.value.clone(),
+            model,
+            dtype,
+            quantization,
+            tp: tp.max(1),
+            pp: args.pp.unwrap_or(1).max(1),
+            gpu_memory_utilization: 1.0,
+            max_model_len: self.context_len.or(args.context_length).unwrap_or(0),
+            kv_cache_dtype,
+            total_gib: total,
+            weights_gib: weights.unwrap_or(0.0),
+            activation_gib: after.map_or(0.0, |a| cents(a - kv_gib - graphs.unwrap_or(0.0)).max(0.0)),
+            non_torch_gib: match (total_gib, before) {
+                (Some(t), Some(b)) => cents(t - b).max(0.0),
+                _ => 0.0,
+            },
+            non_kv_gib: total_gib.map_or(0.0, |t| (t - kv_gib).max(0.0)),
+            kv_cache_gib: kv_gib,
+            kv_cache_tokens: tokens,
+            max_concurrency: None,
+            cuda_graph_gib: graphs,
+            failure,
+            sglang: Some(SglangMemory {
+                mem_fraction_static: args.mfs,
+                free_before_weights_gib: before.unwrap_or(0.0),
+                free_after_weights_gib: after.unwrap_or(0.0),
+                free_after_pool_gib: pool_end,
+                free_at_end_gib: end,
+            }),
         })
     }
 }
@@ -988,6 +1903,62 @@ INFO 01-01 00:00:03 [kv_cache_utils.py:1] GPU KV cache size: 449,584 tokens
         let e = parse(Path::new("new.log"), log).unwrap_err();
         assert_eq!(e.field, "line 1");
         assert_eq!(e.message, "vLLM 0.20.1 is not a version fleetfit reads (0.8 to 0.19)");
+    }
+
+    #[test]
+    fn sglang_ranks_arguments_and_versions() {
+        assert_eq!(
+            sglang_rank("[2025-01-23 19:35:14 TP0] Load weight begin. avail mem=78.81 GB"),
+            ("TP0".to_string(), "Load weight begin. avail mem=78.81 GB")
+        );
+        assert_eq!(
+            sglang_rank("[2026-08-27 03:45:39 DP0 TP3] x"),
+            ("DP0 TP3".to_string(), "x")
+        );
+        assert_eq!(
+            sglang_rank("KV Cache is allocated."),
+            (String::new(), "KV Cache is allocated.")
+        );
+        let server = "server_args=ServerArgs(model_path='Qwen/Qwen3-8B', tp_size=2, mem_fraction_static=0.83, \
+                      dtype='auto', kv_cache_dtype='fp8_e5m2', quantization=None, context_length=None)";
+        let args = SgArgs::of_server_args(1, server);
+        assert_eq!(args.model.as_deref(), Some("Qwen/Qwen3-8B"));
+        assert_eq!((args.tp, args.mfs), (Some(2), Some(0.83)));
+        assert_eq!(args.dtype.as_deref(), Some("auto"), "not kv_cache_dtype's");
+        assert_eq!(args.kv_cache_dtype.as_deref(), Some("fp8_e5m2"));
+        assert_eq!((args.quantization, args.context_length), (None, None));
+        let header = " H100-80GB x4, sglang 0.4.9, python3 -m sglang.launch_server --model /path/to/Qwen3-235B-A22B-FP8 \
+                      --tp 4 --trust-remote-code --mem-fraction-static 0.93";
+        let args = SgArgs::of_header(1, header);
+        assert_eq!(args.model.as_deref(), Some("/path/to/Qwen3-235B-A22B-FP8"));
+        assert_eq!((args.tp, args.mfs), (Some(4), Some(0.93)));
+        assert_eq!(sglang_version(header, true), Some("0.4.9"));
+        let words = " sglang main, model Qwen/Qwen3-30B-A3B-FP8 (served_model_name='q'), tp_size=1, \
+                     mem_fraction_static=0.83 (auto), kv_cache_dtype auto (bf16)";
+        let args = SgArgs::of_header(1, words);
+        assert_eq!(args.model.as_deref(), Some("Qwen/Qwen3-30B-A3B-FP8"));
+        assert_eq!((args.tp, args.mfs), (Some(1), Some(0.83)));
+        assert_eq!(args.kv_cache_dtype.as_deref(), Some("auto"));
+        assert_eq!(sglang_version(words, true), None, "main is no version");
+        assert_eq!(
+            sglang_version(" sglang ~0.4.1/0.4.2 (inferred)", true),
+            None,
+            "a guess is none"
+        );
+        assert_eq!(sglang_version("sglang==0.5.2 torch==2.8", false), Some("0.5.2"));
+    }
+
+    #[test]
+    fn the_engine_is_the_one_whose_line_comes_first() {
+        assert_eq!(
+            engine_of("# setup: sglang.launch_server\nINFO vLLM API server version 0.19.0\n"),
+            Engine::Vllm
+        );
+        assert_eq!(
+            engine_of("[2025-01-23] Load weight begin. avail mem=78.81 GB\n"),
+            Engine::Sglang
+        );
+        assert_eq!(engine_of("nothing\n"), Engine::Vllm);
     }
 
     #[test]

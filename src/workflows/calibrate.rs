@@ -1,12 +1,14 @@
 //! `fleetfit calibrate`: engine startup logs into an engine profile's measured runs, so that a
 //! team's own runs drive its plans.
 //!
-//! Each successful run gives `runtime_mib = ceil(non_kv_gib x 1024 + 6) - W`, where `W` is the
-//! memory formula's weights per GPU of the run's shape (MiB, rounded down): what the engine held
-//! beside the KV cache, less what fleetfit counts as weights. The 6 MiB cover the log's 2-decimal
-//! GiB (non-KV memory is logged within 5.12 MiB), so fleetfit never promises more KV cache than
-//! the engine had. Runs of one model and shape keep the largest figure; a measured entry of the
-//! same model and shape in the base profile is replaced.
+//! Each successful vLLM run gives `runtime_mib = ceil(non_kv_gib x 1024 + 6) - W`, where `W` is
+//! the memory formula's weights per GPU of the run's shape (MiB, rounded down): what the engine
+//! held beside the KV cache, less what fleetfit counts as weights. The 6 MiB cover the log's
+//! 2-decimal GiB (non-KV memory is logged within 5.12 MiB), so fleetfit never promises more KV
+//! cache than the engine had. An SGLang run gives `runtime_mib = total_mib - floor((W + N x
+//! kv_per_token) / MiB)`: its whole GPU less the formula's weights and KV cache of the `N` tokens
+//! it allocated (see [`sglang_runtime_mib`]). Runs of one model and shape keep the largest
+//! figure; a measured entry of the same model and shape in the base profile is replaced.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -15,7 +17,7 @@ use serde::Serialize;
 
 use crate::catalog::{Catalog, CatalogEntry};
 use crate::domain::engine::Measured;
-use crate::domain::{EngineProfile, ModelArch, Quantization};
+use crate::domain::{Engine, EngineProfile, ModelArch, Quantization};
 use crate::error::InputError;
 use crate::formats::engine_log::{EngineRun, major_minor};
 use crate::formats::profile_file::{self, Logged, ProfileFile};
@@ -53,7 +55,11 @@ pub struct Row {
     pub tp: u64,
     pub pp: u64,
     pub kv_cache_dtype: String,
+    /// The share of the GPU's total memory the run took as fleetfit counts it (SGLang: 1).
     pub gpu_memory_utilization: f64,
+    /// SGLang's `--mem-fraction-static`, where the log gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mem_fraction_static: Option<f64>,
     pub total_gib: f64,
     /// What the run reserved per GPU as fleetfit counts it (see [`reserve_mib`]).
     pub reserve_mib: u64,
@@ -157,6 +163,7 @@ pub fn calibrate(
             pp: run.pp,
             kv_cache_dtype: run.kv_cache_dtype.name().to_string(),
             gpu_memory_utilization: run.gpu_memory_utilization,
+            mem_fraction_static: run.sglang.as_ref().and_then(|s| s.mem_fraction_static),
             total_gib: run.total_gib,
             reserve_mib: reserve_mib(run),
             logged_tokens: run.kv_cache_tokens,
@@ -183,6 +190,9 @@ pub fn calibrate(
             resolved.push(None);
             continue;
         };
+        if let Some(note) = sglang_kv_mismatch(run, &entry.model, q) {
+            warnings.push(format!("{}: {note}", run.file.display()));
+        }
         let runtime_mib = runtime_mib(run, &entry.model, q);
         let key = (entry.model.id.to_ascii_lowercase(), q, run.tp, run.pp);
         let logged = logged_of(run);
@@ -306,16 +316,72 @@ pub fn weights_formula_mib(model: &ModelArch, q: Quantization, tp: u64, pp: u64)
     u64::try_from(numer / (denom * (1u128 << 20))).unwrap_or(u64::MAX)
 }
 
-/// `ceil(non_kv_gib x 1024 + 6) - weights_formula_mib`, at least 0.
+/// The runtime memory a run measures: vLLM's `ceil(non_kv_gib x 1024 + 6) -
+/// weights_formula_mib`, SGLang's [`sglang_runtime_mib`]; at least 0.
 pub fn runtime_mib(run: &EngineRun, model: &ModelArch, q: Quantization) -> u64 {
+    if run.engine == Engine::Sglang {
+        return sglang_runtime_mib(run, model, q);
+    }
     // A hair under the next MiB so that a product like 8.5 x 1024 = 8704 is not pushed past it.
     let held = (run.non_kv_gib * 1024.0 + ROUNDING_MIB - 1e-9).ceil().max(0.0) as u64;
     held.saturating_sub(weights_formula_mib(model, q, run.tp, run.pp))
 }
 
+/// An SGLang run's runtime memory: its reservation ([`reserve_mib`], CUDA's whole total) less
+/// `floor((W + N x kv_per_token) / MiB)`, the formula's weights and the KV cache of the `N`
+/// tokens SGLang allocated, in the run's shape and KV dtype; at least 0.
+///
+/// Why the whole GPU is the run's reservation: SGLang applies `--mem-fraction-static` to the
+/// memory free when it starts loading the weights (after its CUDA context and torch.distributed
+/// exist), sizes weights and KV pool to that fraction and counts on the rest of the free memory
+/// for the req_to_token pool, the CUDA graphs and the activations of a prefill step, which it
+/// does not profile. So a run takes CUDA's total: the context before, the static pool, and the
+/// `1 - mem_fraction_static` it leaves for the rest. That total is exact (`--total-mib`, the
+/// fleet's `memory_mib - reserved_mib`), and so is `N`, so the round trip is exact: a plan that
+/// reserves the GPU's total with this runtime leaves `floor((W + N x kv_per_token) / MiB)` MiB
+/// for weights and KV cache, which is `N` tokens less at most one MiB's worth, and never more.
+/// The alternative, CUDA's total less what SGLang left free at the end (`avail mem` after graph
+/// capture, 2 decimals: ±5 MiB), is neither exact nor whole: the memory left free is the
+/// activations' room, and a planner that handed it to another replica would see SGLang run out
+/// of memory at its first long prefill.
+pub fn sglang_runtime_mib(run: &EngineRun, model: &ModelArch, q: Quantization) -> u64 {
+    let Some(tokens) = run.kv_cache_tokens else {
+        return 0;
+    };
+    let (w_numer, w_denom) = crate::memory::weight_bytes_per_gpu(model, q, run.tp, run.pp);
+    let (kv_numer, kv_denom) = crate::memory::kv_bytes_per_token(model, q, run.tp, run.pp, run.kv_cache_dtype);
+    // (W + N x kv) in bytes = (w_numer x kv_denom + N x kv_numer x w_denom) / (w_denom x kv_denom).
+    let numer = w_numer
+        .saturating_mul(kv_denom)
+        .saturating_add(u128::from(tokens).saturating_mul(kv_numer).saturating_mul(w_denom));
+    let denom = w_denom.saturating_mul(kv_denom).saturating_mul(1 << 20).max(1);
+    let held = u64::try_from(numer / denom).unwrap_or(u64::MAX);
+    reserve_mib(run).saturating_sub(held)
+}
+
+/// Where fleetfit's KV formula gives the tokens an SGLang run allocated another size than its K
+/// and V buffers (more than 1%, or 0.03 GiB of rounding): the catalog's architecture is not what
+/// SGLang ran, and the measured runtime absorbs the difference.
+fn sglang_kv_mismatch(run: &EngineRun, model: &ModelArch, q: Quantization) -> Option<String> {
+    let tokens = run
+        .kv_cache_tokens
+        .filter(|_| run.engine == Engine::Sglang && run.kv_cache_gib > 0.0)?;
+    let (numer, denom) = crate::memory::kv_bytes_per_token(model, q, run.tp, run.pp, run.kv_cache_dtype);
+    let gib = (u128::from(tokens) * numer / denom.max(1)) as f64 / f64::from(1u32 << 30);
+    let off = (gib - run.kv_cache_gib).abs();
+    (off > 0.03 && off > 0.01 * run.kv_cache_gib).then(|| {
+        format!(
+            "fleetfit's KV formula gives {gib:.2} GiB for the {tokens} tokens SGLang allocated, the log {} GiB: \
+             the catalog's '{}' is not what SGLang ran (its measured runtime absorbs the difference)",
+            run.kv_cache_gib, model.id
+        )
+    })
+}
+
 /// The MiB a run's workers reserved, as fleetfit counts a reservation: `floor(u x total_mib)`,
 /// the GPU's total in whole MiB as a fleet file gives it (`floor(total_gib x 1024)`; 79.19 GiB
-/// is 81090 MiB, an H100's 81559 less 469 reserved), both exact decimals.
+/// is 81090 MiB, an H100's 81559 less 469 reserved), both exact decimals. SGLang's `u` is 1: the
+/// whole GPU (see [`sglang_runtime_mib`]).
 pub fn reserve_mib(run: &EngineRun) -> u64 {
     let total_mib = Decimal::from_f64(run.total_gib).map_or(0, |t| t.floor_mul(1024));
     Decimal::from_f64(run.gpu_memory_utilization).map_or(0, |u| u.floor_mul(total_mib))
@@ -341,8 +407,8 @@ pub fn kv_tokens(
     )
 }
 
-/// fleetfit's quantization of a run: the torch dtype when unquantized, else vLLM's method
-/// (compressed-tensors by the checkpoint's name).
+/// fleetfit's quantization of a run: the torch dtype when unquantized, else the engine's method
+/// (vLLM's or SGLang's; compressed-tensors by the checkpoint's name).
 pub fn quantization_of(run: &EngineRun) -> Result<Quantization, String> {
     let Some(method) = run.quantization.as_deref() else {
         return Ok(run.dtype);
@@ -360,7 +426,8 @@ pub fn quantization_of(run: &EngineRun) -> Result<Quantization, String> {
         }
     };
     match method {
-        "fp8" | "fbgemm_fp8" | "ptpc_fp8" => Ok(Quantization::Fp8),
+        "fp8" | "fbgemm_fp8" | "ptpc_fp8" | "w8a8_fp8" | "modelopt_fp8" => Ok(Quantization::Fp8),
+        "w8a8_int8" => Ok(Quantization::Int8),
         "mxfp4" => Ok(Quantization::Mxfp4),
         "awq" | "gptq" | "awq_marlin" | "gptq_marlin" | "marlin" | "gptq_marlin_24" | "gptq_bitblas" => {
             Ok(if ["int8", "w8a16", "8bit"].iter().any(|s| name.contains(s)) {
@@ -378,8 +445,9 @@ pub fn quantization_of(run: &EngineRun) -> Result<Quantization, String> {
             )
         }),
         other => Err(format!(
-            "vLLM quantization '{other}' has no fleetfit equivalent (fp8, mxfp4, awq/gptq as int4, \
-             compressed-tensors by the checkpoint's name)"
+            "{} quantization '{other}' has no fleetfit equivalent (fp8, mxfp4, awq/gptq as int4, \
+             compressed-tensors by the checkpoint's name)",
+            run.engine
         )),
     }
 }
@@ -464,6 +532,7 @@ mod tests {
             max_concurrency: None,
             cuda_graph_gib: None,
             failure: None,
+            sglang: None,
         }
     }
 

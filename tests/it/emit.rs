@@ -384,7 +384,8 @@ fn workers_get_the_plans_context_kv_dtype_precision_and_memory() {
     );
     assert_eq!(flags["max-model-len"], "32768");
     assert_eq!(flags["kv-cache-dtype"], "auto");
-    // SGLang: its static fraction is the reservation less the runtime, over CUDA's total.
+    // SGLang: its static fraction is the reservation less the runtime, over what is free when
+    // it loads weights (CUDA's total less its context, the profile's non-torch figure).
     let (sg, _) = command_of(script, "sg");
     let (_, flags) = words(sg);
     assert_eq!(flags["context-length"], "8192");
@@ -399,7 +400,18 @@ fn workers_get_the_plans_context_kv_dtype_precision_and_memory() {
         runtime > 10_000,
         "SGLang's activations and graphs sit outside its fraction: {runtime}"
     );
-    let cuda = u128::from(gpu("sg").cuda_mib());
+    let model = fleetfit::catalog::Catalog::builtin()
+        .find("qwen3-8b")
+        .unwrap()
+        .model
+        .clone();
+    let context = fleetfit::engines::Profiles::default()
+        .select(fleetfit::domain::Engine::Sglang, None)
+        .unwrap()
+        .runtime(&model, fleetfit::domain::Quantization::Fp8, 1, 1)
+        .non_torch_mib;
+    assert!(context > 0, "SGLang's context is in its profile");
+    let cuda = u128::from(gpu("sg").cuda_mib() - context);
     let static_units = (u128::from(r.memory_per_gpu_mib - runtime) * 10_000).div_ceil(cuda);
     assert_eq!(flags["mem-fraction-static"], share_text(static_units as u64));
     let whole_units = (u128::from(r.memory_per_gpu_mib) * 10_000).div_ceil(cuda);

@@ -517,13 +517,34 @@ fn the_readme_import_plan_emit_session_runs_as_shown() {
         std::fs::write(to, &imported.stdout).unwrap();
     }
     let (fleet, busy, plan) = (fleet.to_str().unwrap(), busy.to_str().unwrap(), plan.to_str().unwrap());
-    let imported: Vec<String> = std::fs::read_to_string(fleet).unwrap().lines().map(str::to_string).collect();
-    assert_eq!(imported, readme_output("cat fleet.yaml"), "the import keeps the driver's reserve");
+    let imported: Vec<String> = std::fs::read_to_string(fleet)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        imported,
+        readme_output("cat fleet.yaml"),
+        "the import keeps the driver's reserve"
+    );
     let deployments = "data/captures/deployments.yaml";
-    let planned = fleetfit(&["plan", "--fleet", fleet, "--deployments", deployments, "--detail", "--out", plan]);
+    let planned = fleetfit(&[
+        "plan",
+        "--fleet",
+        fleet,
+        "--deployments",
+        deployments,
+        "--detail",
+        "--out",
+        plan,
+    ]);
     assert_eq!(planned.status.code(), Some(0), "{}", text(&planned.stderr));
     let shown = readme_output("fleetfit plan --fleet fleet.yaml");
-    let got: Vec<String> = text(&planned.stdout).lines().take(shown.len()).map(str::to_string).collect();
+    let got: Vec<String> = text(&planned.stdout)
+        .lines()
+        .take(shown.len())
+        .map(str::to_string)
+        .collect();
     assert_eq!(got, shown, "the plan shows the KV cache vLLM will allocate");
     let emitted = fleetfit(&[
         "emit",
@@ -620,7 +641,11 @@ fn the_drivers_reserve_comes_from_csv_xml_or_the_measured_product() {
         let (_d, path) = temp_file("gpus.csv", csv);
         let fleet = import(&["--node", "n", path.to_str().unwrap()]);
         let g = &fleet.nodes[0].gpus[0];
-        assert_eq!((g.memory_mib, g.reserved_mib, g.cuda_mib()), (81559, 469, 81090), "{csv}");
+        assert_eq!(
+            (g.memory_mib, g.reserved_mib, g.cuda_mib()),
+            (81559, 469, 81090),
+            "{csv}"
+        );
     }
     // XML: <reserved> of the real H200 capture.
     let fleet = import(&["--node", "h200-01", "data/captures/h200/nvidia-smi-q.xml"]);
@@ -629,7 +654,11 @@ fn the_drivers_reserve_comes_from_csv_xml_or_the_measured_product() {
     let (_d, path) = temp_file("gpus.csv", "0, NVIDIA H100 80GB HBM3, 81559, 0, 0, 81559\n");
     let out = fleetfit(&["fleet", "import", "--node", "n", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("gpus.csv: line 1, column memory.reserved"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("gpus.csv: line 1, column memory.reserved"),
+        "{}",
+        text(&out.stderr)
+    );
     // kubectl: GPU Feature Discovery has no reserve; a measured product gets its figure.
     let nodes = r#"{"items": [{"metadata": {"name": "k1", "labels": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3", "nvidia.com/gpu.memory": "81559", "nvidia.com/gpu.count": "8"}}, "status": {"capacity": {"nvidia.com/gpu": "8"}}}, {"metadata": {"name": "k2", "labels": {"nvidia.com/gpu.product": "NVIDIA-L40S", "nvidia.com/gpu.memory": "46068", "nvidia.com/gpu.count": "4"}}, "status": {"capacity": {"nvidia.com/gpu": "4"}}}]}"#;
     let (_d, path) = temp_file("nodes.json", nodes);
