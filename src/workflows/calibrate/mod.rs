@@ -10,18 +10,24 @@
 //! it allocated (see [`sglang_runtime_mib`]). Runs of one model and shape keep the largest
 //! figure; a measured entry of the same model and shape in the base profile is replaced.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
 
 use crate::catalog::{Catalog, CatalogEntry};
 use crate::domain::engine::Measured;
-use crate::domain::{Engine, EngineProfile, ModelArch, Quantization};
+use crate::domain::{EngineProfile, Quantization};
 use crate::error::InputError;
+
+mod identify;
+mod measure;
+
 use crate::formats::engine_log::{EngineRun, major_minor};
 use crate::formats::profile_file::{self, Logged, ProfileFile};
-use crate::ratio::Decimal;
+pub use identify::{quantization_of, resolve_model};
+use measure::sglang_kv_mismatch;
+pub use measure::{kv_tokens, reserve_mib, runtime_mib, sglang_runtime_mib, weights_formula_mib};
 
 /// MiB added to the logged non-KV memory: its 2-decimal GiB rounding (5.12 MiB) and one more.
 pub const ROUNDING_MIB: f64 = 6.0;
@@ -308,198 +314,6 @@ fn logged_of(run: &EngineRun) -> Logged {
         total_gib: Some(run.total_gib),
         gpu_memory_utilization: Some(run.gpu_memory_utilization),
     }
-}
-
-/// The formula's weights per GPU of a shape, MiB, rounded down.
-pub fn weights_formula_mib(model: &ModelArch, q: Quantization, tp: u64, pp: u64) -> u64 {
-    let (numer, denom) = crate::memory::weight_bytes_per_gpu(model, q, tp, pp);
-    u64::try_from(numer / (denom * (1u128 << 20))).unwrap_or(u64::MAX)
-}
-
-/// The runtime memory a run measures: vLLM's `ceil(non_kv_gib x 1024 + 6) -
-/// weights_formula_mib`, SGLang's [`sglang_runtime_mib`]; at least 0.
-pub fn runtime_mib(run: &EngineRun, model: &ModelArch, q: Quantization) -> u64 {
-    if run.engine == Engine::Sglang {
-        return sglang_runtime_mib(run, model, q);
-    }
-    // A hair under the next MiB so that a product like 8.5 x 1024 = 8704 is not pushed past it.
-    let held = (run.non_kv_gib * 1024.0 + ROUNDING_MIB - 1e-9).ceil().max(0.0) as u64;
-    held.saturating_sub(weights_formula_mib(model, q, run.tp, run.pp))
-}
-
-/// An SGLang run's runtime memory: its reservation ([`reserve_mib`], CUDA's whole total) less
-/// `floor((W + N x kv_per_token) / MiB)`, the formula's weights and the KV cache of the `N`
-/// tokens SGLang allocated, in the run's shape and KV dtype; at least 0.
-///
-/// Why the whole GPU is the run's reservation: SGLang applies `--mem-fraction-static` to the
-/// memory free when it starts loading the weights (after its CUDA context and torch.distributed
-/// exist), sizes weights and KV pool to that fraction and counts on the rest of the free memory
-/// for the req_to_token pool, the CUDA graphs and the activations of a prefill step, which it
-/// does not profile. So a run takes CUDA's total: the context before, the static pool, and the
-/// `1 - mem_fraction_static` it leaves for the rest. That total is exact (`--total-mib`, the
-/// fleet's `memory_mib - reserved_mib`), and so is `N`, so the round trip is exact: a plan that
-/// reserves the GPU's total with this runtime leaves `floor((W + N x kv_per_token) / MiB)` MiB
-/// for weights and KV cache, which is `N` tokens less at most one MiB's worth, and never more.
-/// The alternative, CUDA's total less what SGLang left free at the end (`avail mem` after graph
-/// capture, 2 decimals: ±5 MiB), is neither exact nor whole: the memory left free is the
-/// activations' room, and a planner that handed it to another replica would see SGLang run out
-/// of memory at its first long prefill.
-pub fn sglang_runtime_mib(run: &EngineRun, model: &ModelArch, q: Quantization) -> u64 {
-    let Some(tokens) = run.kv_cache_tokens else {
-        return 0;
-    };
-    let (w_numer, w_denom) = crate::memory::weight_bytes_per_gpu(model, q, run.tp, run.pp);
-    let (kv_numer, kv_denom) = crate::memory::kv_bytes_per_token(model, q, run.tp, run.pp, run.kv_cache_dtype);
-    // (W + N x kv) in bytes = (w_numer x kv_denom + N x kv_numer x w_denom) / (w_denom x kv_denom).
-    let numer = w_numer
-        .saturating_mul(kv_denom)
-        .saturating_add(u128::from(tokens).saturating_mul(kv_numer).saturating_mul(w_denom));
-    let denom = w_denom.saturating_mul(kv_denom).saturating_mul(1 << 20).max(1);
-    let held = u64::try_from(numer / denom).unwrap_or(u64::MAX);
-    reserve_mib(run).saturating_sub(held)
-}
-
-/// Where fleetfit's KV formula gives the tokens an SGLang run allocated another size than its K
-/// and V buffers (more than 1%, or 0.03 GiB of rounding): the catalog's architecture is not what
-/// SGLang ran, and the measured runtime absorbs the difference.
-fn sglang_kv_mismatch(run: &EngineRun, model: &ModelArch, q: Quantization) -> Option<String> {
-    let tokens = run
-        .kv_cache_tokens
-        .filter(|_| run.engine == Engine::Sglang && run.kv_cache_gib > 0.0)?;
-    let (numer, denom) = crate::memory::kv_bytes_per_token(model, q, run.tp, run.pp, run.kv_cache_dtype);
-    let gib = (u128::from(tokens) * numer / denom.max(1)) as f64 / f64::from(1u32 << 30);
-    let off = (gib - run.kv_cache_gib).abs();
-    (off > 0.03 && off > 0.01 * run.kv_cache_gib).then(|| {
-        format!(
-            "fleetfit's KV formula gives {gib:.2} GiB for the {tokens} tokens SGLang allocated, the log {} GiB: \
-             the catalog's '{}' is not what SGLang ran (its measured runtime absorbs the difference)",
-            run.kv_cache_gib, model.id
-        )
-    })
-}
-
-/// The MiB a run's workers reserved, as fleetfit counts a reservation: `floor(u x total_mib)`,
-/// the GPU's total in whole MiB as a fleet file gives it (`floor(total_gib x 1024)`; 79.19 GiB
-/// is 81090 MiB, an H100's 81559 less 469 reserved), both exact decimals. SGLang's `u` is 1: the
-/// whole GPU (see [`sglang_runtime_mib`]).
-pub fn reserve_mib(run: &EngineRun) -> u64 {
-    let total_mib = Decimal::from_f64(run.total_gib).map_or(0, |t| t.floor_mul(1024));
-    Decimal::from_f64(run.gpu_memory_utilization).map_or(0, |u| u.floor_mul(total_mib))
-}
-
-/// KV tokens fleetfit's model gives a run's shape within the run's reservation, in whole blocks.
-pub fn kv_tokens(
-    model: &ModelArch,
-    q: Quantization,
-    run: &EngineRun,
-    runtime_mib: u64,
-    block_tokens: u64,
-) -> Option<u64> {
-    crate::memory::kv_capacity_tokens(
-        model,
-        q,
-        run.tp,
-        run.pp,
-        run.kv_cache_dtype,
-        reserve_mib(run),
-        runtime_mib,
-        block_tokens,
-    )
-}
-
-/// fleetfit's quantization of a run: the torch dtype when unquantized, else the engine's method
-/// (vLLM's or SGLang's; compressed-tensors by the checkpoint's name).
-pub fn quantization_of(run: &EngineRun) -> Result<Quantization, String> {
-    let Some(method) = run.quantization.as_deref() else {
-        return Ok(run.dtype);
-    };
-    let name = run.model.to_ascii_lowercase();
-    let by_name = || {
-        if name.contains("fp8") {
-            Some(Quantization::Fp8)
-        } else if ["w8a8", "w8a16", "int8"].iter().any(|s| name.contains(s)) {
-            Some(Quantization::Int8)
-        } else if ["w4a16", "int4", "awq", "gptq"].iter().any(|s| name.contains(s)) {
-            Some(Quantization::Int4)
-        } else {
-            None
-        }
-    };
-    match method {
-        "fp8" | "fbgemm_fp8" | "ptpc_fp8" | "w8a8_fp8" | "modelopt_fp8" => Ok(Quantization::Fp8),
-        "w8a8_int8" => Ok(Quantization::Int8),
-        "mxfp4" => Ok(Quantization::Mxfp4),
-        "awq" | "gptq" | "awq_marlin" | "gptq_marlin" | "marlin" | "gptq_marlin_24" | "gptq_bitblas" => {
-            Ok(if ["int8", "w8a16", "8bit"].iter().any(|s| name.contains(s)) {
-                Quantization::Int8
-            } else {
-                Quantization::Int4
-            })
-        }
-        m if m.ends_with("marlin") => Ok(Quantization::Int4),
-        "compressed-tensors" => by_name().ok_or_else(|| {
-            format!(
-                "compressed-tensors checkpoint '{}': its name says neither fp8, w8a8/int8 nor w4a16/int4, so \
-                 fleetfit cannot tell its weight format",
-                run.model
-            )
-        }),
-        other => Err(format!(
-            "{} quantization '{other}' has no fleetfit equivalent (fp8, mxfp4, awq/gptq as int4, \
-             compressed-tensors by the checkpoint's name)",
-            run.engine
-        )),
-    }
-}
-
-/// Suffixes of quantized re-publications (`-FP8-dynamic`, `-quantized.w8a8`, `-AWQ`, ...).
-const QUANTIZED_SUFFIXES: [&str; 16] = [
-    "-fp8-dynamic",
-    "-fp8-static",
-    "-fp8",
-    "-w8a8",
-    "-w8a16",
-    "-w4a16",
-    "-int8",
-    "-int4",
-    "-gptq-int4",
-    "-gptq-int8",
-    "-gptq",
-    "-awq",
-    "-mxfp4",
-    "-nvfp4",
-    "-fp4",
-    "-bnb-4bit",
-];
-
-/// The catalog model a logged id names: as `Catalog::find` reads it, else without the
-/// quantization suffix of a re-published checkpoint, under its own organisation or any of the
-/// catalog's (RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16 is meta-llama's).
-pub fn resolve_model<'c>(catalog: &'c Catalog, logged: &str) -> Option<&'c CatalogEntry> {
-    let lower = logged.trim().to_ascii_lowercase();
-    if let Some(entry) = catalog.find(&lower) {
-        return Some(entry);
-    }
-    let (org, bare) = match lower.rsplit_once('/') {
-        Some((org, bare)) => (Some(org), bare),
-        None => (None, lower.as_str()),
-    };
-    let mut stem = bare.to_string();
-    if let Some(i) = stem.find("-quantized.") {
-        stem.truncate(i);
-    }
-    while let Some(s) = QUANTIZED_SUFFIXES.iter().find(|s| stem.ends_with(*s)) {
-        stem.truncate(stem.len() - s.len());
-    }
-    let orgs: BTreeSet<String> = catalog
-        .entries()
-        .iter()
-        .filter_map(|e| e.repo.as_deref()?.split_once('/').map(|(o, _)| o.to_ascii_lowercase()))
-        .collect();
-    std::iter::once(stem.clone())
-        .chain(org.map(|o| format!("{o}/{stem}")))
-        .chain(orgs.iter().map(|o| format!("{o}/{stem}")))
-        .find_map(|name| catalog.find(&name))
 }
 
 #[cfg(test)]
