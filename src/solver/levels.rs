@@ -56,6 +56,7 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
         let bound = Some(known.placed_value as f64);
         let plan = make_plan(fleet, workload, replicas.clone(), SolveStatus::Optimal, bound);
         stats.total_seconds = started.elapsed().as_secs_f64();
+        stats.reached_known_bound = true;
         checked(fleet, workload, &plan)?;
         return Ok(Solved { plan, stats });
     }

@@ -33,6 +33,9 @@ pub struct SolveStats {
     /// The heuristic start placed more than what HiGHS returned in its time (HiGHS does not always
     /// keep a start), so the heuristic plan was returned: the levels above describe HiGHS's run.
     pub heuristic_kept: bool,
+    /// Every level was settled by a start that reached a bound known from elsewhere (a drill's
+    /// base): proven without a MIP. Never set by an instance that is merely trivial.
+    pub reached_known_bound: bool,
 }
 
 impl SolveStats {

@@ -163,8 +163,9 @@ pub(crate) fn solve_case(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     let started = Instant::now();
     let solved = solver::solve_unexplained(fleet, workload, options)?;
     let outcome = Outcome::of(&solved.plan, workload, started.elapsed().as_secs_f64());
-    let without_mip =
-        solved.plan.status == SolveStatus::Optimal && solved.stats.levels.iter().all(|l| l.seconds == 0.0);
+    // Claimed only where the solver says a start reached the known bound, not where levels
+    // merely took no time (an instance where nothing fits is optimal at 0, not at the base's).
+    let without_mip = solved.plan.status == SolveStatus::Optimal && solved.stats.reached_known_bound;
     let proven_levels = solved.stats.levels.iter().take_while(|l| l.proven).count();
     Ok(Solved {
         plan: solved.plan,

@@ -489,3 +489,33 @@ fn merge_refuses_parts_solved_on_other_inputs() {
     let out = fleetfit(&["merge", today.to_str().unwrap(), same.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn a_case_that_places_less_than_the_base_is_not_proven_by_reaching_it() {
+    // One node holds the only replica: failing it leaves value 0 against the base's 1. The case
+    // is optimal (nothing else fits), but it did not reach the base's optimum, so it must not be
+    // counted as settled "without a MIP" from the base's proof.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fleet.yaml"),
+        format!(
+            "nodes:\n{}{}",
+            idle_node("a", "A", 1, 81920),
+            idle_node("b", "B", 1, 81920)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("deployments.yaml"),
+        "policy: {overhead_mib: 0}\ndeployments:\n  - {name: d, model: llama-3.1-8b, tensor_parallel: [1], gpu_types: [A]}\n",
+    )
+    .unwrap();
+    let base = Base::load(&dir.path().join("fleet.yaml"), &dir.path().join("deployments.yaml")).unwrap();
+    let (base_outcome, cases) = drill::run(&base, &"node".parse().unwrap(), &sweep(1)).unwrap();
+    assert_eq!(base_outcome.objective.placed_value, 1);
+    let lost_a = cases.iter().map(|(_, c)| c).find(|c| c.failed == "a").unwrap();
+    assert_eq!(lost_a.outcome.objective.placed_value, 0);
+    assert!(!lost_a.proven_without_mip, "value 0 did not reach the base's 1");
+    let lost_b = cases.iter().map(|(_, c)| c).find(|c| c.failed == "b").unwrap();
+    assert_eq!(lost_b.outcome.objective.placed_value, 1);
+}
