@@ -61,7 +61,14 @@ pub fn make_plan(
             let gap = if b > 0.0 { (b - placed_value as f64) / b } else { 0.0 };
             (Some(b), Some(gap))
         }
-        (SolveStatus::TimeLimit, None) => (Some(placed_value as f64), Some(0.0)),
+        // No bound known: the only one that holds without a proof is everything asked for (a
+        // stopped search must never read as a proof, gap 0).
+        (SolveStatus::TimeLimit, None) => {
+            let asked: u64 = workload.deployments.iter().map(|d| d.priority * d.replicas).sum();
+            let b = asked.max(placed_value) as f64;
+            let gap = if b > 0.0 { (b - placed_value as f64) / b } else { 0.0 };
+            (Some(b), Some(gap))
+        }
         _ => (None, None),
     };
     Plan {

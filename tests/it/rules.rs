@@ -717,3 +717,24 @@ fn runtime_memory_comes_from_the_engine_profile_and_is_checked() {
     plan.replicas[0].runtime_mib = None;
     assert!(violated_rules(&f, &w, &plan).is_empty());
 }
+
+#[test]
+fn a_stopped_search_without_a_bound_claims_no_proof() {
+    // A time-limited plan whose bound is unknown reports the only bound that holds without a
+    // proof, everything asked for, and the gap to it, never its own value with gap 0 (issue 28's
+    // capacity finding: 2269 "bounded" at 2269 while 2572 was possible).
+    let (f, w) = parse(
+        &fleet(&idle_node("n", "A", 1, 4096)),
+        &deployments(
+            "",
+            "  - {name: d, model: tiny, replicas: 3, priority: 2, tensor_parallel: [1], kv_cache_tokens: 32768}\n",
+        ),
+    );
+    let placed = solve(&f, &w).plan.replicas;
+    assert_eq!(placed.len(), 1);
+    let plan = fleetfit::domain::make_plan(&f, &w, placed, fleetfit::domain::SolveStatus::TimeLimit, None);
+    assert_eq!(plan.objective.placed_value, 2);
+    assert_eq!(plan.objective.bound, Some(6.0), "3 replicas of priority 2 asked");
+    assert!((plan.objective.gap.unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    assert!(violated_rules(&f, &w, &plan).is_empty());
+}
