@@ -173,7 +173,7 @@ pub fn capacity(
         .iter()
         .any(|&d| !instance.options.iter().any(|o| o.deployment == d))
     {
-        return Ok(infeasible(&grown, workload, skus, &must, restrictions));
+        return Ok(infeasible(&grown, workload, skus, &must, restrictions, deadline));
     }
     let mut fixed: Vec<good_lp::Constraint> = must
         .iter()
@@ -207,7 +207,7 @@ pub fn capacity(
     let (start, lp_floor) = purchase_start(&instance, &form, workload, &must, &fixed, left().mul_f64(0.2));
     let start = match start {
         Start::Found(values) => Some(values),
-        Start::Impossible => return Ok(infeasible(&grown, workload, skus, &must, restrictions)),
+        Start::Impossible => return Ok(infeasible(&grown, workload, skus, &must, restrictions, deadline)),
         Start::Unknown => None,
     };
     let start_proven = start.as_ref().zip(lp_floor).is_some_and(|(values, floor)| {
@@ -260,7 +260,7 @@ pub fn capacity(
     };
     let purchase_seconds = started.elapsed().as_secs_f64();
     if cost_result.outcome == LevelOutcome::Infeasible {
-        return Ok(infeasible(&grown, workload, skus, &must, restrictions));
+        return Ok(infeasible(&grown, workload, skus, &must, restrictions, deadline));
     }
     let cost = highs_run::evaluate(&form, &form.purchase.cost, &cost_result.values).round();
     let proven = cost_result.outcome == LevelOutcome::Optimal && restrictions.is_empty();
@@ -359,9 +359,20 @@ pub fn capacity(
 
 /// No purchase within every `max` places the demand: what it cannot host, with the reasons the
 /// rules give on a fleet with every candidate bought.
-fn infeasible(grown: &Fleet, workload: &Workload, skus: &[Sku], must: &[usize], restrictions: Vec<String>) -> Capacity {
+fn infeasible(
+    grown: &Fleet,
+    workload: &Workload,
+    skus: &[Sku],
+    must: &[usize],
+    restrictions: Vec<String>,
+    deadline: Instant,
+) -> Capacity {
+    // What the rest of the run's time finds fits, no more (a search of its own would outlast
+    // `--time-limit`).
     let options = super::SolveOptions {
-        time_limit: Duration::from_secs(30),
+        time_limit: deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(10)),
         ..super::SolveOptions::default()
     };
     let most = super::solve_unexplained(grown, workload, &options).ok();
