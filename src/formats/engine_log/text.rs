@@ -153,6 +153,22 @@ pub(super) fn is_header(line: &str) -> bool {
         .any(|h| line.starts_with(h))
 }
 
+/// Whether a `0.MINOR...` version is one of `minors` (the formats fleetfit reads).
+pub(super) fn known_version(version: &str, minors: &std::ops::RangeInclusive<u64>) -> bool {
+    let mut parts = version.split('.');
+    parts.next() == Some("0")
+        && parts
+            .next()
+            .and_then(|m| leading_digits(m).parse::<u64>().ok())
+            .is_some_and(|m| minors.contains(&m))
+}
+
+/// Whether a file's first content line starts JSON: figures parsed out of a log, not the log.
+pub(super) fn starts_json(line: &str) -> bool {
+    let trimmed = line.trim();
+    trimmed.starts_with('{') || trimmed == "[" || trimmed.starts_with("[{")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use std::path::Path;
 use super::{SG_RAW, SGLANG_MINORS, SgArgs, SgRank, SgScan, cents};
 use crate::domain::{Engine, KvCacheDtype, Quantization};
 use crate::error::InputError;
-use crate::formats::engine_log::text::{Seen, leading_digits};
+use crate::formats::engine_log::text::{Seen, known_version};
 use crate::formats::engine_log::{
     EngineRun, Failure, SUM_TOLERANCE_GIB, SglangMemory, WEIGHTS_TOLERANCE_GIB, agreed_total,
 };
@@ -166,13 +166,7 @@ impl SgScan {
                     .into(),
             ));
         };
-        let mut parts = version.value.split('.');
-        let known = parts.next() == Some("0")
-            && parts
-                .next()
-                .and_then(|m| leading_digits(m).parse::<u64>().ok())
-                .is_some_and(|m| SGLANG_MINORS.contains(&m));
-        if !known {
+        if !known_version(&version.value, &SGLANG_MINORS) {
             return Err(at(
                 version.line,
                 format!(

@@ -5,7 +5,7 @@ use std::path::Path;
 use super::{SG_RAW, SgArgs, SgRank, SgScan, cents, not_an_sglang_log, sglang_failure, sglang_rank, sglang_version};
 use crate::error::InputError;
 use crate::formats::engine_log::text::{
-    Seen, after, is_header, number_after, seen, summary_header, token_after, whole,
+    Seen, after, is_header, number_after, seen, starts_json, summary_header, token_after, whole,
 };
 
 impl SgScan {
@@ -34,8 +34,7 @@ impl SgScan {
             }
             if first_content {
                 first_content = false;
-                let trimmed = line.trim();
-                if trimmed.starts_with('{') || trimmed == "[" || trimmed.starts_with("[{") {
+                if starts_json(line) {
                     return Err(at(n, format!("figures in JSON, not a startup log: {SG_RAW}")));
                 }
             }

@@ -6,7 +6,7 @@ use super::{Config, DEFAULT_BLOCK_TOKENS, RAW, Scan, Worker, failure_of, not_a_v
 use crate::error::InputError;
 use crate::formats::engine_log::text::{
     Seen, after, config_value, is_header, leading_digits, level_at, number, number_after, process_of, seen,
-    summary_header, token_after, whole,
+    starts_json, summary_header, token_after, whole,
 };
 
 /// The pipeline stage a process name gives (`Worker_PP1`, `Worker_PP0_TP1`).
@@ -40,8 +40,7 @@ impl Scan {
             }
             if first_content {
                 first_content = false;
-                let trimmed = line.trim();
-                if trimmed.starts_with('{') || trimmed == "[" || trimmed.starts_with("[{") {
+                if starts_json(line) {
                     return Err(at(n, format!("figures in JSON, not a startup log: {RAW}")));
                 }
             }
