@@ -153,6 +153,17 @@ pub(super) fn is_header(line: &str) -> bool {
         .any(|h| line.starts_with(h))
 }
 
+/// The failure that explains a run: the most decisive kind (lowest priority), then the earliest.
+pub(super) fn first_failure(failures: &[(usize, usize, String)]) -> Option<super::Failure> {
+    failures
+        .iter()
+        .min_by_key(|&&(priority, line, _)| (priority, line))
+        .map(|(_, line, reason)| super::Failure {
+            line: *line,
+            reason: reason.clone(),
+        })
+}
+
 /// Whether a `0.MINOR...` version is one of `minors` (the formats fleetfit reads).
 pub(super) fn known_version(version: &str, minors: &std::ops::RangeInclusive<u64>) -> bool {
     let mut parts = version.split('.');

@@ -5,10 +5,8 @@ use std::path::Path;
 use super::{SG_RAW, SGLANG_MINORS, SgArgs, SgRank, SgScan, cents};
 use crate::domain::{Engine, KvCacheDtype, Quantization};
 use crate::error::InputError;
-use crate::formats::engine_log::text::{Seen, known_version};
-use crate::formats::engine_log::{
-    EngineRun, Failure, SUM_TOLERANCE_GIB, SglangMemory, WEIGHTS_TOLERANCE_GIB, agreed_total,
-};
+use crate::formats::engine_log::text::{Seen, first_failure, known_version};
+use crate::formats::engine_log::{EngineRun, SUM_TOLERANCE_GIB, SglangMemory, WEIGHTS_TOLERANCE_GIB, agreed_total};
 
 impl SgScan {
     /// The arguments, server_args winning over the header; a field they both give differently is
@@ -274,14 +272,7 @@ impl SgScan {
         if let Some((line, message)) = self.contradictions(args.mfs).into_iter().next() {
             return Err(at(line, message));
         }
-        let failure = self
-            .failures
-            .iter()
-            .min_by_key(|&&(priority, line, _)| (priority, line))
-            .map(|(_, line, reason)| Failure {
-                line: *line,
-                reason: reason.clone(),
-            });
+        let failure = first_failure(&self.failures);
         if failure.is_none() && self.scheduler_tokens.is_none() {
             return Err(at(
                 self.lines,

@@ -5,8 +5,8 @@ use std::path::Path;
 use super::{DEFAULT_UTILIZATION, Scan, VLLM_MINORS, Worker};
 use crate::domain::{Engine, KvCacheDtype, Quantization};
 use crate::error::InputError;
-use crate::formats::engine_log::text::{Seen, known_version};
-use crate::formats::engine_log::{EngineRun, Failure, SUM_TOLERANCE_GIB, WEIGHTS_TOLERANCE_GIB, agreed_total};
+use crate::formats::engine_log::text::{Seen, first_failure, known_version};
+use crate::formats::engine_log::{EngineRun, SUM_TOLERANCE_GIB, WEIGHTS_TOLERANCE_GIB, agreed_total};
 
 impl Scan {
     /// Checks what the workers logged against each other; every contradiction with its line.
@@ -182,14 +182,7 @@ impl Scan {
         if let Some((line, message)) = self.contradictions(config.pp, requested_default).into_iter().next() {
             return Err(at(line, message));
         }
-        let failure = self
-            .failures
-            .iter()
-            .min_by_key(|&&(priority, line, _)| (priority, line))
-            .map(|(_, line, reason)| Failure {
-                line: *line,
-                reason: reason.clone(),
-            });
+        let failure = first_failure(&self.failures);
         if failure.is_none() && self.tokens.is_none() {
             return Err(at(
                 self.lines,
