@@ -9,10 +9,14 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+#[path = "memory.rs"]
+mod memory;
 use fleetfit::domain::{Fleet, Workload};
 use fleetfit::formats::{deployments_file, fleet_file};
 use fleetfit::solver::{self, SolveOptions};
 use fleetfit::synth::{GenSpec, deployments_yaml, fleet_yaml};
+use memory::{peak_memory_mib, reset_peak_memory};
 
 fn generated(gpus: u64, deployments: u64) -> (Fleet, Workload) {
     let spec = GenSpec::tight(gpus, deployments);
@@ -98,19 +102,6 @@ fn report(fleet: &Fleet, workload: &Workload, options: &SolveOptions, case: &str
         o.gap,
         solved.stats.summary()
     );
-}
-
-/// Resets the process's peak resident set size (Linux: writing 5 to `/proc/self/clear_refs`).
-fn reset_peak_memory() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// Peak resident set size since the last reset (`VmHWM`), which counts HiGHS's C++ heap too.
-fn peak_memory_mib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024)
 }
 
 criterion_group!(benches, scale);

@@ -6,6 +6,9 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+#[path = "memory.rs"]
+mod memory;
 use fleetfit::formats::scenarios_file;
 use fleetfit::synth::{GenSpec, deployments_yaml, fleet_yaml};
 use fleetfit::workflows::drill::{self, Failure};
@@ -70,8 +73,47 @@ fn options(jobs: usize) -> SweepOptions {
     }
 }
 
+/// Sweeps of 16 and 64 scenarios whose time limit stops HiGHS, printed with their peak memory:
+/// every stopped solve's HiGHS run is interrupted and joined, so the peak must not grow with the
+/// number of stopped solves.
+fn stopped_sweeps_memory(base: &Base, file: &scenarios_file::ScenariosFile, path: &std::path::Path) {
+    for n in [16, 64] {
+        let some = scenarios_file::ScenariosFile {
+            scenarios: file.scenarios.iter().take(n).cloned().collect(),
+        };
+        let mut hurried = options(2);
+        hurried.solve.time_limit = Duration::from_millis(300);
+        memory::reset_peak_memory();
+        let started = Instant::now();
+        let results = whatif::run(base, &some, path, &hurried).unwrap();
+        let stopped = results
+            .iter()
+            .filter(|(_, r)| r.outcome.status != fleetfit::domain::SolveStatus::Optimal)
+            .count();
+        eprintln!(
+            "{n} scenarios, 512 GPUs, --time-limit 0.3: {stopped} stopped solves in {:.1}s, peak RSS {} MiB, solver threads left {}",
+            started.elapsed().as_secs_f64(),
+            memory::peak_memory_mib().map_or("?".into(), |m| m.to_string()),
+            solver_threads()
+        );
+    }
+}
+
+/// Threads of this process named as fleetfit names its HiGHS workers.
+fn solver_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .filter(|name| name.trim() == fleetfit::solver::SOLVER_THREAD_NAME)
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 fn sweeps(c: &mut Criterion) {
     let (base, file, path) = inputs();
+    stopped_sweeps_memory(&base, &file, &path);
     let mut seconds = Vec::new();
     for jobs in [1, 2] {
         let started = Instant::now();

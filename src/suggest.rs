@@ -114,6 +114,7 @@ pub fn suggest(fleet: &Fleet, workload: &Workload, plan: &Plan, name: &str, time
             })
         })
         .collect();
+    crate::solver::join_stopped();
     // Smallest change first; of one kind (kv_cache_tokens, utilization) keep the mildest that works.
     found.sort_by(|a, b| {
         (a.0.0, std::cmp::Reverse(a.0.1))

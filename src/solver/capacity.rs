@@ -155,6 +155,19 @@ pub fn capacity(
     min_priority: Option<u64>,
     time_limit: Duration,
 ) -> Result<Capacity> {
+    let answer = purchase_and_plan(fleet, workload, skus, skus_path, min_priority, time_limit);
+    super::join_stopped();
+    answer
+}
+
+fn purchase_and_plan(
+    fleet: &Fleet,
+    workload: &Workload,
+    skus: &[Sku],
+    skus_path: &std::path::Path,
+    min_priority: Option<u64>,
+    time_limit: Duration,
+) -> Result<Capacity> {
     let started = Instant::now();
     // The searches stop a little early, so that assigning GPUs, checking the plan and writing
     // it fit in the time limit too.
@@ -190,7 +203,7 @@ pub fn capacity(
             hint: None,
             fallback: best,
         };
-        highs_run::spawn_objective(&form, objective, maximise, fixed, starts, left(), &settings).wait()
+        super::worker::spawn_objective(&form, objective, maximise, fixed, starts, left(), &settings).wait()
     };
     let no_plan = || {
         Error::Solver(format!(
@@ -230,7 +243,7 @@ pub fn capacity(
         // The purchase gets two thirds of the time; section 6 on the grown fleet the rest.
         let budget = left().mul_f64(2.0 / 3.0);
         super::progress::phase("cheapest purchase (cost)");
-        match highs_run::spawn_objective(
+        match super::worker::spawn_objective(
             &form,
             form.purchase.cost.clone(),
             false,

@@ -31,7 +31,11 @@ impl Relaxed {
 
 /// Starts solving the purchase's LP relaxation, within `time_left`, on HiGHS's worker thread:
 /// the caller packs the fleet meanwhile, then reads it with [`relaxed`].
-pub(super) fn spawn_relax(form: &Arc<Formulation>, fixed: &[Constraint], time_left: Duration) -> highs_run::Pending {
+pub(super) fn spawn_relax(
+    form: &Arc<Formulation>,
+    fixed: &[Constraint],
+    time_left: Duration,
+) -> super::worker::Pending {
     let settings = HighsSettings {
         mip_rel_gap: 0.0,
         verbose: false,
@@ -41,7 +45,7 @@ pub(super) fn spawn_relax(form: &Arc<Formulation>, fixed: &[Constraint], time_le
         hint: None,
         fallback: None,
     };
-    highs_run::spawn_objective(
+    super::worker::spawn_objective(
         form,
         form.purchase.cost.clone(),
         false,
@@ -53,7 +57,7 @@ pub(super) fn spawn_relax(form: &Arc<Formulation>, fixed: &[Constraint], time_le
 }
 
 /// The LP relaxation's answer; `None` if it did not finish.
-pub(super) fn relaxed(pending: highs_run::Pending, form: &Formulation, instance: &Instance<'_>) -> Option<Relaxed> {
+pub(super) fn relaxed(pending: super::worker::Pending, form: &Formulation, instance: &Instance<'_>) -> Option<Relaxed> {
     let result = pending.wait().ok().flatten()?;
     if result.outcome != LevelOutcome::Optimal || result.values.len() != form.vars.len() {
         return None;

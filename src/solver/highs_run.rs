@@ -1,7 +1,7 @@
 //! Running HiGHS on one level of the objective: options, warm start, and what came back.
 
 use std::sync::Arc;
-use std::sync::mpsc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use good_lp::{Constraint, Expression, IntoAffineExpression};
@@ -64,21 +64,12 @@ pub fn solve_level(
     maximise: bool,
     extra: &[Constraint],
     starts: Starts<'_>,
-    time_left: Duration,
-    settings: &HighsSettings,
+    run: &Run<'_>,
 ) -> Result<LevelResult, Error> {
+    let (time_left, settings) = (run.time_left, run.settings);
     let started = Instant::now();
     let start = starts.hint.filter(|s| !s.is_empty());
-    let first = solve_once(
-        form,
-        objective,
-        maximise,
-        extra,
-        start,
-        starts.fallback,
-        time_left,
-        settings,
-    )?;
+    let first = solve_once(form, objective, maximise, extra, start, starts.fallback, run)?;
     if first.outcome == LevelOutcome::Infeasible {
         return Ok(first);
     }
@@ -97,8 +88,11 @@ pub fn solve_level(
             first.reported
         );
     }
-    let left = time_left.saturating_sub(started.elapsed());
-    let second = solve_once(form, objective, maximise, extra, None, starts.fallback, left, settings)?;
+    let run = Run {
+        time_left: time_left.saturating_sub(started.elapsed()),
+        ..*run
+    };
+    let second = solve_once(form, objective, maximise, extra, None, starts.fallback, &run)?;
     let better = |a: f64, b: f64| if maximise { a > b } else { a < b };
     let again = evaluate(form, objective, &second.values);
     let mut result = if better(again, reached) || second.outcome == LevelOutcome::Optimal && !better(reached, again) {
@@ -152,7 +146,14 @@ pub(crate) fn evaluate(form: &Formulation, objective: &Expression, values: &[f64
             .sum::<f64>()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One HiGHS run's time, settings and stop switch (read by HiGHS's interrupt callback).
+#[derive(Clone, Copy)]
+pub struct Run<'r> {
+    pub time_left: Duration,
+    pub settings: &'r HighsSettings,
+    pub stop: &'r Arc<AtomicBool>,
+}
+
 fn solve_once(
     form: &Formulation,
     objective: &Expression,
@@ -160,10 +161,12 @@ fn solve_once(
     extra: &[Constraint],
     start: Option<&[f64]>,
     fallback: Option<&[f64]>,
-    time_left: Duration,
-    settings: &HighsSettings,
+    run: &Run<'_>,
 ) -> Result<LevelResult, Error> {
+    let (time_left, settings) = (run.time_left, run.settings);
     let started = Instant::now();
+    // Lives as long as the models below: HiGHS's callback reads it.
+    let hook = super::callback::Hook::new(run.stop, super::progress::enabled() && !settings.relaxed);
     let configured = |no_presolve: bool| -> Result<highs::Model, Error> {
         let mut model = build_model(form, objective, maximise, extra, settings.relaxed);
         option(&mut model, "output_flag", settings.verbose)?;
@@ -183,9 +186,7 @@ fn solve_once(
         // Every objective coefficient is an integer, so a gap below 1 already proves optimality.
         option(&mut model, "mip_abs_gap", 0.5)?;
         option(&mut model, "solve_relaxation", settings.relaxed)?;
-        if super::progress::enabled() && !settings.relaxed {
-            super::progress::attach(&mut model);
-        }
+        hook.attach(&mut model);
         if settings.relaxed || no_presolve {
             // On large fleets presolve costs more than it saves for the LP alone.
             option(&mut model, "presolve", "off")?;
@@ -313,107 +314,3 @@ fn option<V: highs::HighsOptionValue>(model: &mut highs::Model, name: &str, valu
 
 /// The share of the time left that HiGHS itself is given.
 const HIGHS_SHARE: f64 = 0.75;
-
-/// How long past its own time limit HiGHS may run before the caller stops waiting.
-const GRACE: Duration = Duration::from_millis(500);
-
-/// Starts solving objective level `level` (0: placed value, maximised; 1, 2: minimised) on a
-/// worker thread and returns at once: the caller may work meanwhile, then waits at most
-/// `time_left` plus a short grace ([`Pending::wait`]): HiGHS can overrun its own limit,
-/// fleetfit's deadline holds. `None` when the deadline passed first; the worker then finishes
-/// when HiGHS notices its own limit, and its answer is dropped.
-pub fn spawn_level(
-    form: &Arc<Formulation>,
-    level: usize,
-    extra: &[Constraint],
-    starts: Starts<'_>,
-    time_left: Duration,
-    settings: &HighsSettings,
-) -> Pending {
-    let (objective, maximise) = level_objective(form, level);
-    spawn_objective(form, objective, maximise, extra, starts, time_left, settings)
-}
-
-/// Level `level`'s objective and whether it is maximised.
-fn level_objective(form: &Formulation, level: usize) -> (Expression, bool) {
-    match level {
-        0 => (form.placed_value.clone(), true),
-        1 => (form.quantization_penalty.clone(), false),
-        _ => (form.gpus_used.clone(), false),
-    }
-}
-
-/// [`spawn_level`] for any objective of the model (capacity planning's cost, say).
-pub fn spawn_objective(
-    form: &Arc<Formulation>,
-    objective: Expression,
-    maximise: bool,
-    extra: &[Constraint],
-    starts: Starts<'_>,
-    time_left: Duration,
-    settings: &HighsSettings,
-) -> Pending {
-    let (send, receive) = mpsc::channel();
-    let (form, extra, hint, fallback, settings) = (
-        Arc::clone(form),
-        extra.to_vec(),
-        starts.hint.map(<[f64]>::to_vec),
-        starts.fallback.map(<[f64]>::to_vec),
-        settings.clone(),
-    );
-    std::thread::spawn(move || {
-        let result = solve_level(
-            &form,
-            &objective,
-            maximise,
-            &extra,
-            Starts {
-                hint: hint.as_deref(),
-                fallback: fallback.as_deref(),
-            },
-            time_left,
-            &settings,
-        );
-        let _ = send.send(result);
-    });
-    Pending {
-        receive,
-        until: Instant::now() + time_left + GRACE,
-        ready: None,
-    }
-}
-
-/// A level HiGHS is solving on its worker thread.
-pub struct Pending {
-    receive: mpsc::Receiver<Result<LevelResult, Error>>,
-    /// When fleetfit stops waiting for it.
-    until: Instant,
-    ready: Option<Result<LevelResult, Error>>,
-}
-
-impl Pending {
-    /// Whether waiting is over: HiGHS answered, or the wait ran out.
-    pub fn is_over(&mut self) -> bool {
-        if self.ready.is_none() {
-            self.ready = self.receive.try_recv().ok();
-        }
-        self.ready.is_some() || Instant::now() >= self.until
-    }
-
-    /// HiGHS's answer, or `None` if it did not come before the wait ran out.
-    pub fn wait(self) -> Result<Option<LevelResult>, Error> {
-        if let Some(result) = self.ready {
-            return result.map(Some);
-        }
-        match self
-            .receive
-            .recv_timeout(self.until.saturating_duration_since(Instant::now()))
-        {
-            Ok(result) => result.map(Some),
-            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                Err(Error::Solver("the HiGHS worker stopped without an answer".into()))
-            }
-        }
-    }
-}

@@ -7,7 +7,7 @@ use std::time::Instant;
 use good_lp::constraint;
 
 use super::heuristic::{self, greedy_floor, placed_value, plan_key};
-use super::highs_run::{self, HighsSettings, LevelOutcome, LevelResult, Starts};
+use super::highs_run::{HighsSettings, LevelOutcome, LevelResult, Starts};
 use super::relax::{self, level_one_bound, relax};
 use super::{
     Formulation, Instance, LevelStats, SolveOptions, SolveStats, Solved, assign, checked, local_search, merge,
@@ -284,7 +284,7 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
             progress::phase(&format!("level {} of 3 ({})", i + 1, name.replace('_', " ")));
             let answer = if i == 0 && expressible && local_search::pays_on(fleet) {
                 // While HiGHS works on level 1, the local search improves the heuristic plan.
-                let mut pending = highs_run::spawn_level(&form, i, &fixed, starts, time_left, &settings);
+                let mut pending = super::worker::spawn_level(&form, i, &fixed, starts, time_left, &settings);
                 if let Some(better) = local_search::beside(&instance, &form, &greedy, || pending.is_over()) {
                     if options.verbose {
                         eprintln!("fleetfit: local search {greedy_value} -> {}", better.value);
@@ -293,7 +293,7 @@ pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOpti
                 }
                 pending.wait()?
             } else {
-                highs_run::spawn_level(&form, i, &fixed, starts, time_left, &settings).wait()?
+                super::worker::spawn_level(&form, i, &fixed, starts, time_left, &settings).wait()?
             };
             // HiGHS ran past the wait on level 1, or the local search placed more than HiGHS's
             // answer: the heuristic plan is level 1's answer, and levels 2 and 3 start from it.

@@ -12,6 +12,8 @@
 pub(crate) mod assign;
 mod assign_shared;
 mod blocks;
+pub(crate) mod budget;
+mod callback;
 pub mod capacity;
 mod capacity_greedy;
 mod capacity_guided;
@@ -32,6 +34,7 @@ mod relax;
 mod report;
 pub(crate) mod sharing;
 pub(crate) mod start;
+pub(crate) mod worker;
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +44,7 @@ pub use levels::solve_unexplained;
 pub use options::{KnownBound, SolveOptions};
 pub use relax::relaxation_bound;
 pub use report::{LevelStats, ModelSize, SolveStats, model_size};
+pub use worker::{THREAD_NAME as SOLVER_THREAD_NAME, join_stopped};
 
 use crate::domain::fleet::TypeView;
 use crate::domain::{Fleet, Plan, SolveStatus, Workload};

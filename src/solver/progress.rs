@@ -5,12 +5,9 @@
 //! pay nothing. The state is process-wide (a terminal shows one line); the callback only ever
 //! `try_lock`s, so HiGHS never waits on a reader.
 
-use std::ffi::{c_char, c_int, c_void};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-use highs_sys::{HighsCallbackDataIn, HighsCallbackDataOut};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static STATE: Mutex<Option<Snapshot>> = Mutex::new(None);
@@ -70,7 +67,8 @@ pub fn snapshot() -> Option<Snapshot> {
     STATE.lock().ok().and_then(|state| state.clone())
 }
 
-fn record(incumbent: f64, bound: f64) {
+/// Notes HiGHS's latest incumbent and dual bound (called from its MIP callbacks).
+pub(super) fn record(incumbent: f64, bound: f64) {
     if let Ok(mut state) = STATE.try_lock()
         && let Some(snapshot) = state.as_mut()
     {
@@ -80,33 +78,6 @@ fn record(incumbent: f64, bound: f64) {
         if bound.is_finite() {
             snapshot.bound = Some(bound);
         }
-    }
-}
-
-/// Asks HiGHS to report its incumbent and bound to [`snapshot`] while it solves `model`.
-pub(crate) fn attach(model: &mut highs::Model) {
-    let highs = model.as_mut_ptr();
-    // SAFETY: `highs` is a live HiGHS instance owned by `model`; the callback is a plain function
-    // that touches only process-wide state and never unwinds, and it takes no user data.
-    unsafe {
-        highs_sys::Highs_setCallback(highs, Some(callback), std::ptr::null_mut());
-        highs_sys::Highs_startCallback(highs, highs_sys::kHighsCallbackMipImprovingSolution);
-        highs_sys::Highs_startCallback(highs, highs_sys::kHighsCallbackMipInterrupt);
-        highs_sys::Highs_startCallback(highs, highs_sys::kHighsCallbackMipLogging);
-    }
-}
-
-/// HiGHS's C callback: copies the MIP's primal and dual bounds. Never interrupts the solve.
-unsafe extern "C" fn callback(
-    _kind: c_int,
-    _message: *const c_char,
-    out: *const HighsCallbackDataOut,
-    _in: *mut HighsCallbackDataIn,
-    _user: *mut c_void,
-) {
-    // SAFETY: HiGHS passes a valid `out` for the MIP callbacks started above, or null.
-    if let Some(out) = unsafe { out.as_ref() } {
-        record(out.mip_primal_bound, out.mip_dual_bound);
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::highs_run::{self, HighsSettings, LevelOutcome, Starts};
+use super::highs_run::{HighsSettings, LevelOutcome, Starts};
 use super::{Formulation, Instance, planner_fleet};
 use crate::domain::{Fleet, Workload};
 use crate::error::Result;
@@ -116,7 +116,7 @@ pub(super) fn relax(
         hint: None,
         fallback: None,
     };
-    let Some(result) = highs_run::spawn_level(form, 0, &[], starts, budget, &lp_settings)
+    let Some(result) = super::worker::spawn_level(form, 0, &[], starts, budget, &lp_settings)
         .wait()
         .ok()
         .flatten()

@@ -134,7 +134,7 @@ pub(crate) fn run_cases<T: Send>(
         .num_threads(options.jobs.max(1))
         .build()
         .map_err(|e| crate::error::Error::Solver(format!("cannot start {} threads: {e}", options.jobs)))?;
-    pool.install(|| {
+    let results = pool.install(|| {
         indices
             .par_iter()
             .map(|&i| {
@@ -145,7 +145,9 @@ pub(crate) fn run_cases<T: Send>(
                 out
             })
             .collect()
-    })
+    });
+    crate::solver::join_stopped();
+    results
 }
 
 /// One solved case: its plan, its outcome, and whether it was proven optimal without a MIP (a

@@ -227,6 +227,12 @@ fn within_budget(
 
 /// Re-plans from `current`: see the module's description.
 pub fn replan(fleet: &Fleet, workload: &Workload, current: &Plan, options: &ReplanOptions) -> Result<Replan> {
+    let answer = replan_unsettled(fleet, workload, current, options);
+    crate::solver::join_stopped();
+    answer
+}
+
+fn replan_unsettled(fleet: &Fleet, workload: &Workload, current: &Plan, options: &ReplanOptions) -> Result<Replan> {
     let deadline = std::time::Instant::now() + options.solve.time_limit;
     let (valid, invalid, forced_moves) = sort_current(fleet, workload, current);
     if let Some(budget) = options.max_moves

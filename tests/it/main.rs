@@ -27,4 +27,5 @@ mod sharing;
 mod suggest;
 mod synth;
 mod tables;
+mod threads;
 mod whatif;

@@ -1,0 +1,80 @@
+//! No solver thread outlives the call that started it: a sweep whose time limit stops HiGHS
+//! interrupts and joins every run it gives up.
+//!
+//! Threads are counted in `/proc/self/task`, which holds every test's threads: the test runs
+//! itself again, alone, in a child process, and the child counts.
+
+use std::process::Command;
+use std::time::Duration;
+
+use fleetfit::formats::scenarios_file;
+use fleetfit::synth::{GenSpec, deployments_yaml, fleet_yaml};
+use fleetfit::workflows::{Base, SweepOptions, whatif};
+
+const CHILD: &str = "FLEETFIT_THREADS_CHILD";
+const NAME: &str = "threads::a_sweep_stopped_by_its_time_limit_leaves_no_solver_thread";
+
+/// The names of this process's threads (Linux).
+fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task lists threads")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_string())
+        .collect()
+}
+
+fn solver_threads() -> usize {
+    thread_names()
+        .iter()
+        .filter(|name| *name == fleetfit::solver::SOLVER_THREAD_NAME)
+        .count()
+}
+
+#[test]
+fn a_sweep_stopped_by_its_time_limit_leaves_no_solver_thread() {
+    if std::env::var_os(CHILD).is_none() {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--test-threads=1", "--nocapture"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "the child failed:\n{text}");
+        assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
+        return;
+    }
+    let spec = GenSpec {
+        gpus: 512,
+        deployments: 32,
+        seed: 1,
+        tight: true,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fleet.yaml"), fleet_yaml(&spec)).unwrap();
+    std::fs::write(dir.path().join("deployments.yaml"), deployments_yaml(&spec)).unwrap();
+    let base = Base::load(&dir.path().join("fleet.yaml"), &dir.path().join("deployments.yaml")).unwrap();
+    let mut text = String::from("scenarios:\n");
+    for node in base.fleet.nodes.iter().take(64) {
+        text += &format!("  - name: without-{0}\n    remove_nodes: {{names: [{0}]}}\n", node.name);
+    }
+    let path = dir.path().join("scenarios.yaml");
+    std::fs::write(&path, text).unwrap();
+    let file = scenarios_file::load(&path).unwrap();
+    let mut options = SweepOptions {
+        jobs: 2,
+        ..SweepOptions::default()
+    };
+    options.solve.time_limit = Duration::from_millis(300);
+    let results = whatif::run(&base, &file, &path, &options).unwrap();
+    assert_eq!(results.len(), 65);
+    let stopped = results
+        .iter()
+        .filter(|(_, r)| r.outcome.status != fleetfit::domain::SolveStatus::Optimal)
+        .count();
+    assert!(stopped > 0, "the time limit stopped no solve: the test proves nothing");
+    let solvers = solver_threads();
+    assert_eq!(
+        solvers, 0,
+        "{stopped} stopped solves left {solvers} solver threads running"
+    );
+}
