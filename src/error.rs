@@ -63,6 +63,13 @@ pub enum Error {
     /// given to fall back on (exit code 3).
     #[error("solver: HiGHS stopped before finding any feasible plan")]
     NoFeasibleYet,
+    /// A search narrower than the rules (it says where) found no answer: none can be ruled out
+    /// either (exit code 3).
+    #[error(
+        "solver: no answer was found, and the search was narrower than the rules ({}): none can be ruled out",
+        .restrictions.join("; ")
+    )]
+    Unsettled { restrictions: Vec<String> },
     /// The solver's answer broke a placement rule: a bug in fleetfit, never output.
     #[error("internal error: the solver's plan failed fleetfit's own check:\n{0}")]
     InvalidPlan(String),

@@ -55,6 +55,9 @@ struct Json<'a> {
     plan: Option<&'a Plan>,
     #[serde(skip_serializing_if = "<[Unplaced]>::is_empty")]
     unplaced: &'a [Unplaced],
+    /// Where the search was narrower than the rules (then neither `optimal` nor `infeasible`).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    restrictions: &'a [String],
 }
 
 fn to_json(c: &Capacity) -> String {
@@ -70,6 +73,7 @@ fn to_json(c: &Capacity) -> String {
             .collect(),
         plan: c.plan.as_ref(),
         unplaced: &c.unplaced,
+        restrictions: &c.restrictions,
     };
     let mut text = serde_json::to_string_pretty(&json).expect("serializes");
     text.push('\n');
@@ -85,11 +89,16 @@ fn table(c: &Capacity, skus: &[fleetfit::formats::skus_file::Sku]) -> String {
         )
         .unwrap();
         for u in &c.unplaced {
-            writeln!(out, "  {}: {} of {} fit at most", u.deployment, u.placed, u.requested).unwrap();
+            if c.unplaced_proven {
+                writeln!(out, "  {}: {} of {} fit at most", u.deployment, u.placed, u.requested).unwrap();
+            } else {
+                writeln!(out, "  {}: {} of {} placed", u.deployment, u.placed, u.requested).unwrap();
+            }
             for r in &u.reasons {
                 writeln!(out, "    - {r}").unwrap();
             }
         }
+        notes(&mut out, c);
         return out;
     }
     let rows: Vec<Vec<String>> = c
@@ -147,7 +156,16 @@ fn table(c: &Capacity, skus: &[fleetfit::formats::skus_file::Sku]) -> String {
         )
         .unwrap();
     }
-    for (sku, short) in &c.one_fewer {
+    for fewer in &c.one_fewer {
+        let sku = &fewer.sku;
+        let Some(short) = &fewer.left_out else {
+            writeln!(
+                out,
+                "one {sku} fewer: not settled (the plan without it was not proven within the time limit)"
+            )
+            .unwrap();
+            continue;
+        };
         let what: Vec<String> = short
             .iter()
             .map(|(d, n)| format!("{n} replica{} of {d}", if *n == 1 { "" } else { "s" }))
@@ -159,10 +177,15 @@ fn table(c: &Capacity, skus: &[fleetfit::formats::skus_file::Sku]) -> String {
         };
         writeln!(out, "one {sku} fewer would leave out: {what}").unwrap();
     }
+    notes(&mut out, c);
+    out
+}
+
+/// Where the search was narrower than the rules.
+fn notes(out: &mut String, c: &Capacity) {
     for r in &c.restrictions {
         writeln!(out, "note: {r}").unwrap();
     }
-    out
 }
 
 pub fn run(args: CapacityArgs) -> anyhow::Result<ExitCode> {

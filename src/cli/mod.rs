@@ -98,7 +98,10 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     }
     match err.downcast_ref::<Error>() {
         Some(Error::Input(_)) | Some(Error::Write { .. }) => 2,
-        Some(Error::Solver(_)) | Some(Error::NoFeasibleYet) | Some(Error::InvalidPlan(_)) => 3,
+        Some(Error::Solver(_))
+        | Some(Error::NoFeasibleYet)
+        | Some(Error::Unsettled { .. })
+        | Some(Error::InvalidPlan(_)) => 3,
         None => 2,
     }
 }

@@ -14,7 +14,8 @@ use crate::domain::{Fleet, Gpu, Node, Plan, SolveStatus, Unplaced, Workload, mak
 use crate::error::{Error, InputError, Result};
 use crate::formats::skus_file::Sku;
 
-/// Candidate nodes per SKU without a `max`, at most; past it the answer claims no optimality.
+/// Candidate nodes per SKU without a `max` in the first search; where that search finds no
+/// purchase, a second one takes every node that could help ([`upper_bound`]).
 pub const MAX_CANDIDATES: u64 = 32;
 
 pub use super::capacity_greedy::autoscaler_purchase;
@@ -42,14 +43,26 @@ pub struct Capacity {
     /// The fleet with the bought nodes (`{sku}-1` ..), what `plan` is checked against.
     pub grown: Option<Fleet>,
     pub unplaced: Vec<Unplaced>,
-    /// Where the answer is narrower than the rules (candidate nodes capped).
+    /// Whether `unplaced`'s counts are proven maxima (else what a stopped search placed).
+    pub unplaced_proven: bool,
+    /// Where the search was narrower than the rules (candidate nodes capped, GPU sizes kept
+    /// apart): such an answer claims neither `optimal` nor `infeasible`.
     pub restrictions: Vec<String>,
-    /// Per SKU bought: what one node fewer of it would leave unplaced of the required demand,
-    /// as (SKU, replicas left out per deployment), from a plan of the grown fleet without it.
-    pub one_fewer: Vec<(String, Vec<(String, u64)>)>,
+    /// Per SKU bought: what one node fewer of it would leave unplaced of the required demand.
+    pub one_fewer: Vec<OneFewer>,
     /// Seconds until the purchase was settled (proven, or the search stopped); section 6 on the
     /// grown fleet takes the rest of the time.
     pub purchase_seconds: f64,
+}
+
+/// What one node fewer of a SKU bought would leave out, from a plan of the grown fleet
+/// without its last node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneFewer {
+    pub sku: String,
+    /// Required replicas left out per deployment, where that plan was proven optimal; `None`
+    /// where the search for it stopped first (a stopped search may leave out more than needed).
+    pub left_out: Option<Vec<(String, u64)>>,
 }
 
 /// Whether deployment `d` must be placed whole.
@@ -65,6 +78,7 @@ pub(super) fn with_candidates(
     skus: &[Sku],
     min_priority: Option<u64>,
     path: &std::path::Path,
+    cap: Option<u64>,
 ) -> Result<(Fleet, Vec<Option<Purchase>>, Vec<String>)> {
     let mut grown = fleet.clone();
     let mut purchase = vec![None; fleet.nodes.len()];
@@ -74,13 +88,16 @@ pub(super) fn with_candidates(
             Some(max) => max,
             None => {
                 let needed = upper_bound(workload, sku, min_priority);
-                if needed > MAX_CANDIDATES {
-                    restrictions.push(format!(
-                        "SKU {} has no max; at most {MAX_CANDIDATES} of its nodes are considered",
-                        sku.name
-                    ));
+                match cap {
+                    Some(cap) if needed > cap => {
+                        restrictions.push(format!(
+                            "SKU {} has no max; at most {cap} of its nodes were considered",
+                            sku.name
+                        ));
+                        cap
+                    }
+                    _ => needed,
                 }
-                needed.min(MAX_CANDIDATES)
             }
         };
         for i in 1..=count {
@@ -155,24 +172,47 @@ pub fn capacity(
     min_priority: Option<u64>,
     time_limit: Duration,
 ) -> Result<Capacity> {
-    let answer = purchase_and_plan(fleet, workload, skus, skus_path, min_priority, time_limit);
+    let started = Instant::now();
+    // The searches stop a little early, so that assigning GPUs, checking the plan and writing
+    // it fit in the time limit too.
+    let deadline = started + time_limit - (time_limit / 50).min(Duration::from_secs(2));
+    let search = |cap| purchase_and_plan(fleet, workload, skus, skus_path, min_priority, started, deadline, cap);
+    let mut answer = search(Some(MAX_CANDIDATES));
+    // A search among capped candidates that finds no purchase proves nothing: search again
+    // among every node that could help.
+    if answer
+        .as_ref()
+        .is_ok_and(|c| c.status == CapacityStatus::Infeasible && !c.restrictions.is_empty())
+    {
+        answer = search(None);
+    }
+    // Narrowed even without the cap (GPU sizes of one type kept apart), a search that finds no
+    // purchase proves nothing either.
+    if let Ok(c) = &answer
+        && c.status == CapacityStatus::Infeasible
+        && !c.restrictions.is_empty()
+    {
+        answer = Err(Error::Unsettled {
+            restrictions: c.restrictions.clone(),
+        });
+    }
     super::join_stopped();
     answer
 }
 
+#[allow(clippy::too_many_arguments)]
 fn purchase_and_plan(
     fleet: &Fleet,
     workload: &Workload,
     skus: &[Sku],
     skus_path: &std::path::Path,
     min_priority: Option<u64>,
-    time_limit: Duration,
+    started: Instant,
+    deadline: Instant,
+    cap: Option<u64>,
 ) -> Result<Capacity> {
-    let started = Instant::now();
-    // The searches stop a little early, so that assigning GPUs, checking the plan and writing
-    // it fit in the time limit too.
-    let deadline = started + time_limit - (time_limit / 50).min(Duration::from_secs(2));
-    let (grown, purchase, mut restrictions) = with_candidates(fleet, workload, skus, min_priority, skus_path)?;
+    let time_limit = deadline.saturating_duration_since(started);
+    let (grown, purchase, mut restrictions) = with_candidates(fleet, workload, skus, min_priority, skus_path, cap)?;
     let view = planner_fleet(&grown, workload);
     let instance = Instance::with_purchase(&view, workload, purchase.clone());
     restrictions.extend(instance.restrictions.iter().cloned());
@@ -180,13 +220,24 @@ fn purchase_and_plan(
     let must: Vec<usize> = (0..workload.deployments.len())
         .filter(|&d| required(workload, d, min_priority))
         .collect();
-    // A required deployment with no shape on any GPU type of the grown fleet: its row would have
-    // no columns, which the solver may drop, so it is decided here.
-    if must
+    // A required deployment with no shape on any GPU type of the grown fleet (type, selector,
+    // split or memory): its row would have no columns, which the solver may drop, so it is
+    // decided here, and it alone is the cause.
+    let hostless: Vec<usize> = must
         .iter()
-        .any(|&d| !instance.options.iter().any(|o| o.deployment == d))
-    {
-        return Ok(infeasible(&grown, workload, skus, &must, restrictions, deadline));
+        .copied()
+        .filter(|&d| !instance.options.iter().any(|o| o.deployment == d))
+        .collect();
+    if !hostless.is_empty() {
+        return Ok(infeasible(
+            &grown,
+            workload,
+            skus,
+            &must,
+            &hostless,
+            Vec::new(),
+            deadline,
+        ));
     }
     let mut fixed: Vec<good_lp::Constraint> = must
         .iter()
@@ -220,7 +271,7 @@ fn purchase_and_plan(
     let (start, lp_floor) = purchase_start(&instance, &form, workload, &must, &fixed, left().mul_f64(0.2));
     let start = match start {
         Start::Found(values) => Some(values),
-        Start::Impossible => return Ok(infeasible(&grown, workload, skus, &must, restrictions, deadline)),
+        Start::Impossible => return Ok(infeasible(&grown, workload, skus, &must, &[], restrictions, deadline)),
         Start::Unknown => None,
     };
     let start_proven = start.as_ref().zip(lp_floor).is_some_and(|(values, floor)| {
@@ -273,7 +324,7 @@ fn purchase_and_plan(
     };
     let purchase_seconds = started.elapsed().as_secs_f64();
     if cost_result.outcome == LevelOutcome::Infeasible {
-        return Ok(infeasible(&grown, workload, skus, &must, restrictions, deadline));
+        return Ok(infeasible(&grown, workload, skus, &must, &[], restrictions, deadline));
     }
     let cost = highs_run::evaluate(&form, &form.purchase.cost, &cost_result.values).round();
     let proven = cost_result.outcome == LevelOutcome::Optimal && restrictions.is_empty();
@@ -366,22 +417,63 @@ fn purchase_and_plan(
         plan: Some(plan),
         grown: Some(final_fleet),
         unplaced: Vec::new(),
+        unplaced_proven: false,
         restrictions,
     })
 }
 
 /// No purchase within every `max` places the demand: what it cannot host, with the reasons the
-/// rules give on a fleet with every candidate bought.
+/// rules give on a fleet with every candidate bought. A search narrowed by `restrictions` proves
+/// nothing: its answer carries them and no explanation (the caller searches again, or refuses).
 fn infeasible(
     grown: &Fleet,
     workload: &Workload,
     skus: &[Sku],
     must: &[usize],
+    hostless: &[usize],
     restrictions: Vec<String>,
     deadline: Instant,
 ) -> Capacity {
+    let mut answer = Capacity {
+        status: CapacityStatus::Infeasible,
+        cost: 0,
+        bound: 0,
+        purchase: skus.iter().map(|s| (s.name.clone(), 0)).collect(),
+        plan: None,
+        grown: None,
+        unplaced: Vec::new(),
+        unplaced_proven: false,
+        restrictions,
+        one_fewer: Vec::new(),
+        purchase_seconds: 0.0,
+    };
+    if !answer.restrictions.is_empty() {
+        return answer;
+    }
+    let unplaced = |d: usize, placed: u64, reasons: Vec<String>| Unplaced {
+        deployment: workload.deployments[d].name.clone(),
+        requested: workload.deployments[d].replicas,
+        placed,
+        reasons,
+        suggestions: Vec::new(),
+    };
+    // A deployment no GPU of the grown fleet can host is the cause, whatever the others need.
+    if !hostless.is_empty() {
+        let offered: std::collections::BTreeSet<&str> = skus.iter().map(|s| s.gpu_type.as_str()).collect();
+        let offered: Vec<&str> = offered.into_iter().collect();
+        answer.unplaced = hostless
+            .iter()
+            .map(|&d| {
+                let mut reasons = crate::explain::reasons(grown, &workload.policy, &workload.deployments[d], 0);
+                reasons.push(format!("the SKUs offer {}", offered.join(", ")));
+                unplaced(d, 0, reasons)
+            })
+            .collect();
+        answer.unplaced_proven = true;
+        return answer;
+    }
     // What the rest of the run's time finds fits, no more (a search of its own would outlast
-    // `--time-limit`).
+    // `--time-limit`); "at most" only where that search was proven.
     let options = super::SolveOptions {
         time_limit: deadline
             .saturating_duration_since(Instant::now())
@@ -389,7 +481,7 @@ fn infeasible(
         ..super::SolveOptions::default()
     };
     let most = super::solve_unexplained(grown, workload, &options).ok();
-    let mut unplaced = Vec::new();
+    let proven = most.as_ref().is_some_and(|s| s.plan.status == SolveStatus::Optimal);
     for &d in must {
         let dep = &workload.deployments[d];
         let placed = most.as_ref().map_or(0, |s| {
@@ -398,83 +490,73 @@ fn infeasible(
         if placed < dep.replicas {
             let mut reasons = crate::explain::reasons(grown, &workload.policy, dep, placed);
             if reasons.first().is_some_and(|r| r.starts_with("more would fit")) {
-                reasons = vec![format!(
-                    "with every node of every SKU bought, at most {placed} of {} fit next to the other required deployments",
-                    dep.replicas
-                )];
+                reasons = vec![if proven {
+                    format!(
+                        "with every node of every SKU bought, at most {placed} of {} fit next to the other required deployments",
+                        dep.replicas
+                    )
+                } else {
+                    format!(
+                        "with every node of every SKU bought, the search placed {placed} of {} next to the other required deployments before the time limit",
+                        dep.replicas
+                    )
+                }];
             }
-            unplaced.push(Unplaced {
-                deployment: dep.name.clone(),
-                requested: dep.replicas,
-                placed,
-                reasons,
-                suggestions: Vec::new(),
-            });
+            answer.unplaced.push(unplaced(d, placed, reasons));
         }
     }
-    if unplaced.is_empty() {
+    answer.unplaced_proven = proven;
+    if answer.unplaced.is_empty() {
         // Each fits with all bought, but not all together.
-        unplaced = must
+        answer.unplaced = must
             .iter()
-            .map(|&d| Unplaced {
-                deployment: workload.deployments[d].name.clone(),
-                requested: workload.deployments[d].replicas,
-                placed: 0,
-                reasons: vec![
-                    "the required deployments do not all fit together, even with every node of every SKU bought".into(),
-                ],
-                suggestions: Vec::new(),
+            .map(|&d| {
+                let why = "the required deployments do not all fit together, even with every node of every SKU bought";
+                unplaced(d, 0, vec![why.into()])
             })
             .collect();
+        answer.unplaced_proven = false;
     }
-    Capacity {
-        status: CapacityStatus::Infeasible,
-        cost: 0,
-        bound: 0,
-        purchase: skus.iter().map(|s| (s.name.clone(), 0)).collect(),
-        plan: None,
-        grown: None,
-        unplaced,
-        restrictions,
-        one_fewer: Vec::new(),
-        purchase_seconds: 0.0,
-    }
+    answer
 }
 
 /// For each SKU bought, the grown fleet without its last node, planned: the required replicas
-/// that no longer fit show why the purchase needs that node.
+/// that no longer fit show why the purchase needs that node. Only a proven plan says what is
+/// left out; a stopped one says nothing.
 fn one_fewer(
     grown: &Fleet,
     workload: &Workload,
     counts: &[(String, u64)],
     must: &[usize],
     deadline: Instant,
-) -> Vec<(String, Vec<(String, u64)>)> {
+) -> Vec<OneFewer> {
     let mut out = Vec::new();
     for (sku, n) in counts.iter().filter(|(_, n)| *n > 0) {
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
         let last = format!("{sku}-{n}");
         let mut fewer = grown.clone();
         fewer.nodes.retain(|node| node.name != last);
         let options = super::SolveOptions {
-            time_limit: left.min(Duration::from_secs(10)),
+            time_limit: left,
             ..super::SolveOptions::default()
         };
-        let Ok(solved) = super::solve_unexplained(&fewer, workload, &options) else {
-            continue;
-        };
-        let short: Vec<(String, u64)> = must
-            .iter()
-            .filter_map(|&d| {
-                let dep = &workload.deployments[d];
-                let got = solved.plan.replicas.iter().filter(|r| r.deployment == dep.name).count() as u64;
-                (got < dep.replicas).then(|| (dep.name.clone(), dep.replicas - got))
-            })
-            .collect();
-        out.push((sku.clone(), short));
+        let solved = (!left.is_zero())
+            .then(|| super::solve_unexplained(&fewer, workload, &options).ok())
+            .flatten()
+            .filter(|solved| solved.plan.status == SolveStatus::Optimal);
+        let left_out = solved.map(|solved| {
+            must.iter()
+                .filter_map(|&d| {
+                    let dep = &workload.deployments[d];
+                    let got = solved.plan.replicas.iter().filter(|r| r.deployment == dep.name).count() as u64;
+                    (got < dep.replicas).then(|| (dep.name.clone(), dep.replicas - got))
+                })
+                .collect()
+        });
+        out.push(OneFewer {
+            sku: sku.clone(),
+            left_out,
+        });
     }
     out
 }

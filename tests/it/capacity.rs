@@ -232,3 +232,86 @@ fn the_readme_capacity_session_runs_as_shown() {
     let got = text(&out.stdout);
     assert_eq!(got.lines().collect::<Vec<_>>(), shown);
 }
+
+#[test]
+fn a_sku_without_max_that_needs_more_than_the_first_search_considers_is_bought() {
+    // Issue 28, finding 1: 50 one-GPU replicas, one GPU in the fleet, and a one-GPU SKU without
+    // `max`: 49 nodes;
+    // the first search considers 32 of them, finds no purchase, and must not answer
+    // `infeasible`: the second considers every node that could help.
+    let c = plan(
+        &format!("nodes:\n{}", idle_node("x", "X", 1, 4096)),
+        &deps(
+            "",
+            "  - {name: d, model: tiny, replicas: 50, tensor_parallel: [1], kv_cache_tokens: 32768}\n",
+        ),
+        "skus:\n  - {name: one, gpu_type: A, gpu_count: 1, memory_mib: 4096, cost: 6}\n",
+        None,
+    );
+    assert_eq!(c.status, CapacityStatus::Optimal, "{:?}", c.restrictions);
+    assert_eq!(bought(&c), [("one", 49)]);
+    assert_eq!((c.cost, c.bound), (294, 294));
+    assert!(c.restrictions.is_empty(), "{:?}", c.restrictions);
+}
+
+#[test]
+fn a_gpu_type_no_sku_offers_is_the_one_cause_listed() {
+    // Issue 28, finding 3: one required deployment wants a GPU type no SKU offers; the others
+    // fit once nodes are bought. The answer names that deployment and its cause, and no
+    // "at most 0 of N" line for the others.
+    let mut list = String::new();
+    for i in 0..24 {
+        list +=
+            &format!("  - {{name: d{i:02}, model: tiny, replicas: 2, tensor_parallel: [1], kv_cache_tokens: 32768}}\n");
+    }
+    list += "  - {name: z, model: tiny, replicas: 1, tensor_parallel: [1], kv_cache_tokens: 32768, gpu_types: [Z]}\n";
+    let c = plan(
+        &format!("nodes:\n{}", idle_node("a", "A", 2, 4096)),
+        &deps("", &list),
+        "skus:\n  - {name: two, gpu_type: A, gpu_count: 2, memory_mib: 4096, cost: 10}\n",
+        None,
+    );
+    assert_eq!(c.status, CapacityStatus::Infeasible);
+    let names: Vec<&str> = c.unplaced.iter().map(|u| u.deployment.as_str()).collect();
+    assert_eq!(names, ["z"]);
+    assert!(c.unplaced_proven);
+    let reasons = c.unplaced[0].reasons.join("; ");
+    assert!(
+        reasons.contains("no GPU in the fleet is of an allowed type (Z)"),
+        "{reasons}"
+    );
+    assert!(reasons.contains("the SKUs offer A"), "{reasons}");
+}
+
+#[test]
+fn one_fewer_says_what_is_left_out_only_from_a_proven_plan() {
+    // Issue 28, finding 6. Proven: 4 one-GPU replicas on a 2-GPU fleet buy one 2-GPU node;
+    // without it, 2 replicas are left out.
+    let c = plan(
+        &format!("nodes:\n{}", idle_node("a", "A", 2, 4096)),
+        &deps(
+            "",
+            "  - {name: d, model: tiny, replicas: 4, tensor_parallel: [1], kv_cache_tokens: 32768}\n",
+        ),
+        "skus:\n  - {name: two, gpu_type: A, gpu_count: 2, memory_mib: 4096, cost: 10}\n",
+        None,
+    );
+    assert_eq!(c.one_fewer.len(), 1);
+    assert_eq!(c.one_fewer[0].left_out, Some(vec![("d".to_string(), 2)]));
+    // Two sizes of one type that the planner keeps apart: no plan of this fleet is proven, so no
+    // "one fewer would leave out" claim is made.
+    let fleet = "nodes:\n  - name: a\n    gpus:\n      - {index: 0, type: A, memory_mib: 4608, used_mib: 2400}\n  - name: b\n    gpus:\n      - {index: 0, type: A, memory_mib: 4096, used_mib: 2000}\n";
+    let c = plan(
+        fleet,
+        &deps(
+            "",
+            "  - {name: d, model: tiny, replicas: 2, priority: 2, tensor_parallel: [1], pipeline_parallel: [2], kv_cache_tokens: 1024, gpu_memory_utilization: 0.5}\n  - {name: e, model: tiny, replicas: 1, priority: 0, tensor_parallel: [1], kv_cache_tokens: 1024}\n",
+        ),
+        "skus:\n  - {name: two, gpu_type: A, gpu_count: 2, memory_mib: 4096, cost: 10}\n",
+        Some(1),
+    );
+    assert_ne!(c.status, CapacityStatus::Optimal);
+    assert!(!c.restrictions.is_empty());
+    assert!(!c.one_fewer.is_empty());
+    assert!(c.one_fewer.iter().all(|f| f.left_out.is_none()), "{:?}", c.one_fewer);
+}
