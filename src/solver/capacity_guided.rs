@@ -403,8 +403,15 @@ mod tests {
             sku("l40s", "L40S", 4, 46068, 60_000),
         ];
         let path = std::path::Path::new("skus.yaml");
-        let (grown, purchase, _) =
-            crate::solver::capacity::with_candidates(&fleet, &workload, &skus, None, path).unwrap();
+        let (grown, purchase, _) = crate::solver::capacity::with_candidates(
+            &fleet,
+            &workload,
+            &skus,
+            None,
+            path,
+            Some(super::super::capacity::MAX_CANDIDATES),
+        )
+        .unwrap();
         let view = planner_fleet(&grown, &workload);
         let instance = Instance::with_purchase(&view, &workload, purchase);
         let form = Arc::new(Formulation::build(&instance));
