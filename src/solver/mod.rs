@@ -62,10 +62,19 @@ pub struct Solved {
 pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Result<Solved> {
     let started = Instant::now();
     let mut solved = solve_unexplained(fleet, workload, options)?;
-    // Explanations re-solve a deployment alone; they share a tenth of the time limit.
-    let budget = options.time_limit / 10;
+    // Explanations re-solve a deployment alone: a share of the time limit, or for a proven plan
+    // a budget of their own, so that its reasons do not depend on the limit.
+    let explained = Instant::now();
+    let budget = if solved.plan.status == SolveStatus::Optimal {
+        budget::EXPLAIN_PROVEN
+    } else {
+        options
+            .time_limit
+            .mul_f64(budget::EXPLAIN_SHARE)
+            .saturating_sub(started.elapsed())
+    };
     let resolve = |w: &Workload| {
-        let left = budget.saturating_sub(started.elapsed()).min(Duration::from_secs(5));
+        let left = budget.saturating_sub(explained.elapsed()).min(budget::EXPLAIN_EACH);
         if left.is_zero() {
             return None;
         }

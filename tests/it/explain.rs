@@ -111,3 +111,37 @@ fn kv_heads_layers_and_an_unhealthy_gpu_are_named_with_their_numbers() {
     let unhealthy = one("even", "[2]", "[1]");
     assert!(unhealthy.contains("GPU 1 is unhealthy"), "{unhealthy}");
 }
+
+#[test]
+fn reasons_of_a_proven_plan_do_not_depend_on_the_time_limit() {
+    // Issue 28, finding 4: the same proven-optimal plan under a long and a short time limit
+    // carries the same reasons (the re-solves behind them are not cut to a share of the limit).
+    let (fleet, workload) = parse(
+        &format!("nodes:\n{}", idle_node("a", "A", 1, 81920)),
+        "deployments:\n  - {name: big, model: llama-3.1-8b, priority: 5}\n  - {name: small, model: qwen2.5-0.5b}\n",
+    );
+    let at = |seconds: f64| {
+        let options = fleetfit::solver::SolveOptions {
+            time_limit: std::time::Duration::from_secs_f64(seconds),
+            ..Default::default()
+        };
+        let solved = fleetfit::solver::solve(&fleet, &workload, &options).unwrap();
+        assert_valid(&fleet, &workload, &solved.plan);
+        (solved.plan.status == fleetfit::domain::SolveStatus::Optimal).then_some(solved.plan.unplaced)
+    };
+    let long = at(60.0).expect("proven");
+    assert_eq!(long.len(), 1);
+    assert!(
+        long[0].reasons[0].starts_with("alone it would place 1 of 1"),
+        "{long:?}"
+    );
+    // (A limit so short that the plan itself is not proven, on a loaded machine, says nothing.)
+    let mut proven = 0;
+    for short in [0.5, 0.05, 0.005, 0.002] {
+        if let Some(unplaced) = at(short) {
+            assert_eq!(unplaced, long, "--time-limit {short}");
+            proven += 1;
+        }
+    }
+    assert!(proven >= 2);
+}
