@@ -36,7 +36,7 @@ pub(crate) mod sharing;
 pub(crate) mod start;
 pub(crate) mod worker;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use formulation::Formulation;
 use instance::Instance;
