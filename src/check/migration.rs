@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::{Report, Rule, Violation};
-use crate::domain::{Fleet, PlacedReplica, Plan, Workload};
+use crate::domain::{Fleet, PlacedReplica, Plan, SolveStatus, Workload};
 
 /// A running worker as the simulation sees it: who, where, and what it reserves.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -72,6 +72,19 @@ pub fn check_migration(fleet: &Fleet, workload: &Workload, current: &Plan, new: 
                 ),
             },
         );
+    }
+    if let Some(bound) = new.objective.moves_bound {
+        if bound > moves {
+            report.add(
+                Rule::Migration,
+                format!("objective.moves_bound is {bound}, above the {moves} moves the plan makes"),
+            );
+        } else if bound < moves && new.status == SolveStatus::Optimal {
+            report.add(
+                Rule::Migration,
+                format!("status optimal, but moves ({moves}) are above their bound ({bound})"),
+            );
+        }
     }
     let floor: BTreeMap<&str, u64> = per.iter().map(|(d, &(c, n, _))| (*d, c.min(n))).collect();
     let Some(steps) = &new.migration else {

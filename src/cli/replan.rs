@@ -96,13 +96,17 @@ fn table(r: &Replan) -> String {
             o.bound.map_or("-".into(), |b| format!("{b:.0}"))
         ),
     };
+    let moves = o.moves.unwrap_or(0);
+    let proof = match o.moves_bound {
+        Some(bound) => format!(
+            "not proven minimal: at least {bound}, gap {:.1}%",
+            100.0 * (moves - bound) as f64 / moves.max(1) as f64
+        ),
+        None => "minimal".to_string(),
+    };
     let mut out = format!(
-        "placed_value {}, moves {} ({} forced: running replicas that cannot stay), quantization_penalty {}, gpus_used {}: {status}\n\n",
-        o.placed_value,
-        o.moves.unwrap_or(0),
-        r.forced_moves,
-        o.quantization_penalty,
-        o.gpus_used
+        "placed_value {}, moves {moves} ({proof}; {} forced: running replicas that cannot stay), quantization_penalty {}, gpus_used {}: {status}\n\n",
+        o.placed_value, r.forced_moves, o.quantization_penalty, o.gpus_used
     );
     let rows: Vec<Vec<String>> = r
         .changes

@@ -33,6 +33,10 @@ pub struct Objective {
     /// Replicas that start, stop or move against the running plan (`replan` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moves: Option<u64>,
+    /// A proven lower bound on `moves` at this plan's `placed_value`, where the moves are not
+    /// proven minimal (`replan` only): the running replicas that must stop anyway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moves_bound: Option<u64>,
 }
 
 /// One pipeline stage: `tensor_parallel` GPUs on one node.

@@ -80,6 +80,7 @@ pub fn make_plan(
             bound,
             gap,
             moves: None,
+            moves_bound: None,
         },
         replicas,
         unplaced,

@@ -344,6 +344,9 @@ fn replan_unsettled(fleet: &Fleet, workload: &Workload, current: &Plan, options:
     };
     let mut plan = make_plan(fleet, workload, plan.replicas, status, bound);
     plan.objective.moves = Some(m);
+    // Moves above the replicas that must stop anyway are not proven minimal: the plan says so,
+    // with that bound (moves are searched by neighbourhoods, not by the integer program).
+    plan.objective.moves_bound = (m > forced_moves).then_some(forced_moves);
     plan.migration = Some(migration::order(fleet, workload, &current.replicas, &plan.replicas));
     let violations = crate::check::check(fleet, workload, &plan);
     let violations: Vec<_> = violations
