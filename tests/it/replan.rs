@@ -88,6 +88,13 @@ fn a_removed_node_moves_only_its_replicas() {
         "{:?}",
         r.invalid
     );
+    // The checker refuses a moves bound above the moves, and one below them on an optimal plan.
+    for (bound, why) in [(on_lost + 1, "above the"), (on_lost - 1, "above their bound")] {
+        let mut claimed = r.plan.clone();
+        claimed.objective.moves_bound = Some(bound);
+        let violations = check_migration(&tomorrow, &workload, &today, &claimed);
+        assert!(violations.iter().any(|v| v.message.contains(why)), "{violations:?}");
+    }
 }
 
 #[test]
