@@ -13,6 +13,7 @@ fn plan(fleet: &str, deployments: &str, skus: &str, min_priority: Option<u64>) -
     let (f, w) = parse(fleet, deployments);
     let (_dir, path) = temp_file("skus.yaml", skus);
     let skus = fleetfit::formats::skus_file::load(&path).unwrap();
+    capacity_probe(&f, &w, &skus, &path, min_priority);
     let c = capacity(&f, &w, &skus, &path, min_priority, Duration::from_secs(60)).unwrap();
     if let (Some(plan), Some(grown)) = (&c.plan, &c.grown) {
         assert_valid(grown, &w, plan);

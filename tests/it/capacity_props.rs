@@ -118,6 +118,7 @@ fn assert_capacity_matches_brute_force(
             _ => (cost, found),
         });
     }
+    capacity_probe(&fleet, &workload, &skus, &path, min_priority);
     let c = match capacity(&fleet, &workload, &skus, &path, min_priority, Duration::from_secs(60)) {
         Ok(c) => c,
         // A search narrower than the rules that finds nothing claims nothing either.

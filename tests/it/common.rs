@@ -152,3 +152,37 @@ pub fn readme_output(command: &str) -> Vec<String> {
         .map(|l| l.trim_end().to_string())
         .collect()
 }
+
+/// With `FLEETFIT_CAPACITY_PROBE_S=S` set, runs capacity once more under `--time-limit S` and
+/// prints how long it took (`capacity probe: ...`): how "capacity returns within its time limit
+/// on every case of the suite" is measured (docs/performance.md). Never asserts a time.
+pub fn capacity_probe(
+    fleet: &fleetfit::domain::Fleet,
+    workload: &fleetfit::domain::Workload,
+    skus: &[fleetfit::formats::skus_file::Sku],
+    path: &std::path::Path,
+    min_priority: Option<u64>,
+) {
+    let Some(limit) = std::env::var("FLEETFIT_CAPACITY_PROBE_S")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+    else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let status = fleetfit::solver::capacity::capacity(
+        fleet,
+        workload,
+        skus,
+        path,
+        min_priority,
+        std::time::Duration::from_secs_f64(limit),
+    )
+    .map(|c| format!("{:?}", c.status));
+    eprintln!(
+        "capacity probe: {:.3} s at --time-limit {limit} ({} GPUs, {} deployments): {status:?}",
+        started.elapsed().as_secs_f64(),
+        fleet.gpus().count(),
+        workload.deployments.len()
+    );
+}
