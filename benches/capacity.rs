@@ -12,8 +12,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use fleetfit::domain::{Fleet, Workload};
 use fleetfit::formats::skus_file::Sku;
 use fleetfit::formats::{deployments_file, fleet_file};
-use fleetfit::solver::capacity::{autoscaler_purchase, capacity};
+use fleetfit::solver::capacity::autoscaler_purchase;
 use fleetfit::synth::{GenSpec, deployments_yaml, fleet_yaml};
+use fleetfit::workflows::capacity::capacity;
 
 /// A generated fleet (demand about 0.7x of what it holds) whose demand grows by `percent`
 /// (replicas rounded up).

@@ -8,7 +8,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use fleetfit::domain::SolveStatus;
 use fleetfit::formats::{deployments_file, fleet_file};
-use fleetfit::solver::{self, SolveOptions};
+use fleetfit::solver::SolveOptions;
 
 fn load(fleet: &str, deployments: &str) -> (fleetfit::domain::Fleet, fleetfit::domain::Workload) {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
@@ -24,7 +24,7 @@ fn plan_demo(c: &mut Criterion) {
         time_limit: Duration::from_secs(60),
         ..SolveOptions::default()
     };
-    let solved = solver::solve(&fleet, &workload, &options).expect("the demo solves");
+    let solved = fleetfit::explain::solve(&fleet, &workload, &options).expect("the demo solves");
     assert_eq!(
         solved.plan.status,
         SolveStatus::Optimal,
@@ -35,14 +35,14 @@ fn plan_demo(c: &mut Criterion) {
     group.sample_size(20).measurement_time(Duration::from_secs(10));
     group.bench_function("demo_264_gpus", |b| {
         b.iter(|| {
-            let solved = solver::solve(black_box(&fleet), black_box(&workload), &options).unwrap();
+            let solved = fleetfit::explain::solve(black_box(&fleet), black_box(&workload), &options).unwrap();
             assert_eq!(solved.plan.status, SolveStatus::Optimal);
             solved
         })
     });
     let (fleet, workload) = load("seed-405b/fleet.yaml", "seed-405b/deployments-with-pp.yaml");
     group.bench_function("seed_405b_with_pp", |b| {
-        b.iter(|| solver::solve(&fleet, &workload, &options).unwrap())
+        b.iter(|| fleetfit::explain::solve(&fleet, &workload, &options).unwrap())
     });
     group.finish();
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use fleetfit::domain::{Fleet, Plan, Workload};
-use fleetfit::solver::{self, SolveOptions};
+use fleetfit::solver::SolveOptions;
 use fleetfit::synth::{GenSpec, deployments_yaml, fleet_yaml};
 use fleetfit::workflows::replan::{ReplanOptions, replan};
 
@@ -19,7 +19,9 @@ fn inputs() -> (Fleet, Fleet, Workload, Plan) {
     std::fs::write(dir.join("deployments.yaml"), deployments_yaml(&spec)).unwrap();
     let fleet = fleetfit::formats::fleet_file::load(&dir.join("fleet.yaml")).unwrap();
     let workload = fleetfit::formats::deployments_file::load(&dir.join("deployments.yaml")).unwrap();
-    let today = solver::solve(&fleet, &workload, &solve_options()).unwrap().plan;
+    let today = fleetfit::explain::solve(&fleet, &workload, &solve_options())
+        .unwrap()
+        .plan;
     // Tomorrow the node holding the first replica is gone.
     let lost = today.replicas[0].stages[0].node.clone();
     let mut tomorrow = fleet.clone();

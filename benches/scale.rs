@@ -14,7 +14,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 mod memory;
 use fleetfit::domain::{Fleet, Workload};
 use fleetfit::formats::{deployments_file, fleet_file};
-use fleetfit::solver::{self, SolveOptions};
+use fleetfit::solver::SolveOptions;
 use fleetfit::synth::{GenSpec, deployments_yaml, fleet_yaml};
 use memory::{peak_memory_mib, reset_peak_memory};
 
@@ -71,7 +71,7 @@ fn scale(c: &mut Criterion) {
             format!("plan_{gpus}_gpus")
         };
         group.bench_function(name, |b| {
-            b.iter(|| solver::solve(black_box(&fleet), black_box(&workload), &options).unwrap())
+            b.iter(|| fleetfit::explain::solve(black_box(&fleet), black_box(&workload), &options).unwrap())
         });
         if gap == 0.0 {
             group.bench_function(format!("greedy_{gpus}_gpus"), |b| {
@@ -87,7 +87,7 @@ fn scale(c: &mut Criterion) {
 fn report(fleet: &Fleet, workload: &Workload, options: &SolveOptions, case: &str) {
     reset_peak_memory();
     let started = Instant::now();
-    let solved = solver::solve(fleet, workload, options).unwrap();
+    let solved = fleetfit::explain::solve(fleet, workload, options).unwrap();
     let peak_mib = peak_memory_mib();
     let greedy = fleetfit::greedy::plan(fleet, workload);
     let o = &solved.plan.objective;

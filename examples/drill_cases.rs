@@ -12,7 +12,7 @@ fn main() {
     let base = Base::load(args[1].as_ref(), args[2].as_ref()).expect("inputs");
     let n: usize = args.get(3).map_or(5, |s| s.parse().unwrap());
     let t = Instant::now();
-    let solved = solver::solve_unexplained(&base.fleet, &base.workload, &SolveOptions::default()).unwrap();
+    let solved = solver::solve(&base.fleet, &base.workload, &SolveOptions::default()).unwrap();
     println!("base {:.2}s: {}", t.elapsed().as_secs_f64(), solved.stats.summary());
     let failure: Failure = "node".parse().unwrap();
     let cases = drill::cases(&base, &failure).unwrap();
@@ -36,7 +36,7 @@ fn main() {
             time_limit: std::time::Duration::from_secs_f64(std::env::var("LIMIT").map_or(60.0, |g| g.parse().unwrap())),
             verbose: std::env::var("V").is_ok(),
         };
-        let s = solver::solve_unexplained(&fleet, &base.workload, &opts).unwrap();
+        let s = solver::solve(&fleet, &base.workload, &opts).unwrap();
         println!(
             "{} {:.2}s: {}",
             case.failed,

@@ -2,9 +2,46 @@
 //! on, most decisive first ("128 attention heads are not divisible by tensor parallel size 7;
 //! node a100-01 has 7 eligible GPUs, GPU 0 is 92% used").
 
-use crate::domain::{Deployment, Fleet, GpuKind, Node, Plan, Policy, Quantization, Workload};
+use std::time::Instant;
+
+use crate::domain::{Deployment, Fleet, GpuKind, Node, Plan, Policy, Quantization, SolveStatus, Workload};
 use crate::memory::{self, MemoryInputs};
 use crate::shapes::{self, check_parallelism};
+use crate::solver::{self, SolveOptions, Solved, budget};
+
+/// [`solver::solve`], then the reasons of every unplaced entry: what `plan` and `explain` print.
+/// Explanations re-solve a deployment alone: within a share of the time limit, or for a proven
+/// plan within a budget of their own, so that its reasons do not depend on the limit.
+pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> crate::Result<Solved> {
+    let started = Instant::now();
+    let mut solved = solver::solve(fleet, workload, options)?;
+    let explained = Instant::now();
+    let budget = if solved.plan.status == SolveStatus::Optimal {
+        budget::EXPLAIN_PROVEN
+    } else {
+        options
+            .time_limit
+            .mul_f64(budget::EXPLAIN_SHARE)
+            .saturating_sub(started.elapsed())
+    };
+    let resolve = |w: &Workload| {
+        let left = budget.saturating_sub(explained.elapsed()).min(budget::EXPLAIN_EACH);
+        if left.is_zero() {
+            return None;
+        }
+        let quick = SolveOptions {
+            time_limit: left,
+            ..SolveOptions::default()
+        };
+        solver::solve(fleet, w, &quick)
+            .ok()
+            .filter(|s| s.plan.status == SolveStatus::Optimal)
+            .map(|s| s.plan.objective.placed_value)
+    };
+    annotate(fleet, workload, &mut solved.plan, &resolve);
+    solved.stats.total_seconds = started.elapsed().as_secs_f64();
+    Ok(solved)
+}
 
 /// Re-solves a workload and returns the proven best `placed_value`, or `None` when it could not
 /// be proven in time. Explanations use it to say what is true, not what is likely.
@@ -15,7 +52,7 @@ pub fn annotate(fleet: &Fleet, workload: &Workload, plan: &mut Plan, resolve: &R
     for entry in &mut plan.unplaced {
         if let Some(d) = workload.deployment(&entry.deployment) {
             entry.reasons = reasons(fleet, &workload.policy, d, entry.placed);
-            if entry.reasons.first().is_some_and(|r| r.starts_with(COULD_FIT)) {
+            if rules_allow_more(&entry.reasons) {
                 entry.reasons = competition(workload, d, entry.placed, resolve);
             }
         }
@@ -24,6 +61,11 @@ pub fn annotate(fleet: &Fleet, workload: &Workload, plan: &mut Plan, resolve: &R
 
 /// How the neutral sentence of [`reasons`] begins, before re-solves make it precise.
 const COULD_FIT: &str = "more would fit";
+
+/// Whether [`reasons`] found no rule that stops more replicas (others, or the search, decide).
+pub fn rules_allow_more(reasons: &[String]) -> bool {
+    reasons.first().is_some_and(|r| r.starts_with(COULD_FIT))
+}
 
 /// Whether other deployments took what `d` needs, or its own rules (spread, reserves, stage
 /// splits, memory) limit it: decided by re-solving `d` alone, then without its spread and
@@ -250,8 +292,8 @@ fn memory_fact(d: &Deployment, kind: &GpuKind, need_mib: u64, (q, tp, pp): (Quan
             terms.join(" + "),
             gib(left),
             gib(budget as f64),
-            crate::formats::table::thousands(tokens),
-            crate::formats::table::thousands(d.kv_cache_tokens)
+            crate::numbers::thousands(tokens),
+            crate::numbers::thousands(d.kv_cache_tokens)
         ),
         _ => format!("{shape} needs {need_mib} MiB per GPU; {limit} {} MiB", budget),
     }

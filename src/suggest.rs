@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use crate::domain::{Deployment, Fleet, Node, Plan, Quantization, Suggestion, Workload};
 use crate::shapes::check_parallelism;
-use crate::solver::{SolveOptions, solve_unexplained};
+use crate::solver::{SolveOptions, solve};
 
 /// One change to try.
 struct Candidate {
@@ -63,7 +63,7 @@ pub fn suggest(fleet: &Fleet, workload: &Workload, plan: &Plan, name: &str, time
                 time_limit: left,
                 ..SolveOptions::default()
             };
-            let solved = solve_unexplained(&c.fleet, &c.workload, &options).ok()?;
+            let solved = solve(&c.fleet, &c.workload, &options).ok()?;
             let after = placed(&solved.plan, name);
             let mine = || solved.plan.replicas.iter().filter(|r| r.deployment == name);
             let counts = match &c.uses {

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use fleetfit::domain::{Plan, Unplaced};
-use fleetfit::solver::capacity::{Capacity, CapacityStatus, capacity};
+use fleetfit::solver::capacity::{Capacity, CapacityStatus};
+use fleetfit::workflows::capacity::capacity;
 
 use super::{Format, Inputs};
 

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use fleetfit::domain::Unplaced;
-use fleetfit::solver::{SolveOptions, solve};
+use fleetfit::explain::solve;
+use fleetfit::solver::SolveOptions;
 
 use super::{Format, Inputs};
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fleetfit::solver::{self, SolveOptions};
+use fleetfit::solver::SolveOptions;
 
 use super::{Format, Inputs};
 
@@ -51,7 +51,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         ..SolveOptions::default()
     };
     let live = super::live::Live::start(args.verbose);
-    let mut solved = solver::solve(&fleet, &workload, &options)?;
+    let mut solved = fleetfit::explain::solve(&fleet, &workload, &options)?;
     drop(live);
     if args.explain {
         let started = std::time::Instant::now();

@@ -5,6 +5,7 @@ pub mod engine;
 pub mod fleet;
 pub mod model;
 pub mod plan;
+pub mod sku;
 pub mod totals;
 
 pub use deployment::{Deployment, KvCacheDtype, Policy, Reserve, Runtime, Workload};
@@ -14,4 +15,5 @@ pub use model::{Mla, ModelArch, Quantization};
 pub use plan::{
     FleetUse, MigrationStep, Objective, PlacedReplica, Plan, Provenance, SolveStatus, Stage, Suggestion, Unplaced,
 };
+pub use sku::Sku;
 pub use totals::make_plan;

@@ -16,9 +16,9 @@ pub mod launch;
 
 use std::collections::BTreeMap;
 
-use crate::catalog::Catalog;
 use crate::domain::{Deployment, Fleet, PlacedReplica, Plan, Workload};
 use crate::error::Error;
+use crate::formats::catalog::Catalog;
 use crate::memory::{KvCapacity, replica_kv};
 
 /// What to write.

@@ -1,8 +1,10 @@
 //! File formats: reading fleet and deployments files (YAML or JSON), Hugging Face configs, the
 //! embedded model catalog, and rendering plans as tables. Nothing here decides placement.
 
+pub mod catalog;
 pub mod deployments_file;
 pub mod engine_log;
+pub mod engines;
 pub mod fleet_file;
 pub mod gpu_products;
 pub mod hf_config;

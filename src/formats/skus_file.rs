@@ -12,13 +12,15 @@ use crate::error::InputError;
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SkusFile {
-    pub skus: Vec<Sku>,
+    pub skus: Vec<SkuFile>,
 }
 
-/// A node type that can be bought; bought nodes are named `{name}-1`, `{name}-2`, ...
+pub use crate::domain::Sku;
+
+/// A node type that can be bought, as written; bought nodes are named `{name}-1`, `{name}-2`, ...
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Sku {
+pub struct SkuFile {
     /// Unique SKU name; bought nodes are named {name}-1, {name}-2, ...
     pub name: String,
     /// GPU type of every GPU of the node.
@@ -92,5 +94,18 @@ pub fn load(path: &Path) -> Result<Vec<Sku>, InputError> {
             return Err(InputError::new(path, format!("{at}.gpu_type"), "must not be empty"));
         }
     }
-    Ok(file.skus)
+    Ok(file
+        .skus
+        .into_iter()
+        .map(|s| Sku {
+            name: s.name,
+            gpu_type: s.gpu_type,
+            gpu_count: s.gpu_count,
+            memory_mib: s.memory_mib,
+            reserved_mib: s.reserved_mib,
+            cost: s.cost,
+            max: s.max,
+            labels: s.labels,
+        })
+        .collect())
 }

@@ -115,18 +115,7 @@ fn kv_cells(kv: Option<KvCapacity>) -> (String, String) {
     }
 }
 
-/// `19920` as `19,920`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::numbers::thousands;
 
 /// A short deployment's reasons (`-`) and suggestions (`+`), indented under it.
 fn why(out: &mut String, u: &crate::domain::Unplaced) {

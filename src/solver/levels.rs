@@ -19,8 +19,10 @@ use crate::error::Result;
 /// Section 6's levels, in order.
 const LEVEL_NAMES: [&str; 3] = ["placed_value", "quantization_penalty", "gpus_used"];
 
-/// [`solve`] without `reasons` on the unplaced entries.
-pub fn solve_unexplained(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Result<Solved> {
+/// Places every deployment of `workload` on `fleet`: the lexicographic optimum of section 6,
+/// or the best plan found within `options.time_limit`. The plan has passed the checker; its
+/// unplaced entries carry no reasons (`explain::solve` adds them).
+pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Result<Solved> {
     let started = Instant::now();
     let deadline = started + options.time_limit;
     let view = planner_fleet(fleet, workload);

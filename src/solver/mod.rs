@@ -9,45 +9,77 @@
 //! the level before → `assign` (concrete GPUs) → `make_plan` (totals) → the independent checker.
 //! A plan the checker rejects is an error, never output.
 
+// The model (rooms are folders; module paths stay flat under `solver`).
+// model/: the instance (eligibility, node classes, blocks, the fleet-wide pool, shared GPUs,
+// pipeline chunks) and its integer program; assigning concrete GPUs from a solution.
+#[path = "model/assign.rs"]
 pub(crate) mod assign;
+#[path = "model/assign_shared.rs"]
 mod assign_shared;
+#[path = "model/blocks.rs"]
 mod blocks;
-pub(crate) mod budget;
-mod callback;
-pub mod capacity;
-mod capacity_greedy;
-mod capacity_guided;
+#[path = "model/chunks.rs"]
 pub(crate) mod chunks;
+#[path = "model/columns.rs"]
 pub(crate) mod columns;
+#[path = "model/formulation.rs"]
 pub(crate) mod formulation;
-mod heuristic;
-pub(crate) mod highs_run;
+#[path = "model/instance.rs"]
 pub(crate) mod instance;
-mod levels;
-mod local_search;
+#[path = "model/merge.rs"]
 mod merge;
-mod options;
+#[path = "model/pool.rs"]
 pub(crate) mod pool;
-pub mod progress;
-pub(crate) mod purchase;
+#[path = "model/sharing.rs"]
+pub(crate) mod sharing;
+
+// The core: what a solve is asked, the level loop, the LP bound, what it reports.
+mod levels;
+mod options;
 mod relax;
 mod report;
-pub(crate) mod sharing;
-pub(crate) mod start;
+
+// highs/: one HiGHS run per level, on a worker thread with a stop switch, within the budget.
+#[path = "highs/budget.rs"]
+pub mod budget;
+#[path = "highs/callback.rs"]
+mod callback;
+#[path = "highs/highs_run.rs"]
+pub(crate) mod highs_run;
+#[path = "highs/worker.rs"]
 pub(crate) mod worker;
 
-use std::time::Instant;
+// heuristics/: greedy and LP-guided starts, the local search beside HiGHS, warm starts.
+#[path = "heuristics/heuristic.rs"]
+mod heuristic;
+#[path = "heuristics/local_search.rs"]
+mod local_search;
+#[path = "heuristics/start.rs"]
+pub(crate) mod start;
+
+// purchase/: capacity planning, a layer over the core (candidate nodes, cost, its starts).
+#[path = "purchase/capacity.rs"]
+pub mod capacity;
+#[path = "purchase/capacity_greedy.rs"]
+mod capacity_greedy;
+#[path = "purchase/capacity_guided.rs"]
+mod capacity_guided;
+#[path = "purchase/purchase.rs"]
+pub(crate) mod purchase;
+
+// At the edge: the live status line's phase, incumbent and bound.
+pub mod progress;
 
 use formulation::Formulation;
 use instance::Instance;
-pub use levels::solve_unexplained;
+pub use levels::solve;
 pub use options::{KnownBound, SolveOptions};
 pub use relax::relaxation_bound;
 pub use report::{LevelStats, ModelSize, SolveStats, model_size};
 pub use worker::{THREAD_NAME as SOLVER_THREAD_NAME, join_stopped};
 
 use crate::domain::fleet::TypeView;
-use crate::domain::{Fleet, Plan, SolveStatus, Workload};
+use crate::domain::{Fleet, Plan, Workload};
 use crate::error::{Error, Result};
 
 /// A checked plan and how it was found.
@@ -55,41 +87,6 @@ use crate::error::{Error, Result};
 pub struct Solved {
     pub plan: Plan,
     pub stats: SolveStats,
-}
-
-/// Places every deployment of `workload` on `fleet`: the lexicographic optimum of section 6,
-/// or the best plan found within `options.time_limit`. The plan has passed the checker.
-pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Result<Solved> {
-    let started = Instant::now();
-    let mut solved = solve_unexplained(fleet, workload, options)?;
-    // Explanations re-solve a deployment alone: a share of the time limit, or for a proven plan
-    // a budget of their own, so that its reasons do not depend on the limit.
-    let explained = Instant::now();
-    let budget = if solved.plan.status == SolveStatus::Optimal {
-        budget::EXPLAIN_PROVEN
-    } else {
-        options
-            .time_limit
-            .mul_f64(budget::EXPLAIN_SHARE)
-            .saturating_sub(started.elapsed())
-    };
-    let resolve = |w: &Workload| {
-        let left = budget.saturating_sub(explained.elapsed()).min(budget::EXPLAIN_EACH);
-        if left.is_zero() {
-            return None;
-        }
-        let quick = SolveOptions {
-            time_limit: left,
-            ..SolveOptions::default()
-        };
-        solve_unexplained(fleet, w, &quick)
-            .ok()
-            .filter(|s| s.plan.status == SolveStatus::Optimal)
-            .map(|s| s.plan.objective.placed_value)
-    };
-    crate::explain::annotate(fleet, workload, &mut solved.plan, &resolve);
-    solved.stats.total_seconds = started.elapsed().as_secs_f64();
-    Ok(solved)
 }
 
 /// The checker's verdict on a plan about to be returned: a violation is a bug, never output.

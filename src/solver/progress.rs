@@ -101,13 +101,6 @@ pub fn status_line(snapshot: &Snapshot, elapsed_s: f64) -> String {
 /// A value rounded to a whole number with thousands separators (objective values are integers;
 /// a dual bound is shown rounded).
 fn whole(value: f64) -> String {
-    let digits = format!("{:.0}", value.abs());
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if value < -0.5 { format!("-{out}") } else { out }
+    let digits = crate::numbers::thousands(value.abs().round() as u64);
+    if value < -0.5 { format!("-{digits}") } else { digits }
 }

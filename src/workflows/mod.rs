@@ -3,6 +3,7 @@
 //! over machines (shards joined by `merge`).
 
 pub mod calibrate;
+pub mod capacity;
 pub mod drill;
 pub mod migration;
 mod neighbourhood;
@@ -33,7 +34,7 @@ pub struct Base {
     pub deployments_path: PathBuf,
     pub workload: Workload,
     /// The engine profiles the deployments plan with (scenarios keep them).
-    pub profiles: crate::engines::Profiles,
+    pub profiles: crate::formats::engines::Profiles,
 }
 
 impl Base {
@@ -47,8 +48,12 @@ impl Base {
         let fleet = crate::formats::fleet_file::load(fleet)?;
         let file: DeploymentsFile = crate::formats::parse_file(deployments)?;
         let profiles = deployments_file::profiles_for(deployments, &file, profile_files)?;
-        let workload =
-            deployments_file::resolve(deployments, file.clone(), crate::catalog::Catalog::builtin(), &profiles)?;
+        let workload = deployments_file::resolve(
+            deployments,
+            file.clone(),
+            crate::formats::catalog::Catalog::builtin(),
+            &profiles,
+        )?;
         Ok(Base {
             fleet,
             deployments: file,
@@ -163,7 +168,7 @@ pub(crate) struct Solved {
 /// Solves one case and sums it up.
 pub(crate) fn solve_case(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Result<Solved> {
     let started = Instant::now();
-    let solved = solver::solve_unexplained(fleet, workload, options)?;
+    let solved = solver::solve(fleet, workload, options)?;
     let outcome = Outcome::of(&solved.plan, workload, started.elapsed().as_secs_f64());
     // Claimed only where the solver says a start reached the known bound, not where levels
     // merely took no time (an instance where nothing fits is optimal at 0, not at the base's).

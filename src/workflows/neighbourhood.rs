@@ -216,7 +216,7 @@ fn solve_around(
     options: &SolveOptions,
 ) -> Option<Vec<PlacedReplica>> {
     let (left, demand) = around(fleet, workload, pinned);
-    let rest = solver::solve_unexplained(&left, &demand, options).ok()?.plan.replicas;
+    let rest = solver::solve(&left, &demand, options).ok()?.plan.replicas;
     let mut next: BTreeMap<&str, u64> = BTreeMap::new();
     for r in pinned {
         let n = next.entry(&r.deployment).or_default();

@@ -255,7 +255,7 @@ fn replan_unsettled(fleet: &Fleet, workload: &Workload, current: &Plan, options:
                 .is_some_and(|p| workload.deployment(&r.deployment).is_some_and(|d| d.priority >= p))
         })
         .collect();
-    let solved = solver::solve_unexplained(
+    let solved = solver::solve(
         fleet,
         workload,
         &SolveOptions {

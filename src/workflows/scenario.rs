@@ -147,7 +147,7 @@ pub fn apply(base: &Base, scenario: &ScenarioFile, index: usize, path: &Path) ->
     let workload = deployments_file::resolve(
         &base.deployments_path,
         file,
-        crate::catalog::Catalog::builtin(),
+        crate::formats::catalog::Catalog::builtin(),
         &base.profiles,
     )
     .map_err(|e| {

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use fleetfit::solver::capacity::{Capacity, CapacityStatus, capacity};
+use fleetfit::solver::capacity::{Capacity, CapacityStatus};
+use fleetfit::workflows::capacity::capacity;
 
 use super::common::*;
 

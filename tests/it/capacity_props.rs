@@ -8,7 +8,8 @@ use proptest::prelude::*;
 
 use fleetfit::domain::{Fleet, Plan, Workload};
 use fleetfit::formats::skus_file::{self, Sku};
-use fleetfit::solver::capacity::{CapacityStatus, capacity};
+use fleetfit::solver::capacity::CapacityStatus;
+use fleetfit::workflows::capacity::capacity;
 
 use super::brute;
 use super::common::*;

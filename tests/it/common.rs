@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fleetfit::domain::{Fleet, Plan, Workload};
 use fleetfit::formats::{deployments_file, fleet_file};
-use fleetfit::solver::{self, SolveOptions, Solved};
+use fleetfit::solver::{SolveOptions, Solved};
 
 /// A path under the repository's `data/` folder.
 pub fn data(rel: &str) -> PathBuf {
@@ -45,7 +45,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload) -> Solved {
         time_limit: Duration::from_secs(60),
         ..SolveOptions::default()
     };
-    let solved = solver::solve(fleet, workload, &options).unwrap_or_else(|e| panic!("solve failed: {e}"));
+    let solved = fleetfit::explain::solve(fleet, workload, &options).unwrap_or_else(|e| panic!("solve failed: {e}"));
     assert_valid(fleet, workload, &solved.plan);
     assert!(
         !solved.stats.proof_contradicted,
@@ -170,7 +170,7 @@ pub fn capacity_probe(
         return;
     };
     let started = std::time::Instant::now();
-    let status = fleetfit::solver::capacity::capacity(
+    let status = fleetfit::workflows::capacity::capacity(
         fleet,
         workload,
         skus,

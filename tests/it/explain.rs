@@ -125,7 +125,7 @@ fn reasons_of_a_proven_plan_do_not_depend_on_the_time_limit() {
             time_limit: std::time::Duration::from_secs_f64(seconds),
             ..Default::default()
         };
-        let solved = fleetfit::solver::solve(&fleet, &workload, &options).unwrap();
+        let solved = fleetfit::explain::solve(&fleet, &workload, &options).unwrap();
         assert_valid(&fleet, &workload, &solved.plan);
         (solved.plan.status == fleetfit::domain::SolveStatus::Optimal).then_some(solved.plan.unplaced)
     };

@@ -234,7 +234,7 @@ fn when_the_greedy_plan_takes_the_whole_time_limit_it_is_the_answer() {
         time_limit: std::time::Duration::from_micros(1),
         ..fleetfit::solver::SolveOptions::default()
     };
-    let solved = fleetfit::solver::solve(&fleet, &workload, &options).unwrap();
+    let solved = fleetfit::explain::solve(&fleet, &workload, &options).unwrap();
     assert_valid(&fleet, &workload, &solved.plan);
     assert_eq!(solved.plan.status, fleetfit::domain::SolveStatus::TimeLimit);
     let requested: u64 = workload.deployments.iter().map(|d| d.priority * d.replicas).sum();

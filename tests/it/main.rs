@@ -16,6 +16,7 @@ mod formats;
 mod fuzz;
 mod import;
 mod interface;
+mod layers;
 mod lint;
 mod props;
 mod published;

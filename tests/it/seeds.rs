@@ -79,7 +79,7 @@ fn a_tiny_time_limit_still_gives_a_valid_plan_with_bound_and_gap() {
         time_limit: std::time::Duration::from_millis(1),
         ..Default::default()
     };
-    let plan = fleetfit::solver::solve(&fleet, &workload, &options)
+    let plan = fleetfit::explain::solve(&fleet, &workload, &options)
         .expect("a plan under any time limit")
         .plan;
     assert_valid(&fleet, &workload, &plan);

@@ -90,7 +90,7 @@ fn a_one_second_limit_on_a_large_fleet_returns_a_valid_plan() {
         time_limit: std::time::Duration::from_secs(1),
         ..Default::default()
     };
-    let plan = fleetfit::solver::solve(&fleet, &workload, &options)
+    let plan = fleetfit::explain::solve(&fleet, &workload, &options)
         .expect("a plan")
         .plan;
     assert_valid(&fleet, &workload, &plan);
@@ -148,7 +148,7 @@ fn a_greedy_plan_within_the_gap_of_the_lp_bound_is_returned_without_a_mip() {
         mip_rel_gap: 0.05,
         ..Default::default()
     };
-    let solved = fleetfit::solver::solve(&fleet, &workload, &options).unwrap();
+    let solved = fleetfit::explain::solve(&fleet, &workload, &options).unwrap();
     let o = &solved.plan.objective;
     assert_valid(&fleet, &workload, &solved.plan);
     assert_eq!(solved.plan.status, fleetfit::domain::SolveStatus::TimeLimit);

@@ -8,10 +8,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::model_file::ModelFile;
-use crate::catalog::Catalog;
 use crate::domain::{Deployment, Engine, KvCacheDtype, ModelArch, Policy, Quantization, Reserve, Runtime, Workload};
-use crate::engines::Profiles;
 use crate::error::InputError;
+use crate::formats::catalog::Catalog;
+use crate::formats::engines::Profiles;
 use crate::ratio::Decimal;
 
 mod model_name;

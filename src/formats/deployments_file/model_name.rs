@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::catalog::Catalog;
 use crate::domain::ModelArch;
 use crate::error::InputError;
+use crate::formats::catalog::Catalog;
 
 /// A model name is an inline id, a catalog name, or a path to a `config.json` (relative to the
 /// deployments file first, then to the working directory).

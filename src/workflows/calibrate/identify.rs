@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::catalog::{Catalog, CatalogEntry};
 use crate::domain::Quantization;
+use crate::formats::catalog::{Catalog, CatalogEntry};
 use crate::formats::engine_log::EngineRun;
 
 /// fleetfit's quantization of a run: the torch dtype when unquantized, else the engine's method

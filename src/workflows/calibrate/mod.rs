@@ -15,10 +15,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::catalog::{Catalog, CatalogEntry};
 use crate::domain::engine::Measured;
 use crate::domain::{EngineProfile, Quantization};
 use crate::error::InputError;
+use crate::formats::catalog::{Catalog, CatalogEntry};
 
 mod identify;
 mod measure;
@@ -261,7 +261,7 @@ fn builtin_profile(
     version: &str,
     warnings: &mut Vec<String>,
 ) -> Result<EngineProfile, InputError> {
-    let profiles = crate::engines::Profiles::default();
+    let profiles = crate::formats::engines::Profiles::default();
     if let Ok(p) = profiles.select(engine, Some(version)) {
         return Ok((*p).clone());
     }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::heuristic::placed_value;
 use super::{Formulation, Instance};
 use crate::domain::{Fleet, PlacedReplica, SolveStatus, Workload, make_plan};
-use crate::synth::Rng;
+use crate::rng::Rng;
 
 /// Nodes freed per step: two measured best on generated fleets (one and three gain less, six
 /// nothing: refilling many nodes first-fit undoes the start's best fit).

@@ -10,9 +10,9 @@ use good_lp::{Expression, constraint};
 use super::highs_run::{self, HighsSettings, LevelOutcome, LevelResult, Starts};
 use super::instance::Purchase;
 use super::{Formulation, Instance, assign, planner_fleet};
+use crate::domain::Sku;
 use crate::domain::{Fleet, Gpu, Node, Plan, SolveStatus, Unplaced, Workload, make_plan};
 use crate::error::{Error, InputError, Result};
-use crate::formats::skus_file::Sku;
 
 /// Candidate nodes per SKU without a `max` in the first search; where that search finds no
 /// purchase, a second one takes every node that could help ([`upper_bound`]).
@@ -42,9 +42,14 @@ pub struct Capacity {
     pub plan: Option<Plan>,
     /// The fleet with the bought nodes (`{sku}-1` ..), what `plan` is checked against.
     pub grown: Option<Fleet>,
+    /// When infeasible: the required deployments short, `reasons` left to the caller.
     pub unplaced: Vec<Unplaced>,
+    /// Why each of `unplaced` is short.
+    pub short: Vec<Short>,
     /// Whether `unplaced`'s counts are proven maxima (else what a stopped search placed).
     pub unplaced_proven: bool,
+    /// When infeasible: the fleet with every candidate node bought, which `short` is about.
+    pub all_bought: Option<Fleet>,
     /// Where the search was narrower than the rules (candidate nodes capped, GPU sizes kept
     /// apart): such an answer claims neither `optimal` nor `infeasible`.
     pub restrictions: Vec<String>,
@@ -53,6 +58,19 @@ pub struct Capacity {
     /// Seconds until the purchase was settled (proven, or the search stopped); section 6 on the
     /// grown fleet takes the rest of the time.
     pub purchase_seconds: f64,
+}
+
+/// Why a required deployment is short when no purchase places the demand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Short {
+    /// No GPU of any SKU or of the fleet can host it (type, selector, split or memory).
+    NoHost,
+    /// With every candidate bought, a proven plan places no more next to the others.
+    AtMost,
+    /// With every candidate bought, a search stopped by the time limit placed this many.
+    Found,
+    /// Each fits with every candidate bought, but not all together.
+    NotTogether,
 }
 
 /// What one node fewer of a SKU bought would leave out, from a plan of the grown fleet
@@ -396,8 +414,7 @@ fn purchase_and_plan(
     } else {
         SolveStatus::TimeLimit
     };
-    let mut plan = make_plan(&final_fleet, workload, replicas, status, None);
-    crate::explain::annotate(&final_fleet, workload, &mut plan, &|_| None);
+    let plan = make_plan(&final_fleet, workload, replicas, status, None);
     let violations = crate::check::check(&final_fleet, workload, &plan);
     if !violations.is_empty() {
         return Err(Error::invalid_plan(&violations));
@@ -417,14 +434,16 @@ fn purchase_and_plan(
         plan: Some(plan),
         grown: Some(final_fleet),
         unplaced: Vec::new(),
+        short: Vec::new(),
         unplaced_proven: false,
+        all_bought: None,
         restrictions,
     })
 }
 
-/// No purchase within every `max` places the demand: what it cannot host, with the reasons the
-/// rules give on a fleet with every candidate bought. A search narrowed by `restrictions` proves
-/// nothing: its answer carries them and no explanation (the caller searches again, or refuses).
+/// No purchase within every `max` places the demand: what it cannot host, and why, as facts
+/// ([`Short`]; `workflows::capacity` words them). A search narrowed by `restrictions` proves
+/// nothing: its answer carries them and no facts (the caller searches again, or refuses).
 fn infeasible(
     grown: &Fleet,
     workload: &Workload,
@@ -443,6 +462,8 @@ fn infeasible(
         grown: None,
         unplaced: Vec::new(),
         unplaced_proven: false,
+        short: Vec::new(),
+        all_bought: Some(grown.clone()),
         restrictions,
         one_fewer: Vec::new(),
         purchase_seconds: 0.0,
@@ -450,25 +471,21 @@ fn infeasible(
     if !answer.restrictions.is_empty() {
         return answer;
     }
-    let unplaced = |d: usize, placed: u64, reasons: Vec<String>| Unplaced {
-        deployment: workload.deployments[d].name.clone(),
-        requested: workload.deployments[d].replicas,
-        placed,
-        reasons,
-        suggestions: Vec::new(),
+    let mut short = |d: usize, placed: u64, why: Short| {
+        answer.unplaced.push(Unplaced {
+            deployment: workload.deployments[d].name.clone(),
+            requested: workload.deployments[d].replicas,
+            placed,
+            reasons: Vec::new(),
+            suggestions: Vec::new(),
+        });
+        answer.short.push(why);
     };
     // A deployment no GPU of the grown fleet can host is the cause, whatever the others need.
     if !hostless.is_empty() {
-        let offered: std::collections::BTreeSet<&str> = skus.iter().map(|s| s.gpu_type.as_str()).collect();
-        let offered: Vec<&str> = offered.into_iter().collect();
-        answer.unplaced = hostless
-            .iter()
-            .map(|&d| {
-                let mut reasons = crate::explain::reasons(grown, &workload.policy, &workload.deployments[d], 0);
-                reasons.push(format!("the SKUs offer {}", offered.join(", ")));
-                unplaced(d, 0, reasons)
-            })
-            .collect();
+        for &d in hostless {
+            short(d, 0, Short::NoHost);
+        }
         answer.unplaced_proven = true;
         return answer;
     }
@@ -480,7 +497,7 @@ fn infeasible(
             .max(Duration::from_millis(10)),
         ..super::SolveOptions::default()
     };
-    let most = super::solve_unexplained(grown, workload, &options).ok();
+    let most = super::solve(grown, workload, &options).ok();
     let proven = most.as_ref().is_some_and(|s| s.plan.status == SolveStatus::Optimal);
     for &d in must {
         let dep = &workload.deployments[d];
@@ -488,34 +505,23 @@ fn infeasible(
             s.plan.replicas.iter().filter(|r| r.deployment == dep.name).count() as u64
         });
         if placed < dep.replicas {
-            let mut reasons = crate::explain::reasons(grown, &workload.policy, dep, placed);
-            if reasons.first().is_some_and(|r| r.starts_with("more would fit")) {
-                reasons = vec![if proven {
-                    format!(
-                        "with every node of every SKU bought, at most {placed} of {} fit next to the other required deployments",
-                        dep.replicas
-                    )
-                } else {
-                    format!(
-                        "with every node of every SKU bought, the search placed {placed} of {} next to the other required deployments before the time limit",
-                        dep.replicas
-                    )
-                }];
-            }
-            answer.unplaced.push(unplaced(d, placed, reasons));
+            short(d, placed, if proven { Short::AtMost } else { Short::Found });
         }
     }
     answer.unplaced_proven = proven;
     if answer.unplaced.is_empty() {
         // Each fits with all bought, but not all together.
-        answer.unplaced = must
-            .iter()
-            .map(|&d| {
-                let why = "the required deployments do not all fit together, even with every node of every SKU bought";
-                unplaced(d, 0, vec![why.into()])
-            })
-            .collect();
         answer.unplaced_proven = false;
+        for &d in must {
+            answer.unplaced.push(Unplaced {
+                deployment: workload.deployments[d].name.clone(),
+                requested: workload.deployments[d].replicas,
+                placed: 0,
+                reasons: Vec::new(),
+                suggestions: Vec::new(),
+            });
+            answer.short.push(Short::NotTogether);
+        }
     }
     answer
 }
@@ -541,7 +547,7 @@ fn one_fewer(
             ..super::SolveOptions::default()
         };
         let solved = (!left.is_zero())
-            .then(|| super::solve_unexplained(&fewer, workload, &options).ok())
+            .then(|| super::solve(&fewer, workload, &options).ok())
             .flatten()
             .filter(|solved| solved.plan.status == SolveStatus::Optimal);
         let left_out = solved.map(|solved| {

@@ -5,8 +5,8 @@ use super::capacity::{MAX_CANDIDATES, bought_node, required};
 use super::capacity_guided::{candidates_per_sku, purchase_cost};
 use super::highs_run;
 use super::{Formulation, Instance, planner_fleet};
+use crate::domain::Sku;
 use crate::domain::{Fleet, SolveStatus, Workload};
-use crate::formats::skus_file::Sku;
 
 /// What the start search found: a purchase's column values, a proof that no purchase places
 /// the demand, or neither.
@@ -69,7 +69,7 @@ pub(super) fn purchase_start(
     let lp = super::capacity_guided::spawn_relax(form, fixed, time_limit * 2);
     // The fleet as it is first (greedy alone packs it loosely and buys too much), then greedy
     // over the candidates, cheapest per GPU first.
-    let kept = match super::solve_unexplained(&existing, &required, &options) {
+    let kept = match super::solve(&existing, &required, &options) {
         Ok(solved) => solved.plan.replicas,
         Err(_) => crate::greedy::place(&existing, &required),
     };
@@ -102,7 +102,7 @@ pub(super) fn purchase_start(
                 start: Some(kept.clone()),
                 ..options.clone()
             };
-            let kept = match super::solve_unexplained(&existing, &boosted, &options) {
+            let kept = match super::solve(&existing, &boosted, &options) {
                 Ok(solved) => solved.plan.replicas,
                 Err(_) => crate::greedy::place(&existing, &boosted),
             };
@@ -113,7 +113,7 @@ pub(super) fn purchase_start(
         }
     }
     if !all_placed(&replicas) {
-        let Ok(solved) = super::solve_unexplained(fleet, &required, &options) else {
+        let Ok(solved) = super::solve(fleet, &required, &options) else {
             return (Start::Unknown, lp_floor);
         };
         let proven = solved.plan.status == SolveStatus::Optimal && solved.stats.restrictions.is_empty();

@@ -179,7 +179,7 @@ struct Split {
 impl Split {
     /// Packs `existing` for `weighted` (the required demand, reweighted).
     fn new(existing: &Fleet, weighted: &Workload, required: &Workload, options: &super::SolveOptions) -> Split {
-        let kept = match super::solve_unexplained(existing, weighted, options) {
+        let kept = match super::solve(existing, weighted, options) {
             Ok(solved) => solved.plan.replicas,
             Err(_) => crate::greedy::place(existing, weighted),
         };
@@ -237,7 +237,7 @@ impl Split {
         if left.is_zero() {
             return None;
         }
-        let solved = super::solve_unexplained(&bought, &self.rest, &options).ok()?;
+        let solved = super::solve(&bought, &self.rest, &options).ok()?;
         whole(&solved.plan.replicas).then_some(solved.plan.replicas)
     }
 
