@@ -30,7 +30,7 @@ fn main() {
             start: Some(start),
             known_bound: Some(solver::KnownBound::proven(
                 &solved.plan.objective,
-                solved.stats.levels.iter().take_while(|l| l.proven).count(),
+                solved.stats.levels.iter().take_while(|l| l.proven()).count(),
             )),
             mip_rel_gap: std::env::var("GAP").map_or(0.0, |g| g.parse().unwrap()),
             time_limit: std::time::Duration::from_secs_f64(std::env::var("LIMIT").map_or(60.0, |g| g.parse().unwrap())),

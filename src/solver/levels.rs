@@ -10,8 +10,8 @@ use super::heuristic::{self, greedy_floor, placed_value, plan_key};
 use super::highs_run::{HighsSettings, LevelOutcome, LevelResult, Starts};
 use super::relax::{self, level_one_bound, relax};
 use super::{
-    Formulation, Instance, LevelStats, SolveOptions, SolveStats, Solved, assign, checked, local_search, merge,
-    planner_fleet, progress, start,
+    Formulation, Instance, LevelStats, Settled, SolveOptions, SolveStats, Solved, assign, budget, checked,
+    local_search, merge, planner_fleet, progress, start,
 };
 use crate::domain::{Fleet, SolveStatus, Workload, make_plan};
 use crate::error::Result;
@@ -51,7 +51,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
                 name,
                 value,
                 bound: value,
-                proven: true,
+                settled: Settled::KnownBound,
                 seconds: 0.0,
             });
         }
@@ -77,7 +77,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     // did (100,000 GPUs: 2.4 s, then 6 s): the search stops that much before the limit, so that
     // the limit bounds the whole run.
     let deadline = deadline
-        .checked_sub(started.elapsed() * 3)
+        .checked_sub(started.elapsed() * budget::OUTPUT_PER_GREEDY)
         .unwrap_or(started)
         .max(started);
     let instance = Instance::new(fleet, workload);
@@ -148,7 +148,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     };
     // A filled start already within the gap of the LP bound (or at it) needs no guided greedy.
     let start_suffices = filled.as_ref().zip(relaxation.as_ref()).is_some_and(|((_, plan), lp)| {
-        let bound = (lp.value + 1e-6).floor();
+        let bound = super::bound::upper(lp.value);
         let value = plan.objective.placed_value as f64;
         value >= bound || (bound - value) / bound.max(1.0) <= options.mip_rel_gap
     });
@@ -180,7 +180,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     // Level 1 without a MIP: the heuristic plan already reaches a proven bound (the relaxed LP's,
     // or one known from elsewhere), or with `--gap` it is within the gap of the LP bound. Levels
     // 2 and 3 then start from it when the model expresses it whole.
-    let lp_floor = relaxation.as_ref().map(|lp| (lp.value + 1e-6).floor());
+    let lp_floor = relaxation.as_ref().map(|lp| super::bound::upper(lp.value));
     // (Values recomputed from HiGHS's columns may sit a rounding error below an integer.)
     let reaches_proven_bound = |value: f64| {
         !restricted
@@ -188,6 +188,14 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
                 || options
                     .known_bound
                     .is_some_and(|b| value >= b.placed_value as f64 - 1e-6))
+    };
+    // Which proven bound a level-1 value reaches: the LP's, else the base's.
+    let settled_by_bound = |value: f64| {
+        if lp_floor.is_some_and(|b| value >= b - 1e-6) {
+            Settled::LpBound
+        } else {
+            Settled::KnownBound
+        }
     };
     let reaches_bound = reaches_proven_bound(greedy_value);
     let within_gap = lp_floor.filter(|&bound| {
@@ -219,7 +227,11 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
             name: "placed_value",
             value: greedy_value,
             bound,
-            proven: reaches_bound,
+            settled: if reaches_bound {
+                settled_by_bound(greedy_value)
+            } else {
+                Settled::WithinGap
+            },
             seconds: 0.0,
         });
         match hint.as_deref() {
@@ -246,12 +258,12 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         // a tenth of the time limit each.
         let gap = options.mip_rel_gap;
         let time_left = if i > 0 && gap > 0.0 {
-            time_left.min(options.time_limit / 10)
+            time_left.min(options.time_limit.mul_f64(budget::GAP_LEVEL_SHARE))
         } else if i == 0 && expressible {
             // HiGHS's root node does not look at the clock between its LP solves and cut rounds
             // (4,096 GPUs: 31 s of them whatever the limit): level 1 is waited for at most this
             // share, so that levels 2 and 3 can still start from the heuristic plan.
-            time_left.mul_f64(LEVEL_ONE_WAIT_SHARE)
+            time_left.mul_f64(budget::LEVEL_ONE_WAIT_SHARE)
         } else {
             time_left
         };
@@ -266,7 +278,13 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
                     .enumerate()
                     .all(|(j, l)| known.level(j) == Some(l.value))
         });
-        let result = if !maximise && (start_value == 0.0 || reached_known) {
+        // A level settled without HiGHS, and how.
+        let shortcut = (!maximise && (start_value == 0.0 || reached_known)).then_some(if start_value == 0.0 {
+            Settled::Zero
+        } else {
+            Settled::KnownBound
+        });
+        let result = if shortcut.is_some() {
             LevelResult {
                 outcome: LevelOutcome::Optimal,
                 values: best.clone(),
@@ -320,7 +338,11 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
                     name,
                     value: greedy_value,
                     bound,
-                    proven,
+                    settled: if proven {
+                        settled_by_bound(greedy_value)
+                    } else {
+                        Settled::Stopped
+                    },
                     seconds: answer.as_ref().map_or(time_left.as_secs_f64(), |r| r.seconds),
                 });
                 if let Some(h) = hint.as_deref() {
@@ -352,11 +374,17 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
             let bound = level_one_bound(&instance, highs_bound, lp_bound, value, proven);
             level1_bound = Some(capped_by_known(options, bound, value));
         }
+        let settled = match shortcut {
+            _ if !proven => Settled::Stopped,
+            Some(how) => how,
+            None if reaches_lp => settled_by_bound(value),
+            None => Settled::Mip,
+        };
         stats.levels.push(LevelStats {
             name,
             value,
             bound: result.bound,
-            proven,
+            settled,
             seconds: result.seconds,
         });
         all_proven &= proven;
@@ -390,7 +418,17 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         stats.heuristic_kept = !stats.levels.is_empty();
         replicas = greedy;
     }
-    let status = if all_proven {
+    // `optimal` comes from the records: every level settled by a proof, on a model as wide as
+    // the rules, and no heuristic plan that contradicts them.
+    let recorded = !restricted
+        && !stats.proof_contradicted
+        && stats.levels.len() == LEVEL_NAMES.len()
+        && stats.levels.iter().all(LevelStats::proven);
+    debug_assert_eq!(
+        recorded, all_proven,
+        "the level records and the loop disagree: {stats:?}"
+    );
+    let status = if recorded {
         SolveStatus::Optimal
     } else {
         SolveStatus::TimeLimit
@@ -420,7 +458,3 @@ fn capped_by_known(options: &SolveOptions, bound: f64, value: f64) -> f64 {
         .known_bound
         .map_or(bound, |b| bound.min(b.placed_value as f64).max(value))
 }
-
-/// The share of the time left that fleetfit waits for level 1 when levels 2 and 3 could start
-/// from the heuristic plan: HiGHS gets three quarters of it ([`highs_run`]'s own share).
-const LEVEL_ONE_WAIT_SHARE: f64 = 0.85;

@@ -33,7 +33,8 @@ pub(crate) mod pool;
 #[path = "model/sharing.rs"]
 pub(crate) mod sharing;
 
-// The core: what a solve is asked, the level loop, the LP bound, what it reports.
+// The core: the one rounding rule for bounds, what a solve is asked, the level loop, the LP bound, what it reports.
+pub mod bound;
 mod levels;
 mod options;
 mod relax;
@@ -75,7 +76,7 @@ use instance::Instance;
 pub use levels::solve;
 pub use options::{KnownBound, SolveOptions};
 pub use relax::relaxation_bound;
-pub use report::{LevelStats, ModelSize, SolveStats, model_size};
+pub use report::{LevelStats, ModelSize, Settled, SolveStats, model_size};
 pub use worker::{THREAD_NAME as SOLVER_THREAD_NAME, join_stopped};
 
 use crate::domain::fleet::TypeView;

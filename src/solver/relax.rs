@@ -22,12 +22,12 @@ pub(super) fn level_one_bound(
     let all_demand = demand_bound(instance);
     let trusted = highs_bound.is_finite() && (proven || highs_bound >= value + 1.0 - 1e-6);
     let bound = if trusted {
-        (highs_bound + 1e-6).floor()
+        super::bound::upper(highs_bound)
     } else {
         all_demand
     };
     // The LP relaxation bounds the integer optimum too (its floor, objective values being integers).
-    let bound = lp_bound.map_or(bound, |lp| bound.min((lp + 1e-6).floor()));
+    let bound = lp_bound.map_or(bound, |lp| bound.min(super::bound::upper(lp)));
     bound.min(all_demand).max(value)
 }
 
@@ -107,7 +107,9 @@ pub(super) fn relax(
     deadline: Instant,
     settings: &HighsSettings,
 ) -> Result<Option<Relaxation>> {
-    let budget = deadline.saturating_duration_since(Instant::now()).mul_f64(0.8);
+    let budget = deadline
+        .saturating_duration_since(Instant::now())
+        .mul_f64(super::budget::RELAXATION_SHARE);
     let lp_settings = HighsSettings {
         relaxed: true,
         ..settings.clone()

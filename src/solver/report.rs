@@ -3,14 +3,53 @@
 use super::{Formulation, Instance, planner_fleet};
 use crate::domain::{Fleet, Workload};
 
-/// What one level of the objective cost and reached.
+/// What one level of the objective cost and reached, and how it was settled: the record that
+/// `optimal` and every bound of the plan come from.
 #[derive(Debug, Clone)]
 pub struct LevelStats {
     pub name: &'static str,
     pub value: f64,
     pub bound: f64,
-    pub proven: bool,
+    pub settled: Settled,
     pub seconds: f64,
+}
+
+impl LevelStats {
+    /// Whether the level's value is proven optimal.
+    pub fn proven(&self) -> bool {
+        self.settled != Settled::Stopped && self.settled != Settled::WithinGap
+    }
+}
+
+/// How a level was settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// HiGHS proved it: its search ended optimal, or its dual bound met the value.
+    Mip,
+    /// The value reaches the LP relaxation's bound (rounded by `bound::upper`): no MIP needed.
+    LpBound,
+    /// The value reaches a bound proven on a less constrained instance (a drill's base plan).
+    KnownBound,
+    /// A minimised level at 0: nothing is lower.
+    Zero,
+    /// Within `--gap` of the LP bound, kept as asked: not proven.
+    WithinGap,
+    /// The search stopped first, or the model is narrower than the rules: not proven.
+    Stopped,
+}
+
+impl Settled {
+    /// How the summary line says it.
+    fn words(self) -> &'static str {
+        match self {
+            Settled::Mip => "optimal",
+            Settled::LpBound => "optimal: at the LP bound",
+            Settled::KnownBound => "optimal: at the base's bound",
+            Settled::Zero => "optimal",
+            Settled::WithinGap => "within the gap",
+            Settled::Stopped => "stopped",
+        }
+    }
 }
 
 /// How the solve went: model size and each level.
@@ -52,10 +91,10 @@ impl SolveStats {
             .iter()
             .map(|l| {
                 format!(
-                    "{} {}{} in {:.2}s",
+                    "{} {} ({}) in {:.2}s",
                     l.name,
                     l.value.round() as i64,
-                    if l.proven { " (optimal)" } else { " (stopped)" },
+                    l.settled.words(),
                     l.seconds
                 )
             })
@@ -154,7 +193,7 @@ mod tests {
             name: "placed_value",
             value: 22065.0,
             bound: 22265.0,
-            proven: false,
+            settled: Settled::Stopped,
             seconds: 7.0,
         };
         let kept = stats(vec![level.clone()], true).summary();

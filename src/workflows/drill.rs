@@ -225,7 +225,7 @@ pub fn run(base: &Base, failure: &Failure, options: &SweepOptions) -> Result<(Ou
             base_plan
                 .objective
                 .bound
-                .map_or(u64::MAX, |b| (b + 1e-6).floor() as u64),
+                .map_or(u64::MAX, |b| crate::solver::bound::upper(b) as u64),
         ),
     };
     let results = run_cases(all.len(), options, |i| {

@@ -173,7 +173,7 @@ pub(crate) fn solve_case(fleet: &Fleet, workload: &Workload, options: &SolveOpti
     // Claimed only where the solver says a start reached the known bound, not where levels
     // merely took no time (an instance where nothing fits is optimal at 0, not at the base's).
     let without_mip = solved.plan.status == SolveStatus::Optimal && solved.stats.reached_known_bound;
-    let proven_levels = solved.stats.levels.iter().take_while(|l| l.proven).count();
+    let proven_levels = solved.stats.levels.iter().take_while(|l| l.proven()).count();
     Ok(Solved {
         plan: solved.plan,
         outcome,

@@ -63,6 +63,6 @@ fn a_known_bound_caps_the_reported_bound_and_proves_level_one() {
         ..SolveOptions::default()
     };
     let solved = fleetfit::explain::solve(&fleet, &workload, &reached).unwrap();
-    assert!(solved.stats.levels[0].proven);
+    assert!(solved.stats.levels[0].proven());
     assert_eq!(solved.plan.objective.placed_value, known);
 }

@@ -389,7 +389,7 @@ fn a_full_fleet_is_proven_on_every_level() {
     assert_eq!(solved.plan.objective.gpus_used, 16);
     assert_eq!(solved.plan.status, SolveStatus::Optimal);
     assert!(
-        solved.stats.levels.iter().all(|l| l.proven),
+        solved.stats.levels.iter().all(|l| l.proven()),
         "{}",
         solved.stats.summary()
     );

@@ -21,7 +21,9 @@ pub(super) fn guided_greedy(
 ) -> Vec<PlacedReplica> {
     let mut guided: Vec<PlacedReplica> = Vec::new();
     for order in crate::greedy::GuideOrder::ALL {
-        if !guided.is_empty() && Instant::now() + (deadline - started) / 10 > deadline {
+        if !guided.is_empty()
+            && Instant::now() + (deadline - started).mul_f64(super::budget::GUIDED_ORDER_SHARE) > deadline
+        {
             break;
         }
         let candidate = crate::greedy::place_guided(fleet, workload, &lp.shapes, order);
@@ -57,7 +59,7 @@ pub(super) fn greedy_floor(
 ) -> Result<Solved> {
     let demand: u64 = workload.deployments.iter().map(|d| d.priority * d.replicas).sum();
     // The LP's floor bounds the integer optimum (objective values are integers).
-    let lp = lp_bound.map_or(demand, |lp| ((lp + 1e-6).floor().max(0.0) as u64).min(demand));
+    let lp = lp_bound.map_or(demand, |lp| (super::bound::upper(lp).max(0.0) as u64).min(demand));
     let bound = options
         .known_bound
         .map_or(lp, |known| known.placed_value.min(lp))

@@ -180,7 +180,13 @@ fn solve_once(
             &mut model,
             "time_limit",
             // (The LP relaxation checks its clock often: it gets all of its budget.)
-            (time_left.as_secs_f64() * if settings.relaxed { 1.0 } else { HIGHS_SHARE }).max(0.01),
+            (time_left.as_secs_f64()
+                * if settings.relaxed {
+                    1.0
+                } else {
+                    super::budget::HIGHS_SHARE
+                })
+            .max(0.01),
         )?;
         option(&mut model, "mip_rel_gap", settings.mip_rel_gap)?;
         // Every objective coefficient is an integer, so a gap below 1 already proves optimality.
@@ -311,6 +317,3 @@ fn option<V: highs::HighsOptionValue>(model: &mut highs::Model, name: &str, valu
         .try_set_option(name, value)
         .map_err(|e| Error::Solver(format!("HiGHS rejected option {name}: {e:?}")))
 }
-
-/// The share of the time left that HiGHS itself is given.
-const HIGHS_SHARE: f64 = 0.75;

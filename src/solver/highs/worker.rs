@@ -99,6 +99,7 @@ pub fn spawn_objective(
         ready,
         stop,
         thread,
+        answered: false,
     }
 }
 
@@ -111,6 +112,8 @@ pub struct Pending {
     /// Read by HiGHS's interrupt callback.
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// HiGHS's answer came: the worker is ending, its join is immediate.
+    answered: bool,
 }
 
 impl Pending {
@@ -126,13 +129,17 @@ impl Pending {
     /// interrupted and its thread joined: its answer is dropped).
     pub fn wait(mut self) -> Result<Option<LevelResult>, Error> {
         if let Some(result) = self.ready.take() {
+            self.answered = true;
             return result.map(Some);
         }
         match self
             .receive
             .recv_timeout(self.until.saturating_duration_since(Instant::now()))
         {
-            Ok(result) => result.map(Some),
+            Ok(result) => {
+                self.answered = true;
+                result.map(Some)
+            }
             // Dropping `self` stops HiGHS.
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -148,11 +155,20 @@ impl Drop for Pending {
         let Some(thread) = self.thread.take() else {
             return;
         };
-        if thread.is_finished() {
+        if self.answered || self.ready.is_some() || thread.is_finished() {
             // A panic on the worker was already reported as a disconnected channel.
             let _ = thread.join();
         } else if let Ok(mut stopping) = STOPPING.lock() {
+            // Those that stopped since are joined now: the list holds only runs still stopping.
+            let (done, running): (Vec<_>, Vec<_>) = std::mem::take(&mut *stopping)
+                .into_iter()
+                .partition(JoinHandle::is_finished);
+            *stopping = running;
             stopping.push(thread);
+            drop(stopping);
+            for thread in done {
+                let _ = thread.join();
+            }
         }
     }
 }

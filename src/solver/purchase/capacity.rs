@@ -193,7 +193,10 @@ pub fn capacity(
     let started = Instant::now();
     // The searches stop a little early, so that assigning GPUs, checking the plan and writing
     // it fit in the time limit too.
-    let deadline = started + time_limit - (time_limit / 50).min(Duration::from_secs(2));
+    let deadline = started + time_limit
+        - time_limit
+            .mul_f64(super::budget::CAPACITY_OUTPUT_SHARE)
+            .min(super::budget::CAPACITY_OUTPUT_MAX);
     let search = |cap| purchase_and_plan(fleet, workload, skus, skus_path, min_priority, started, deadline, cap);
     let mut answer = search(Some(MAX_CANDIDATES));
     // A search among capped candidates that finds no purchase proves nothing: search again
@@ -286,7 +289,14 @@ fn purchase_and_plan(
     // and the answer if it finds nothing better in time.
     super::progress::phase("greedy purchase");
     // With the start, the LP relaxation's cost rounded up: no purchase costs less.
-    let (start, lp_floor) = purchase_start(&instance, &form, workload, &must, &fixed, left().mul_f64(0.2));
+    let (start, lp_floor) = purchase_start(
+        &instance,
+        &form,
+        workload,
+        &must,
+        &fixed,
+        left().mul_f64(super::budget::PURCHASE_START_SHARE),
+    );
     let start = match start {
         Start::Found(values) => Some(values),
         Start::Impossible => return Ok(infeasible(&grown, workload, skus, &must, &[], restrictions, deadline)),
@@ -310,7 +320,7 @@ fn purchase_and_plan(
             fallback: start.as_deref(),
         };
         // The purchase gets two thirds of the time; section 6 on the grown fleet the rest.
-        let budget = left().mul_f64(2.0 / 3.0);
+        let budget = left().mul_f64(super::budget::PURCHASE_SHARE);
         super::progress::phase("cheapest purchase (cost)");
         match super::worker::spawn_objective(
             &form,
@@ -347,7 +357,10 @@ fn purchase_and_plan(
     let cost = highs_run::evaluate(&form, &form.purchase.cost, &cost_result.values).round();
     let proven = cost_result.outcome == LevelOutcome::Optimal && restrictions.is_empty();
     // HiGHS's bound, or the LP relaxation's where higher (HiGHS may stop before its root).
-    let highs_floor = cost_result.bound.is_finite().then(|| (cost_result.bound - 1e-6).ceil());
+    let highs_floor = cost_result
+        .bound
+        .is_finite()
+        .then(|| super::bound::lower(cost_result.bound));
     let lower = [highs_floor, lp_floor].into_iter().flatten().fold(f64::NAN, f64::max);
     let bound = if proven {
         cost
@@ -494,7 +507,7 @@ fn infeasible(
     let options = super::SolveOptions {
         time_limit: deadline
             .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(10)),
+            .max(super::budget::LEAST),
         ..super::SolveOptions::default()
     };
     let most = super::solve(grown, workload, &options).ok();

@@ -66,7 +66,7 @@ pub(super) fn purchase_start(
         })
     };
     // The LP relaxation of the purchase solves on HiGHS's thread while the planner packs.
-    let lp = super::capacity_guided::spawn_relax(form, fixed, time_limit * 2);
+    let lp = super::capacity_guided::spawn_relax(form, fixed, time_limit * super::budget::PURCHASE_LP_RUNS);
     // The fleet as it is first (greedy alone packs it loosely and buys too much), then greedy
     // over the candidates, cheapest per GPU first.
     let kept = match super::solve(&existing, &required, &options) {
@@ -77,7 +77,7 @@ pub(super) fn purchase_start(
     // The LP-guided purchase, where the LP finishes: the cheaper of the two starts wins.
     let lp = super::capacity_guided::relaxed(lp, form, instance);
     if let Some(lp) = &lp {
-        let deadline = std::time::Instant::now() + time_limit * 3;
+        let deadline = std::time::Instant::now() + time_limit * super::budget::PURCHASE_GUIDED_RUNS;
         if let Some(guided) =
             super::capacity_guided::guided_purchase(instance, &existing, &required, lp, &options, deadline)
             && (!all_placed(&replicas) || purchase_cost(instance, &guided) < purchase_cost(instance, &replicas))

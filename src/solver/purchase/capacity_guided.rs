@@ -25,7 +25,7 @@ impl Relaxed {
     /// The LP's cost rounded up the safe way (costs are whole numbers; the slack covers HiGHS's
     /// tolerances): no purchase costs less.
     pub fn cost_floor(&self) -> f64 {
-        (self.cost - (self.cost.abs() * 1e-9).max(1e-6)).ceil()
+        super::bound::lower(self.cost)
     }
 }
 
@@ -219,7 +219,7 @@ impl Split {
                 .collect(),
         };
         let options = super::SolveOptions {
-            time_limit: left.min(Duration::from_secs(5)),
+            time_limit: left.min(super::budget::PURCHASE_GUIDED_PLAN),
             mip_rel_gap: 0.0,
             ..super::SolveOptions::default()
         };
