@@ -191,9 +191,35 @@ pub fn assert_matches_brute_force(fleet_yaml: &str, deployments_yaml: &str) {
     let o = &plan.objective;
     let solver = (o.placed_value, -(o.quantization_penalty as i64), -(o.gpus_used as i64));
     let best = optimum(&fleet, &workload);
+    // Bound and gap: absent on a proven plan; on a stopped one, the bound is at least the value
+    // and the gap is what they make.
+    match (plan.status, o.bound, o.gap) {
+        (SolveStatus::Optimal, None, None) => {}
+        (SolveStatus::TimeLimit, Some(bound), Some(gap)) => {
+            assert!(
+                bound + 1e-9 >= o.placed_value as f64,
+                "bound {bound} below the value\n{}",
+                plan.to_json()
+            );
+            let expected = if bound > 0.0 {
+                (bound - o.placed_value as f64) / bound
+            } else {
+                0.0
+            };
+            assert!((gap - expected).abs() < 1e-9, "gap {gap}, expected {expected}");
+        }
+        other => panic!("status, bound and gap disagree: {other:?}\n{}", plan.to_json()),
+    }
     if solved.stats.restrictions.is_empty() {
         assert_eq!(solver, best, "solver vs brute force\n{}", plan.to_json());
         assert_eq!(plan.status, SolveStatus::Optimal, "{}", plan.to_json());
+        // Every level's record says how it was proven.
+        assert_eq!(solved.stats.levels.len(), 3, "{:?}", solved.stats.levels);
+        assert!(
+            solved.stats.levels.iter().all(|l| l.proven()),
+            "{:?}",
+            solved.stats.levels
+        );
         // The relaxed LP (no spread, multi-GPU sharing packed like one-GPU) bounds every plan.
         let bound = fleetfit::solver::relaxation_bound(&fleet, &workload, std::time::Duration::from_secs(10))
             .unwrap()
