@@ -17,7 +17,7 @@ use crate::domain::{Fleet, SolveStatus, Workload, make_plan};
 use crate::error::Result;
 
 /// Section 6's levels, in order.
-const LEVEL_NAMES: [&str; 3] = ["placed_value", "quantization_penalty", "gpus_used"];
+pub(super) const LEVEL_NAMES: [&str; 3] = ["placed_value", "quantization_penalty", "gpus_used"];
 
 /// Places every deployment of `workload` on `fleet`: the lexicographic optimum of section 6,
 /// or the best plan found within `options.time_limit`. The plan has passed the checker; its
@@ -27,40 +27,9 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     let deadline = started + options.time_limit;
     let view = planner_fleet(fleet, workload);
     let fleet = &view;
-    // A start that obeys the rules keeps its replicas; greedy fills in what it leaves.
-    let filled = options.start.as_ref().and_then(|start| {
-        let kept = make_plan(fleet, workload, start.clone(), SolveStatus::TimeLimit, None);
-        if !crate::check::check(fleet, workload, &kept).is_empty() {
-            return None;
-        }
-        let filled = crate::greedy::place_around(fleet, workload, start);
-        let plan = make_plan(fleet, workload, filled.clone(), SolveStatus::TimeLimit, None);
-        crate::check::check(fleet, workload, &plan)
-            .is_empty()
-            .then_some((filled, plan))
-    });
-    // A filled start that reaches a known optimum on every level is this instance's optimum.
-    if let (Some((replicas, plan)), Some(known)) = (&filled, options.known_bound)
-        && let (Some(q), Some(g)) = (known.quantization_penalty, known.gpus_used)
-        && plan_key(plan) == (known.placed_value, std::cmp::Reverse(q), std::cmp::Reverse(g))
-    {
-        let mut stats = SolveStats::default();
-        for (i, name) in LEVEL_NAMES.into_iter().enumerate() {
-            let value = known.level(i).unwrap_or_default();
-            stats.levels.push(LevelStats {
-                name,
-                value,
-                bound: value,
-                settled: Settled::KnownBound,
-                seconds: 0.0,
-            });
-        }
-        let bound = Some(known.placed_value as f64);
-        let plan = make_plan(fleet, workload, replicas.clone(), SolveStatus::Optimal, bound);
-        stats.total_seconds = started.elapsed().as_secs_f64();
-        stats.reached_known_bound = true;
-        checked(fleet, workload, &plan)?;
-        return Ok(Solved { plan, stats });
+    let filled = start::filled(fleet, workload, options);
+    if let Some(solved) = start::at_known_optimum(fleet, workload, options, filled.as_ref(), started) {
+        return solved;
     }
     // The greedy plan first: where it alone takes the whole time limit (the largest fleets), it
     // is the answer, and no model is built.

@@ -59,6 +59,8 @@ mod local_search;
 pub(crate) mod start;
 
 // purchase/: capacity planning, a layer over the core (candidate nodes, cost, its starts).
+#[path = "purchase/candidates.rs"]
+mod candidates;
 #[path = "purchase/capacity.rs"]
 pub mod capacity;
 #[path = "purchase/capacity_greedy.rs"]
@@ -67,12 +69,15 @@ mod capacity_greedy;
 mod capacity_guided;
 #[path = "purchase/purchase.rs"]
 pub(crate) mod purchase;
+#[path = "purchase/shortfall.rs"]
+mod shortfall;
 
 // At the edge: the live status line's phase, incumbent and bound.
 pub mod progress;
 
 use formulation::Formulation;
 use instance::Instance;
+use levels::LEVEL_NAMES;
 pub use levels::solve;
 pub use options::{KnownBound, SolveOptions};
 pub use relax::relaxation_bound;

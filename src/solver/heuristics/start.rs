@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use super::formulation::Formulation;
 use super::instance::{BlockMode, Instance};
 use super::sharing::Layout;
-use crate::domain::PlacedReplica;
+use crate::domain::{Fleet, PlacedReplica, Plan, SolveStatus, Workload, make_plan};
 
 /// Column values for `replicas`, or `None` where they do not map onto the model.
 pub fn from_replicas(instance: &Instance<'_>, form: &Formulation, replicas: &[PlacedReplica]) -> Option<Vec<f64>> {
@@ -246,6 +246,57 @@ fn covers(slot_mib: &[u64], pattern: &[u64], sizes: &[u64]) -> bool {
         let slots: u64 = pattern[..=s].iter().sum();
         sizes.iter().filter(|&&r| r >= t).count() as u64 <= slots
     }) && sizes.iter().all(|&r| r <= slot_mib[0])
+}
+
+/// The start plan of `options` filled in by greedy, with its plan, where the start obeys the
+/// rules (it keeps its replicas; greedy places what it leaves).
+pub(crate) fn filled(
+    fleet: &Fleet,
+    workload: &Workload,
+    options: &super::SolveOptions,
+) -> Option<(Vec<PlacedReplica>, Plan)> {
+    let start = options.start.as_ref()?;
+    let kept = make_plan(fleet, workload, start.clone(), SolveStatus::TimeLimit, None);
+    if !crate::check::check(fleet, workload, &kept).is_empty() {
+        return None;
+    }
+    let filled = crate::greedy::place_around(fleet, workload, start);
+    let plan = make_plan(fleet, workload, filled.clone(), SolveStatus::TimeLimit, None);
+    crate::check::check(fleet, workload, &plan)
+        .is_empty()
+        .then_some((filled, plan))
+}
+
+/// A filled start that reaches a known optimum on every level is this instance's optimum: the
+/// answer, every level recorded as settled by the known bound.
+pub(crate) fn at_known_optimum(
+    fleet: &Fleet,
+    workload: &Workload,
+    options: &super::SolveOptions,
+    filled: Option<&(Vec<PlacedReplica>, Plan)>,
+    started: std::time::Instant,
+) -> Option<crate::error::Result<super::Solved>> {
+    let ((replicas, plan), known) = (filled?, options.known_bound?);
+    let (q, g) = (known.quantization_penalty?, known.gpus_used?);
+    if super::heuristic::plan_key(plan) != (known.placed_value, std::cmp::Reverse(q), std::cmp::Reverse(g)) {
+        return None;
+    }
+    let mut stats = super::SolveStats::default();
+    for (i, name) in super::LEVEL_NAMES.into_iter().enumerate() {
+        let value = known.level(i).unwrap_or_default();
+        stats.levels.push(super::LevelStats {
+            name,
+            value,
+            bound: value,
+            settled: super::Settled::KnownBound,
+            seconds: 0.0,
+        });
+    }
+    let bound = Some(known.placed_value as f64);
+    let plan = make_plan(fleet, workload, replicas.clone(), SolveStatus::Optimal, bound);
+    stats.total_seconds = started.elapsed().as_secs_f64();
+    stats.reached_known_bound = true;
+    Some(super::checked(fleet, workload, &plan).map(|()| super::Solved { plan, stats }))
 }
 
 #[cfg(test)]

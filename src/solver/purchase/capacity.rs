@@ -8,18 +8,17 @@ use std::time::{Duration, Instant};
 use good_lp::{Expression, constraint};
 
 use super::highs_run::{self, HighsSettings, LevelOutcome, LevelResult, Starts};
-use super::instance::Purchase;
 use super::{Formulation, Instance, assign, planner_fleet};
 use crate::domain::Sku;
-use crate::domain::{Fleet, Gpu, Node, Plan, SolveStatus, Unplaced, Workload, make_plan};
-use crate::error::{Error, InputError, Result};
+use crate::domain::{Fleet, Plan, SolveStatus, Unplaced, Workload, make_plan};
+use crate::error::{Error, Result};
 
-/// Candidate nodes per SKU without a `max` in the first search; where that search finds no
-/// purchase, a second one takes every node that could help ([`upper_bound`]).
-pub const MAX_CANDIDATES: u64 = 32;
-
+pub use super::candidates::{MAX_CANDIDATES, bought_node};
+pub(super) use super::candidates::{required, with_candidates};
 pub use super::capacity_greedy::autoscaler_purchase;
 use super::capacity_greedy::{Start, purchase_start};
+pub use super::shortfall::{OneFewer, Short};
+use super::shortfall::{infeasible, one_fewer};
 
 /// How a capacity plan ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -58,126 +57,6 @@ pub struct Capacity {
     /// Seconds until the purchase was settled (proven, or the search stopped); section 6 on the
     /// grown fleet takes the rest of the time.
     pub purchase_seconds: f64,
-}
-
-/// Why a required deployment is short when no purchase places the demand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Short {
-    /// No GPU of any SKU or of the fleet can host it (type, selector, split or memory).
-    NoHost,
-    /// With every candidate bought, a proven plan places no more next to the others.
-    AtMost,
-    /// With every candidate bought, a search stopped by the time limit placed this many.
-    Found,
-    /// Each fits with every candidate bought, but not all together.
-    NotTogether,
-}
-
-/// What one node fewer of a SKU bought would leave out, from a plan of the grown fleet
-/// without its last node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OneFewer {
-    pub sku: String,
-    /// Required replicas left out per deployment, where that plan was proven optimal; `None`
-    /// where the search for it stopped first (a stopped search may leave out more than needed).
-    pub left_out: Option<Vec<(String, u64)>>,
-}
-
-/// Whether deployment `d` must be placed whole.
-pub(super) fn required(workload: &Workload, d: usize, min_priority: Option<u64>) -> bool {
-    let dep = &workload.deployments[d];
-    dep.replicas > 0 && min_priority.is_none_or(|p| dep.priority >= p)
-}
-
-/// The fleet plus candidate nodes, and which of its nodes are candidates.
-pub(super) fn with_candidates(
-    fleet: &Fleet,
-    workload: &Workload,
-    skus: &[Sku],
-    min_priority: Option<u64>,
-    path: &std::path::Path,
-    cap: Option<u64>,
-) -> Result<(Fleet, Vec<Option<Purchase>>, Vec<String>)> {
-    let mut grown = fleet.clone();
-    let mut purchase = vec![None; fleet.nodes.len()];
-    let mut restrictions = Vec::new();
-    for (s, sku) in skus.iter().enumerate() {
-        let count = match sku.max {
-            Some(max) => max,
-            None => {
-                let needed = upper_bound(workload, sku, min_priority);
-                match cap {
-                    Some(cap) if needed > cap => {
-                        restrictions.push(format!(
-                            "SKU {} has no max; at most {cap} of its nodes were considered",
-                            sku.name
-                        ));
-                        cap
-                    }
-                    _ => needed,
-                }
-            }
-        };
-        for i in 1..=count {
-            let name = format!("{}-{i}", sku.name);
-            if fleet.node(&name).is_some() {
-                return Err(InputError::new(
-                    path,
-                    format!("skus[{s}].name"),
-                    format!("a bought node would be named '{name}', which the fleet already has"),
-                )
-                .into());
-            }
-            grown.nodes.push(bought_node(sku, name));
-            purchase.push(Some(Purchase { sku: s, cost: sku.cost }));
-        }
-    }
-    Ok((grown, purchase, restrictions))
-}
-
-/// A new node of a SKU: idle, healthy GPUs indexed from 0, the SKU's labels.
-pub fn bought_node(sku: &Sku, name: String) -> Node {
-    Node {
-        name,
-        labels: sku.labels.clone(),
-        gpus: (0..sku.gpu_count)
-            .map(|index| Gpu {
-                index,
-                gpu_type: sku.gpu_type.clone(),
-                memory_mib: sku.memory_mib,
-                reserved_mib: sku.reserved_mib,
-                used_mib: 0,
-                utilization: 0,
-                healthy: true,
-                kind_memory_mib: sku.memory_mib - sku.reserved_mib,
-                view_free_mib: None,
-                view_ladder: None,
-            })
-            .collect(),
-    }
-}
-
-/// Nodes of one SKU that could ever help: one per required replica GPU (a node hosts at least
-/// one), plus the reserves, plus one.
-fn upper_bound(workload: &Workload, sku: &Sku, min_priority: Option<u64>) -> u64 {
-    let usable = (sku.gpu_count as u64)
-        .saturating_sub(workload.policy.reserve.per_node)
-        .max(1);
-    let mut gpus = 0u64;
-    for (d, dep) in workload.deployments.iter().enumerate() {
-        if required(workload, d, min_priority) && dep.allows_type(&sku.gpu_type) {
-            let smallest = dep
-                .tensor_parallel
-                .iter()
-                .flat_map(|tp| dep.pipeline_parallel.iter().map(move |pp| tp * pp))
-                .min()
-                .unwrap_or(1);
-            gpus += dep.replicas * smallest.div_ceil(usable) * usable;
-        }
-    }
-    let r = &workload.policy.reserve;
-    gpus += r.fleet + r.per_type.get(&sku.gpu_type).copied().unwrap_or(0);
-    gpus.div_ceil(usable) + 1
 }
 
 /// Buys nodes at least cost so that every required replica (priority at least `min_priority`,
@@ -452,130 +331,4 @@ fn purchase_and_plan(
         all_bought: None,
         restrictions,
     })
-}
-
-/// No purchase within every `max` places the demand: what it cannot host, and why, as facts
-/// ([`Short`]; `workflows::capacity` words them). A search narrowed by `restrictions` proves
-/// nothing: its answer carries them and no facts (the caller searches again, or refuses).
-fn infeasible(
-    grown: &Fleet,
-    workload: &Workload,
-    skus: &[Sku],
-    must: &[usize],
-    hostless: &[usize],
-    restrictions: Vec<String>,
-    deadline: Instant,
-) -> Capacity {
-    let mut answer = Capacity {
-        status: CapacityStatus::Infeasible,
-        cost: 0,
-        bound: 0,
-        purchase: skus.iter().map(|s| (s.name.clone(), 0)).collect(),
-        plan: None,
-        grown: None,
-        unplaced: Vec::new(),
-        unplaced_proven: false,
-        short: Vec::new(),
-        all_bought: Some(grown.clone()),
-        restrictions,
-        one_fewer: Vec::new(),
-        purchase_seconds: 0.0,
-    };
-    if !answer.restrictions.is_empty() {
-        return answer;
-    }
-    let mut short = |d: usize, placed: u64, why: Short| {
-        answer.unplaced.push(Unplaced {
-            deployment: workload.deployments[d].name.clone(),
-            requested: workload.deployments[d].replicas,
-            placed,
-            reasons: Vec::new(),
-            suggestions: Vec::new(),
-        });
-        answer.short.push(why);
-    };
-    // A deployment no GPU of the grown fleet can host is the cause, whatever the others need.
-    if !hostless.is_empty() {
-        for &d in hostless {
-            short(d, 0, Short::NoHost);
-        }
-        answer.unplaced_proven = true;
-        return answer;
-    }
-    // What the rest of the run's time finds fits, no more (a search of its own would outlast
-    // `--time-limit`); "at most" only where that search was proven.
-    let options = super::SolveOptions {
-        time_limit: deadline
-            .saturating_duration_since(Instant::now())
-            .max(super::budget::LEAST),
-        ..super::SolveOptions::default()
-    };
-    let most = super::solve(grown, workload, &options).ok();
-    let proven = most.as_ref().is_some_and(|s| s.plan.status == SolveStatus::Optimal);
-    for &d in must {
-        let dep = &workload.deployments[d];
-        let placed = most.as_ref().map_or(0, |s| {
-            s.plan.replicas.iter().filter(|r| r.deployment == dep.name).count() as u64
-        });
-        if placed < dep.replicas {
-            short(d, placed, if proven { Short::AtMost } else { Short::Found });
-        }
-    }
-    answer.unplaced_proven = proven;
-    if answer.unplaced.is_empty() {
-        // Each fits with all bought, but not all together.
-        answer.unplaced_proven = false;
-        for &d in must {
-            answer.unplaced.push(Unplaced {
-                deployment: workload.deployments[d].name.clone(),
-                requested: workload.deployments[d].replicas,
-                placed: 0,
-                reasons: Vec::new(),
-                suggestions: Vec::new(),
-            });
-            answer.short.push(Short::NotTogether);
-        }
-    }
-    answer
-}
-
-/// For each SKU bought, the grown fleet without its last node, planned: the required replicas
-/// that no longer fit show why the purchase needs that node. Only a proven plan says what is
-/// left out; a stopped one says nothing.
-fn one_fewer(
-    grown: &Fleet,
-    workload: &Workload,
-    counts: &[(String, u64)],
-    must: &[usize],
-    deadline: Instant,
-) -> Vec<OneFewer> {
-    let mut out = Vec::new();
-    for (sku, n) in counts.iter().filter(|(_, n)| *n > 0) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let last = format!("{sku}-{n}");
-        let mut fewer = grown.clone();
-        fewer.nodes.retain(|node| node.name != last);
-        let options = super::SolveOptions {
-            time_limit: left,
-            ..super::SolveOptions::default()
-        };
-        let solved = (!left.is_zero())
-            .then(|| super::solve(&fewer, workload, &options).ok())
-            .flatten()
-            .filter(|solved| solved.plan.status == SolveStatus::Optimal);
-        let left_out = solved.map(|solved| {
-            must.iter()
-                .filter_map(|&d| {
-                    let dep = &workload.deployments[d];
-                    let got = solved.plan.replicas.iter().filter(|r| r.deployment == dep.name).count() as u64;
-                    (got < dep.replicas).then(|| (dep.name.clone(), dep.replicas - got))
-                })
-                .collect()
-        });
-        out.push(OneFewer {
-            sku: sku.clone(),
-            left_out,
-        });
-    }
-    out
 }
