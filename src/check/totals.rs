@@ -109,6 +109,15 @@ pub fn check_totals(fleet: &Fleet, workload: &Workload, plan: &Plan, occupancy: 
             report.add(Rule::Totals, format!("objective.gap {gap} is not within 0..1"));
         }
     }
+    if plan.status == SolveStatus::Optimal && !plan.restrictions.is_empty() {
+        report.add(
+            Rule::Totals,
+            format!(
+                "status optimal from a search narrower than the rules ({})",
+                plan.restrictions.join("; ")
+            ),
+        );
+    }
     let mut listed = BTreeSet::new();
     for u in &plan.unplaced {
         if !listed.insert(u.deployment.as_str()) {

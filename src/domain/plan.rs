@@ -126,6 +126,10 @@ pub struct Plan {
     pub replicas: Vec<PlacedReplica>,
     pub unplaced: Vec<Unplaced>,
     pub fleet: FleetUse,
+    /// Where the search was narrower than the rules (GPU sizes of one type kept apart): such a
+    /// plan is never `optimal`. Absent when the search covered every plan the rules allow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restrictions: Vec<String>,
     /// Ordered steps from the running plan to this one (`replan` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migration: Option<Vec<MigrationStep>>,

@@ -90,6 +90,7 @@ pub fn make_plan(
             gpus_used,
             gpus_free: gpus_eligible.saturating_sub(gpus_used),
         },
+        restrictions: Vec::new(),
         migration: None,
         provenance: None,
     }

@@ -141,6 +141,9 @@ fn footer(plan: &Plan) -> String {
         ),
     };
     writeln!(out, "\nstatus: {status}").unwrap();
+    for r in &plan.restrictions {
+        writeln!(out, "note: not claiming optimality: {r}").unwrap();
+    }
     writeln!(
         out,
         "objective: placed_value {}, quantization_penalty {}, gpus_used {}",

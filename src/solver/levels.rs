@@ -415,7 +415,10 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
             )
         })
     });
-    let plan = make_plan(fleet, workload, replicas, status, level1_bound);
+    let mut plan = make_plan(fleet, workload, replicas, status, level1_bound);
+    if restricted {
+        plan.restrictions = instance.restrictions.clone();
+    }
     stats.total_seconds = started.elapsed().as_secs_f64();
     checked(fleet, workload, &plan)?;
     Ok(Solved { plan, stats })

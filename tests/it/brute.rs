@@ -479,3 +479,29 @@ fn a_restricted_model_claims_no_proof() {
     assert_eq!(solved.plan.status, SolveStatus::TimeLimit);
     assert_matches_brute_force(&fleet, &deps);
 }
+
+#[test]
+fn a_restriction_shows_in_the_plan_and_the_checker_refuses_optimal_with_one() {
+    // The case of `a_restricted_model_claims_no_proof`: the plan says why it claims no proof,
+    // in its JSON and its table; the checker refuses `optimal` beside a restriction.
+    let fleet = "nodes:\n  - name: a\n    gpus:\n      - {index: 0, type: A, memory_mib: 4608, used_mib: 2400}\n  - name: b\n    gpus:\n      - {index: 0, type: A, memory_mib: 4096, used_mib: 2000}\n";
+    let deps = format!(
+        "policy: {{overhead_mib: 0}}\n{TINY}deployments:\n  - {{name: d, model: tiny, replicas: 1, tensor_parallel: [1], pipeline_parallel: [2], kv_cache_tokens: 1024, gpu_memory_utilization: 0.5}}\n  - {{name: e, model: tiny, replicas: 1, priority: 0, tensor_parallel: [1], kv_cache_tokens: 1024}}\n"
+    );
+    let (f, w) = parse(fleet, &deps);
+    let mut plan = solve(&f, &w).plan;
+    assert_eq!(plan.status, SolveStatus::TimeLimit);
+    assert_eq!(plan.restrictions.len(), 1, "{}", plan.to_json());
+    assert!(plan.to_json().contains("\"restrictions\""));
+    assert!(
+        fleetfit::formats::table::render(&plan)
+            .contains("note: not claiming optimality: GPU type A reports 2 memory sizes")
+    );
+    plan.status = SolveStatus::Optimal;
+    (plan.objective.bound, plan.objective.gap) = (None, None);
+    let violations = fleetfit::check::check(&f, &w, &plan);
+    assert!(
+        violations.iter().any(|v| v.message.contains("narrower than the rules")),
+        "{violations:?}"
+    );
+}
