@@ -16,13 +16,13 @@ fn a_better_start_is_the_floor_under_a_time_limit() {
         time_limit: Duration::from_millis(1),
         ..SolveOptions::default()
     };
-    let without = fleetfit::explain::solve(&fleet, &workload, &hurried).unwrap().plan;
+    let without = fleetfit::solver::solve(&fleet, &workload, &hurried).unwrap().plan;
     assert!(without.objective.placed_value < best.objective.placed_value);
     let with = SolveOptions {
         start: Some(best.replicas.clone()),
         ..hurried
     };
-    let plan = fleetfit::explain::solve(&fleet, &workload, &with).unwrap().plan;
+    let plan = fleetfit::solver::solve(&fleet, &workload, &with).unwrap().plan;
     assert_valid(&fleet, &workload, &plan);
     assert_eq!(plan.objective.placed_value, best.objective.placed_value);
 }
@@ -39,7 +39,7 @@ fn an_invalid_start_is_ignored() {
         start: Some(broken),
         ..SolveOptions::default()
     };
-    let plan = fleetfit::explain::solve(&fleet, &workload, &options).unwrap().plan;
+    let plan = fleetfit::solver::solve(&fleet, &workload, &options).unwrap().plan;
     assert_valid(&fleet, &workload, &plan);
 }
 
@@ -53,7 +53,7 @@ fn a_known_bound_caps_the_reported_bound_and_proves_level_one() {
         known_bound: Some(KnownBound::placed_value(known)),
         ..SolveOptions::default()
     };
-    let plan = fleetfit::explain::solve(&fleet, &workload, &hurried).unwrap().plan;
+    let plan = fleetfit::solver::solve(&fleet, &workload, &hurried).unwrap().plan;
     assert_eq!(plan.status, SolveStatus::TimeLimit);
     assert!(plan.objective.bound.unwrap() <= known as f64);
     let reached = SolveOptions {
@@ -62,7 +62,7 @@ fn a_known_bound_caps_the_reported_bound_and_proves_level_one() {
         time_limit: Duration::from_secs(60),
         ..SolveOptions::default()
     };
-    let solved = fleetfit::explain::solve(&fleet, &workload, &reached).unwrap();
+    let solved = fleetfit::solver::solve(&fleet, &workload, &reached).unwrap();
     assert!(solved.stats.levels[0].proven());
     assert_eq!(solved.plan.objective.placed_value, known);
 }
