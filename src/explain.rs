@@ -51,20 +51,35 @@ pub type Resolve<'r> = dyn Fn(&Workload) -> Option<u64> + 'r;
 pub fn annotate(fleet: &Fleet, workload: &Workload, plan: &mut Plan, resolve: &Resolve<'_>) {
     for entry in &mut plan.unplaced {
         if let Some(d) = workload.deployment(&entry.deployment) {
-            entry.reasons = reasons(fleet, &workload.policy, d, entry.placed);
-            if rules_allow_more(&entry.reasons) {
-                entry.reasons = competition(workload, d, entry.placed, resolve);
-            }
+            entry.reasons = match rule_facts(fleet, &workload.policy, d, entry.placed) {
+                RuleFacts::Stop(facts) => facts,
+                RuleFacts::AllowMore { .. } => competition(workload, d, entry.placed, resolve),
+            };
         }
     }
 }
 
-/// How the neutral sentence of [`reasons`] begins, before re-solves make it precise.
-const COULD_FIT: &str = "more would fit";
+/// What the rules alone say of a deployment short of replicas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleFacts {
+    /// A rule stops more replicas: the facts, most decisive first.
+    Stop(Vec<String>),
+    /// No rule stops `wanted` more (some shape fits some node): other deployments, reserves or
+    /// the search decide, which only a re-solve can tell.
+    AllowMore { wanted: u64 },
+}
 
-/// Whether [`reasons`] found no rule that stops more replicas (others, or the search, decide).
-pub fn rules_allow_more(reasons: &[String]) -> bool {
-    reasons.first().is_some_and(|r| r.starts_with(COULD_FIT))
+/// The reasons one deployment is short of replicas, from the rules alone (no re-solve), as
+/// sentences.
+pub fn reasons(fleet: &Fleet, policy: &Policy, d: &Deployment, placed: u64) -> Vec<String> {
+    match rule_facts(fleet, policy, d, placed) {
+        RuleFacts::Stop(facts) => facts,
+        RuleFacts::AllowMore { wanted } => {
+            vec![format!(
+                "more would fit: {wanted} more have a shape that fits some node next to no other deployment"
+            )]
+        }
+    }
 }
 
 /// Whether other deployments took what `d` needs, or its own rules (spread, reserves, stage
@@ -127,8 +142,9 @@ fn competition(workload: &Workload, d: &Deployment, placed: u64, resolve: &Resol
     out
 }
 
-/// The reasons one deployment is short of replicas, from the rules alone (no re-solve).
-pub fn reasons(fleet: &Fleet, policy: &Policy, d: &Deployment, placed: u64) -> Vec<String> {
+/// What the rules alone say of a deployment short of replicas (no re-solve): the facts that stop
+/// more, most decisive first, or that none does.
+pub fn rule_facts(fleet: &Fleet, policy: &Policy, d: &Deployment, placed: u64) -> RuleFacts {
     let mut out = Vec::new();
     let m = &d.model;
     // 1. Parallel sizes the model cannot be split into.
@@ -150,7 +166,7 @@ pub fn reasons(fleet: &Fleet, policy: &Policy, d: &Deployment, placed: u64) -> V
                 m.id, m.heads, m.kv_heads, m.layers
             ),
         );
-        return out;
+        return RuleFacts::Stop(out);
     }
     // 2. GPU types and nodes it may use at all.
     let kinds: Vec<GpuKind> = shapes::gpu_kinds(fleet)
@@ -165,13 +181,13 @@ pub fn reasons(fleet: &Fleet, policy: &Policy, d: &Deployment, placed: u64) -> V
                 d.gpu_types.clone().unwrap_or_default().join(", ")
             ),
         );
-        return out;
+        return RuleFacts::Stop(out);
     }
     let nodes: Vec<&Node> = fleet.nodes.iter().filter(|n| n.matches(&d.node_selector)).collect();
     if nodes.is_empty() {
         let selector: Vec<String> = d.node_selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
         out.insert(0, format!("no node matches node_selector {}", selector.join(",")));
-        return out;
+        return RuleFacts::Stop(out);
     }
     // 3. Memory: the smallest need over shapes, against each kind.
     let inputs = MemoryInputs::of(d);
@@ -199,7 +215,7 @@ pub fn reasons(fleet: &Fleet, policy: &Policy, d: &Deployment, placed: u64) -> V
     }
     if fits_somewhere.is_empty() {
         out.splice(0..0, memory_facts);
-        return out;
+        return RuleFacts::Stop(out);
     }
     // 4. Nodes: the most eligible GPUs with enough free memory any node offers each fitting shape.
     let mut node_facts = Vec::new();
@@ -228,14 +244,13 @@ pub fn reasons(fleet: &Fleet, policy: &Policy, d: &Deployment, placed: u64) -> V
     if !any_stage_fits {
         node_facts.extend(memory_facts);
         out.splice(0..0, node_facts);
-        return out;
+        return RuleFacts::Stop(out);
     }
     // 5. It could fit, but the fleet was given to other deployments or kept by reserves; the
     // shapes that could never fit are beside the point then.
-    let wanted = d.replicas - placed;
-    vec![format!(
-        "{COULD_FIT}: {wanted} more have a shape that fits some node next to no other deployment"
-    )]
+    RuleFacts::AllowMore {
+        wanted: d.replicas - placed,
+    }
 }
 
 /// Why the smallest shape does not fit a kind's memory, term by term, as the engine would

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::domain::{Fleet, Sku, Workload};
 use crate::error::Result;
+use crate::explain::RuleFacts;
 use crate::solver::capacity::{Capacity, Short};
 
 /// Buys nodes at least cost so that every required replica (priority at least `min_priority`,
@@ -39,24 +40,20 @@ pub fn capacity(
                 reasons.push(format!("the SKUs offer {}", offered.join(", ")));
                 reasons
             }
-            Short::AtMost | Short::Found => {
-                let reasons = crate::explain::reasons(all, &workload.policy, d, u.placed);
-                if crate::explain::rules_allow_more(&reasons) {
-                    vec![if *why == Short::AtMost {
-                        format!(
-                            "with every node of every SKU bought, at most {} of {} fit next to the other required deployments",
-                            u.placed, u.requested
-                        )
-                    } else {
-                        format!(
-                            "with every node of every SKU bought, the search placed {} of {} next to the other required deployments before the time limit",
-                            u.placed, u.requested
-                        )
-                    }]
+            Short::AtMost | Short::Found => match crate::explain::rule_facts(all, &workload.policy, d, u.placed) {
+                RuleFacts::Stop(facts) => facts,
+                RuleFacts::AllowMore { .. } => vec![if *why == Short::AtMost {
+                    format!(
+                        "with every node of every SKU bought, at most {} of {} fit next to the other required deployments",
+                        u.placed, u.requested
+                    )
                 } else {
-                    reasons
-                }
-            }
+                    format!(
+                        "with every node of every SKU bought, the search placed {} of {} next to the other required deployments before the time limit",
+                        u.placed, u.requested
+                    )
+                }],
+            },
             Short::NotTogether => vec![
                 "the required deployments do not all fit together, even with every node of every SKU bought".into(),
             ],
