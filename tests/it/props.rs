@@ -167,8 +167,27 @@ fn assert_drill_matches_brute_force(fleet_yaml: &str, deployments_yaml: &str) {
             let found = (o.placed_value, -(o.quantization_penalty as i64), -(o.gpus_used as i64));
             if result.outcome.status == SolveStatus::Optimal {
                 assert_eq!(found, best, "case {}", result.failed);
+                assert_eq!(
+                    (o.bound, o.gap),
+                    (None, None),
+                    "case {}: a proven case has no gap",
+                    result.failed
+                );
             } else {
                 assert!(found <= best, "case {} above the optimum", result.failed);
+                // The bound a stopped case reports (its own, or the base's) holds its optimum.
+                let bound = o.bound.expect("a stopped case reports a bound");
+                assert!(
+                    bound + 1e-6 >= best.0 as f64,
+                    "case {}: bound {bound} below the optimum {}",
+                    result.failed,
+                    best.0
+                );
+                assert!(
+                    o.gap.is_some_and(|g| (0.0..=1.0).contains(&g)),
+                    "case {}",
+                    result.failed
+                );
             }
         }
     }
