@@ -90,7 +90,7 @@ fn table(c: &Capacity, skus: &[fleetfit::formats::skus_file::Sku]) -> String {
         )
         .unwrap();
         for u in &c.unplaced {
-            if c.unplaced_proven {
+            if c.unplaced_proven() {
                 writeln!(out, "  {}: {} of {} fit at most", u.deployment, u.placed, u.requested).unwrap();
             } else {
                 writeln!(out, "  {}: {} of {} placed", u.deployment, u.placed, u.requested).unwrap();

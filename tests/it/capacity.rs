@@ -276,7 +276,7 @@ fn a_gpu_type_no_sku_offers_is_the_one_cause_listed() {
     assert_eq!(c.status, CapacityStatus::Infeasible);
     let names: Vec<&str> = c.unplaced.iter().map(|u| u.deployment.as_str()).collect();
     assert_eq!(names, ["z"]);
-    assert!(c.unplaced_proven);
+    assert!(c.unplaced_proven());
     let reasons = c.unplaced[0].reasons.join("; ");
     assert!(
         reasons.contains("no GPU in the fleet is of an allowed type (Z)"),

@@ -45,8 +45,6 @@ pub struct Capacity {
     pub unplaced: Vec<Unplaced>,
     /// Why each of `unplaced` is short.
     pub short: Vec<Short>,
-    /// Whether `unplaced`'s counts are proven maxima (else what a stopped search placed).
-    pub unplaced_proven: bool,
     /// When infeasible: the fleet with every candidate node bought, which `short` is about.
     pub all_bought: Option<Fleet>,
     /// Where the search was narrower than the rules (candidate nodes capped, GPU sizes kept
@@ -57,6 +55,14 @@ pub struct Capacity {
     /// Seconds until the purchase was settled (proven, or the search stopped); section 6 on the
     /// grown fleet takes the rest of the time.
     pub purchase_seconds: f64,
+}
+
+impl Capacity {
+    /// Whether `unplaced`'s counts are proven maxima (else what a stopped search placed), as
+    /// the facts in `short` say.
+    pub fn unplaced_proven(&self) -> bool {
+        !self.short.is_empty() && self.short.iter().all(|s| matches!(s, Short::NoHost | Short::AtMost))
+    }
 }
 
 /// Buys nodes at least cost so that every required replica (priority at least `min_priority`,
@@ -327,7 +333,6 @@ fn purchase_and_plan(
         grown: Some(final_fleet),
         unplaced: Vec::new(),
         short: Vec::new(),
-        unplaced_proven: false,
         all_bought: None,
         restrictions,
     })

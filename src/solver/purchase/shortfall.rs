@@ -50,7 +50,6 @@ pub(super) fn infeasible(
         plan: None,
         grown: None,
         unplaced: Vec::new(),
-        unplaced_proven: false,
         short: Vec::new(),
         all_bought: Some(grown.clone()),
         restrictions,
@@ -75,7 +74,6 @@ pub(super) fn infeasible(
         for &d in hostless {
             short(d, 0, Short::NoHost);
         }
-        answer.unplaced_proven = true;
         return answer;
     }
     // What the rest of the run's time finds fits, no more (a search of its own would outlast
@@ -97,10 +95,8 @@ pub(super) fn infeasible(
             short(d, placed, if proven { Short::AtMost } else { Short::Found });
         }
     }
-    answer.unplaced_proven = proven;
     if answer.unplaced.is_empty() {
         // Each fits with all bought, but not all together.
-        answer.unplaced_proven = false;
         for &d in must {
             answer.unplaced.push(Unplaced {
                 deployment: workload.deployments[d].name.clone(),
