@@ -50,6 +50,33 @@ impl fmt::Display for InputError {
     }
 }
 
+/// A name from the inputs that a target cannot carry: whose it is and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{owner} name '{name}' {why}")]
+pub struct NameRefused {
+    pub owner: Owner,
+    /// The node's or deployment's position in its file (`nodes[i]`, `deployments[i]`).
+    pub index: usize,
+    pub name: String,
+    pub why: String,
+}
+
+/// What a refused name names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Node,
+    Deployment,
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Owner::Node => "node",
+            Owner::Deployment => "deployment",
+        })
+    }
+}
+
 /// Everything that can stop fleetfit from producing a plan.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -73,6 +100,9 @@ pub enum Error {
     /// The solver's answer broke a placement rule: a bug in fleetfit, never output.
     #[error("internal error: the solver's plan failed fleetfit's own check:\n{0}")]
     InvalidPlan(String),
+    /// A name from the inputs that an output cannot carry (exit code 2; `emit::names`).
+    #[error(transparent)]
+    Name(#[from] NameRefused),
     /// Writing an output file failed.
     /// (The OS error is in the message, not a `source`: the binary prints the chain, once.)
     #[error("cannot write {path}: {os_error}")]

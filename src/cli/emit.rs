@@ -1,10 +1,11 @@
 //! `fleetfit emit`: a checked plan as launch commands, Dynamo configs or Kubernetes manifests.
 
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::ValueEnum;
 use fleetfit::domain::Plan;
+use fleetfit::emit::names::{NameRefused, Owner};
 use fleetfit::emit::{self, Target};
 
 use super::Inputs;
@@ -57,7 +58,10 @@ pub fn run(args: EmitArgs) -> anyhow::Result<ExitCode> {
         TargetArg::Dynamo => Target::Dynamo,
         TargetArg::K8s => Target::K8s,
     };
-    let files = emit::emit(target, &plan, &fleet, &workload)?;
+    let files = emit::emit(target, &plan, &fleet, &workload).map_err(|e| match e {
+        fleetfit::Error::Name(refused) => fleetfit::Error::Input(at_its_field(&args.inputs, &refused)),
+        other => other,
+    })?;
     match &args.out {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|os_error| fleetfit::Error::Write {
@@ -65,7 +69,7 @@ pub fn run(args: EmitArgs) -> anyhow::Result<ExitCode> {
                 os_error,
             })?;
             for file in &files {
-                super::write_file(&dir.join(&file.name), &file.text)?;
+                super::write_file(&inside(dir, &file.name)?, &file.text)?;
             }
             let s = if files.len() == 1 { "" } else { "s" };
             eprintln!("wrote {} file{s} to {}", files.len(), dir.display());
@@ -77,4 +81,31 @@ pub fn run(args: EmitArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A refused name as an input error at its field: `nodes[i].name` of the fleet file or
+/// `deployments[i].name` of the deployments file.
+fn at_its_field(inputs: &Inputs, refused: &NameRefused) -> fleetfit::InputError {
+    let (file, field) = match refused.owner {
+        Owner::Node => (&inputs.fleet, format!("nodes[{}].name", refused.index)),
+        Owner::Deployment => (&inputs.deployments, format!("deployments[{}].name", refused.index)),
+    };
+    fleetfit::InputError::new(file, field, format!("'{}' {}", refused.name, refused.why))
+}
+
+/// `dir/name`, refused unless `name` is one plain path component, so that no file lands
+/// outside the folder asked for (the emitters refuse such names first; this holds whatever
+/// they do).
+fn inside(dir: &Path, name: &str) -> Result<PathBuf, fleetfit::Error> {
+    let mut parts = Path::new(name).components();
+    match (parts.next(), parts.next()) {
+        (Some(Component::Normal(part)), None) if part == name => Ok(dir.join(name)),
+        _ => Err(fleetfit::Error::Write {
+            path: dir.join(name),
+            os_error: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the file name is not one plain name inside the output folder",
+            ),
+        }),
+    }
 }

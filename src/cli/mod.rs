@@ -97,7 +97,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         return 2;
     }
     match err.downcast_ref::<Error>() {
-        Some(Error::Input(_)) | Some(Error::Write { .. }) => 2,
+        Some(Error::Input(_)) | Some(Error::Write { .. }) | Some(Error::Name(_)) => 2,
         Some(Error::Solver(_))
         | Some(Error::NoFeasibleYet)
         | Some(Error::Unsettled { .. })

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::launch::{Precision, Runtime, notes, precision};
+use super::server::{Precision, Runtime, notes, precision};
 use super::{Emit, File, devices};
 use crate::domain::{Deployment, KvCacheDtype, PlacedReplica, Quantization};
 
@@ -151,11 +151,19 @@ pub fn files(e: &Emit<'_>) -> Vec<File> {
                 if !contiguous {
                     envs.insert("CUDA_VISIBLE_DEVICES".to_string(), devices(first));
                 }
-                let name = if many {
+                let wanted = if many {
                     format!("{deployment}-{}", k + 1)
                 } else {
                     deployment.to_string()
                 };
+                // Deployments `a` (two sections, `a-1` and `a-2`) and `a-1` would share a
+                // section name: a later one gets a counter rather than replace the other.
+                let mut name = wanted.clone();
+                let mut n = 1;
+                while sections.contains_key(&name) {
+                    n += 1;
+                    name = format!("{wanted}-{n}");
+                }
                 let service_args = ServiceArgs {
                     workers: run.len() as u64,
                     resources: Resources {

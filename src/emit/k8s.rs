@@ -6,6 +6,12 @@
 //!   the head node and workers to the others by `kubernetes.io/hostname`: vLLM over Ray, SGLang
 //!   with `--nnodes` and `--node-rank` (`LWS_WORKER_INDEX`), llama.cpp over `rpc-server`s.
 //!
+//! Object names and label values are made from deployment and node names as `emit::names`
+//! maps them (kept where they obey Kubernetes' rules, else made to with a digest of the
+//! original); the deployment's own name is in the `fleetfit.io/deployment` annotation. Node
+//! names must be the nodes' Kubernetes names. Every `$` of an input name in the container
+//! arguments is written `$$`, so Kubernetes passes it on instead of expanding `$(VAR)`.
+//!
 //! Every manifest's annotations give the plan's memory per GPU (`fleetfit.io/memory-per-gpu-mib`,
 //! `fleetfit.io/runtime-mib`, `fleetfit.io/kv-cache-tokens`, `fleetfit.io/kv-concurrency`) and
 //! what the arguments cannot carry (`fleetfit.io/notes`).
@@ -16,12 +22,12 @@
 //! deployment request one `nvidia.com/gpu` each, which is a shared GPU only where the device
 //! plugin's time-slicing is on; their Deployment says so in the `fleetfit.io/shares-gpu` label.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
-use super::launch::{Runtime, notes, server_args};
-use super::{Emit, File};
+use super::server::{Runtime, notes, server_args};
+use super::{Emit, File, names};
 use crate::domain::PlacedReplica;
 
 /// The container image vLLM replicas run.
@@ -67,18 +73,20 @@ pub fn files(e: &Emit<'_>) -> Vec<File> {
         *per_node.entry((*deployment, *node)).or_default() += 1;
     }
     let mut seen: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut taken = BTreeSet::new();
     for ((deployment, node, _), members) in &groups {
         let r = members[0];
         let replica = &e.plan.replicas[r];
         let gpus = replica.tensor_parallel * replica.pipeline_parallel;
         let k = seen.entry((*deployment, *node)).or_default();
         *k += 1;
-        let name = if per_node[&(*deployment, *node)] > 1 {
+        let raw = if per_node[&(*deployment, *node)] > 1 {
             format!("{deployment}-{node}-{}-{k}", members.len())
         } else {
             format!("{deployment}-{node}-{}", members.len())
         };
-        let mut labels = json!({"app.kubernetes.io/name": deployment, "fleetfit.io/group": name});
+        let name = names::unique_object_name(&raw, &mut taken);
+        let mut labels = json!({"app.kubernetes.io/name": names::label_value(deployment), "fleetfit.io/group": name});
         if e.deployment(replica).share_gpu {
             labels["fleetfit.io/shares-gpu"] = json!("true");
         }
@@ -104,7 +112,7 @@ pub fn files(e: &Emit<'_>) -> Vec<File> {
         if nodes.len() == 1 {
             continue;
         }
-        let name = format!("{}-{}", replica.deployment, replica.replica);
+        let name = names::unique_object_name(&format!("{}-{}", replica.deployment, replica.replica), &mut taken);
         let hostname = |names: Vec<&str>| {
             json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
                 {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": names}]}
@@ -139,7 +147,7 @@ pub fn files(e: &Emit<'_>) -> Vec<File> {
             "kind": "LeaderWorkerSet",
             "metadata": {
                 "name": name,
-                "labels": {"app.kubernetes.io/name": replica.deployment},
+                "labels": {"app.kubernetes.io/name": names::label_value(&replica.deployment)},
                 "annotations": annotations(e, replica),
             },
             "spec": {
@@ -183,6 +191,7 @@ fn annotations(e: &Emit<'_>, replica: &PlacedReplica) -> Value {
     let mut put = |key: &str, value: String| {
         out.insert(format!("fleetfit.io/{key}"), Value::String(value));
     };
+    put("deployment", d.name.clone());
     put("engine", d.engine.name().into());
     put("memory-per-gpu-mib", memory.reserved_mib.to_string());
     if let Some(runtime) = memory.runtime_mib {
@@ -203,7 +212,12 @@ fn annotations(e: &Emit<'_>, replica: &PlacedReplica) -> Value {
 /// share; `spanning` for a replica on several nodes (this container on one of them).
 fn container(e: &Emit<'_>, replica: &PlacedReplica, share: &str, gpus: u64, spanning: Option<&Spanning<'_>>) -> Value {
     let runtime = Runtime::of(e.deployment(replica).engine);
-    let mut args = server_args(e, replica, runtime, share, 8000);
+    // Kubernetes expands `$(VAR)` in arguments and reads `$$` as `$`: every `$` of a name from
+    // the inputs is doubled, so the container gets the name as written.
+    let mut args: Vec<String> = server_args(e, replica, runtime, share, 8000)
+        .into_iter()
+        .map(|a| a.replace('$', "$$"))
+        .collect();
     let (name, image, command): (&str, &str, Vec<String>) = match runtime {
         Runtime::Vllm => {
             args.drain(..2); // "vllm serve", the command

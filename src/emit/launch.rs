@@ -16,59 +16,15 @@
 //! - llama.cpp: an `rpc-server` on every other node with its GPUs visible, and `llama-server
 //!   --rpc` on the head.
 //!
-//! Memory: vLLM's `--gpu-memory-utilization` bounds everything the instance takes, so it is the
-//! reservation's share. SGLang's `--mem-fraction-static` covers weights and KV cache only, its
-//! activations and CUDA graphs come on top: its share leaves out the replica's `runtime_mib`.
-//! llama.cpp takes no fraction: it allocates `--ctx-size` KV cells (rounded up to 256), so the
-//! context is the plan's KV capacity in whole 256-cell steps.
-//!
-//! Precision: a plan in the checkpoint's own format needs no flag (the engine reads the
-//! checkpoint's config), except fp32, which vLLM would load as 16 bits (`--dtype float32`); a
-//! 16-bit plan of another 16-bit checkpoint gets `--dtype`, and fp8 of a 16-bit checkpoint
-//! `--quantization fp8` (quantized as it loads). Any other format needs a checkpoint stored that
-//! way, and the command says so.
+//! Every command is data (`shell::Command`) until it is written, each word quoted, so a name
+//! from an input file reaches the node's shell as one argument and nothing more.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::server::{Runtime, notes, server_args};
+use super::shell::{Command, comment};
 use super::{Emit, File, devices};
-use crate::domain::{Deployment, Engine, KvCacheDtype, PlacedReplica, Quantization};
-
-/// Which runtime's flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Runtime {
-    Vllm,
-    Sglang,
-    LlamaCpp,
-}
-
-impl Runtime {
-    /// The runtime of an engine.
-    pub fn of(engine: Engine) -> Runtime {
-        match engine {
-            Engine::Vllm => Runtime::Vllm,
-            Engine::Sglang => Runtime::Sglang,
-            Engine::LlamaCpp => Runtime::LlamaCpp,
-        }
-    }
-
-    /// The engine that runs.
-    pub fn engine(self) -> Engine {
-        match self {
-            Runtime::Vllm => Engine::Vllm,
-            Runtime::Sglang => Engine::Sglang,
-            Runtime::LlamaCpp => Engine::LlamaCpp,
-        }
-    }
-
-    /// The name people write.
-    pub fn title(self) -> &'static str {
-        match self {
-            Runtime::Vllm => "vLLM",
-            Runtime::Sglang => "SGLang",
-            Runtime::LlamaCpp => "llama.cpp",
-        }
-    }
-}
+use crate::domain::PlacedReplica;
 
 /// First port of the servers on a node; Ray clusters of multi-node replicas use 6379 up.
 const FIRST_PORT: u64 = 8000;
@@ -77,18 +33,59 @@ const FIRST_RAY_PORT: u64 = 6379;
 const FIRST_DIST_PORT: u64 = 20000;
 /// llama.cpp's `rpc-server` ports of multi-node replicas.
 const FIRST_RPC_PORT: u64 = 50052;
-/// llama.cpp pads its context to a multiple of this many KV cells.
-const LLAMA_CTX_PAD: u64 = 256;
 
 /// One script per node (`{node}.sh`), nodes in name order; `runtime` forces one runtime, `None`
 /// runs each replica on its deployment's engine.
 pub fn files(e: &Emit<'_>, runtime: Option<Runtime>) -> Vec<File> {
+    let (scripts, runtimes) = scripts(e, runtime);
+    scripts
+        .into_iter()
+        .map(|(node, lines)| {
+            let titles: Vec<&str> = runtimes.get(node).into_iter().flatten().map(|r| r.title()).collect();
+            let title = comment(&format!("fleetfit: {} servers on node {node}", titles.join(" and ")));
+            let body: Vec<String> = lines.iter().map(Line::render).collect();
+            File {
+                name: format!("{node}.sh"),
+                text: format!("#!/usr/bin/env bash\n{title}\n{}\nwait\n", body.join("\n")),
+            }
+        })
+        .collect()
+}
+
+/// A line of a script: a comment or a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    Comment(String),
+    Command(Command),
+}
+
+impl Line {
+    fn render(&self) -> String {
+        match self {
+            Line::Comment(text) => comment(text),
+            Line::Command(command) => command.render(),
+        }
+    }
+}
+
+/// Per node, the lines of its script; and the runtimes each node runs.
+type Scripts<'a> = (BTreeMap<&'a str, Vec<Line>>, BTreeMap<&'a str, BTreeSet<Runtime>>);
+
+/// The commands of every node, as data: what [`files`] writes and what tests run.
+pub fn scripts<'a>(e: &Emit<'a>, runtime: Option<Runtime>) -> Scripts<'a> {
     let runtime_of = |r: &PlacedReplica| runtime.unwrap_or_else(|| Runtime::of(e.deployment(r).engine));
     let shares = e.shares_by(|r| runtime_of(r) == Runtime::Sglang);
-    let mut scripts: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut scripts: BTreeMap<&str, Vec<Line>> = BTreeMap::new();
     let mut runtimes: BTreeMap<&str, BTreeSet<Runtime>> = BTreeMap::new();
     let mut next_port: BTreeMap<&str, u64> = BTreeMap::new();
     let mut next_cluster = 0;
+    let env = |gpus: &[u32]| {
+        vec![
+            ("CUDA_DEVICE_ORDER", "PCI_BUS_ID".to_string()),
+            ("CUDA_VISIBLE_DEVICES", devices(gpus)),
+        ]
+    };
+    let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
     for (r, replica) in e.plan.replicas.iter().enumerate() {
         let runtime = runtime_of(replica);
         let nodes = Emit::nodes_of(replica);
@@ -101,94 +98,85 @@ pub fn files(e: &Emit<'_>, runtime: Option<Runtime>) -> Vec<File> {
             *p += 1;
             *p - 1
         };
-        let header = comments(e, replica, runtime, &nodes);
+        let header: Vec<Line> = comments(e, replica, runtime, &nodes)
+            .into_iter()
+            .map(Line::Comment)
+            .collect();
         let serve = server_args(e, replica, runtime, &shares[r], port);
-        let env = |gpus: &[u32]| format!("CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES={}", devices(gpus));
+        let mut push = |node: &'a str, lines: Vec<Line>| scripts.entry(node).or_default().extend(lines);
         if nodes.len() == 1 {
-            let lines = scripts.entry(head).or_default();
-            lines.extend(header);
-            lines.push(format!("{} {} &", env(&nodes[0].1), serve.join(" ")));
+            let command = Command::background(env(&nodes[0].1), serve);
+            push(head, [header, vec![Line::Command(command)]].concat());
             continue;
         }
         next_cluster += 1;
         match runtime {
             Runtime::Vllm => {
-                let ray_port = FIRST_RAY_PORT + next_cluster - 1;
+                let address = format!("{head}:{}", FIRST_RAY_PORT + next_cluster - 1);
                 for (rank, (node, gpus)) in nodes.iter().enumerate() {
-                    let lines = scripts.entry(node).or_default();
-                    lines.extend(header.iter().cloned());
-                    lines.push(if rank == 0 {
-                        format!(
-                            "{} ray start --head --port {ray_port} --num-gpus {}",
-                            env(gpus),
-                            gpus.len()
-                        )
+                    let count = gpus.len().to_string();
+                    let words = if rank == 0 {
+                        let port = (FIRST_RAY_PORT + next_cluster - 1).to_string();
+                        argv(&["ray", "start", "--head", "--port", &port, "--num-gpus", &count])
                     } else {
-                        format!(
-                            "{} ray start --address {head}:{ray_port} --num-gpus {}",
-                            env(gpus),
-                            gpus.len()
-                        )
-                    });
+                        argv(&["ray", "start", "--address", &address, "--num-gpus", &count])
+                    };
+                    let start = Command {
+                        env: env(gpus),
+                        argv: words,
+                        background: false,
+                    };
+                    push(node, [header.clone(), vec![Line::Command(start)]].concat());
                 }
-                scripts.entry(head).or_default().push(format!(
-                    "RAY_ADDRESS={head}:{ray_port} {} --distributed-executor-backend ray &",
-                    serve.join(" ")
-                ));
+                let mut words = serve;
+                words.extend(argv(&["--distributed-executor-backend", "ray"]));
+                let command = Command::background(vec![("RAY_ADDRESS", address)], words);
+                push(head, vec![Line::Command(command)]);
             }
             Runtime::Sglang => {
-                let dist_port = FIRST_DIST_PORT + next_cluster - 1;
+                let dist = format!("{head}:{}", FIRST_DIST_PORT + next_cluster - 1);
                 let even = nodes.iter().all(|(_, g)| g.len() == nodes[0].1.len());
                 for (rank, (node, gpus)) in nodes.iter().enumerate() {
-                    let lines = scripts.entry(node).or_default();
-                    lines.extend(header.iter().cloned());
+                    let mut lines = header.clone();
                     if !even {
-                        lines.push(
-                            "# warning: SGLang puts the same number of GPUs on every node; this split is uneven".into(),
-                        );
+                        lines.push(Line::Comment(
+                            "warning: SGLang puts the same number of GPUs on every node; this split is uneven".into(),
+                        ));
                     }
-                    lines.push(format!(
-                        "{} {} --nnodes {} --node-rank {rank} --dist-init-addr {head}:{dist_port} &",
-                        env(gpus),
-                        serve.join(" "),
-                        nodes.len()
-                    ));
+                    let mut words = serve.clone();
+                    let (count, rank) = (nodes.len().to_string(), rank.to_string());
+                    words.extend(argv(&[
+                        "--nnodes",
+                        &count,
+                        "--node-rank",
+                        &rank,
+                        "--dist-init-addr",
+                        &dist,
+                    ]));
+                    lines.push(Line::Command(Command::background(env(gpus), words)));
+                    push(node, lines);
                 }
             }
             Runtime::LlamaCpp => {
-                let rpc_port = FIRST_RPC_PORT + next_cluster - 1;
+                let rpc_port = (FIRST_RPC_PORT + next_cluster - 1).to_string();
                 for (node, gpus) in &nodes[1..] {
-                    let lines = scripts.entry(node).or_default();
-                    lines.extend(header.iter().cloned());
-                    lines.push(format!("{} rpc-server --host 0.0.0.0 --port {rpc_port} &", env(gpus)));
+                    let words = argv(&["rpc-server", "--host", "0.0.0.0", "--port", &rpc_port]);
+                    let command = Command::background(env(gpus), words);
+                    push(node, [header.clone(), vec![Line::Command(command)]].concat());
                 }
                 let remotes: Vec<String> = nodes[1..].iter().map(|(n, _)| format!("{n}:{rpc_port}")).collect();
-                let lines = scripts.entry(head).or_default();
-                lines.extend(header);
-                lines.push("# the other nodes' rpc-server must be up before llama-server starts".into());
-                lines.push(format!(
-                    "{} {} --rpc {} &",
-                    env(&nodes[0].1),
-                    serve.join(" "),
-                    remotes.join(",")
+                let mut words = serve;
+                words.extend(["--rpc".to_string(), remotes.join(",")]);
+                let mut lines = header;
+                lines.push(Line::Comment(
+                    "the other nodes' rpc-server must be up before llama-server starts".into(),
                 ));
+                lines.push(Line::Command(Command::background(env(&nodes[0].1), words)));
+                push(head, lines);
             }
         }
     }
-    scripts
-        .into_iter()
-        .map(|(node, lines)| {
-            let titles: Vec<&str> = runtimes.get(node).into_iter().flatten().map(|r| r.title()).collect();
-            File {
-                name: format!("{node}.sh"),
-                text: format!(
-                    "#!/usr/bin/env bash\n# fleetfit: {} servers on node {node}\n{}\nwait\n",
-                    titles.join(" and "),
-                    lines.join("\n")
-                ),
-            }
-        })
-        .collect()
+    (scripts, runtimes)
 }
 
 /// The comment lines above a replica's commands: its shape and GPUs, the plan's memory per GPU,
@@ -197,7 +185,7 @@ fn comments(e: &Emit<'_>, replica: &PlacedReplica, runtime: Runtime, nodes: &[(&
     let d = e.deployment(replica);
     let mut lines = vec![
         format!(
-            "# {} replica {}: {} x TP {} x PP {} on {}",
+            "{} replica {}: {} x TP {} x PP {} on {}",
             replica.deployment,
             replica.replica,
             replica.quantization,
@@ -209,212 +197,8 @@ fn comments(e: &Emit<'_>, replica: &PlacedReplica, runtime: Runtime, nodes: &[(&
                 .collect::<Vec<_>>()
                 .join(" + "),
         ),
-        format!("# {}", e.memory(replica).describe()),
+        e.memory(replica).describe(),
     ];
-    lines.extend(notes(d, replica, runtime).into_iter().map(|n| format!("# {n}")));
+    lines.extend(notes(d, replica, runtime));
     lines
-}
-
-/// Warnings about what a command cannot make match the plan.
-pub(super) fn notes(d: &Deployment, replica: &PlacedReplica, runtime: Runtime) -> Vec<String> {
-    let mut out = Vec::new();
-    if runtime.engine() != d.engine {
-        out.push(format!(
-            "warning: planned with {}'s runtime memory; {} needs its own, so its KV cache will differ from the plan's",
-            d.engine,
-            runtime.title()
-        ));
-    }
-    let q = quantization(d, replica);
-    match runtime {
-        Runtime::LlamaCpp => out.push(format!(
-            "note: --model is {}'s GGUF file in {}; put its path there",
-            d.model.id,
-            gguf_tag(q)
-        )),
-        _ => {
-            if precision(d.model.dtype, q) == Precision::Checkpoint {
-                out.push(format!(
-                    "note: the plan serves {} in {q} and its checkpoint is {}: point the model at a {q} checkpoint",
-                    d.model.id, d.model.dtype
-                ));
-            }
-        }
-    }
-    if runtime == Runtime::LlamaCpp && d.kv_cache_dtype == KvCacheDtype::Fp8 {
-        out.push("note: llama.cpp's 8-bit KV cache (q8_0) takes 8.5 bits a value where the plan counts 8".into());
-    }
-    if runtime == Runtime::LlamaCpp && Emit::nodes_of(replica).len() > 1 {
-        out.push(
-            "note: one rpc-server serves every GPU it sees from llama.cpp PR 16276 (October 2025) on; older builds need one per GPU"
-                .into(),
-        );
-    }
-    out
-}
-
-/// The replica's quantization (the plan names one of the table's).
-fn quantization(d: &Deployment, replica: &PlacedReplica) -> Quantization {
-    replica.quantization.parse().unwrap_or(d.model.dtype)
-}
-
-/// What an engine must be told to serve a checkpoint stored in `checkpoint` in `q`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Precision {
-    /// Nothing: it reads the format from the checkpoint's config.
-    Same,
-    /// This flag and value.
-    Flag(&'static str, &'static str),
-    /// It cannot convert: it needs a checkpoint stored in `q`.
-    Checkpoint,
-}
-
-/// vLLM and SGLang alike: `--dtype` among 16- and 32-bit floats (fp32 always, which `auto` would
-/// load as 16 bits), `--quantization fp8` to quantize a float checkpoint as it loads.
-pub(super) fn precision(checkpoint: Quantization, q: Quantization) -> Precision {
-    let float = matches!(checkpoint, Quantization::Fp32 | Quantization::Bf16 | Quantization::Fp16);
-    match q {
-        Quantization::Fp32 if float => Precision::Flag("--dtype", "float32"),
-        _ if q == checkpoint => Precision::Same,
-        Quantization::Bf16 if float => Precision::Flag("--dtype", "bfloat16"),
-        Quantization::Fp16 if float => Precision::Flag("--dtype", "float16"),
-        Quantization::Fp8 if float => Precision::Flag("--quantization", "fp8"),
-        _ => Precision::Checkpoint,
-    }
-}
-
-/// The GGUF file-name tag of a quantization (`Q4_K_M`, `BF16`, `F16`).
-fn gguf_tag(q: Quantization) -> String {
-    match q {
-        Quantization::Fp32 => "F32".into(),
-        Quantization::Fp16 => "F16".into(),
-        other => other.name().to_ascii_uppercase(),
-    }
-}
-
-/// llama.cpp's `--ctx-size`: the plan's KV capacity (in q8_0's 8.5 bits where the plan counts
-/// 8), rounded down to whole 256-cell steps so that the cache llama.cpp allocates stays within
-/// the plan's; but never below the deployment's `kv_cache_tokens`, which llama.cpp then pads to
-/// 256 cells (the plan's need counts the tokens, not the padding: margin_mib covers it).
-fn llama_ctx(e: &Emit<'_>, replica: &PlacedReplica) -> u64 {
-    let d = e.deployment(replica);
-    let tokens = e.memory(replica).kv.map_or(d.kv_cache_tokens, |k| k.tokens);
-    let tokens = match d.kv_cache_dtype {
-        KvCacheDtype::Auto => tokens,
-        KvCacheDtype::Fp8 => tokens / 34 * 32,
-    };
-    (tokens / LLAMA_CTX_PAD * LLAMA_CTX_PAD).max(d.kv_cache_tokens).max(1)
-}
-
-/// The server's program and flags, shared by every node of a replica.
-pub(super) fn server_args(
-    e: &Emit<'_>,
-    replica: &PlacedReplica,
-    runtime: Runtime,
-    share: &str,
-    port: u64,
-) -> Vec<String> {
-    let d = e.deployment(replica);
-    let model = e.model_name(d);
-    let q = quantization(d, replica);
-    let mut args: Vec<String> = match runtime {
-        Runtime::Vllm => vec!["vllm".into(), "serve".into(), model],
-        Runtime::Sglang => vec![
-            "python3".into(),
-            "-m".into(),
-            "sglang.launch_server".into(),
-            "--model-path".into(),
-            model,
-        ],
-        Runtime::LlamaCpp => vec![
-            "llama-server".into(),
-            "--model".into(),
-            format!("{}-{}.gguf", d.model.id, gguf_tag(q)),
-        ],
-    };
-    let mut flag = |name: &str, value: String| {
-        args.push(name.to_string());
-        args.push(value);
-    };
-    match runtime {
-        Runtime::Vllm => flag("--served-model-name", d.name.clone()),
-        // SGLang and llama-server listen on 127.0.0.1 unless told otherwise.
-        Runtime::Sglang => {
-            flag("--served-model-name", d.name.clone());
-            flag("--host", "0.0.0.0".into());
-        }
-        Runtime::LlamaCpp => {
-            flag("--alias", d.name.clone());
-            flag("--host", "0.0.0.0".into());
-        }
-    }
-    flag("--port", port.to_string());
-    match runtime {
-        Runtime::Vllm => {
-            flag("--tensor-parallel-size", replica.tensor_parallel.to_string());
-            flag("--pipeline-parallel-size", replica.pipeline_parallel.to_string());
-            flag("--gpu-memory-utilization", share.to_string());
-            flag("--max-model-len", d.max_model_len.to_string());
-        }
-        Runtime::Sglang => {
-            flag("--tp-size", replica.tensor_parallel.to_string());
-            flag("--pp-size", replica.pipeline_parallel.to_string());
-            flag("--mem-fraction-static", share.to_string());
-            flag("--context-length", d.max_model_len.to_string());
-        }
-        Runtime::LlamaCpp => {
-            flag("--ctx-size", llama_ctx(e, replica).to_string());
-            flag("--n-gpu-layers", "999".into());
-            let gpus = replica.tensor_parallel * replica.pipeline_parallel;
-            if gpus > 1 {
-                // Layers over the GPUs evenly (llama.cpp's default splits by free memory).
-                flag("--split-mode", "layer".into());
-                flag("--tensor-split", vec!["1"; gpus as usize].join(","));
-            }
-        }
-    }
-    if runtime != Runtime::LlamaCpp
-        && let Precision::Flag(name, value) = precision(d.model.dtype, q)
-    {
-        flag(name, value.into());
-    }
-    match (d.kv_cache_dtype, runtime) {
-        (KvCacheDtype::Auto, Runtime::LlamaCpp) => {}
-        (KvCacheDtype::Auto, _) => flag("--kv-cache-dtype", "auto".into()),
-        (KvCacheDtype::Fp8, Runtime::Vllm) => flag("--kv-cache-dtype", "fp8".into()),
-        (KvCacheDtype::Fp8, Runtime::Sglang) => flag("--kv-cache-dtype", "fp8_e5m2".into()),
-        (KvCacheDtype::Fp8, Runtime::LlamaCpp) => {
-            flag("--cache-type-k", "q8_0".into());
-            flag("--cache-type-v", "q8_0".into());
-        }
-    }
-    args
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn precision_flags_only_where_the_engine_needs_them() {
-        use Quantization::*;
-        assert_eq!(precision(Bf16, Bf16), Precision::Same);
-        assert_eq!(precision(Fp8, Fp8), Precision::Same);
-        assert_eq!(precision(Mxfp4, Mxfp4), Precision::Same);
-        assert_eq!(precision(Fp32, Fp32), Precision::Flag("--dtype", "float32"));
-        assert_eq!(precision(Bf16, Fp32), Precision::Flag("--dtype", "float32"));
-        assert_eq!(precision(Bf16, Fp16), Precision::Flag("--dtype", "float16"));
-        assert_eq!(precision(Fp16, Bf16), Precision::Flag("--dtype", "bfloat16"));
-        assert_eq!(precision(Bf16, Fp8), Precision::Flag("--quantization", "fp8"));
-        assert_eq!(precision(Bf16, Int4), Precision::Checkpoint);
-        assert_eq!(precision(Mxfp4, Bf16), Precision::Checkpoint);
-        assert_eq!(precision(Fp8, Fp32), Precision::Checkpoint);
-    }
-
-    #[test]
-    fn gguf_tags_are_the_file_names() {
-        assert_eq!(gguf_tag(Quantization::Q4KM), "Q4_K_M");
-        assert_eq!(gguf_tag(Quantization::Fp16), "F16");
-        assert_eq!(gguf_tag(Quantization::Bf16), "BF16");
-    }
 }

@@ -13,6 +13,9 @@
 pub mod dynamo;
 pub mod k8s;
 pub mod launch;
+pub mod names;
+pub mod server;
+pub mod shell;
 
 use std::collections::BTreeMap;
 
@@ -56,14 +59,45 @@ pub fn emit(target: Target, plan: &Plan, fleet: &Fleet, workload: &Workload) -> 
     if !violations.is_empty() {
         return Err(Error::invalid_plan(&violations));
     }
+    check_names(target, plan, fleet)?;
     let e = Emit { plan, fleet, workload };
     Ok(match target {
-        Target::Vllm => launch::files(&e, Some(launch::Runtime::Vllm)),
-        Target::Sglang => launch::files(&e, Some(launch::Runtime::Sglang)),
+        Target::Vllm => launch::files(&e, Some(server::Runtime::Vllm)),
+        Target::Sglang => launch::files(&e, Some(server::Runtime::Sglang)),
         Target::Launch => launch::files(&e, None),
         Target::Dynamo => dynamo::files(&e),
         Target::K8s => k8s::files(&e),
     })
+}
+
+/// Refuses a node name the target cannot carry: one that names a file (`{node}.sh`,
+/// `{node}.yaml`), or one Kubernetes must know the node by.
+fn check_names(target: Target, plan: &Plan, fleet: &Fleet) -> Result<(), Error> {
+    let used: std::collections::BTreeSet<&str> = plan
+        .replicas
+        .iter()
+        .flat_map(|r| r.stages.iter().map(|s| s.node.as_str()))
+        .collect();
+    for (index, node) in fleet.nodes.iter().enumerate() {
+        if !used.contains(node.name.as_str()) {
+            continue;
+        }
+        let why = match target {
+            Target::K8s => names::kubernetes_node_problem(&node.name),
+            Target::Dynamo => names::file_name_problem(&format!("{}.yaml", node.name)),
+            _ => names::file_name_problem(&format!("{}.sh", node.name)),
+        };
+        if let Some(why) = why {
+            return Err(names::NameRefused {
+                owner: names::Owner::Node,
+                index,
+                name: node.name.clone(),
+                why,
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
 impl Emit<'_> {

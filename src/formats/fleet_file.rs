@@ -143,6 +143,7 @@ pub fn resolve(path: &Path, file: FleetFile) -> Result<Fleet, InputError> {
         if node.name.trim().is_empty() {
             return Err(InputError::new(path, format!("{at}.name"), "must not be empty"));
         }
+        super::names::check(path, format!("{at}.name"), &node.name)?;
         if let Some(first) = seen.insert(&node.name, i) {
             return Err(InputError::new(
                 path,
@@ -179,6 +180,7 @@ pub(crate) fn resolve_node(path: &Path, at: &str, node: &NodeFile) -> Result<Nod
     if gpus.is_empty() {
         return Err(InputError::new(path, format!("{at}.gpus"), "the node has no GPUs"));
     }
+    check_labels(path, at, &node.labels)?;
     let mut indices: HashMap<u32, usize> = HashMap::new();
     let mut out = Vec::with_capacity(gpus.len());
     for (j, gpu) in gpus.iter().enumerate() {
@@ -196,6 +198,7 @@ pub(crate) fn resolve_node(path: &Path, at: &str, node: &NodeFile) -> Result<Nod
         if gpu.gpu_type.trim().is_empty() {
             return Err(InputError::new(path, format!("{gat}.type"), "must not be empty"));
         }
+        super::names::check(path, format!("{gat}.type"), &gpu.gpu_type)?;
         if gpu.memory_mib == 0 || gpu.memory_mib > MAX_MIB {
             return Err(InputError::new(
                 path,
@@ -319,4 +322,13 @@ pub fn to_file(fleet: &Fleet) -> FleetFile {
             })
             .collect(),
     }
+}
+
+/// Label keys and values are names too: printable and short (`formats::names`).
+pub(crate) fn check_labels(path: &Path, at: &str, labels: &BTreeMap<String, String>) -> Result<(), InputError> {
+    for (key, value) in labels {
+        super::names::check(path, format!("{at}.labels"), key)?;
+        super::names::check(path, format!("{at}.labels.{key}"), value)?;
+    }
+    Ok(())
 }

@@ -9,7 +9,9 @@ pub mod fleet_file;
 pub mod gpu_products;
 pub mod hf_config;
 pub mod import;
+pub mod limits;
 pub mod model_file;
+pub mod names;
 pub mod profile_file;
 pub mod provenance;
 pub mod scalar;
@@ -62,15 +64,19 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, InputError> {
     if is_stdin(path) {
         let read = STDIN.get_or_init(|| {
             let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+            let stdin = std::io::Read::take(std::io::stdin(), limits::MAX_FILE_BYTES + 1);
+            std::io::Read::read_to_end(&mut { stdin }, &mut bytes)
                 .map(|_| bytes)
-                .map_err(|e| e.to_string())
+                .map_err(|e| format!("cannot read standard input: {e}"))
         });
-        return read
-            .clone()
-            .map_err(|e| InputError::new(path, "", format!("cannot read standard input: {e}")));
+        let bytes = read.clone().map_err(|e| InputError::new(path, "", e))?;
+        limits::check_size(bytes.len() as u64).map_err(|r| InputError::new(path, "", r.message))?;
+        return Ok(bytes);
     }
-    std::fs::read(path).map_err(|e| InputError::new(path, "", format!("cannot read the file: {e}")))
+    let cannot = |e: std::io::Error| InputError::new(path, "", format!("cannot read the file: {e}"));
+    let size = std::fs::metadata(path).map_err(cannot)?.len();
+    limits::check_size(size).map_err(|r| InputError::new(path, "", r.message))?;
+    std::fs::read(path).map_err(cannot)
 }
 
 /// Reads a file as UTF-8 text, naming the file in every error.
@@ -108,6 +114,7 @@ pub fn parse_text<T: DeserializeOwned>(path: &Path, syntax: Syntax, text: &str) 
     }
     match syntax {
         Syntax::Yaml => {
+            limits::check_yaml(text).map_err(|r| InputError::new(path, "", r.message).at_line(r.line))?;
             let de = serde_yaml::Deserializer::from_str(text);
             serde_path_to_error::deserialize(de).map_err(|e| {
                 let field = field_path(e.path());

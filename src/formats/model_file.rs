@@ -68,6 +68,7 @@ impl ModelFile {
         if self.id.trim().is_empty() {
             return Err(err("id", "must not be empty".into()));
         }
+        super::names::check(path, format!("{at}.id"), &self.id)?;
         for (field, value) in [
             ("params", self.params),
             ("layers", self.layers),

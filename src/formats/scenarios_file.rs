@@ -118,6 +118,7 @@ pub fn load(path: &Path) -> Result<ScenariosFile, InputError> {
                 "must be a non-empty name other than 'base' (the unedited inputs)",
             ));
         }
+        super::names::check(path, format!("scenarios[{i}].name"), &s.name)?;
         if let Some(first) = seen.insert(&s.name, i) {
             return Err(InputError::new(
                 path,

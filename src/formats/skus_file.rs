@@ -56,6 +56,8 @@ pub fn load(path: &Path) -> Result<Vec<Sku>, InputError> {
         if sku.name.trim().is_empty() {
             return Err(InputError::new(path, format!("{at}.name"), "must not be empty"));
         }
+        super::names::check(path, format!("{at}.name"), &sku.name)?;
+        super::fleet_file::check_labels(path, &at, &sku.labels)?;
         if let Some(first) = seen.insert(&sku.name, i) {
             return Err(InputError::new(
                 path,

@@ -198,6 +198,7 @@ pub fn resolve(
         if d.name.trim().is_empty() {
             return Err(InputError::new(path, format!("{at}.name"), "must not be empty"));
         }
+        crate::formats::names::check(path, format!("{at}.name"), &d.name)?;
         if let Some(first) = names.insert(&d.name, i) {
             return Err(InputError::new(
                 path,
