@@ -19,7 +19,7 @@ fn planned(fleet: &str, deployments: &str) -> (Fleet, Workload, Plan) {
 }
 
 /// A tiny fleet where a replica must span two nodes, and two sharing workers stack on GPUs.
-fn spanning() -> (Fleet, Workload, Plan) {
+pub(super) fn spanning() -> (Fleet, Workload, Plan) {
     let fleet = format!(
         "nodes:\n{}{}",
         idle_node("n1", "L40S", 6, 46068),
@@ -35,7 +35,7 @@ fn spanning() -> (Fleet, Workload, Plan) {
 /// One H100 node (480 MiB driver-reserved per GPU) with a deployment on each engine: vLLM with
 /// an fp8 KV cache, SGLang quantizing a bf16 checkpoint to fp8 as it loads, llama.cpp on a GGUF
 /// file, and a 2-GPU vLLM replica at a fixed utilization.
-fn engines() -> (Fleet, Workload, Plan) {
+pub(super) fn engines() -> (Fleet, Workload, Plan) {
     let fleet =
         "nodes:\n  - {name: h1, gpu_type: H100-SXM5-80GB, gpu_count: 8, memory_mib: 81559, reserved_mib: 480}\n";
     let deployments = "deployments:\n  - {name: chat, model: llama-3.1-8b, replicas: 1, tensor_parallel: [1], max_model_len: 16384, kv_cache_tokens: 131072, kv_cache_dtype: fp8, engine: vllm}\n  - {name: sg, model: qwen3-8b, replicas: 1, tensor_parallel: [1], quantizations: [fp8], max_model_len: 8192, kv_cache_tokens: 65536, engine: sglang}\n  - {name: gg, model: llama-3.1-8b, replicas: 1, tensor_parallel: [1], quantizations: [q4_k_m], max_model_len: 4096, kv_cache_tokens: 20000, engine: llama.cpp}\n  - {name: wide, model: qwen3-32b, replicas: 1, tensor_parallel: [2], max_model_len: 32768, kv_cache_tokens: 65536, gpu_memory_utilization: 0.9}\n";

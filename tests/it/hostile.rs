@@ -1,0 +1,98 @@
+//! Hostile and huge input files are refused before parsing work explodes: one message naming
+//! the file, exit 2, in well under a second (a 100,000-level nesting once took 49 s to refuse).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::common::*;
+
+/// Runs `plan` with `fleet` as the fleet file and the demo's deployments; the exit code, the
+/// message and how long it took.
+fn plan_with_fleet(fleet: &Path) -> (Option<i32>, String, Duration) {
+    let start = Instant::now();
+    let out = fleetfit(&[
+        "plan",
+        "--fleet",
+        fleet.to_str().unwrap(),
+        "--deployments",
+        "data/demo/deployments.yaml",
+    ]);
+    (out.status.code(), text(&out.stderr), start.elapsed())
+}
+
+/// Asserts the file is refused with one line naming it and holding `says`, within a second.
+fn assert_refused(fleet: &Path, says: &str) {
+    let (code, message, took) = plan_with_fleet(fleet);
+    assert_eq!(code, Some(2), "{message}");
+    assert_eq!(message.trim().lines().count(), 1, "one message: {message}");
+    assert!(message.contains(&*fleet.to_string_lossy()), "names the file: {message}");
+    assert!(message.contains(says), "says {says:?}: {message}");
+    assert!(took < Duration::from_secs(1), "refused in {took:?}: {message}");
+}
+
+#[test]
+fn nesting_100000_levels_deep_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let levels = 100_000;
+    for (name, text) in [
+        ("flow.yaml", format!("{}{}\n", "[".repeat(levels), "]".repeat(levels))),
+        (
+            "maps.yaml",
+            format!("nodes: {}1{}\n", "{a: ".repeat(levels), "}".repeat(levels)),
+        ),
+        ("dashes.yaml", format!("nodes:\n{}x\n", "- ".repeat(levels))),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        assert_refused(&path, "collections nest deeper than 64 levels");
+    }
+}
+
+#[test]
+fn an_alias_bomb_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("nodes:\n  - name: n1\n    labels: &l0 {a: b}\n");
+    text.push_str("    gpu_type: L40S\n    gpu_count: 1\n    memory_mib: 46068\n");
+    text.push_str("x0: &x0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..12 {
+        let items = vec![format!("*x{}", level - 1); 10].join(", ");
+        text.push_str(&format!("x{level}: &x{level} [{items}]\n"));
+    }
+    let path = dir.path().join("laughs.yaml");
+    std::fs::write(&path, text).unwrap();
+    assert_refused(&path, "alias bomb");
+}
+
+#[test]
+fn huge_files_and_values_are_refused_before_they_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.yaml");
+    std::fs::File::create(&huge).unwrap().set_len(65 << 20).unwrap();
+    assert_refused(&huge, "at most 64 MiB");
+    let long = dir.path().join("long.yaml");
+    std::fs::write(&long, format!("nodes:\n  - name: {}\n", "n".repeat(2 << 20))).unwrap();
+    assert_refused(&long, "values of at most 1024 KiB");
+}
+
+#[test]
+fn names_that_would_forge_lines_are_refused_at_their_field() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, field, says) in [
+        ("\"n1\\nrm -rf /\"", "nodes[0].name", "control character"),
+        ("\"n1\\u202Ehs.\"", "nodes[0].name", "control character"),
+        (&"n".repeat(300), "nodes[0].name", "300 bytes"),
+    ] {
+        let path = dir.path().join("fleet.yaml");
+        std::fs::write(
+            &path,
+            format!("nodes:\n  - {{name: {name}, gpu_type: L40S, gpu_count: 1, memory_mib: 46068}}\n"),
+        )
+        .unwrap();
+        let (code, message, _) = plan_with_fleet(&path);
+        assert_eq!(code, Some(2), "{message}");
+        assert!(
+            message.contains(&format!("fleet.yaml: {field}: ")) && message.contains(says),
+            "{message}"
+        );
+    }
+}
