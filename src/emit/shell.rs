@@ -42,13 +42,36 @@ impl Command {
 }
 
 /// A word as POSIX `sh` reads it back unchanged: bare where every character is one no shell
-/// treats specially, else in single quotes, a quote inside written `'\''`.
+/// treats specially, else in single quotes, with `'`, `$`, backquotes and backslashes written
+/// outside them as `\'`, `\$`, `` \` `` and `\\` (so no reader, shellcheck included, takes a
+/// name's `$(...)` for an expansion someone forgot to make).
 pub fn quote(word: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "_-+=:,./@%".contains(c);
     if !word.is_empty() && word.chars().all(plain) && !word.starts_with('=') {
         return word.to_string();
     }
-    format!("'{}'", word.replace('\'', r"'\''"))
+    if word.is_empty() {
+        return "''".into();
+    }
+    let mut out = String::with_capacity(word.len() + 2);
+    let mut open = false;
+    for c in word.chars() {
+        if matches!(c, '\'' | '$' | '`' | '\\') {
+            if open {
+                out.push('\'');
+                open = false;
+            }
+            out.push('\\');
+        } else if !open {
+            out.push('\'');
+            open = true;
+        }
+        out.push(c);
+    }
+    if open {
+        out.push('\'');
+    }
+    out
 }
 
 /// A comment line: `# ` and the text with any control character escaped, so that no text can
@@ -73,9 +96,11 @@ mod tests {
     fn words_are_bare_only_where_nothing_is_special() {
         assert_eq!(quote("meta-llama/Llama-3.1-8B"), "meta-llama/Llama-3.1-8B");
         assert_eq!(quote("0,1,2,3"), "0,1,2,3");
-        assert_eq!(quote("x $(touch /tmp/PWNED)"), "'x $(touch /tmp/PWNED)'");
+        assert_eq!(quote("x $(touch /tmp/PWNED)"), r"'x '\$'(touch /tmp/PWNED)'");
         assert_eq!(quote("it's"), r"'it'\''s'");
-        assert_eq!(quote("`id`"), "'`id`'");
+        assert_eq!(quote("`id`"), r"\`'id'\`");
+        assert_eq!(quote("$$"), r"\$\$");
+        assert_eq!(quote("a\\b"), r"'a'\\'b'");
         assert_eq!(quote("~root"), "'~root'");
         assert_eq!(quote("*"), "'*'");
         assert_eq!(quote(""), "''");

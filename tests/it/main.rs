@@ -15,6 +15,8 @@ mod explain;
 mod formats;
 mod fuzz;
 mod hostile;
+mod hostile_names;
+mod hostile_reads;
 mod import;
 mod interface;
 mod k8s_schema;
