@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::server::{Precision, Runtime, notes, precision};
+use super::shell::comment;
 use super::{Emit, File, devices};
 use crate::domain::{Deployment, KvCacheDtype, PlacedReplica, Quantization};
 
@@ -192,7 +193,12 @@ pub fn files(e: &Emit<'_>) -> Vec<File> {
             .collect();
         out.push(File {
             name: format!("{node}.yaml"),
-            text: format!("# fleetfit: Dynamo workers on node {node}; dynamo serve ... -f {node}.yaml\n{yaml}"),
+            text: format!(
+                "{}\n{yaml}",
+                comment(&format!(
+                    "fleetfit: Dynamo workers on node {node}; dynamo serve ... -f {node}.yaml"
+                ))
+            ),
         });
     }
     out
@@ -209,15 +215,16 @@ fn comments(e: &Emit<'_>, replicas: &[&PlacedReplica]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut out = format!(
-        "# {} replica{} {}: {} x TP {} x PP {}\n",
+    let mut out = comment(&format!(
+        "{} replica{} {}: {} x TP {} x PP {}",
         d.name,
         if replicas.len() == 1 { "" } else { "s" },
         numbers(replicas),
         first.quantization,
         first.tensor_parallel,
         first.pipeline_parallel
-    );
+    ));
+    out.push('\n');
     let mut memory: Vec<(String, Vec<&PlacedReplica>)> = Vec::new();
     for &r in replicas {
         let text = e.memory(r).describe();
@@ -229,13 +236,15 @@ fn comments(e: &Emit<'_>, replicas: &[&PlacedReplica]) -> String {
     let several = memory.len() > 1;
     for (text, list) in &memory {
         if several {
-            out.push_str(&format!("# replicas {}: {text}\n", numbers(list)));
+            out.push_str(&comment(&format!("replicas {}: {text}", numbers(list))));
         } else {
-            out.push_str(&format!("# {text}\n"));
+            out.push_str(&comment(text));
         }
+        out.push('\n');
     }
     for note in notes(d, first, runtime(d)) {
-        out.push_str(&format!("# {note}\n"));
+        out.push_str(&comment(&note));
+        out.push('\n');
     }
     out
 }
