@@ -96,3 +96,80 @@ fn names_that_would_forge_lines_are_refused_at_their_field() {
         );
     }
 }
+
+/// The two cases the issue reported, through the binary: a node named `../escaped` and a
+/// deployment named `x $(touch PWNED)`.
+#[test]
+fn the_reported_escapes_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let node =
+        |name: &str| format!("nodes:\n  - {{name: '{name}', gpu_type: L40S, gpu_count: 1, memory_mib: 46068}}\n");
+    let deployments = write(
+        "deployments.yaml",
+        "deployments:\n  - {name: 'x $(touch PWNED)', model: qwen2.5-0.5b, replicas: 1, max_model_len: 4096}\n",
+    );
+    let emit_into = |fleet: &str, out: &Path| {
+        let plan = dir.path().join("plan.json");
+        let planned = fleetfit(&[
+            "plan",
+            "--fleet",
+            fleet,
+            "--deployments",
+            &deployments,
+            "--out",
+            plan.to_str().unwrap(),
+        ]);
+        assert!(planned.status.success(), "{}", text(&planned.stderr));
+        fleetfit(&[
+            "emit",
+            "--fleet",
+            fleet,
+            "--deployments",
+            &deployments,
+            "--plan",
+            plan.to_str().unwrap(),
+            "--target",
+            "vllm",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let escaped = write("fleet-escaped.yaml", &node("../escaped"));
+    let refused = emit_into(&escaped, &dir.path().join("out").join("a"));
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(
+        text(&refused.stderr).trim(),
+        format!("fleetfit: {escaped}: nodes[0].name: '../escaped' cannot name a file: it holds '/'")
+    );
+    assert!(!dir.path().join("out").exists() && !dir.path().join("escaped.sh").exists());
+
+    let plain = write("fleet.yaml", &node("gpu-01"));
+    let out = dir.path().join("out");
+    assert!(emit_into(&plain, &out).status.success());
+    let script = out.join("gpu-01.sh");
+    let sandbox = dir.path().join("run");
+    std::fs::create_dir(&sandbox).unwrap();
+    let stubs = dir.path().join("bin");
+    std::fs::create_dir(&stubs).unwrap();
+    std::fs::write(stubs.join("vllm"), "#!/bin/sh\nprintf '%s\\n' \"$@\" > argv\n").unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(stubs.join("vllm"))
+        .status()
+        .unwrap();
+    let run = std::process::Command::new("bash")
+        .arg(&script)
+        .current_dir(&sandbox)
+        .env("PATH", format!("{}:/usr/bin:/bin", stubs.display()))
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(!sandbox.join("PWNED").exists(), "the name ran as a command");
+    let argv = std::fs::read_to_string(sandbox.join("argv")).unwrap();
+    assert!(argv.contains("--served-model-name\nx $(touch PWNED)\n"), "{argv}");
+}
