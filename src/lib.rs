@@ -15,6 +15,7 @@ pub mod lint;
 pub mod memory;
 pub mod numbers;
 pub mod ratio;
+pub mod report;
 pub mod rng;
 pub mod shapes;
 pub mod solver;

@@ -4,6 +4,7 @@ mod calibrate;
 mod capacity;
 mod check;
 mod emit;
+mod report;
 mod explain;
 mod fleet;
 mod generate;
@@ -64,6 +65,8 @@ enum Command {
     Emit(emit::EmitArgs),
     /// Why deployments are short of replicas, and changes that would place more (re-solved).
     Explain(explain::ExplainArgs),
+    /// One self-contained HTML page of a plan: the fleet map, GPU use, sweeps, purchases, moves.
+    Report(report::ReportArgs),
     /// Print the JSON Schema of a file kind, for editors' YAML language servers.
     Schema(schema::SchemaArgs),
     /// Read engine startup logs (vLLM, SGLang) into an engine profile's measured runs (`--out`).
@@ -86,6 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Model(args) => model::run(args),
         Command::Emit(args) => emit::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Report(args) => report::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Calibrate(args) => calibrate::run(args),
     }

@@ -31,6 +31,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("workflows", 11),
     // What runtimes run, and synthetic inputs.
     ("emit", 12),
+    ("report", 12),
     ("synth", 12),
 ];
 
