@@ -4,7 +4,6 @@ mod calibrate;
 mod capacity;
 mod check;
 mod emit;
-mod report;
 mod explain;
 mod fleet;
 mod generate;
@@ -13,6 +12,7 @@ mod model;
 mod models;
 mod plan;
 mod replan;
+mod report;
 mod schema;
 mod sweep;
 

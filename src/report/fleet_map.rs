@@ -62,16 +62,12 @@ pub struct ReplicaView(
     pub Option<String>,
 );
 
-/// One node: name, GPU type (the first GPU's), zone and rack labels, and its GPUs as
-/// `[index, state, CUDA MiB, [[replica, MiB], ...]]`.
+/// One GPU: `[index, state, CUDA MiB, [[replica, MiB reserved], ...]]`.
+pub type GpuView = (u32, u8, u64, Vec<(usize, u64)>);
+
+/// One node: name, GPU type (the first GPU's), zone and rack labels, and its GPUs.
 #[derive(Debug, Serialize)]
-pub struct NodeView(
-    pub String,
-    pub String,
-    pub String,
-    pub String,
-    pub Vec<(u32, u8, u64, Vec<(usize, u64)>)>,
-);
+pub struct NodeView(pub String, pub String, pub String, pub String, pub Vec<GpuView>);
 
 /// The zone and rack of a node, from the labels Kubernetes and fleet files use.
 fn place(labels: &BTreeMap<String, String>) -> (String, String) {
@@ -167,12 +163,17 @@ pub fn map_data(fleet: &Fleet, workload: &Workload, plan: &Plan) -> MapData {
         let d = &workload.deployments[index[replica.deployment.as_str()]];
         for s in &replica.stages {
             for &g in &s.gpus {
-                on_gpu.entry((s.node.as_str(), g)).or_default().push((r, replica.memory_per_gpu_mib));
+                on_gpu
+                    .entry((s.node.as_str(), g))
+                    .or_default()
+                    .push((r, replica.memory_per_gpu_mib));
             }
         }
         let (tp, pp) = (replica.tensor_parallel, replica.pipeline_parallel);
         let q = replica.quantization.parse().unwrap_or(d.model.dtype);
-        let weights_mib = footprint(&MemoryInputs::of(d), q, tp, pp).weights_bytes.div_ceil(1 << 20);
+        let weights_mib = footprint(&MemoryInputs::of(d), q, tp, pp)
+            .weights_bytes
+            .div_ceil(1 << 20);
         let runtime_mib = replica.runtime_mib.unwrap_or_else(|| d.runtime_mib(q, tp, pp));
         let kv = replica_kv(fleet, d, replica);
         replicas.push(ReplicaView(

@@ -19,7 +19,7 @@ pub fn esc(text: &str) -> String {
 /// A horizontal bar of `part` over `whole`, in CSS (prints as a bordered box), with its share as
 /// text for screen readers.
 pub fn bar(part: u64, whole: u64) -> String {
-    let percent = if whole == 0 { 0 } else { part * 100 / whole };
+    let percent = (part * 100).checked_div(whole).unwrap_or(0);
     format!("<span class=bar role=img aria-label=\"{percent}%\"><span style=\"width:{percent}%\"></span></span>")
 }
 
@@ -38,7 +38,10 @@ mod tests {
 
     #[test]
     fn names_cannot_break_out_of_the_page() {
-        assert_eq!(esc("<b>\"x\" & 'y'</b>"), "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;");
+        assert_eq!(
+            esc("<b>\"x\" & 'y'</b>"),
+            "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;"
+        );
         assert_eq!(
             json_island("d", r#"["</script><script>alert(1)</script>"]"#),
             "<script type=\"application/json\" id=\"d\">[\"\\u003c/script>\\u003cscript>alert(1)\\u003c/script>\"]</script>"

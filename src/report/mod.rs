@@ -90,13 +90,28 @@ pub fn render(fleet: &Fleet, workload: &Workload, plan: &Plan, extras: &Extras) 
     )
     .unwrap();
     if let Some(w) = &extras.whatif {
-        write!(body, "<section id=whatif><h2>What-if: value lost per scenario</h2>{}</section>", tables::whatif(w)).unwrap();
+        write!(
+            body,
+            "<section id=whatif><h2>What-if: value lost per scenario</h2>{}</section>",
+            tables::whatif(w)
+        )
+        .unwrap();
     }
     if let Some(d) = &extras.drill {
-        write!(body, "<section id=drill><h2>Failure drill: value lost per failure</h2>{}</section>", tables::drill(d)).unwrap();
+        write!(
+            body,
+            "<section id=drill><h2>Failure drill: value lost per failure</h2>{}</section>",
+            tables::drill(d)
+        )
+        .unwrap();
     }
     if let Some(c) = &extras.capacity {
-        write!(body, "<section id=capacity><h2>Purchase</h2>{}</section>", tables::capacity(c, fleet)).unwrap();
+        write!(
+            body,
+            "<section id=capacity><h2>Purchase</h2>{}</section>",
+            tables::capacity(c, fleet)
+        )
+        .unwrap();
     }
     if let Some(current) = &extras.current {
         write!(
@@ -144,7 +159,11 @@ fn map_section(data: &fleet_map::MapData) -> String {
         ("unhealthy", "unhealthy"),
         ("reserved", "kept free by a reserve"),
     ] {
-        write!(out, "<li class=state><span class=\"swatch {class}\"></span>{label}</li>").unwrap();
+        write!(
+            out,
+            "<li class=state><span class=\"swatch {class}\"></span>{label}</li>"
+        )
+        .unwrap();
     }
     out.push_str("</ul>");
     let level = if data.per_node { "node" } else { "gpu" };

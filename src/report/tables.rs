@@ -79,7 +79,7 @@ fn lost_text(base: (u64, u64), case: (u64, u64)) -> (i64, String) {
 }
 
 /// Rows of a sweep: (name, status, objective, extra cell), worst first by value lost.
-fn sweep_table(title: &str, base: (u64, u64), rows: Vec<(String, SolveStatus, &Objective, String)>) -> String {
+fn sweep_table(titles: [&str; 2], base: (u64, u64), rows: Vec<(String, SolveStatus, &Objective, String)>) -> String {
     let mut rows: Vec<(i64, String, String, String)> = rows
         .into_iter()
         .map(|(name, status, objective, extra)| {
@@ -90,8 +90,10 @@ fn sweep_table(title: &str, base: (u64, u64), rows: Vec<(String, SolveStatus, &O
     rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     let worst = rows.iter().map(|r| r.0.max(0) as u64).max().unwrap_or(0).max(1);
     let mut out = format!(
-        "<table data-rows={}><thead><tr><th scope=col>{title}</th><th scope=col>value lost</th><th scope=col></th><th scope=col>replicas lost</th></tr></thead><tbody>",
-        rows.len()
+        "<table data-rows={}><thead><tr><th scope=col>{}</th><th scope=col>value lost</th><th scope=col></th><th scope=col>{}</th></tr></thead><tbody>",
+        rows.len(),
+        titles[0],
+        titles[1]
     );
     for (lost, name, text, extra) in &rows {
         write!(
@@ -123,7 +125,7 @@ pub fn whatif(result: &WhatIfResult) -> String {
             (s.name.clone(), s.status, &s.objective, short.join(", "))
         })
         .collect();
-    sweep_table("scenario", base_range, rows)
+    sweep_table(["scenario", "short (placed/asked)"], base_range, rows)
 }
 
 /// A failure drill: each failure's value lost against the base, worst first.
@@ -133,11 +135,15 @@ pub fn drill(result: &DrillResult) -> String {
         .cases
         .iter()
         .map(|c| {
-            let lost: Vec<String> = c.lost.iter().map(|l| format!("{} -{}", esc(&l.deployment), l.replicas)).collect();
+            let lost: Vec<String> = c
+                .lost
+                .iter()
+                .map(|l| format!("{} -{}", esc(&l.deployment), l.replicas))
+                .collect();
             (c.failed.clone(), c.status, &c.objective, lost.join(", "))
         })
         .collect();
-    sweep_table("failed", base, rows)
+    sweep_table(["failed", "replicas lost"], base, rows)
 }
 
 /// A purchase: what is bought, at what cost, and what the bought nodes place.

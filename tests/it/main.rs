@@ -25,6 +25,7 @@ mod lint;
 mod props;
 mod published;
 mod replan;
+mod report;
 mod rules;
 mod schema;
 mod seeds;
