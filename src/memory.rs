@@ -141,15 +141,23 @@ pub struct KvCapacity {
 /// `gpu_memory_utilization` share where the deployment sets one) less the runtime and the
 /// weights, the smallest over its GPUs. `None` for a replica the rules would refuse.
 pub fn replica_kv(fleet: &Fleet, deployment: &Deployment, replica: &PlacedReplica) -> Option<KvCapacity> {
+    replica_kv_on(deployment, replica, |node, index| fleet.node(node)?.gpu(index))
+}
+
+/// [`replica_kv`] with the GPUs looked up by `gpu(node, index)` (an index over a large fleet).
+pub fn replica_kv_on<'f>(
+    deployment: &Deployment,
+    replica: &PlacedReplica,
+    gpu: impl Fn(&str, u32) -> Option<&'f crate::domain::Gpu>,
+) -> Option<KvCapacity> {
     let q: Quantization = replica.quantization.parse().ok()?;
     let (tp, pp) = (replica.tensor_parallel, replica.pipeline_parallel);
     let runtime_mib = replica.runtime_mib.unwrap_or_else(|| deployment.runtime_mib(q, tp, pp));
     let block = block_tokens(deployment);
     let mut tokens: Option<u64> = None;
     for stage in &replica.stages {
-        let node = fleet.node(&stage.node)?;
         for &index in &stage.gpus {
-            let gpu = node.gpu(index)?;
+            let gpu = gpu(&stage.node, index)?;
             let reserve = match deployment.gpu_memory_utilization {
                 Some(f) => f.floor_mul(gpu.cuda_mib()),
                 None => replica.memory_per_gpu_mib,

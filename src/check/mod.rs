@@ -4,6 +4,7 @@
 //! arithmetic in `check/need.rs`), so a bug in one is caught by the other. `fleetfit plan` runs it on
 //! every plan before writing it; `fleetfit check` runs it on any plan file.
 
+mod lookup;
 mod migration;
 mod need;
 mod placement;
@@ -81,11 +82,12 @@ impl Report {
 /// Every rule the plan breaks; empty when it obeys every rule.
 pub fn check(fleet: &Fleet, workload: &Workload, plan: &Plan) -> Vec<Violation> {
     let mut report = Report::default();
-    let occupancy = placement::check_replicas(fleet, workload, plan, &mut report);
-    placement::check_gpus(fleet, workload, &occupancy, &mut report);
-    placement::check_spread(workload, plan, &mut report);
+    let at = lookup::Lookup::new(fleet, workload);
+    let occupancy = placement::check_replicas(&at, plan, &mut report);
+    placement::check_gpus(workload, &at, &occupancy, &mut report);
+    placement::check_spread(&at, plan, &mut report);
     totals::check_reserves(fleet, workload, &occupancy, &mut report);
-    totals::check_totals(fleet, workload, plan, &occupancy, &mut report);
+    totals::check_totals(fleet, workload, &at, plan, &occupancy, &mut report);
     report.0
 }
 

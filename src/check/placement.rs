@@ -2,8 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::lookup::Lookup;
 use super::{Report, Rule, need};
-use crate::domain::{Fleet, Gpu, Plan, Quantization, Runtime, Workload};
+use crate::domain::{Gpu, Plan, Quantization, Runtime, Workload};
 
 /// A worker as the checker sees it on one GPU.
 #[derive(Debug, Clone)]
@@ -24,12 +25,12 @@ pub fn eligible(gpu: &Gpu, workload: &Workload) -> bool {
 }
 
 /// Checks every replica on its own and returns which workers sit on which GPU.
-pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &mut Report) -> Occupancy {
+pub fn check_replicas(at: &Lookup<'_>, plan: &Plan, report: &mut Report) -> Occupancy {
     let mut occupancy = Occupancy::new();
     let mut seen: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
     for r in &plan.replicas {
         let who = format!("{} replica {}", r.deployment, r.replica);
-        let Some(d) = workload.deployment(&r.deployment) else {
+        let Some(d) = at.deployment(&r.deployment) else {
             report.add(
                 Rule::Replicas,
                 format!("{who}: no deployment is named '{}'", r.deployment),
@@ -132,7 +133,7 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
                     ),
                 );
             }
-            let Some(node) = fleet.node(&stage.node) else {
+            let Some(node) = at.node(&stage.node) else {
                 report.add(
                     Rule::Stages,
                     format!("{who}: stage {s} is on unknown node '{}'", stage.node),
@@ -204,7 +205,7 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
         }
     }
     for (name, indices) in seen {
-        if let Some(d) = workload.deployment(name)
+        if let Some(d) = at.deployment(name)
             && indices.len() as u64 > d.replicas
         {
             report.add(
@@ -217,9 +218,9 @@ pub fn check_replicas(fleet: &Fleet, workload: &Workload, plan: &Plan, report: &
 }
 
 /// Every used GPU is eligible, holds one worker or only sharing workers, and has the memory.
-pub fn check_gpus(fleet: &Fleet, workload: &Workload, occupancy: &Occupancy, report: &mut Report) {
+pub fn check_gpus(workload: &Workload, at: &Lookup<'_>, occupancy: &Occupancy, report: &mut Report) {
     for ((node, index), workers) in occupancy {
-        let Some(gpu) = fleet.node(node).and_then(|n| n.gpu(*index)) else {
+        let Some(gpu) = at.node(node).and_then(|n| n.gpu(*index)) else {
             continue;
         };
         let at = format!("GPU {node}/{index}");
@@ -264,10 +265,10 @@ pub fn check_gpus(fleet: &Fleet, workload: &Workload, occupancy: &Occupancy, rep
 }
 
 /// `spread: true`: no node holds GPUs of two different replicas of the deployment.
-pub fn check_spread(workload: &Workload, plan: &Plan, report: &mut Report) {
+pub fn check_spread(at: &Lookup<'_>, plan: &Plan, report: &mut Report) {
     let mut holders: BTreeMap<(&str, &str), BTreeSet<u64>> = BTreeMap::new();
     for r in &plan.replicas {
-        if workload.deployment(&r.deployment).is_some_and(|d| d.spread) {
+        if at.deployment(&r.deployment).is_some_and(|d| d.spread) {
             for s in &r.stages {
                 holders
                     .entry((r.deployment.as_str(), s.node.as_str()))

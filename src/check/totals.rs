@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::lookup::Lookup;
 use super::placement::{Occupancy, eligible};
 use super::{Report, Rule};
 use crate::domain::{Fleet, Plan, SolveStatus, Workload};
@@ -52,11 +53,18 @@ pub fn check_reserves(fleet: &Fleet, workload: &Workload, occupancy: &Occupancy,
 }
 
 /// The objective, `unplaced` and `fleet` fields match what the replicas add up to.
-pub fn check_totals(fleet: &Fleet, workload: &Workload, plan: &Plan, occupancy: &Occupancy, report: &mut Report) {
+pub fn check_totals(
+    fleet: &Fleet,
+    workload: &Workload,
+    at: &Lookup<'_>,
+    plan: &Plan,
+    occupancy: &Occupancy,
+    report: &mut Report,
+) {
     let mut placed: BTreeMap<&str, u64> = BTreeMap::new();
     let (mut value, mut penalty) = (0u64, 0u64);
     for r in &plan.replicas {
-        let Some(d) = workload.deployment(&r.deployment) else {
+        let Some(d) = at.deployment(&r.deployment) else {
             continue;
         };
         *placed.entry(d.name.as_str()).or_default() += 1;
@@ -126,7 +134,7 @@ pub fn check_totals(fleet: &Fleet, workload: &Workload, plan: &Plan, occupancy: 
                 format!("unplaced lists '{}' more than once", u.deployment),
             );
         }
-        match workload.deployment(&u.deployment) {
+        match at.deployment(&u.deployment) {
             None => report.add(
                 Rule::Totals,
                 format!("unplaced names unknown deployment '{}'", u.deployment),

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::domain::{Fleet, Plan, Workload};
-use crate::memory::{MemoryInputs, footprint, replica_kv};
+use crate::memory::{MemoryInputs, footprint, replica_kv_on};
 
 /// Past this many GPUs the map draws one cell per node (its GPUs on click), not one per GPU.
 pub const GPU_CELLS_UP_TO: usize = 4096;
@@ -157,6 +157,8 @@ pub fn map_data(fleet: &Fleet, workload: &Workload, plan: &Plan) -> MapData {
         .enumerate()
         .map(|(i, d)| (d.name.as_str(), i))
         .collect();
+    let by_name: std::collections::HashMap<&str, &crate::domain::Node> =
+        fleet.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
     let mut on_gpu: BTreeMap<(&str, u32), Vec<(usize, u64)>> = BTreeMap::new();
     let mut replicas = Vec::with_capacity(plan.replicas.len());
     for (r, replica) in plan.replicas.iter().enumerate() {
@@ -175,7 +177,7 @@ pub fn map_data(fleet: &Fleet, workload: &Workload, plan: &Plan) -> MapData {
             .weights_bytes
             .div_ceil(1 << 20);
         let runtime_mib = replica.runtime_mib.unwrap_or_else(|| d.runtime_mib(q, tp, pp));
-        let kv = replica_kv(fleet, d, replica);
+        let kv = replica_kv_on(d, replica, |node, index| by_name.get(node)?.gpu(index));
         replicas.push(ReplicaView(
             index[replica.deployment.as_str()],
             replica.replica,

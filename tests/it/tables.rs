@@ -141,7 +141,7 @@ fn models_table() {
 
 #[test]
 fn every_command_has_golden_help() {
-    let commands: [&[&str]; 20] = [
+    let commands: [&[&str]; 21] = [
         &[],
         &["plan"],
         &["check"],
@@ -158,6 +158,7 @@ fn every_command_has_golden_help() {
         &["model", "import"],
         &["emit"],
         &["explain"],
+        &["report"],
         &["schema"],
         &["calibrate"],
         &["help"],
