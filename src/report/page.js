@@ -179,4 +179,8 @@
   }
   draw('type');
   document.body.dataset.mapDrawnMs = Math.round(performance.now());
+  // `report.html#node=NAME` opens on that node's GPUs (a link to send someone).
+  const wanted = decodeURIComponent(location.hash.replace(/^#node=/, ''));
+  const at = location.hash.startsWith('#node=') ? data.nodes.findIndex((node) => node[0] === wanted) : -1;
+  if (at >= 0) show(groups.querySelector(`[data-cell][data-n="${at}"]`), true);
 })();

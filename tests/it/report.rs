@@ -35,10 +35,15 @@ fn chromium(profile: &Path) -> std::process::Command {
 
 /// Opens a page; panics where Chromium is missing (the suite needs it).
 fn open(file: &Path) -> Page {
+    open_at(file, "")
+}
+
+/// Opens a page at a fragment (`#node=NAME`).
+fn open_at(file: &Path, fragment: &str) -> Page {
     let profile = tempfile::tempdir().unwrap();
     let out = chromium(profile.path())
         .arg("--dump-dom")
-        .arg(format!("file://{}", file.display()))
+        .arg(format!("file://{}{fragment}", file.display()))
         .output()
         .expect("chromium is installed (scripts/setup.sh installs it)");
     let console = text(&out.stderr)
@@ -282,6 +287,18 @@ fn past_4096_gpus_each_node_is_one_cell() {
     assert_eq!(attribute(&page.dom, "data-level"), "node");
     assert_eq!(attribute(&page.dom, "data-cells"), fleet.nodes.len().to_string());
     assert_eq!(count(&page.dom, "<g data-cell=\"\""), fleet.nodes.len());
+    // Zoomed in on one node: its GPUs as cells in the details, with what runs on each.
+    let node = &fleet.nodes[7];
+    let page = open_at(&file, &format!("#node={}", node.name));
+    assert_eq!(page.console, Vec::<String>::new());
+    let details = &page.dom[page.dom.find("<aside id=\"details\"").unwrap()..];
+    assert_eq!(
+        count(details, "<g data-cell=\"\""),
+        node.gpus.len(),
+        "{}",
+        &details[..500]
+    );
+    assert!(details.contains(&node.name) && details.contains("KV tokens"));
 }
 
 #[test]
