@@ -79,7 +79,7 @@ pub fn quote(word: &str) -> String {
 pub fn comment(text: &str) -> String {
     let mut out = String::from("# ");
     for c in text.chars() {
-        if c.is_control() {
+        if crate::formats::names::is_hidden(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);

@@ -45,6 +45,14 @@ pub fn check_size(bytes: u64) -> Result<(), Refusal> {
 /// real parse, which words them better.
 pub fn check_yaml(text: &str) -> Result<(), Refusal> {
     check_size(text.len() as u64)?;
+    // YAML 1.1 readers (libyaml, which parses for real) break lines at these; YAML 1.2 readers
+    // (the walk below) do not. A file the two would read differently is refused.
+    if let Some(at) = text.find(['\u{85}', '\u{2028}', '\u{2029}']) {
+        return Err(Refusal {
+            line: Some(text[..at].matches('\n').count() + 1),
+            message: "holds a Unicode line separator (U+0085, U+2028 or U+2029), which YAML readers disagree on; use a plain line break".into(),
+        });
+    }
     let mut parser = Parser::new_from_str(text);
     // Per open collection: its anchor (0 for none) and the nodes it holds, aliases expanded.
     let mut open: Vec<(usize, u64)> = Vec::new();
@@ -62,7 +70,9 @@ pub fn check_yaml(text: &str) -> Result<(), Refusal> {
                     message: too_deep(),
                 });
             }
-            Err(_) => return Ok(()),
+            // The walk's parser refuses what the real one may take: check the nesting that
+            // makes the real one slow the plain way, counting brackets.
+            Err(_) => return flow_depth(text),
         };
         let line = Some(mark.line());
         let refuse = |message: String| Err(Refusal { line, message });
@@ -110,6 +120,29 @@ pub fn check_yaml(text: &str) -> Result<(), Refusal> {
     }
 }
 
+/// The deepest nesting of flow brackets, counted plainly (a bracket inside a quoted string counts
+/// too, which only ever errs towards refusing): refused past [`MAX_DEPTH`].
+fn flow_depth(text: &str) -> Result<(), Refusal> {
+    let (mut depth, mut line) = (0usize, 1usize);
+    for c in text.chars() {
+        match c {
+            '[' | '{' => depth += 1,
+            ']' | '}' => depth = depth.saturating_sub(1),
+            '\n' => line += 1,
+            _ => {}
+        }
+        if depth > MAX_DEPTH {
+            return Err(Refusal {
+                line: Some(line),
+                message: format!(
+                    "collections nest deeper than {MAX_DEPTH} levels (fleetfit's own files need fewer than 10)"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +164,19 @@ mod tests {
     #[test]
     fn nesting_past_the_scanners_own_limit_is_refused_too() {
         let text = format!("{}1{}\n", "{a: ".repeat(100_000), "}".repeat(100_000));
+        assert!(check_yaml(&text).unwrap_err().message.contains("deeper than 64"));
+    }
+
+    #[test]
+    fn line_separators_the_two_readers_disagree_on_are_refused() {
+        let text = format!("# c\u{2028}nodes: {}{}\n", "[".repeat(1000), "]".repeat(1000));
+        assert!(check_yaml(&text).unwrap_err().message.contains("U+2028"));
+    }
+
+    #[test]
+    fn deep_nesting_the_walk_cannot_parse_is_still_refused() {
+        // A tab where YAML 1.2 refuses one, then brackets past the limit.
+        let text = format!("a:\t- b\nc: {}{}\n", "[".repeat(100), "]".repeat(100));
         assert!(check_yaml(&text).unwrap_err().message.contains("deeper than 64"));
     }
 

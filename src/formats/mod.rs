@@ -74,9 +74,22 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, InputError> {
         return Ok(bytes);
     }
     let cannot = |e: std::io::Error| InputError::new(path, "", format!("cannot read the file: {e}"));
-    let size = std::fs::metadata(path).map_err(cannot)?.len();
-    limits::check_size(size).map_err(|r| InputError::new(path, "", r.message))?;
-    std::fs::read(path).map_err(cannot)
+    let metadata = std::fs::metadata(path).map_err(cannot)?;
+    if !metadata.is_file() {
+        // A device, a FIFO or a folder: no size to check first, and /dev/zero never ends.
+        return Err(InputError::new(
+            path,
+            "",
+            "not a regular file (a device, a pipe or a folder); give a file, or `-` for standard input",
+        ));
+    }
+    limits::check_size(metadata.len()).map_err(|r| InputError::new(path, "", r.message))?;
+    let mut bytes = Vec::new();
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, limits::MAX_FILE_BYTES + 1), &mut bytes)
+        .map_err(cannot)?;
+    limits::check_size(bytes.len() as u64).map_err(|r| InputError::new(path, "", r.message))?;
+    Ok(bytes)
 }
 
 /// Reads a file as UTF-8 text, naming the file in every error.
@@ -181,9 +194,23 @@ pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.fleetfit-{}.tmp", std::process::id()));
+    // A new file of a name nobody could have planted: `create_new` refuses any existing path,
+    // a symlink included, so the write never follows a link out of the folder.
+    let (tmp, mut file) = {
+        let mut attempt = 0u32;
+        loop {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let tmp = dir.join(format!(".{name}.fleetfit-{}-{nanos}-{attempt}.tmp", std::process::id()));
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp) {
+                Ok(file) => break (tmp, file),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    };
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
         file.write_all(contents.as_bytes())?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)

@@ -1,7 +1,8 @@
 //! What every name in an input file must be, whatever it names: printable text of at most
-//! [`MAX_NAME_BYTES`]. Names travel into tables, shell scripts, YAML comments and manifests; a
-//! newline, a terminal escape or a right-to-left override in one would forge lines there, so they
-//! are refused where the file is read. What a particular target needs on top (a file name, a
+//! [`MAX_NAME_BYTES`], not starting with `-`. Names travel into tables, shell scripts, YAML
+//! comments, command lines and manifests; a newline, a line separator, a terminal escape or a
+//! right-to-left override in one would forge lines there, and a leading `-` would make it an
+//! option of the engine's command line, so they are refused where the file is read. What a particular target needs on top (a file name, a
 //! Kubernetes object name) is checked where that target is written (`emit::names`).
 
 use std::path::Path;
@@ -19,11 +20,32 @@ pub fn problem(name: &str) -> Option<String> {
             name.len()
         ));
     }
-    let bad = name.chars().find(|&c| c.is_control() || is_bidi_control(c))?;
+    if name.starts_with('-') {
+        return Some("starts with '-', which a command line would read as an option".into());
+    }
+    let bad = name.chars().find(|&c| is_hidden(c))?;
     Some(format!(
         "holds the control character {}; names are printable text",
         bad.escape_unicode()
     ))
+}
+
+/// Characters that do not show as themselves: control characters, line and paragraph
+/// separators (which YAML 1.1 readers take for line breaks), and invisible format characters
+/// (bidirectional controls, zero-width spaces and joiners, the byte-order mark, soft hyphens).
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{FEFF}'
+        )
 }
 
 /// Refuses a bad name at `field` of `path`.
@@ -32,11 +54,6 @@ pub fn check(path: &Path, field: impl Into<String>, name: &str) -> Result<(), In
         Some(why) => Err(InputError::new(path, field, why)),
         None => Ok(()),
     }
-}
-
-/// Unicode's bidirectional embeddings, overrides and isolates, which reorder how text is shown.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -51,6 +68,10 @@ mod tests {
         assert!(problem("a\nb").unwrap().contains("\\u{a}"));
         assert!(problem("a\u{1b}[31m").is_some());
         assert!(problem("evil\u{202E}hs.").is_some());
+        assert!(problem("ls\u{2028}VllmWorker: {}").is_some());
+        assert!(problem("n1\u{200B}").is_some());
+        assert!(problem("--trust-remote-code").unwrap().contains("option"));
+        assert_eq!(problem("a-b"), None);
         assert!(problem(&"x".repeat(254)).unwrap().contains("254 bytes"));
         assert_eq!(problem(&"x".repeat(253)), None);
     }

@@ -65,7 +65,7 @@ pub struct ReplicaView(
 /// One GPU: `[index, state, CUDA MiB, [[replica, MiB reserved], ...]]`.
 pub type GpuView = (u32, u8, u64, Vec<(usize, u64)>);
 
-/// One node: name, GPU type (the first GPU's), zone and rack labels, and its GPUs.
+/// One node: name, GPU type (`A + B` for a node of several), zone and rack labels, and its GPUs.
 #[derive(Debug, Serialize)]
 pub struct NodeView(pub String, pub String, pub String, pub String, pub Vec<GpuView>);
 
@@ -206,7 +206,9 @@ pub fn map_data(fleet: &Fleet, workload: &Workload, plan: &Plan) -> MapData {
                     (g.index, states[&(n, g.index)] as u8, g.cuda_mib(), on)
                 })
                 .collect();
-            let gpu_type = node.gpus.first().map_or_else(String::new, |g| g.gpu_type.clone());
+            // A node of several GPU types is grouped under all of them together.
+            let types: std::collections::BTreeSet<&str> = node.gpus.iter().map(|g| g.gpu_type.as_str()).collect();
+            let gpu_type = types.into_iter().collect::<Vec<_>>().join(" + ");
             NodeView(node.name.clone(), gpu_type, zone, rack, gpus)
         })
         .collect();

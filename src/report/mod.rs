@@ -90,9 +90,11 @@ pub fn render(fleet: &Fleet, workload: &Workload, plan: &Plan, extras: &Extras) 
     )
     .unwrap();
     if let Some(w) = &extras.whatif {
+        let base = w.scenarios.first().map(|s| s.objective.placed_value);
         write!(
             body,
-            "<section id=whatif><h2>What-if: value lost per scenario</h2>{}</section>",
+            "<section id=whatif><h2>What-if: value lost per scenario</h2>{}{}</section>",
+            other_base("what-if sweep", base, o.placed_value),
             tables::whatif(w)
         )
         .unwrap();
@@ -100,7 +102,8 @@ pub fn render(fleet: &Fleet, workload: &Workload, plan: &Plan, extras: &Extras) 
     if let Some(d) = &extras.drill {
         write!(
             body,
-            "<section id=drill><h2>Failure drill: value lost per failure</h2>{}</section>",
+            "<section id=drill><h2>Failure drill: value lost per failure</h2>{}{}</section>",
+            other_base("drill", Some(d.base.objective.placed_value), o.placed_value),
             tables::drill(d)
         )
         .unwrap();
@@ -131,6 +134,17 @@ pub fn render(fleet: &Fleet, workload: &Workload, plan: &Plan, extras: &Extras) 
          <body>{body}{}<script>{SCRIPT}</script></body></html>\n",
         json_island("fleetfit-data", &json)
     ))
+}
+
+/// A note where a sweep's base is not the plan pictured: its losses are against its own base.
+fn other_base(what: &str, base: Option<u64>, plan: u64) -> String {
+    match base {
+        Some(base) if base != plan => format!(
+            "<p class=note role=note>This {what}'s base places value {base}; the plan above places {plan}. \
+             It was run on other inputs or stopped by its time limit: its losses are against its own base.</p>"
+        ),
+        _ => String::new(),
+    }
 }
 
 /// The map's frame: the grouping switch, the legend (one entry per deployment and state) and the

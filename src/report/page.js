@@ -144,7 +144,7 @@
     const n = Number(cell.dataset.n);
     const node = data.nodes[n];
     details.textContent = '';
-    const gpus = cell.dataset.g === undefined ? node[4].map((_, g) => g) : [Number(cell.dataset.g)];
+    const gpus = zoom || cell.dataset.g === undefined ? node[4].map((_, g) => g) : [Number(cell.dataset.g)];
     html('strong', `${node[0]} (${node[1]}, zone ${node[2]}, rack ${node[3]})`, details);
     if (data.per_node && !zoom) {
       html('p', `${cell.getAttribute('aria-label')}. Click or press Enter for its GPUs.`, details);
@@ -180,7 +180,12 @@
   draw('type');
   document.body.dataset.mapDrawnMs = Math.round(performance.now());
   // `report.html#node=NAME` opens on that node's GPUs (a link to send someone).
-  const wanted = decodeURIComponent(location.hash.replace(/^#node=/, ''));
-  const at = location.hash.startsWith('#node=') ? data.nodes.findIndex((node) => node[0] === wanted) : -1;
+  let wanted = null;
+  try {
+    if (location.hash.startsWith('#node=')) wanted = decodeURIComponent(location.hash.slice(6));
+  } catch (e) {
+    wanted = null; // a malformed escape names no node
+  }
+  const at = wanted === null ? -1 : data.nodes.findIndex((node) => node[0] === wanted);
   if (at >= 0) show(groups.querySelector(`[data-cell][data-n="${at}"]`), true);
 })();

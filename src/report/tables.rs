@@ -199,14 +199,34 @@ pub fn moves(current: &Plan, plan: &Plan) -> String {
         .map(|m| (m.action.clone(), m.deployment.clone(), m.replica, place(&m.stages)))
         .collect();
     if steps.is_empty() {
-        let key = |r: &crate::domain::PlacedReplica| (r.deployment.clone(), r.stages.clone());
-        let before: BTreeSet<_> = current.replicas.iter().map(key).collect();
-        let after: BTreeSet<_> = plan.replicas.iter().map(key).collect();
-        for r in plan.replicas.iter().filter(|r| !before.contains(&key(r))) {
-            steps.push(("start".into(), r.deployment.clone(), r.replica, place(&r.stages)));
+        // A replica stays where one of the same deployment and shape runs on the same GPUs;
+        // counted, so that two alike workers sharing GPUs are two.
+        let key = |r: &crate::domain::PlacedReplica| {
+            let shape = (
+                r.quantization.clone(),
+                r.tensor_parallel,
+                r.pipeline_parallel,
+                r.gpu_type.clone(),
+            );
+            (r.deployment.clone(), shape, r.stages.clone())
+        };
+        let mut stops: BTreeMap<_, u64> = BTreeMap::new();
+        for r in &current.replicas {
+            *stops.entry(key(r)).or_default() += 1;
         }
-        for r in current.replicas.iter().filter(|r| !after.contains(&key(r))) {
-            steps.push(("stop".into(), r.deployment.clone(), r.replica, place(&r.stages)));
+        for r in &plan.replicas {
+            match stops.get_mut(&key(r)) {
+                Some(n) if *n > 0 => *n -= 1,
+                _ => steps.push(("start".into(), r.deployment.clone(), r.replica, place(&r.stages))),
+            }
+        }
+        for r in &current.replicas {
+            if let Some(n) = stops.get_mut(&key(r))
+                && *n > 0
+            {
+                *n -= 1;
+                steps.push(("stop".into(), r.deployment.clone(), r.replica, place(&r.stages)));
+            }
         }
     }
     if steps.is_empty() {

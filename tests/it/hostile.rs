@@ -173,3 +173,74 @@ fn the_reported_escapes_are_closed() {
     let argv = std::fs::read_to_string(sandbox.join("argv")).unwrap();
     assert!(argv.contains("--served-model-name\nx $(touch PWNED)\n"), "{argv}");
 }
+
+#[test]
+fn devices_pipes_and_line_separators_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let zero = dir.path().join("zero.yaml");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    assert_refused(&zero, "not a regular file");
+    let fifo = dir.path().join("fifo.yaml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_refused(&fifo, "not a regular file");
+    // YAML 1.1 (the real parse) breaks lines at U+2028 where YAML 1.2 (the limits' walk) does not.
+    let separated = dir.path().join("separated.yaml");
+    std::fs::write(
+        &separated,
+        format!("# c\u{2028}nodes: {}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+    )
+    .unwrap();
+    assert_refused(&separated, "U+2028");
+}
+
+#[test]
+fn a_symlink_where_emit_writes_is_replaced_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    std::fs::write(
+        p("fleet.yaml"),
+        "nodes:\n  - {name: n1, gpu_type: L40S, gpu_count: 1, memory_mib: 46068}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p("d.yaml"),
+        "deployments:\n  - {name: d, model: qwen2.5-0.5b, max_model_len: 4096}\n",
+    )
+    .unwrap();
+    let plan = fleetfit(&[
+        "plan",
+        "--fleet",
+        &p("fleet.yaml"),
+        "--deployments",
+        &p("d.yaml"),
+        "--out",
+        &p("plan.json"),
+    ]);
+    assert!(plan.status.success());
+    std::fs::create_dir(p("out")).unwrap();
+    std::fs::write(p("victim.txt"), "keep me\n").unwrap();
+    std::os::unix::fs::symlink(p("victim.txt"), p("out/n1.sh")).unwrap();
+    let emit = fleetfit(&[
+        "emit",
+        "--fleet",
+        &p("fleet.yaml"),
+        "--deployments",
+        &p("d.yaml"),
+        "--plan",
+        &p("plan.json"),
+        "--target",
+        "vllm",
+        "--out",
+        &p("out"),
+    ]);
+    assert!(emit.status.success(), "{}", text(&emit.stderr));
+    assert_eq!(std::fs::read_to_string(p("victim.txt")).unwrap(), "keep me\n");
+    let written = std::fs::symlink_metadata(p("out/n1.sh")).unwrap();
+    assert!(written.file_type().is_file(), "the link was replaced by the script");
+}

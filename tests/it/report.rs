@@ -211,6 +211,13 @@ fn the_demo_report_opens_in_chromium_with_every_gpu_deployment_and_result() {
         screenshot(&report, &dir.path().join("report.png")) > 20_000,
         "a picture, not a blank page"
     );
+    // A link to a node opens on all its GPUs; a malformed link opens on nothing, quietly.
+    let page = open_at(&report, "#node=h100-03");
+    assert_eq!(page.console, Vec::<String>::new());
+    let details = &page.dom[page.dom.find("<aside id=\"details\"").unwrap()..];
+    assert_eq!(count(details, "<g data-cell=\"\""), 8);
+    assert!(count(details, "<td>GPU ") >= 8, "a row for each of its GPUs");
+    assert_eq!(open_at(&report, "#node=%E0%A4%A").console, Vec::<String>::new());
 }
 
 #[test]
@@ -361,4 +368,66 @@ fn results_from_another_tool_are_refused_at_their_field() {
         "{message}"
     );
     assert!(!dir.path().join("r.html").exists(), "nothing written");
+}
+
+#[test]
+fn moves_count_shape_changes_and_sweeps_of_another_base_are_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    std::fs::write(
+        p("fleet.yaml"),
+        "nodes:\n  - {name: n1, gpu_type: L40S, gpu_count: 2, memory_mib: 46068}\n  - name: mixed\n    gpus:\n      - {index: 0, type: L40S, memory_mib: 46068}\n      - {index: 1, type: A100-SXM4-80GB, memory_mib: 81920}\n",
+    )
+    .unwrap();
+    for q in ["bf16", "fp8"] {
+        let deployments = format!(
+            "deployments:\n  - {{name: d, model: llama-3.1-8b, replicas: 2, quantizations: [{q}], gpu_types: [L40S], max_model_len: 4096}}\n"
+        );
+        std::fs::write(p(&format!("{q}.yaml")), deployments).unwrap();
+        let out = p(&format!("{q}.json"));
+        let plan = fleetfit(&[
+            "plan",
+            "--fleet",
+            &p("fleet.yaml"),
+            "--deployments",
+            &p(&format!("{q}.yaml")),
+            "--out",
+            &out,
+        ]);
+        assert!(plan.status.success(), "{}", text(&plan.stderr));
+    }
+    let whatif = r#"{"scenarios": [{"name": "base", "objective": {"placed_value": 99, "quantization_penalty": 0, "gpus_used": 2}, "status": "optimal", "unplaced": [], "seconds": 0.1}]}"#;
+    std::fs::write(p("whatif.json"), whatif).unwrap();
+    let run = fleetfit(&[
+        "report",
+        "--fleet",
+        &p("fleet.yaml"),
+        "--deployments",
+        &p("fp8.yaml"),
+        "--plan",
+        &p("fp8.json"),
+        "--current",
+        &p("bf16.json"),
+        "--whatif",
+        &p("whatif.json"),
+        "--out",
+        &p("r.html"),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let page = open(Path::new(&p("r.html")));
+    assert_eq!(page.console, Vec::<String>::new());
+    let at = page.dom.find("<section id=\"moves\"").unwrap();
+    assert_eq!(
+        attribute(&page.dom[at..], "data-rows"),
+        "4",
+        "two bf16 replicas stop, two fp8 ones start"
+    );
+    assert!(
+        page.dom.contains("base places value 99; the plan above places 2"),
+        "the sweep's other base is flagged"
+    );
+    assert!(
+        page.dom.contains("A100-SXM4-80GB + L40S: 1 nodes"),
+        "a node of two types is grouped under both"
+    );
 }

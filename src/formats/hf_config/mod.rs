@@ -36,6 +36,8 @@ pub fn load(path: &Path) -> Result<ModelArch, InputError> {
         .and_then(|p| p.file_name())
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_else(|| "config".into());
+    // The folder's name becomes the model id, which reaches command lines: a name like any other.
+    super::names::check(&file, "(the folder's name, the model id)", &id)?;
     from_value(&file, &id, &value)
 }
 

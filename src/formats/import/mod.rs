@@ -54,14 +54,8 @@ pub fn import(paths: &[PathBuf], node: Option<&str>) -> Result<Imported, InputEr
     let mut nodes: Vec<(PathBuf, NodeFile)> = Vec::new();
     let mut warnings = Vec::new();
     for path in paths {
-        let text = if path.as_os_str() == "-" {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                .map_err(|e| InputError::new(path, "", format!("cannot read standard input: {e}")))?;
-            text
-        } else {
-            super::read_text(path)?
-        };
+        // Standard input too goes through the one capped reader (64 MiB).
+        let text = super::read_text(path)?;
         if text.trim().is_empty() {
             return Err(InputError::new(path, "", "the file is empty"));
         }
