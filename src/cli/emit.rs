@@ -68,8 +68,31 @@ pub fn run(args: EmitArgs) -> anyhow::Result<ExitCode> {
                 path: dir.clone(),
                 os_error,
             })?;
+            // Every target is checked before the first is written, so that a refusal leaves no
+            // half set (a Ray head without its workers): one plain name inside DIR, not a folder,
+            // and none of the files this command read.
+            let read: Vec<PathBuf> = [&args.inputs.fleet, &args.inputs.deployments, &args.plan]
+                .into_iter()
+                .chain(&args.inputs.profiles)
+                .filter_map(|p| p.canonicalize().ok())
+                .collect();
+            let mut targets = Vec::with_capacity(files.len());
             for file in &files {
-                super::write_file(&inside(dir, &file.name)?, &file.text)?;
+                let path = inside(dir, &file.name)?;
+                let refuse = |why: &str| fleetfit::Error::Write {
+                    path: path.clone(),
+                    os_error: std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_string()),
+                };
+                if path.is_dir() {
+                    return Err(refuse("a folder is in the way; nothing was written").into());
+                }
+                if path.canonicalize().is_ok_and(|p| read.contains(&p)) {
+                    return Err(refuse("it is one of this command's input files; nothing was written").into());
+                }
+                targets.push((path, &file.text));
+            }
+            for (path, text) in targets {
+                super::write_file(&path, text)?;
             }
             let s = if files.len() == 1 { "" } else { "s" };
             eprintln!("wrote {} file{s} to {}", files.len(), dir.display());

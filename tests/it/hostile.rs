@@ -244,3 +244,52 @@ fn a_symlink_where_emit_writes_is_replaced_not_followed() {
     let written = std::fs::symlink_metadata(p("out/n1.sh")).unwrap();
     assert!(written.file_type().is_file(), "the link was replaced by the script");
 }
+
+#[test]
+fn emit_never_overwrites_its_own_inputs_nor_writes_half_a_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    // A node named `fleet`: its Dynamo config would be `fleet.yaml`, the fleet file itself.
+    let fleet = "nodes:\n  - {name: fleet, gpu_type: L40S, gpu_count: 1, memory_mib: 46068}\n  - {name: n2, gpu_type: L40S, gpu_count: 1, memory_mib: 46068}\n";
+    std::fs::write(p("fleet.yaml"), fleet).unwrap();
+    std::fs::write(
+        p("d.yaml"),
+        "deployments:\n  - {name: d, model: qwen2.5-0.5b, replicas: 2, max_model_len: 4096}\n",
+    )
+    .unwrap();
+    let plan = fleetfit(&[
+        "plan",
+        "--fleet",
+        &p("fleet.yaml"),
+        "--deployments",
+        &p("d.yaml"),
+        "--out",
+        &p("plan.json"),
+    ]);
+    assert!(plan.status.success());
+    let emit = |target: &str, out: &str| {
+        fleetfit(&[
+            "emit",
+            "--fleet",
+            &p("fleet.yaml"),
+            "--deployments",
+            &p("d.yaml"),
+            "--plan",
+            &p("plan.json"),
+            "--target",
+            target,
+            "--out",
+            out,
+        ])
+    };
+    let refused = emit("dynamo", &p(""));
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("one of this command's input files"));
+    assert_eq!(std::fs::read_to_string(p("fleet.yaml")).unwrap(), fleet);
+    assert!(!dir.path().join("n2.yaml").exists(), "nothing of the set was written");
+    // A folder where a script goes: refused before any script is written.
+    std::fs::create_dir_all(p("out/n2.sh")).unwrap();
+    let refused = emit("vllm", &p("out"));
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(!dir.path().join("out/fleet.sh").exists());
+}
