@@ -387,13 +387,13 @@ fn scripts_run_as_meant(
     assert_eq!(served, placed, "the servers the scripts start are the plan's replicas");
 }
 
-/// shellcheck finds nothing in a script (the suite needs Debian's `shellcheck`; `scripts/setup.sh`
+/// shellcheck finds nothing in a script (the suite needs Debian's `shellcheck`; `scripts/setup.sh --test`
 /// installs it).
 pub fn shellcheck(script: &Path) {
     let out = std::process::Command::new("shellcheck")
         .arg(script)
         .output()
-        .expect("shellcheck is installed (scripts/setup.sh installs it)");
+        .expect("shellcheck is installed (scripts/setup.sh --test installs it)");
     assert!(
         out.status.success(),
         "shellcheck {}:\n{}{}",

@@ -1,4 +1,4 @@
-//! `fleetfit report` opened in a real browser (Debian's headless `chromium`; `scripts/setup.sh`
+//! `fleetfit report` opened in a real browser (Debian's headless `chromium`; `scripts/setup.sh --test`
 //! installs it): the page's own DOM after its script ran holds a cell for every GPU (or node),
 //! a legend entry for every deployment, keyboard-reachable cells, and the browser logs no console
 //! message (script errors and blocked requests both log one); the file names no address to fetch.
@@ -45,7 +45,7 @@ fn open_at(file: &Path, fragment: &str) -> Page {
         .arg("--dump-dom")
         .arg(format!("file://{}{fragment}", file.display()))
         .output()
-        .expect("chromium is installed (scripts/setup.sh installs it)");
+        .expect("chromium is installed (scripts/setup.sh --test installs it)");
     let console = text(&out.stderr)
         .lines()
         .filter(|l| l.contains(":CONSOLE"))
