@@ -15,6 +15,7 @@ mod replan;
 mod report;
 mod schema;
 mod sweep;
+mod sweep_job;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +54,8 @@ enum Command {
     Drill(sweep::DrillArgs),
     /// Join the partial results of a sharded `whatif` or `drill`.
     Merge(sweep::MergeArgs),
+    /// A sharded `whatif` or `drill` as a Slurm job array or a Kubernetes Indexed Job.
+    SweepJob(sweep_job::SweepJobArgs),
     /// The cheapest nodes to buy so that the demand fits, proven.
     Capacity(capacity::CapacityArgs),
     /// Re-plan from the plan that runs now: the best plan that moves the least, and its steps.
@@ -83,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Whatif(args) => sweep::whatif(args),
         Command::Drill(args) => sweep::drill(args),
         Command::Merge(args) => sweep::merge(args),
+        Command::SweepJob(args) => sweep_job::run(args),
         Command::Capacity(args) => capacity::run(args),
         Command::Replan(args) => replan::run(args),
         Command::Fleet(args) => fleet::run(args),

@@ -16,6 +16,7 @@ pub mod launch;
 pub mod names;
 pub mod server;
 pub mod shell;
+pub mod sweep_job;
 
 use std::collections::BTreeMap;
 

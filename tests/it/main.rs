@@ -31,6 +31,7 @@ mod schema;
 mod seeds;
 mod sharing;
 mod suggest;
+mod sweep_job;
 mod synth;
 mod tables;
 mod threads;

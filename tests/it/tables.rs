@@ -141,7 +141,7 @@ fn models_table() {
 
 #[test]
 fn every_command_has_golden_help() {
-    let commands: [&[&str]; 21] = [
+    let commands: [&[&str]; 22] = [
         &[],
         &["plan"],
         &["check"],
@@ -150,6 +150,7 @@ fn every_command_has_golden_help() {
         &["whatif"],
         &["drill"],
         &["merge"],
+        &["sweep-job"],
         &["capacity"],
         &["replan"],
         &["fleet"],

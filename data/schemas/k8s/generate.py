@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Regenerate deployment-apps-v1.json and leaderworkerset-v1.json (see SOURCES.md).
+"""Regenerate deployment-apps-v1.json, leaderworkerset-v1.json and job-batch-v1.json
+(see SOURCES.md).
 
 Usage:
-    python3 generate.py K8S_APPS_V1_OPENAPI_V3.json LWS_CRD.yaml [OUT_DIR]
+    python3 generate.py K8S_APPS_V1_OPENAPI_V3.json LWS_CRD.yaml K8S_BATCH_V1_OPENAPI_V3.json [OUT_DIR]
 
 K8S_APPS_V1_OPENAPI_V3.json: Kubernetes' api/openapi-spec/v3/apis__apps__v1_openapi.json
     (here: release-1.34, as vendored by kubernetes-sigs/kubectl-validate at
     pkg/openapiclient/builtins/1.34/apis/apps/v1.json).
 LWS_CRD.yaml: kubernetes-sigs/lws config/crd/bases/leaderworkerset.x-k8s.io_leaderworkersets.yaml
     (here: tag v0.8.0).
+K8S_BATCH_V1_OPENAPI_V3.json: Kubernetes' api/openapi-spec/v3/apis__batch__v1_openapi.json
+    (here: release-1.34, as vendored by kubernetes-sigs/kubectl-validate at
+    pkg/openapiclient/builtins/1.34/apis/batch/v1.json).
 
 Needs PyYAML. Output: JSON Schema draft-07, every $ref local ("#/definitions/...").
 The conversion follows the "strict" mode of yannh/openapi2jsonschema: every schema
@@ -100,15 +104,23 @@ def pin_kind(root, api_version, kind):
             required.append(field)
 
 
-def deployment(openapi):
+def builtin(openapi, name, api_version, kind):
+    """A built-in kind: its schema is the root, with every schema it reaches as definitions."""
     schemas = openapi["components"]["schemas"]
-    name = "io.k8s.api.apps.v1.Deployment"
     names = reachable(schemas, [name]) - {name}
-    root = {"$schema": DRAFT, "title": "Deployment (apps/v1), Kubernetes 1.34"}
+    root = {"$schema": DRAFT, "title": f"{kind} ({api_version}), Kubernetes 1.34"}
     root.update(strict(schemas[name]))
-    pin_kind(root, "apps/v1", "Deployment")
+    pin_kind(root, api_version, kind)
     root["definitions"] = {n: strict(schemas[n]) for n in sorted(names)}
     return root
+
+
+def deployment(openapi):
+    return builtin(openapi, "io.k8s.api.apps.v1.Deployment", "apps/v1", "Deployment")
+
+
+def job(openapi):
+    return builtin(openapi, "io.k8s.api.batch.v1.Job", "batch/v1", "Job")
 
 
 def leaderworkerset(crd, openapi):
@@ -131,15 +143,20 @@ def leaderworkerset(crd, openapi):
 
 
 def main():
-    openapi_path, crd_path = sys.argv[1], sys.argv[2]
-    out_dir = sys.argv[3] if len(sys.argv) > 3 else os.path.dirname(os.path.abspath(__file__))
+    if len(sys.argv) not in (4, 5):
+        sys.exit(__doc__)
+    openapi_path, crd_path, batch_path = sys.argv[1], sys.argv[2], sys.argv[3]
+    out_dir = sys.argv[4] if len(sys.argv) > 4 else os.path.dirname(os.path.abspath(__file__))
     with open(openapi_path) as f:
         openapi = json.load(f)
     with open(crd_path) as f:
         crd = yaml.safe_load(f)
+    with open(batch_path) as f:
+        batch = json.load(f)
     for name, schema in (
         ("deployment-apps-v1.json", deployment(openapi)),
         ("leaderworkerset-v1.json", leaderworkerset(crd, copy.deepcopy(openapi))),
+        ("job-batch-v1.json", job(batch)),
     ):
         with open(os.path.join(out_dir, name), "w") as f:
             json.dump(schema, f, indent=1, ensure_ascii=False)
