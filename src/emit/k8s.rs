@@ -85,7 +85,7 @@ pub fn files(e: &Emit<'_>) -> Vec<File> {
         } else {
             format!("{deployment}-{node}-{}", members.len())
         };
-        let name = names::unique_object_name(&raw, &mut taken);
+        let name = names::unique_object_name(&raw, names::MAX_LABEL, &mut taken);
         let mut labels = json!({"app.kubernetes.io/name": names::label_value(deployment), "fleetfit.io/group": name});
         if e.deployment(replica).share_gpu {
             labels["fleetfit.io/shares-gpu"] = json!("true");
@@ -112,7 +112,8 @@ pub fn files(e: &Emit<'_>) -> Vec<File> {
         if nodes.len() == 1 {
             continue;
         }
-        let name = names::unique_object_name(&format!("{}-{}", replica.deployment, replica.replica), &mut taken);
+        let raw = format!("{}-{}", replica.deployment, replica.replica);
+        let name = names::unique_object_name(&raw, names::MAX_STATEFUL_NAME, &mut taken);
         let hostname = |names: Vec<&str>| {
             json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
                 {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": names}]}

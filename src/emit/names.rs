@@ -56,11 +56,15 @@ pub fn kubernetes_node_problem(name: &str) -> Option<String> {
     })
 }
 
+/// The longest LeaderWorkerSet name: its StatefulSet's pods carry a `controller-revision-hash`
+/// label of the name, `-` and a 10-character hash, which must fit a label value (63).
+pub const MAX_STATEFUL_NAME: usize = 52;
+
 /// A Kubernetes object name (DNS-1035 label: a lowercase letter first, then letters, digits
-/// and `-`, at most 63) made from `raw`, mapped as the module says.
-pub fn object_name(raw: &str) -> String {
+/// and `-`, at most `max` characters, 63 or less) made from `raw`, mapped as the module says.
+pub fn object_name(raw: &str, max: usize) -> String {
     let fits = |s: &str| {
-        s.len() <= MAX_LABEL
+        s.len() <= max
             && s.starts_with(|c: char| c.is_ascii_lowercase())
             && !s.ends_with('-')
             && s.bytes()
@@ -69,7 +73,7 @@ pub fn object_name(raw: &str) -> String {
     if fits(raw) {
         return raw.to_string();
     }
-    with_digest(&lowercase_dashed(raw), raw)
+    with_digest(&lowercase_dashed(raw), raw, max)
 }
 
 /// `raw` lowercased, every character but ASCII letters and digits a `-`, `x-` in front where it
@@ -96,12 +100,12 @@ fn lowercase_dashed(raw: &str) -> String {
 /// [`object_name`] of `raw`, made apart from every name in `taken` (which it joins): a name
 /// already taken, as two deployments `a-b` on node `c` and `a` on node `b-c` would share, gets
 /// a digest of `raw` and a counter instead.
-pub fn unique_object_name(raw: &str, taken: &mut std::collections::BTreeSet<String>) -> String {
-    let mut name = object_name(raw);
+pub fn unique_object_name(raw: &str, max: usize, taken: &mut std::collections::BTreeSet<String>) -> String {
+    let mut name = object_name(raw, max);
     let mut n = 0u32;
     while taken.contains(&name) {
         n += 1;
-        name = with_digest(&lowercase_dashed(raw), &format!("{raw}\0{n}"));
+        name = with_digest(&lowercase_dashed(raw), &format!("{raw}\0{n}"), max);
     }
     taken.insert(name.clone());
     name
@@ -123,12 +127,12 @@ pub fn label_value(raw: &str) -> String {
         .collect();
     let mapped = mapped.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
     let start = if mapped.is_empty() { "x" } else { "" };
-    with_digest(&format!("{start}{mapped}"), raw)
+    with_digest(&format!("{start}{mapped}"), raw, MAX_LABEL)
 }
 
 /// `mapped`, runs of `-` squeezed, cut to leave room, then `-` and 8 hex digits of `raw`'s
-/// SHA-256: always a valid name of at most 63 characters.
-fn with_digest(mapped: &str, raw: &str) -> String {
+/// SHA-256: always a valid name of at most `max` characters.
+fn with_digest(mapped: &str, raw: &str, max: usize) -> String {
     let mut squeezed = String::with_capacity(mapped.len());
     for c in mapped.chars() {
         if !(c == '-' && squeezed.ends_with('-')) {
@@ -137,7 +141,7 @@ fn with_digest(mapped: &str, raw: &str) -> String {
     }
     let digest = Sha256::digest(raw.as_bytes());
     let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    let room = MAX_LABEL - hex.len() - 1;
+    let room = max - hex.len() - 1;
     let cut: &str = &squeezed[..squeezed.len().min(room)];
     let cut = cut.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
     format!("{cut}-{hex}")
@@ -149,26 +153,27 @@ mod tests {
 
     #[test]
     fn names_that_obey_the_rules_are_kept() {
-        assert_eq!(object_name("chat-70b-gpu-01-2"), "chat-70b-gpu-01-2");
+        assert_eq!(object_name("chat-70b-gpu-01-2", MAX_LABEL), "chat-70b-gpu-01-2");
         assert_eq!(label_value("Chat_70B.v1"), "Chat_70B.v1");
     }
 
     #[test]
     fn other_names_are_mapped_with_the_digest_of_the_original() {
-        let a = object_name("Chat 70B");
-        let b = object_name("chat-70b!");
+        let a = object_name("Chat 70B", MAX_LABEL);
+        let b = object_name("chat-70b!", MAX_LABEL);
         assert!(a.starts_with("chat-70b-") && b.starts_with("chat-70b-"), "{a} {b}");
         assert_ne!(a, b);
         assert_eq!(
-            object_name("x $(touch /tmp/PWNED)").len(),
+            object_name("x $(touch /tmp/PWNED)", MAX_LABEL).len(),
             "x-touch-tmp-pwned-".len() + 8
         );
-        let long = object_name(&"a".repeat(4096));
+        let long = object_name(&"a".repeat(4096), MAX_LABEL);
         assert_eq!(long.len(), 63);
-        assert!(object_name("7b").starts_with("x-7b-"));
-        assert!(object_name("нода").starts_with("x-"));
+        assert_eq!(object_name(&"a".repeat(60), MAX_STATEFUL_NAME).len(), 52);
+        assert!(object_name("7b", MAX_LABEL).starts_with("x-7b-"));
+        assert!(object_name("нода", MAX_LABEL).starts_with("x-"));
         for raw in ["", "-", "$$$", "a\u{2215}b", "x'; rm -rf /"] {
-            let name = object_name(raw);
+            let name = object_name(raw, MAX_LABEL);
             assert!(
                 name.len() <= 63 && name.starts_with(|c: char| c.is_ascii_lowercase()),
                 "{name}"
@@ -184,8 +189,8 @@ mod tests {
     #[test]
     fn names_that_would_be_shared_are_made_apart() {
         let mut taken = std::collections::BTreeSet::new();
-        let a = unique_object_name("a-b-c-1", &mut taken);
-        let b = unique_object_name("a-b-c-1", &mut taken);
+        let a = unique_object_name("a-b-c-1", MAX_LABEL, &mut taken);
+        let b = unique_object_name("a-b-c-1", MAX_LABEL, &mut taken);
         assert_eq!(a, "a-b-c-1");
         assert!(b.starts_with("a-b-c-1-") && b.len() == a.len() + 9, "{b}");
     }

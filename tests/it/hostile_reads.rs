@@ -88,7 +88,11 @@ pub fn manifests_read_back(text: &str, plan: &Plan, workload: &Workload) {
                 assert!(nodes.contains(str_at(&doc, "/spec/template/spec/nodeName")));
                 &doc["spec"]["template"]["spec"]
             }
-            _ => &doc["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["spec"],
+            _ => {
+                // Its StatefulSet's `controller-revision-hash` label is the name, `-` and 10 more.
+                assert!(name.len() <= 52, "LeaderWorkerSet name {name:?}");
+                &doc["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["spec"]
+            }
         };
         *replicas.entry(deployment.to_string()).or_default() += doc["spec"]["replicas"].as_u64().unwrap();
         let args: Vec<String> = spec["containers"][0]["args"]
