@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use crate::domain::{Deployment, Fleet, PlacedReplica, Plan, Workload};
 use crate::error::Error;
 use crate::formats::catalog::Catalog;
-use crate::memory::{KvCapacity, replica_kv};
+use crate::memory::{KvCapacity, replica_kv_on};
 
 /// What to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,11 +47,14 @@ pub struct File {
     pub text: String,
 }
 
-/// A checked plan with what the emitters look up in it.
+/// A checked plan with what the emitters look up in it (nodes and deployments by name, so that
+/// emitting for 100,000 GPUs does not scan the fleet per GPU).
 pub struct Emit<'a> {
     pub plan: &'a Plan,
     pub fleet: &'a Fleet,
     pub workload: &'a Workload,
+    nodes: std::collections::HashMap<&'a str, &'a crate::domain::Node>,
+    deployments: std::collections::HashMap<&'a str, &'a Deployment>,
 }
 
 /// The files of `target` for a plan; an error where the plan breaks a rule.
@@ -61,7 +64,7 @@ pub fn emit(target: Target, plan: &Plan, fleet: &Fleet, workload: &Workload) -> 
         return Err(Error::invalid_plan(&violations));
     }
     check_names(target, plan, fleet)?;
-    let e = Emit { plan, fleet, workload };
+    let e = Emit::new(plan, fleet, workload);
     Ok(match target {
         Target::Vllm => launch::files(&e, Some(server::Runtime::Vllm)),
         Target::Sglang => launch::files(&e, Some(server::Runtime::Sglang)),
@@ -101,13 +104,22 @@ fn check_names(target: Target, plan: &Plan, fleet: &Fleet) -> Result<(), Error> 
     Ok(())
 }
 
-impl Emit<'_> {
+impl<'a> Emit<'a> {
+    /// A plan with its fleet and workload, indexed by name.
+    pub fn new(plan: &'a Plan, fleet: &'a Fleet, workload: &'a Workload) -> Emit<'a> {
+        Emit {
+            plan,
+            fleet,
+            workload,
+            nodes: fleet.nodes.iter().map(|n| (n.name.as_str(), n)).collect(),
+            deployments: workload.deployments.iter().map(|d| (d.name.as_str(), d)).collect(),
+        }
+    }
+
     /// The deployment a replica belongs to.
-    pub fn deployment(&self, replica: &PlacedReplica) -> &Deployment {
-        self.workload
-            .deployments
-            .iter()
-            .find(|d| d.name == replica.deployment)
+    pub fn deployment(&self, replica: &PlacedReplica) -> &'a Deployment {
+        self.deployments
+            .get(replica.deployment.as_str())
             .expect("a checked plan names its deployments")
     }
 
@@ -122,9 +134,9 @@ impl Emit<'_> {
     /// Memory and free memory (MiB) of a node's GPU by index.
     fn gpu(&self, node: &str, index: u32) -> (u64, u64) {
         let g = self
-            .fleet
-            .node(node)
-            .and_then(|n| n.gpus.iter().find(|g| g.index == index))
+            .nodes
+            .get(node)
+            .and_then(|n| n.gpu(index))
             .expect("a checked plan names real GPUs");
         (g.cuda_mib(), g.free_mib())
     }
@@ -214,7 +226,7 @@ impl Emit<'_> {
             reserved_mib: replica.memory_per_gpu_mib,
             runtime_mib: replica.runtime_mib,
             engine: d.engine.name(),
-            kv: replica_kv(self.fleet, d, replica),
+            kv: replica_kv_on(d, replica, |node, index| self.nodes.get(node)?.gpu(index)),
             max_model_len: d.max_model_len,
         }
     }

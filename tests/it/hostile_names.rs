@@ -302,7 +302,7 @@ fn scripts_run_as_meant(
             .status()
             .unwrap();
     }
-    let e = Emit { plan, fleet, workload };
+    let e = Emit::new(plan, fleet, workload);
     let (meant, _) = launch::scripts(&e, runtime);
     let mut seen: Vec<(String, Vec<String>)> = Vec::new();
     for file in files {
