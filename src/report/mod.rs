@@ -48,6 +48,9 @@ pub fn render(fleet: &Fleet, workload: &Workload, plan: &Plan, extras: &Extras) 
     let o = &plan.objective;
     let proof = match (plan.status, o.bound) {
         (crate::domain::SolveStatus::Optimal, _) => "proven optimal".to_string(),
+        (_, Some(bound)) if bound.floor() as u64 <= o.placed_value => {
+            "the value proven optimal; quantization and GPUs used not proven".to_string()
+        }
         (_, Some(bound)) => format!("not proven: at most {} possible", bound.floor()),
         _ => "not proven".to_string(),
     };
