@@ -10,8 +10,8 @@
 
 use yaml_rust2::parser::{Event, Parser};
 
-/// The largest input file read (64 MiB): a fleet of 100,000 GPUs is a few MiB, its plan about 10.
-pub const MAX_FILE_BYTES: u64 = 64 << 20;
+/// The largest input file read (256 MiB): a fleet of 100,000 GPUs is a few MiB, its plan 20 to 40.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
 /// The deepest nesting of YAML collections; fleetfit's own files need fewer than 10.
 pub const MAX_DEPTH: usize = 64;
 /// The longest YAML scalar (1 MiB); names and descriptions are far shorter.
@@ -199,7 +199,7 @@ mod tests {
             check_size(MAX_FILE_BYTES + 1)
                 .unwrap_err()
                 .message
-                .contains("at most 64 MiB")
+                .contains("at most 256 MiB")
         );
     }
 }

@@ -67,8 +67,8 @@ fn an_alias_bomb_is_refused_at_once() {
 fn huge_files_and_values_are_refused_before_they_are_read() {
     let dir = tempfile::tempdir().unwrap();
     let huge = dir.path().join("huge.yaml");
-    std::fs::File::create(&huge).unwrap().set_len(65 << 20).unwrap();
-    assert_refused(&huge, "at most 64 MiB");
+    std::fs::File::create(&huge).unwrap().set_len(257 << 20).unwrap();
+    assert_refused(&huge, "at most 256 MiB");
     let long = dir.path().join("long.yaml");
     std::fs::write(&long, format!("nodes:\n  - name: {}\n", "n".repeat(2 << 20))).unwrap();
     assert_refused(&long, "values of at most 1024 KiB");

@@ -54,7 +54,7 @@ pub fn import(paths: &[PathBuf], node: Option<&str>) -> Result<Imported, InputEr
     let mut nodes: Vec<(PathBuf, NodeFile)> = Vec::new();
     let mut warnings = Vec::new();
     for path in paths {
-        // Standard input too goes through the one capped reader (64 MiB).
+        // Standard input too goes through the one capped reader (256 MiB).
         let text = super::read_text(path)?;
         if text.trim().is_empty() {
             return Err(InputError::new(path, "", "the file is empty"));
