@@ -203,26 +203,11 @@ fn devices_pipes_and_line_separators_are_refused_at_once() {
 fn a_symlink_where_emit_writes_is_replaced_not_followed() {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
-    std::fs::write(
-        p("fleet.yaml"),
+    planned_in(
+        dir.path(),
         "nodes:\n  - {name: n1, gpu_type: L40S, gpu_count: 1, memory_mib: 46068}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        p("d.yaml"),
         "deployments:\n  - {name: d, model: qwen2.5-0.5b, max_model_len: 4096}\n",
-    )
-    .unwrap();
-    let plan = fleetfit(&[
-        "plan",
-        "--fleet",
-        &p("fleet.yaml"),
-        "--deployments",
-        &p("d.yaml"),
-        "--out",
-        &p("plan.json"),
-    ]);
-    assert!(plan.status.success());
+    );
     std::fs::create_dir(p("out")).unwrap();
     std::fs::write(p("victim.txt"), "keep me\n").unwrap();
     std::os::unix::fs::symlink(p("victim.txt"), p("out/n1.sh")).unwrap();
@@ -251,22 +236,11 @@ fn emit_never_overwrites_its_own_inputs_nor_writes_half_a_set() {
     let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
     // A node named `fleet`: its Dynamo config would be `fleet.yaml`, the fleet file itself.
     let fleet = "nodes:\n  - {name: fleet, gpu_type: L40S, gpu_count: 1, memory_mib: 46068}\n  - {name: n2, gpu_type: L40S, gpu_count: 1, memory_mib: 46068}\n";
-    std::fs::write(p("fleet.yaml"), fleet).unwrap();
-    std::fs::write(
-        p("d.yaml"),
+    planned_in(
+        dir.path(),
+        fleet,
         "deployments:\n  - {name: d, model: qwen2.5-0.5b, replicas: 2, max_model_len: 4096}\n",
-    )
-    .unwrap();
-    let plan = fleetfit(&[
-        "plan",
-        "--fleet",
-        &p("fleet.yaml"),
-        "--deployments",
-        &p("d.yaml"),
-        "--out",
-        &p("plan.json"),
-    ]);
-    assert!(plan.status.success());
+    );
     let emit = |target: &str, out: &str| {
         fleetfit(&[
             "emit",
@@ -292,4 +266,21 @@ fn emit_never_overwrites_its_own_inputs_nor_writes_half_a_set() {
     let refused = emit("vllm", &p("out"));
     assert_eq!(refused.status.code(), Some(2));
     assert!(!dir.path().join("out/fleet.sh").exists());
+}
+
+/// Writes `fleet.yaml` and `d.yaml` into `dir` and plans them into `plan.json` there.
+fn planned_in(dir: &Path, fleet: &str, deployments: &str) {
+    let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    std::fs::write(p("fleet.yaml"), fleet).unwrap();
+    std::fs::write(p("d.yaml"), deployments).unwrap();
+    let plan = fleetfit(&[
+        "plan",
+        "--fleet",
+        &p("fleet.yaml"),
+        "--deployments",
+        &p("d.yaml"),
+        "--out",
+        &p("plan.json"),
+    ]);
+    assert!(plan.status.success(), "{}", text(&plan.stderr));
 }
