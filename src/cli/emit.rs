@@ -32,6 +32,10 @@ pub struct EmitArgs {
     /// config per node; k8s: manifests.
     #[arg(long, value_enum)]
     target: TargetArg,
+    /// The plan that runs now (from `current import`, `plan` or `replan`): write only the
+    /// changes from it to `--plan`, step by step, with an `apply.sh` that performs them.
+    #[arg(long)]
+    current: Option<PathBuf>,
     /// Write the files into this folder (created if missing) instead of printing them.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -58,7 +62,22 @@ pub fn run(args: EmitArgs) -> anyhow::Result<ExitCode> {
         TargetArg::Dynamo => Target::Dynamo,
         TargetArg::K8s => Target::K8s,
     };
-    let files = emit::emit(target, &plan, &fleet, &workload).map_err(|e| match e {
+    let files = match &args.current {
+        None => emit::emit(target, &plan, &fleet, &workload),
+        Some(path) => {
+            if target == Target::Dynamo {
+                return Err(fleetfit::InputError::new(
+                    path,
+                    "",
+                    "change sets are written for --target k8s, vllm, sglang and launch; a Dynamo graph is deployed whole",
+                )
+                .into());
+            }
+            let current: Plan = fleetfit::formats::parse_file(path)?;
+            emit::changes::files(target, &current, &plan, &fleet, &workload)
+        }
+    }
+    .map_err(|e| match e {
         fleetfit::Error::Name(refused) => fleetfit::Error::Input(at_its_field(&args.inputs, &refused)),
         other => other,
     })?;
@@ -73,6 +92,7 @@ pub fn run(args: EmitArgs) -> anyhow::Result<ExitCode> {
             // and none of the files this command read.
             let read: Vec<PathBuf> = [&args.inputs.fleet, &args.inputs.deployments, &args.plan]
                 .into_iter()
+                .chain(&args.current)
                 .chain(&args.inputs.profiles)
                 .filter_map(|p| p.canonicalize().ok())
                 .collect();

@@ -3,6 +3,7 @@
 mod calibrate;
 mod capacity;
 mod check;
+mod current;
 mod emit;
 mod explain;
 mod fleet;
@@ -60,6 +61,8 @@ enum Command {
     Capacity(capacity::CapacityArgs),
     /// Re-plan from the plan that runs now: the best plan that moves the least, and its steps.
     Replan(replan::ReplanArgs),
+    /// The plan that runs now, from what the cluster or nodes report (`current import`).
+    Current(current::CurrentArgs),
     /// Fleet files from what machines report (`fleet import`).
     Fleet(fleet::FleetArgs),
     /// Catalog entries from Hugging Face configs (`model import`).
@@ -89,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::SweepJob(args) => sweep_job::run(args),
         Command::Capacity(args) => capacity::run(args),
         Command::Replan(args) => replan::run(args),
+        Command::Current(args) => current::run(args),
         Command::Fleet(args) => fleet::run(args),
         Command::Model(args) => model::run(args),
         Command::Emit(args) => emit::run(args),

@@ -5,6 +5,7 @@ pub mod engine;
 pub mod fleet;
 pub mod model;
 pub mod plan;
+pub mod running;
 pub mod sku;
 pub mod totals;
 
@@ -15,5 +16,6 @@ pub use model::{Mla, ModelArch, Quantization};
 pub use plan::{
     FleetUse, MigrationStep, Objective, PlacedReplica, Plan, Provenance, SolveStatus, Stage, Suggestion, Unplaced,
 };
+pub use running::{EngineCommand, PodRef, Running, Worker, WorkerGpus};
 pub use sku::Sku;
 pub use totals::make_plan;

@@ -136,6 +136,9 @@ pub struct Plan {
     /// Which fleetfit made the plan, and from which input files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+    /// The pods or processes that run each replica (a current plan from `current import`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub running: Vec<super::Running>,
 }
 
 /// Where a plan came from: fleetfit's version and a digest of each input file's bytes, so that

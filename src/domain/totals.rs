@@ -93,5 +93,6 @@ pub fn make_plan(
         restrictions: Vec::new(),
         migration: None,
         provenance: None,
+        running: Vec::new(),
     }
 }

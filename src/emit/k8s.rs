@@ -46,51 +46,82 @@ const RPC_PORT: u64 = 50052;
 
 /// All manifests in one file.
 pub fn files(e: &Emit<'_>) -> Vec<File> {
+    let text = objects(e)
+        .iter()
+        .map(|o| serde_yaml::to_string(&o.manifest).expect("a manifest serializes"))
+        .collect::<Vec<_>>()
+        .join("---\n");
+    vec![File {
+        name: "manifests.yaml".into(),
+        text: format!("# fleetfit: Kubernetes manifests of the plan\n{text}"),
+    }]
+}
+
+/// One Kubernetes object of a plan and the replicas (plan order) it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object {
+    pub kind: &'static str,
+    pub name: String,
+    pub manifest: Value,
+    pub replicas: Vec<usize>,
+}
+
+/// The plan's objects: a `Deployment` per (deployment, node, shape) of single-node replicas,
+/// named `{deployment}-{node}-{quantization}-tp{tp}pp{pp}` so that the name stays when the count
+/// changes (change sets scale it), then a `LeaderWorkerSet` per replica on several nodes.
+pub fn objects(e: &Emit<'_>) -> Vec<Object> {
     let runtime = |r: &PlacedReplica| Runtime::of(e.deployment(r).engine);
     let shares = e.shares_by(|r| runtime(r) == Runtime::Sglang);
     // (deployment, node, shape and memory) -> (replica indices) for single-node replicas.
     let mut groups: BTreeMap<(&str, &str, String), Vec<usize>> = BTreeMap::new();
-    let mut docs: Vec<Value> = Vec::new();
+    let mut docs: Vec<Object> = Vec::new();
+    let shape_of = |replica: &PlacedReplica| {
+        format!(
+            "{}-tp{}pp{}",
+            replica.quantization, replica.tensor_parallel, replica.pipeline_parallel
+        )
+    };
     for (r, replica) in e.plan.replicas.iter().enumerate() {
         let nodes = Emit::nodes_of(replica);
         if nodes.len() == 1 {
-            let shape = format!(
-                "{}-tp{}-pp{}-{}-{:?}",
-                replica.quantization,
-                replica.tensor_parallel,
-                replica.pipeline_parallel,
-                shares[r],
-                e.memory(replica)
-            );
+            let memory = format!("{}-{:?}", shares[r], e.memory(replica));
             groups
-                .entry((replica.deployment.as_str(), nodes[0].0, shape))
+                .entry((
+                    replica.deployment.as_str(),
+                    nodes[0].0,
+                    format!("{}\0{memory}", shape_of(replica)),
+                ))
                 .or_default()
                 .push(r);
         }
     }
-    let mut per_node: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for (deployment, node, _) in groups.keys() {
-        *per_node.entry((*deployment, *node)).or_default() += 1;
+    let mut per_shape: BTreeMap<(&str, &str, String), usize> = BTreeMap::new();
+    for (deployment, node, key) in groups.keys() {
+        let shape = key.split('\0').next().unwrap_or_default().to_string();
+        *per_shape.entry((*deployment, *node, shape)).or_default() += 1;
     }
-    let mut seen: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut seen: BTreeMap<(&str, &str, String), usize> = BTreeMap::new();
     let mut taken = BTreeSet::new();
-    for ((deployment, node, _), members) in &groups {
+    for ((deployment, node, key), members) in &groups {
         let r = members[0];
         let replica = &e.plan.replicas[r];
         let gpus = replica.tensor_parallel * replica.pipeline_parallel;
-        let k = seen.entry((*deployment, *node)).or_default();
+        let shape = key.split('\0').next().unwrap_or_default().to_string();
+        let k = seen.entry((*deployment, *node, shape.clone())).or_default();
         *k += 1;
-        let raw = if per_node[&(*deployment, *node)] > 1 {
-            format!("{deployment}-{node}-{}-{k}", members.len())
+        // Replicas of one shape whose memory differs (sharing GPUs with different neighbours)
+        // need one object each.
+        let raw = if per_shape[&(*deployment, *node, shape.clone())] > 1 {
+            format!("{deployment}-{node}-{shape}-{k}")
         } else {
-            format!("{deployment}-{node}-{}", members.len())
+            format!("{deployment}-{node}-{shape}")
         };
         let name = names::unique_object_name(&raw, names::MAX_LABEL, &mut taken);
         let mut labels = json!({"app.kubernetes.io/name": names::label_value(deployment), "fleetfit.io/group": name});
         if e.deployment(replica).share_gpu {
             labels["fleetfit.io/shares-gpu"] = json!("true");
         }
-        docs.push(json!({
+        let manifest = json!({
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": {"name": name, "labels": labels, "annotations": annotations(e, replica)},
@@ -98,14 +129,20 @@ pub fn files(e: &Emit<'_>) -> Vec<File> {
                 "replicas": members.len(),
                 "selector": {"matchLabels": labels},
                 "template": {
-                    "metadata": {"labels": labels},
+                    "metadata": {"labels": labels, "annotations": annotations(e, replica)},
                     "spec": {
                         "nodeName": node,
                         "containers": [container(e, replica, &shares[r], gpus, None)],
                     },
                 },
             },
-        }));
+        });
+        docs.push(Object {
+            kind: "Deployment",
+            name: name.clone(),
+            manifest,
+            replicas: members.clone(),
+        });
     }
     for (r, replica) in e.plan.replicas.iter().enumerate() {
         let nodes = Emit::nodes_of(replica);
@@ -143,7 +180,7 @@ pub fn files(e: &Emit<'_>) -> Vec<File> {
                 "resources": {"limits": {"nvidia.com/gpu": workers}},
             }),
         };
-        docs.push(json!({
+        let manifest = json!({
             "apiVersion": "leaderworkerset.x-k8s.io/v1",
             "kind": "LeaderWorkerSet",
             "metadata": {
@@ -155,27 +192,31 @@ pub fn files(e: &Emit<'_>) -> Vec<File> {
                 "replicas": 1,
                 "leaderWorkerTemplate": {
                     "size": nodes.len(),
-                    "leaderTemplate": {"spec": {
-                        "affinity": hostname(vec![nodes[0].0]),
-                        "containers": [leader],
-                    }},
-                    "workerTemplate": {"spec": {
-                        "affinity": hostname(nodes[1..].iter().map(|(n, _)| *n).collect()),
-                        "containers": [worker],
-                    }},
+                    "leaderTemplate": {
+                        "metadata": {"annotations": annotations(e, replica)},
+                        "spec": {
+                            "affinity": hostname(vec![nodes[0].0]),
+                            "containers": [leader],
+                        },
+                    },
+                    "workerTemplate": {
+                        "metadata": {"annotations": annotations(e, replica)},
+                        "spec": {
+                            "affinity": hostname(nodes[1..].iter().map(|(n, _)| *n).collect()),
+                            "containers": [worker],
+                        },
+                    },
                 },
             },
-        }));
+        });
+        docs.push(Object {
+            kind: "LeaderWorkerSet",
+            name: name.clone(),
+            manifest,
+            replicas: vec![r],
+        });
     }
-    let text = docs
-        .iter()
-        .map(|d| serde_yaml::to_string(d).expect("a manifest serializes"))
-        .collect::<Vec<_>>()
-        .join("---\n");
-    vec![File {
-        name: "manifests.yaml".into(),
-        text: format!("# fleetfit: Kubernetes manifests of the plan\n{text}"),
-    }]
+    docs
 }
 
 /// A replica's LeaderWorkerSet: its name and how many nodes (pods) it spans.

@@ -60,7 +60,7 @@ pub enum Line {
 }
 
 impl Line {
-    fn render(&self) -> String {
+    pub fn render(&self) -> String {
         match self {
             Line::Comment(text) => comment(text),
             Line::Command(command) => command.render(),
@@ -79,6 +79,56 @@ pub fn scripts<'a>(e: &Emit<'a>, runtime: Option<Runtime>) -> Scripts<'a> {
     let mut runtimes: BTreeMap<&str, BTreeSet<Runtime>> = BTreeMap::new();
     let mut next_port: BTreeMap<&str, u64> = BTreeMap::new();
     let mut next_cluster = 0;
+    for (r, replica) in e.plan.replicas.iter().enumerate() {
+        let runtime = runtime_of(replica);
+        let nodes = Emit::nodes_of(replica);
+        for (node, _) in &nodes {
+            runtimes.entry(node).or_default().insert(runtime);
+        }
+        let port = {
+            let p = next_port.entry(nodes[0].0).or_insert(FIRST_PORT);
+            *p += 1;
+            *p - 1
+        };
+        if nodes.len() > 1 {
+            next_cluster += 1;
+        }
+        for (node, lines) in replica_lines(e, r, runtime, &shares[r], port, next_cluster) {
+            scripts.entry(node).or_default().extend(lines);
+        }
+    }
+    (scripts, runtimes)
+}
+
+/// Port of a replica's server on its head node, in a script made by [`scripts`]: the servers of a
+/// node take ports from 8000 up in plan order.
+pub fn ports(e: &Emit<'_>) -> Vec<u64> {
+    let mut next_port: BTreeMap<&str, u64> = BTreeMap::new();
+    e.plan
+        .replicas
+        .iter()
+        .map(|r| {
+            let p = next_port.entry(r.stages[0].node.as_str()).or_insert(FIRST_PORT);
+            *p += 1;
+            *p - 1
+        })
+        .collect()
+}
+
+/// First port of the servers on a node.
+pub const FIRST_SERVER_PORT: u64 = FIRST_PORT;
+
+/// The lines that start replica `r` (plan order), node by node in the order they must run: `port` is its server's, `cluster` (1 up) numbers the Ray, SGLang or rpc ports of a
+/// replica on several nodes.
+pub fn replica_lines<'a>(
+    e: &Emit<'a>,
+    r: usize,
+    runtime: Runtime,
+    share: &str,
+    port: u64,
+    cluster: u64,
+) -> Vec<(&'a str, Vec<Line>)> {
+    let replica = &e.plan.replicas[r];
     let env = |gpus: &[u32]| {
         vec![
             ("CUDA_DEVICE_ORDER", "PCI_BUS_ID".to_string()),
@@ -86,97 +136,90 @@ pub fn scripts<'a>(e: &Emit<'a>, runtime: Option<Runtime>) -> Scripts<'a> {
         ]
     };
     let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
-    for (r, replica) in e.plan.replicas.iter().enumerate() {
-        let runtime = runtime_of(replica);
-        let nodes = Emit::nodes_of(replica);
-        let head = nodes[0].0;
-        for (node, _) in &nodes {
-            runtimes.entry(node).or_default().insert(runtime);
+    let nodes = Emit::nodes_of(replica);
+    let head = nodes[0].0;
+    let header: Vec<Line> = comments(e, replica, runtime, &nodes)
+        .into_iter()
+        .map(Line::Comment)
+        .collect();
+    let serve = server_args(e, replica, runtime, share, port);
+    let mut out: Vec<(&'a str, Vec<Line>)> = Vec::new();
+    // Entries in the order they must run (a Ray head before its workers, the server last).
+    let mut push = |node: &'a str, lines: Vec<Line>| match out.last_mut() {
+        Some((last, existing)) if *last == node => existing.extend(lines),
+        _ => out.push((node, lines)),
+    };
+    if nodes.len() == 1 {
+        let command = Command::background(env(&nodes[0].1), serve);
+        push(head, [header, vec![Line::Command(command)]].concat());
+        return out;
+    }
+    match runtime {
+        Runtime::Vllm => {
+            let address = format!("{head}:{}", FIRST_RAY_PORT + cluster - 1);
+            for (rank, (node, gpus)) in nodes.iter().enumerate() {
+                let count = gpus.len().to_string();
+                let words = if rank == 0 {
+                    let port = (FIRST_RAY_PORT + cluster - 1).to_string();
+                    argv(&["ray", "start", "--head", "--port", &port, "--num-gpus", &count])
+                } else {
+                    argv(&["ray", "start", "--address", &address, "--num-gpus", &count])
+                };
+                let start = Command {
+                    env: env(gpus),
+                    argv: words,
+                    background: false,
+                };
+                push(node, [header.clone(), vec![Line::Command(start)]].concat());
+            }
+            let mut words = serve;
+            words.extend(argv(&["--distributed-executor-backend", "ray"]));
+            let command = Command::background(vec![("RAY_ADDRESS", address)], words);
+            push(head, vec![Line::Command(command)]);
         }
-        let port = {
-            let p = next_port.entry(head).or_insert(FIRST_PORT);
-            *p += 1;
-            *p - 1
-        };
-        let header: Vec<Line> = comments(e, replica, runtime, &nodes)
-            .into_iter()
-            .map(Line::Comment)
-            .collect();
-        let serve = server_args(e, replica, runtime, &shares[r], port);
-        let mut push = |node: &'a str, lines: Vec<Line>| scripts.entry(node).or_default().extend(lines);
-        if nodes.len() == 1 {
-            let command = Command::background(env(&nodes[0].1), serve);
-            push(head, [header, vec![Line::Command(command)]].concat());
-            continue;
+        Runtime::Sglang => {
+            let dist = format!("{head}:{}", FIRST_DIST_PORT + cluster - 1);
+            let even = nodes.iter().all(|(_, g)| g.len() == nodes[0].1.len());
+            for (rank, (node, gpus)) in nodes.iter().enumerate() {
+                let mut lines = header.clone();
+                if !even {
+                    lines.push(Line::Comment(
+                        "warning: SGLang puts the same number of GPUs on every node; this split is uneven".into(),
+                    ));
+                }
+                let mut words = serve.clone();
+                let (count, rank) = (nodes.len().to_string(), rank.to_string());
+                words.extend(argv(&[
+                    "--nnodes",
+                    &count,
+                    "--node-rank",
+                    &rank,
+                    "--dist-init-addr",
+                    &dist,
+                ]));
+                lines.push(Line::Command(Command::background(env(gpus), words)));
+                push(node, lines);
+            }
         }
-        next_cluster += 1;
-        match runtime {
-            Runtime::Vllm => {
-                let address = format!("{head}:{}", FIRST_RAY_PORT + next_cluster - 1);
-                for (rank, (node, gpus)) in nodes.iter().enumerate() {
-                    let count = gpus.len().to_string();
-                    let words = if rank == 0 {
-                        let port = (FIRST_RAY_PORT + next_cluster - 1).to_string();
-                        argv(&["ray", "start", "--head", "--port", &port, "--num-gpus", &count])
-                    } else {
-                        argv(&["ray", "start", "--address", &address, "--num-gpus", &count])
-                    };
-                    let start = Command {
-                        env: env(gpus),
-                        argv: words,
-                        background: false,
-                    };
-                    push(node, [header.clone(), vec![Line::Command(start)]].concat());
-                }
-                let mut words = serve;
-                words.extend(argv(&["--distributed-executor-backend", "ray"]));
-                let command = Command::background(vec![("RAY_ADDRESS", address)], words);
-                push(head, vec![Line::Command(command)]);
+        Runtime::LlamaCpp => {
+            let rpc_port = (FIRST_RPC_PORT + cluster - 1).to_string();
+            for (node, gpus) in &nodes[1..] {
+                let words = argv(&["rpc-server", "--host", "0.0.0.0", "--port", &rpc_port]);
+                let command = Command::background(env(gpus), words);
+                push(node, [header.clone(), vec![Line::Command(command)]].concat());
             }
-            Runtime::Sglang => {
-                let dist = format!("{head}:{}", FIRST_DIST_PORT + next_cluster - 1);
-                let even = nodes.iter().all(|(_, g)| g.len() == nodes[0].1.len());
-                for (rank, (node, gpus)) in nodes.iter().enumerate() {
-                    let mut lines = header.clone();
-                    if !even {
-                        lines.push(Line::Comment(
-                            "warning: SGLang puts the same number of GPUs on every node; this split is uneven".into(),
-                        ));
-                    }
-                    let mut words = serve.clone();
-                    let (count, rank) = (nodes.len().to_string(), rank.to_string());
-                    words.extend(argv(&[
-                        "--nnodes",
-                        &count,
-                        "--node-rank",
-                        &rank,
-                        "--dist-init-addr",
-                        &dist,
-                    ]));
-                    lines.push(Line::Command(Command::background(env(gpus), words)));
-                    push(node, lines);
-                }
-            }
-            Runtime::LlamaCpp => {
-                let rpc_port = (FIRST_RPC_PORT + next_cluster - 1).to_string();
-                for (node, gpus) in &nodes[1..] {
-                    let words = argv(&["rpc-server", "--host", "0.0.0.0", "--port", &rpc_port]);
-                    let command = Command::background(env(gpus), words);
-                    push(node, [header.clone(), vec![Line::Command(command)]].concat());
-                }
-                let remotes: Vec<String> = nodes[1..].iter().map(|(n, _)| format!("{n}:{rpc_port}")).collect();
-                let mut words = serve;
-                words.extend(["--rpc".to_string(), remotes.join(",")]);
-                let mut lines = header;
-                lines.push(Line::Comment(
-                    "the other nodes' rpc-server must be up before llama-server starts".into(),
-                ));
-                lines.push(Line::Command(Command::background(env(&nodes[0].1), words)));
-                push(head, lines);
-            }
+            let remotes: Vec<String> = nodes[1..].iter().map(|(n, _)| format!("{n}:{rpc_port}")).collect();
+            let mut words = serve;
+            words.extend(["--rpc".to_string(), remotes.join(",")]);
+            let mut lines = header;
+            lines.push(Line::Comment(
+                "the other nodes' rpc-server must be up before llama-server starts".into(),
+            ));
+            lines.push(Line::Command(Command::background(env(&nodes[0].1), words)));
+            push(head, lines);
         }
     }
-    (scripts, runtimes)
+    out
 }
 
 /// The comment lines above a replica's commands: its shape and GPUs, the plan's memory per GPU,

@@ -10,6 +10,7 @@
 //! memory per GPU: the reservation, the engine runtime counted in it, and the KV cache that
 //! leaves (`memory::replica_kv`).
 
+pub mod changes;
 pub mod dynamo;
 pub mod k8s;
 pub mod launch;
@@ -76,7 +77,7 @@ pub fn emit(target: Target, plan: &Plan, fleet: &Fleet, workload: &Workload) -> 
 
 /// Refuses a node name the target cannot carry: one that names a file (`{node}.sh`,
 /// `{node}.yaml`), or one Kubernetes must know the node by.
-fn check_names(target: Target, plan: &Plan, fleet: &Fleet) -> Result<(), Error> {
+pub(crate) fn check_names(target: Target, plan: &Plan, fleet: &Fleet) -> Result<(), Error> {
     let used: std::collections::BTreeSet<&str> = plan
         .replicas
         .iter()

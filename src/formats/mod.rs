@@ -14,6 +14,7 @@ pub mod model_file;
 pub mod names;
 pub mod profile_file;
 pub mod provenance;
+pub mod running;
 pub mod scalar;
 pub mod scenarios_file;
 pub mod schema;

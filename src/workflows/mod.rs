@@ -4,6 +4,7 @@
 
 pub mod calibrate;
 pub mod capacity;
+pub mod current;
 pub mod drill;
 pub mod migration;
 mod neighbourhood;
