@@ -123,33 +123,60 @@ pub fn import(fleet: &Fleet, workload: &Workload, workers: Vec<Worker>, captured
             held.entry((f.node.clone(), g)).or_default().push((true, f.used_mib));
         }
     }
+    // What a sharing replica reserves on each of its GPUs (as on its node's first GPU).
+    let reserve = |m: &Matched, node: &str| -> u64 {
+        let Ok(d) = m.deployment else { return 0 };
+        let Some(first) = fleet.node(node).and_then(|n| n.gpus.first()) else { return 0 };
+        let stage = Stage {
+            node: node.to_string(),
+            gpus: vec![first.index],
+        };
+        memory_of(fleet, workload, d, m, &[stage]).0
+    };
+    let shares = |m: &Matched| m.deployment.as_ref().is_ok_and(|&d| workload.deployments[d].share_gpu);
     for (u, m) in &matched {
         for w in &units[*u].parts {
             if let WorkerGpus::Indices(gpus) = &w.gpus {
-                let share = m.deployment.as_ref().is_ok_and(|&d| workload.deployments[d].share_gpu);
                 for &g in gpus {
-                    held.entry((w.node.clone(), g)).or_default().push((!share, 0));
+                    held.entry((w.node.clone(), g))
+                        .or_default()
+                        .push((!shares(m), reserve(m, &w.node)));
                 }
             }
         }
     }
-    let pick = |held: &mut BTreeMap<(String, u32), Vec<(bool, u64)>>,
-                node: &str,
-                count: u64,
-                share: bool|
-     -> Option<Vec<u32>> {
+    // The lowest GPUs of a node that can take a worker (`need`: whether it shares, and its
+    // reservation; `None` for a foreign pod, which any healthy GPU nothing holds can have):
+    // eligible free ones, or for a sharing worker ones that hold only sharing workers with room.
+    let threshold = workload.policy.busy_threshold;
+    let pick = |held: &mut BTreeMap<(String, u32), Vec<(bool, u64)>>, node: &str, count: u64, need: Option<(bool, u64)>| -> Option<Vec<u32>> {
         let n = fleet.node(node)?;
-        let mut chosen = Vec::new();
+        let share = need.and_then(|(share, mib)| share.then_some(mib));
+        // A sharing worker goes best fit: onto the fullest shared GPU it fits, then free ones.
+        let mut candidates: Vec<(u64, u32)> = Vec::new();
         for gpu in n.gpus.iter().filter(|g| g.healthy) {
-            let workers = held.get(&(node.to_string(), gpu.index));
-            let free = workers.is_none_or(Vec::is_empty) || share && workers.is_some_and(|w| w.iter().all(|x| !x.0));
-            if free && (chosen.len() as u64) < count {
-                chosen.push(gpu.index);
+            let workers = held.get(&(node.to_string(), gpu.index)).map_or(&[][..], Vec::as_slice);
+            let taken: u64 = workers.iter().map(|x| x.1).sum();
+            let room = |mib: u64| gpu.is_eligible(threshold) && taken + mib <= gpu.free_mib();
+            match need {
+                None if workers.is_empty() => candidates.push((u64::MAX, gpu.index)),
+                None => {}
+                Some((_, mib)) if workers.is_empty() && room(mib) => candidates.push((u64::MAX, gpu.index)),
+                Some((true, mib)) if workers.iter().all(|x| !x.0) && room(mib) => {
+                    candidates.push((gpu.free_mib() - taken - mib, gpu.index))
+                }
+                Some(_) => {}
             }
         }
+        if share.is_some() {
+            candidates.sort_unstable();
+        }
+        let chosen: Vec<u32> = candidates.iter().take(count as usize).map(|c| c.1).collect();
         ((chosen.len() as u64) == count).then(|| {
             for &g in &chosen {
-                held.entry((node.to_string(), g)).or_default().push((!share, 0));
+                held.entry((node.to_string(), g))
+                    .or_default()
+                    .push((need.is_none_or(|(share, _)| !share), need.map_or(0, |(_, mib)| mib)));
             }
             chosen
         })
@@ -161,7 +188,7 @@ pub fn import(fleet: &Fleet, workload: &Workload, workers: Vec<Worker>, captured
             .flat_map(|u| &u.parts)
             .find(|w| w.origin == f.origin)
             .map_or(0, |w| w.gpus.count());
-        match pick(&mut held, &f.node, count, false) {
+        match pick(&mut held, &f.node, count, None) {
             Some(gpus) => f.gpus = gpus,
             None => warnings.push(format!(
                 "{}: holds {count} GPUs of node {}, more than the fleet file leaves free there",
@@ -169,16 +196,22 @@ pub fn import(fleet: &Fleet, workload: &Workload, workers: Vec<Worker>, captured
             )),
         }
     }
+    // Whole GPUs first, then sharing workers largest first (first fit decreasing).
+    let mut order: Vec<usize> = (0..matched.len()).collect();
+    order.sort_by_key(|&i| {
+        let (u, m) = &matched[i];
+        let node = &units[*u].head().node;
+        (shares(m), std::cmp::Reverse(if shares(m) { reserve(m, node) } else { 0 }), i)
+    });
     let mut replicas: Vec<(PlacedReplica, Running)> = Vec::new();
-    for (u, m) in &matched {
+    for (u, m) in order.iter().map(|&i| &matched[i]) {
         let unit = &units[*u];
-        let share = m.deployment.as_ref().is_ok_and(|&d| workload.deployments[d].share_gpu);
         let mut stages = Vec::new();
         let mut complete = true;
         for w in &unit.parts {
             let gpus = match &w.gpus {
                 WorkerGpus::Indices(g) => Some(g.clone()),
-                WorkerGpus::Count(n) => pick(&mut held, &w.node, *n, share),
+                WorkerGpus::Count(n) => pick(&mut held, &w.node, *n, Some((shares(m), reserve(m, &w.node)))),
             };
             let Some(gpus) = gpus else {
                 warnings.push(format!(
@@ -292,9 +325,8 @@ pub fn import(fleet: &Fleet, workload: &Workload, workers: Vec<Worker>, captured
     }
     foreign.sort_by(|a, b| (&a.node, &a.gpus, &a.origin).cmp(&(&b.node, &b.gpus, &b.origin)));
     let (placed, running): (Vec<PlacedReplica>, Vec<Running>) = replicas.into_iter().unzip();
+    // Not a solve: never `optimal`; its bound is what is asked for.
     let mut plan = make_plan(&fleet_now, workload, placed, SolveStatus::TimeLimit, None);
-    plan.objective.bound = None;
-    plan.objective.gap = None;
     // In the plan's order (make_plan sorts replicas by deployment, then number).
     plan.running = plan
         .replicas

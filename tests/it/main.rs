@@ -8,6 +8,7 @@ mod capacity_props;
 mod catalog;
 mod cli;
 mod common;
+mod current;
 mod emit;
 mod errors;
 mod exactness;

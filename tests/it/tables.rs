@@ -141,7 +141,7 @@ fn models_table() {
 
 #[test]
 fn every_command_has_golden_help() {
-    let commands: [&[&str]; 22] = [
+    let commands: [&[&str]; 24] = [
         &[],
         &["plan"],
         &["check"],
@@ -153,6 +153,8 @@ fn every_command_has_golden_help() {
         &["sweep-job"],
         &["capacity"],
         &["replan"],
+        &["current"],
+        &["current", "import"],
         &["fleet"],
         &["fleet", "import"],
         &["model"],

@@ -10,20 +10,36 @@ use crate::domain::{Engine, EngineCommand};
 /// The engine command in `argv`, if any.
 pub fn parse(argv: &[String]) -> Option<EngineCommand> {
     // `sh -c 'ray start ... && vllm serve ...'`: the engine is one of the script's commands.
-    if let [shell, flag, script, ..] = argv
+    // The words after the script are `$0 $1 ...`; a script's `"$@"` stands for `$1 ...`.
+    if let [shell, flag, script, positional @ ..] = argv
         && is_shell(shell)
         && flag.starts_with('-')
         && flag.contains('c')
     {
+        let params = positional.get(1..).unwrap_or_default();
         return script
             .split(['&', ';', '|', '\n'])
             .filter_map(shlex::split)
+            .map(|words| {
+                let words = words.into_iter().skip_while(|w| w == "exec");
+                words
+                    .flat_map(|w| if w == "$@" { params.to_vec() } else { vec![w] })
+                    .collect::<Vec<_>>()
+            })
             .find_map(|words| parse(&words));
     }
     let words = program_words(argv);
     let (first, rest) = words.split_first()?;
     let base = first.rsplit('/').next().unwrap_or(first);
     let (engine, rest): (Engine, &[String]) = if is_python(base) {
+        // `python3 /usr/local/bin/vllm serve ...`: how ps shows the `vllm` script.
+        let script = rest.iter().position(|w| !w.starts_with('-'));
+        if let Some(at) = script
+            && rest[at].rsplit('/').next() == Some("vllm")
+            && rest.get(at + 1).is_some_and(|w| w == "serve")
+        {
+            return vllm_serve(&rest[at + 2..]);
+        }
         let module = module_of(rest)?;
         let after = &rest[rest.iter().position(|w| w == "-m")? + 2..];
         let engine = match module.as_str() {
@@ -175,6 +191,8 @@ mod tests {
         assert_eq!((c.model.as_str(), c.pipeline_parallel), ("m", 2));
         let c = parse(&words("/app/llama-server -m /models/x.gguf --alias chat")).unwrap();
         assert_eq!((c.engine, c.served_name.as_deref()), (Engine::LlamaCpp, Some("chat")));
+        let c = parse(&words("/usr/bin/python3 /usr/local/bin/vllm serve m --tensor-parallel-size 2 --port 8001")).unwrap();
+        assert_eq!((c.model.as_str(), c.tensor_parallel, c.port), ("m", 2, Some(8001)));
         assert_eq!(parse(&words("python3 train.py --epochs 3")), None);
         assert_eq!(parse(&words("VLLM::Worker_TP0")), None);
         assert_eq!(

@@ -196,8 +196,9 @@ fn container_argv(container: &Value) -> Result<Vec<String>, String> {
             Some(_) => Err(format!("expected `{key}` to be a list of strings")),
         }
     };
-    let command = words("command")?;
-    let args = words("args")?;
+    // Kubernetes reads `$$` as `$` (fleetfit's manifests double every `$` of a name).
+    let command: Vec<String> = words("command")?.iter().map(|w| w.replace("$$", "$")).collect();
+    let args: Vec<String> = words("args")?.iter().map(|w| w.replace("$$", "$")).collect();
     if command.is_empty() {
         let image = container.get("image").and_then(Value::as_str).unwrap_or("");
         if image.contains("vllm-openai") {
