@@ -126,7 +126,9 @@ pub fn import(fleet: &Fleet, workload: &Workload, workers: Vec<Worker>, captured
     // What a sharing replica reserves on each of its GPUs (as on its node's first GPU).
     let reserve = |m: &Matched, node: &str| -> u64 {
         let Ok(d) = m.deployment else { return 0 };
-        let Some(first) = fleet.node(node).and_then(|n| n.gpus.first()) else { return 0 };
+        let Some(first) = fleet.node(node).and_then(|n| n.gpus.first()) else {
+            return 0;
+        };
         let stage = Stage {
             node: node.to_string(),
             gpus: vec![first.index],
@@ -149,7 +151,11 @@ pub fn import(fleet: &Fleet, workload: &Workload, workers: Vec<Worker>, captured
     // reservation; `None` for a foreign pod, which any healthy GPU nothing holds can have):
     // eligible free ones, or for a sharing worker ones that hold only sharing workers with room.
     let threshold = workload.policy.busy_threshold;
-    let pick = |held: &mut BTreeMap<(String, u32), Vec<(bool, u64)>>, node: &str, count: u64, need: Option<(bool, u64)>| -> Option<Vec<u32>> {
+    let pick = |held: &mut BTreeMap<(String, u32), Vec<(bool, u64)>>,
+                node: &str,
+                count: u64,
+                need: Option<(bool, u64)>|
+     -> Option<Vec<u32>> {
         let n = fleet.node(node)?;
         let share = need.and_then(|(share, mib)| share.then_some(mib));
         // A sharing worker goes best fit: onto the fullest shared GPU it fits, then free ones.
@@ -201,7 +207,11 @@ pub fn import(fleet: &Fleet, workload: &Workload, workers: Vec<Worker>, captured
     order.sort_by_key(|&i| {
         let (u, m) = &matched[i];
         let node = &units[*u].head().node;
-        (shares(m), std::cmp::Reverse(if shares(m) { reserve(m, node) } else { 0 }), i)
+        (
+            shares(m),
+            std::cmp::Reverse(if shares(m) { reserve(m, node) } else { 0 }),
+            i,
+        )
     });
     let mut replicas: Vec<(PlacedReplica, Running)> = Vec::new();
     for (u, m) in order.iter().map(|&i| &matched[i]) {

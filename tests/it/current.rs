@@ -68,7 +68,11 @@ fn pods_of(manifests: &str) -> Value {
                         .collect()
                 };
                 let mut members = vec![(hosts(&t["leaderTemplate"])[0].clone(), &t["leaderTemplate"])];
-                members.extend(hosts(&t["workerTemplate"]).into_iter().map(|h| (h, &t["workerTemplate"])));
+                members.extend(
+                    hosts(&t["workerTemplate"])
+                        .into_iter()
+                        .map(|h| (h, &t["workerTemplate"])),
+                );
                 for (index, (node, template)) in members.into_iter().enumerate() {
                     let mut spec = template["spec"].clone();
                     spec["nodeName"] = json!(node);
@@ -101,12 +105,19 @@ fn round_trip(fleet: &Fleet, workload: &Workload) {
     let mut warnings = Vec::new();
     let workers = pods::read(Path::new("pods.json"), &pods, &mut warnings).unwrap();
     let now = current::import(fleet, workload, workers, &Default::default());
-    assert!(warnings.is_empty() && now.warnings.is_empty(), "{warnings:?} {:?}", now.warnings);
+    assert!(
+        warnings.is_empty() && now.warnings.is_empty(),
+        "{warnings:?} {:?}",
+        now.warnings
+    );
     assert!(now.foreign.is_empty(), "{:?}", now.foreign);
     assert_eq!(seen_by_kubernetes(&now.plan), seen_by_kubernetes(&plan));
     assert_valid(fleet, workload, &now.plan);
     let (a, b) = (&now.plan.objective, &plan.objective);
-    assert_eq!((a.placed_value, a.quantization_penalty, a.gpus_used), (b.placed_value, b.quantization_penalty, b.gpus_used));
+    assert_eq!(
+        (a.placed_value, a.quantization_penalty, a.gpus_used),
+        (b.placed_value, b.quantization_penalty, b.gpus_used)
+    );
     assert_eq!(now.plan.running.len(), plan.replicas.len());
 }
 
@@ -117,4 +128,386 @@ fn kubernetes_pods_of_emitted_manifests_import_back_as_the_plan() {
     round_trip(&fleet, &workload);
     let (fleet, workload) = load("cluster/fleet.yaml", "cluster/deployments.yaml");
     round_trip(&fleet, &workload);
+}
+
+/// Runs `args` of fleetfit from the repository root and returns (status, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = fleetfit(args);
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+/// The mixed cluster: fleetfit's pods, a team's own vLLM Deployment and bare pod, a fine-tuning
+/// Job and an SGLang server of a model nobody asks for; then `replan` and `emit --current`.
+struct Mixed {
+    dir: tempfile::TempDir,
+}
+
+impl Mixed {
+    fn new() -> Mixed {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+        let (code, _, err) = run(&[
+            "current",
+            "import",
+            "--fleet",
+            "data/cluster/fleet.yaml",
+            "--deployments",
+            "data/cluster/deployments.yaml",
+            "--pods",
+            "data/cluster/pods.json",
+            "--out",
+            &path("current.json"),
+            "--fleet-out",
+            &path("fleet-now.yaml"),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let (code, _, err) = run(&[
+            "replan",
+            "--fleet",
+            &path("fleet-now.yaml"),
+            "--deployments",
+            "data/cluster/deployments.yaml",
+            "--current",
+            &path("current.json"),
+            "--out",
+            &path("plan.json"),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let (code, _, err) = run(&[
+            "emit",
+            "--target",
+            "k8s",
+            "--fleet",
+            &path("fleet-now.yaml"),
+            "--deployments",
+            "data/cluster/deployments.yaml",
+            "--plan",
+            &path("plan.json"),
+            "--current",
+            &path("current.json"),
+            "--out",
+            &path("changes"),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        Mixed { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn plan(&self, name: &str) -> Plan {
+        serde_json::from_str(&std::fs::read_to_string(self.path(name)).unwrap()).unwrap()
+    }
+
+    /// Runs `changes/apply.sh` with a `kubectl` that logs each call (one line, words joined by
+    /// tabs) and fails on call `fail_at`; returns the script's exit code and the calls.
+    fn apply(&self, fail_at: Option<usize>) -> (i32, Vec<Vec<String>>) {
+        let bin = self.path("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let log = self.path("kubectl.log");
+        let _ = std::fs::remove_file(&log);
+        let fake = format!(
+            "#!/bin/sh\n(IFS=\"$(printf '\\t')\"; echo \"$*\") >> '{}'\nn=$(wc -l < '{}')\n[ \"$n\" != '{}' ]\n",
+            log.display(),
+            log.display(),
+            fail_at.map_or(0, |n| n)
+        );
+        let kubectl = bin.join("kubectl");
+        std::fs::write(&kubectl, fake).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let status = std::process::Command::new("sh")
+            .arg(self.path("changes/apply.sh"))
+            .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()))
+            .env("FLEETFIT_STEP_TIMEOUT", "5")
+            .output()
+            .unwrap();
+        let calls = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.split('\t').map(str::to_string).collect())
+            .collect();
+        (status.status.code().unwrap_or(-1), calls)
+    }
+}
+
+/// A pod in the replay: its node, GPUs, controller and the deployment it serves (`None`:
+/// foreign).
+#[derive(Debug, Clone)]
+struct Pod {
+    namespace: String,
+    name: String,
+    node: String,
+    gpus: u64,
+    owner: Option<String>,
+    deployment: Option<String>,
+    first_to_go: bool,
+}
+
+/// The value of `-n NS` among a call's words, else `default`.
+fn namespace_of(words: &[String]) -> String {
+    words
+        .iter()
+        .position(|w| w == "-n")
+        .map_or("default".to_string(), |i| words[i + 1].clone())
+}
+
+fn gpus_of(spec: &Value) -> u64 {
+    spec["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["resources"]["limits"]["nvidia.com/gpu"].as_str().map_or_else(
+                || c["resources"]["limits"]["nvidia.com/gpu"].as_u64().unwrap_or(0),
+                |s| s.parse().unwrap(),
+            )
+        })
+        .sum()
+}
+
+#[test]
+fn a_mixed_cluster_imports_with_foreign_load_and_its_change_set_never_overfills_a_node() {
+    let mixed = Mixed::new();
+    let current = mixed.plan("current.json");
+    let plan = mixed.plan("plan.json");
+    // What was recognised: fleetfit's pods by annotation, the team's pods by model and flags.
+    let owners: BTreeMap<String, String> = current
+        .running
+        .iter()
+        .map(|r| {
+            (
+                format!("{}#{}", r.deployment, r.replica),
+                r.owner.clone().unwrap_or_else(|| format!("Pod/{}", r.pods[0])),
+            )
+        })
+        .collect();
+    assert_eq!(owners["chat-70b#0"], "Deployment/chat-70b-gpu-a-bf16-tp4pp1");
+    assert_eq!(owners["chat-70b#1"], "Pod/chat-70b-manual");
+    assert_eq!(owners["embed-old#0"], "Deployment/embed-old-gpu-c-bf16-tp1pp1");
+    assert_eq!(
+        current
+            .replicas
+            .iter()
+            .filter(|r| r.deployment == "assistant-8b")
+            .count(),
+        3
+    );
+    // The pinned bare pod keeps its GPUs.
+    let manual = current
+        .replicas
+        .iter()
+        .find(|r| r.deployment == "chat-70b" && r.stages[0].node == "gpu-b")
+        .unwrap();
+    assert_eq!(manual.stages[0].gpus, vec![6, 7]);
+    // The Job and the SGLang server are foreign load: whole GPUs used in the fleet written.
+    let fleet_now = fleetfit::formats::fleet_file::load(&mixed.path("fleet-now.yaml")).unwrap();
+    let busy: Vec<u32> = fleet_now
+        .node("gpu-c")
+        .unwrap()
+        .gpus
+        .iter()
+        .filter(|g| g.used_mib > 0)
+        .map(|g| g.index)
+        .collect();
+    assert_eq!(busy, vec![0, 1, 2]);
+    let (_, table, _) = run(&[
+        "current",
+        "import",
+        "--fleet",
+        "data/cluster/fleet.yaml",
+        "--deployments",
+        "data/cluster/deployments.yaml",
+        "--pods",
+        "data/cluster/pods.json",
+        "--out",
+        mixed.path("again.json").to_str().unwrap(),
+    ]);
+    assert!(
+        table.contains("`python train.py --epochs 3` is not an engine fleetfit recognises"),
+        "{table}"
+    );
+    assert!(
+        table.contains("no deployment serves Qwen/Qwen2.5-7B-Instruct on sglang"),
+        "{table}"
+    );
+    // The new plan passes the checker on the fleet with foreign load.
+    let (fleet, workload) = (
+        fleet_now.clone(),
+        fleetfit::formats::deployments_file::load(&data("cluster/deployments.yaml")).unwrap(),
+    );
+    assert_valid(&fleet, &workload, &plan);
+
+    // Replay apply.sh against the pods the cluster reported.
+    let (code, calls) = mixed.apply(None);
+    assert_eq!(code, 0, "{calls:?}");
+    let reported: Value = serde_json::from_str(&std::fs::read_to_string(data("cluster/pods.json")).unwrap()).unwrap();
+    let serves: BTreeMap<String, String> = current
+        .running
+        .iter()
+        .flat_map(|r| r.pods.iter().map(move |p| (p.clone(), r.deployment.clone())))
+        .collect();
+    let mut pods: Vec<Pod> = reported["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["status"]["phase"] == "Running" && p["spec"]["nodeName"].is_string())
+        .filter(|p| gpus_of(&p["spec"]) > 0)
+        .map(|p| {
+            let name = p["metadata"]["name"].as_str().unwrap().to_string();
+            let owner = p["metadata"]["ownerReferences"][0]["name"].as_str().map(|rs| {
+                let hash = p["metadata"]["labels"]["pod-template-hash"].as_str().unwrap_or("");
+                rs.strip_suffix(&format!("-{hash}")).unwrap_or(rs).to_string()
+            });
+            Pod {
+                namespace: p["metadata"]["namespace"].as_str().unwrap().to_string(),
+                node: p["spec"]["nodeName"].as_str().unwrap().to_string(),
+                gpus: gpus_of(&p["spec"]),
+                owner,
+                deployment: serves.get(&name).cloned(),
+                name,
+                first_to_go: false,
+            }
+        })
+        .collect();
+    let capacity = |node: &str| fleet.node(node).unwrap().gpus.len() as u64;
+    let mut created = 0;
+    for call in &calls {
+        let verb = call[0].as_str();
+        match verb {
+            "apply" => {
+                let file = mixed.path("changes").join(&call[2]);
+                let text = std::fs::read_to_string(file).unwrap();
+                let doc: Value = serde_yaml::from_str(&text).unwrap();
+                assert_eq!(doc["kind"], "Deployment");
+                let template = &doc["spec"]["template"];
+                for _ in 0..doc["spec"]["replicas"].as_u64().unwrap() {
+                    created += 1;
+                    pods.push(Pod {
+                        namespace: "default".into(),
+                        name: format!("new-{created}"),
+                        node: template["spec"]["nodeName"].as_str().unwrap().into(),
+                        gpus: gpus_of(&template["spec"]),
+                        owner: Some(doc["metadata"]["name"].as_str().unwrap().into()),
+                        deployment: template["metadata"]["annotations"]["fleetfit.io/deployment"]
+                            .as_str()
+                            .map(String::from),
+                        first_to_go: false,
+                    });
+                }
+            }
+            "scale" => {
+                let name = call[1].strip_prefix("deployment/").unwrap().to_string();
+                let ns = namespace_of(call);
+                let want: usize = call
+                    .iter()
+                    .find_map(|w| w.strip_prefix("--replicas="))
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                let mine = |p: &Pod| p.owner.as_deref() == Some(name.as_str()) && p.namespace == ns;
+                let have = pods.iter().filter(|p| mine(p)).count();
+                if want > have {
+                    let model = pods.iter().find(|p| mine(p)).unwrap().clone();
+                    for _ in have..want {
+                        created += 1;
+                        pods.push(Pod {
+                            name: format!("new-{created}"),
+                            first_to_go: false,
+                            ..model.clone()
+                        });
+                    }
+                } else {
+                    // The ReplicaSet removes the lowest deletion cost first.
+                    for _ in want..have {
+                        let at = pods
+                            .iter()
+                            .position(|p| mine(p) && p.first_to_go)
+                            .or_else(|| pods.iter().position(mine))
+                            .unwrap();
+                        pods.remove(at);
+                    }
+                }
+            }
+            "annotate" => {
+                let name = call[1].strip_prefix("pod/").unwrap();
+                let ns = namespace_of(call);
+                pods.iter_mut()
+                    .find(|p| p.name == name && p.namespace == ns)
+                    .unwrap()
+                    .first_to_go = true;
+            }
+            "delete" => {
+                let ns = namespace_of(call);
+                let names: Vec<&String> = call[2..].iter().take_while(|w| !w.starts_with('-')).collect();
+                pods.retain(|p| !(p.namespace == ns && names.contains(&&p.name)));
+            }
+            "rollout" | "wait" => {}
+            other => panic!("unexpected kubectl {other}: {call:?}"),
+        }
+        // No node ever holds more GPUs than it has: no two workers on one GPU.
+        let mut per_node: BTreeMap<&str, u64> = BTreeMap::new();
+        for p in &pods {
+            *per_node.entry(p.node.as_str()).or_default() += p.gpus;
+        }
+        for (node, used) in per_node {
+            assert!(used <= capacity(node), "after {call:?}: {node} holds {used} GPUs");
+        }
+    }
+    // At the end the cluster runs the new plan, beside the foreign pods.
+    let mut running: Vec<(String, String, u64)> = pods
+        .iter()
+        .filter_map(|p| Some((p.deployment.clone()?, p.node.clone(), p.gpus)))
+        .collect();
+    running.sort();
+    let mut planned: Vec<(String, String, u64)> = plan
+        .replicas
+        .iter()
+        .map(|r| {
+            (
+                r.deployment.clone(),
+                r.stages[0].node.clone(),
+                r.tensor_parallel * r.pipeline_parallel,
+            )
+        })
+        .collect();
+    planned.sort();
+    assert_eq!(running, planned);
+    assert_eq!(pods.iter().filter(|p| p.deployment.is_none()).count(), 2);
+}
+
+#[test]
+fn apply_sh_stops_at_the_first_failure_and_resumes_from_a_step() {
+    let mixed = Mixed::new();
+    let (all_code, all) = mixed.apply(None);
+    assert_eq!(all_code, 0);
+    let (code, calls) = mixed.apply(Some(3));
+    assert_ne!(code, 0);
+    assert_eq!(calls.len(), 3, "nothing runs after the failed call: {calls:?}");
+    assert_eq!(calls[..], all[..3]);
+    // `--from K` skips the steps before K.
+    let status = std::process::Command::new("sh")
+        .arg(mixed.path("changes/apply.sh"))
+        .args(["--from", "99"])
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+}
+
+#[test]
+fn change_sets_pass_shellcheck() {
+    let mixed = Mixed::new();
+    let apply = mixed.path("changes/apply.sh");
+    let out = std::process::Command::new("sh")
+        .args(["-n"])
+        .arg(&apply)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = std::process::Command::new("shellcheck")
+        .arg(&apply)
+        .output()
+        .expect("shellcheck is installed (scripts/setup.sh --test)");
+    assert!(out.status.success(), "{}", text(&out.stdout));
 }

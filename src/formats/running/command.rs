@@ -191,7 +191,10 @@ mod tests {
         assert_eq!((c.model.as_str(), c.pipeline_parallel), ("m", 2));
         let c = parse(&words("/app/llama-server -m /models/x.gguf --alias chat")).unwrap();
         assert_eq!((c.engine, c.served_name.as_deref()), (Engine::LlamaCpp, Some("chat")));
-        let c = parse(&words("/usr/bin/python3 /usr/local/bin/vllm serve m --tensor-parallel-size 2 --port 8001")).unwrap();
+        let c = parse(&words(
+            "/usr/bin/python3 /usr/local/bin/vllm serve m --tensor-parallel-size 2 --port 8001",
+        ))
+        .unwrap();
         assert_eq!((c.model.as_str(), c.tensor_parallel, c.port), ("m", 2, Some(8001)));
         assert_eq!(parse(&words("python3 train.py --epochs 3")), None);
         assert_eq!(parse(&words("VLLM::Worker_TP0")), None);
