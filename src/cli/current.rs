@@ -70,19 +70,19 @@ pub fn run(args: CurrentArgs) -> anyhow::Result<ExitCode> {
     }
     let mut captured = BTreeSet::new();
     for dir in &args.captures {
-        let read = smi::read(dir, &mut warnings)?;
-        if let Some(name) = dir.file_name() {
-            let name = name.to_string_lossy().into_owned();
-            if fleet.node(&name).is_none() {
-                anyhow::bail!(fleetfit::InputError::new(
-                    dir,
-                    "",
-                    format!("the folder names node '{name}', which the fleet file does not have")
-                ));
-            }
-            captured.insert(name);
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if fleet.node(&name).is_none() {
+            anyhow::bail!(fleetfit::InputError::new(
+                dir,
+                "",
+                format!("the folder names node '{name}', which the fleet file does not have")
+            ));
         }
-        workers.extend(read);
+        workers.extend(smi::read(dir, &mut warnings)?);
+        captured.insert(name);
     }
     let mut now = current::import(&fleet, &workload, workers, &captured);
     warnings.extend(std::mem::take(&mut now.warnings));

@@ -511,3 +511,192 @@ fn change_sets_pass_shellcheck() {
         .expect("shellcheck is installed (scripts/setup.sh --test)");
     assert!(out.status.success(), "{}", text(&out.stdout));
 }
+
+/// What each node of a plan would report while `emit --target vllm`'s scripts run: per replica
+/// a `vllm serve` process (as ps shows the script: `python3 /usr/local/bin/vllm serve ...`)
+/// whose `VLLM::Worker_TPn` children hold its GPUs, plus a foreign training process.
+fn captures_of(plan: &Plan, fleet: &Fleet, workload: &Workload, dir: &Path) {
+    use fleetfit::emit::launch::{Line, scripts};
+    let e = fleetfit::emit::Emit::new(plan, fleet, workload);
+    let (per_node, _) = scripts(&e, Some(fleetfit::emit::server::Runtime::Vllm));
+    let mut pid = 1000;
+    for node in &fleet.nodes {
+        let uuid = |g: u32| format!("GPU-{:08x}-0000-4000-8000-{:012x}", node.name.len(), g);
+        let folder = dir.join(&node.name);
+        std::fs::create_dir_all(&folder).unwrap();
+        let mut gpus = String::from("index, uuid, name, memory.total [MiB]\n");
+        for g in &node.gpus {
+            gpus += &format!(
+                "{}, {}, NVIDIA H100 80GB HBM3, {} MiB\n",
+                g.index,
+                uuid(g.index),
+                g.memory_mib
+            );
+        }
+        let mut apps = String::from("pid, gpu_uuid, used_gpu_memory [MiB]\n");
+        let mut ps = String::from("    PID    PPID COMMAND\n      1       0 /sbin/init\n");
+        for line in per_node.get(node.name.as_str()).into_iter().flatten() {
+            let Line::Command(command) = line else { continue };
+            let devices: Vec<u32> = command
+                .env
+                .iter()
+                .find(|(n, _)| *n == "CUDA_VISIBLE_DEVICES")
+                .unwrap()
+                .1
+                .split(',')
+                .map(|d| d.parse().unwrap())
+                .collect();
+            pid += 1;
+            let root = pid;
+            let args: Vec<String> = command.argv.iter().map(|w| fleetfit::emit::shell::quote(w)).collect();
+            ps += &format!(
+                "{root:>7} {:>7} /usr/bin/python3 /usr/local/bin/{}\n",
+                1,
+                args.join(" ")
+            );
+            for (rank, g) in devices.iter().enumerate() {
+                pid += 1;
+                ps += &format!("{pid:>7} {root:>7} VLLM::Worker_TP{rank}\n");
+                apps += &format!("{pid}, {}, 20480 MiB\n", uuid(*g));
+            }
+        }
+        // A foreign process on the last GPU of the first node.
+        if node.name == fleet.nodes[0].name {
+            pid += 1;
+            ps += &format!("{pid:>7} 1 python3 train.py --epochs 3\n");
+            apps += &format!("{pid}, {}, 4096 MiB\n", uuid(node.gpus.last().unwrap().index));
+        }
+        std::fs::write(folder.join("gpus.csv"), gpus).unwrap();
+        std::fs::write(folder.join("apps.csv"), apps).unwrap();
+        std::fs::write(folder.join("ps.txt"), ps).unwrap();
+    }
+}
+
+#[test]
+fn nvidia_smi_and_ps_captures_of_emitted_scripts_import_back_as_the_plan() {
+    let (fleet, workload) = load("cluster/fleet.yaml", "cluster/deployments.yaml");
+    let plan = solve(&fleet, &workload).plan;
+    let dir = tempfile::tempdir().unwrap();
+    captures_of(&plan, &fleet, &workload, dir.path());
+    let mut warnings = Vec::new();
+    let mut workers = Vec::new();
+    let mut captured = std::collections::BTreeSet::new();
+    for node in &fleet.nodes {
+        workers.extend(fleetfit::formats::running::smi::read(&dir.path().join(&node.name), &mut warnings).unwrap());
+        captured.insert(node.name.clone());
+    }
+    let now = current::import(&fleet, &workload, workers, &captured);
+    assert!(
+        warnings.is_empty() && now.warnings.is_empty(),
+        "{warnings:?} {:?}",
+        now.warnings
+    );
+    // Exactly the plan, GPU indices included (the capture names them).
+    let strip = |p: &Plan| -> Vec<PlacedReplica> { p.replicas.clone() };
+    assert_eq!(strip(&now.plan), strip(&plan));
+    assert!(now.plan.running.iter().all(|r| r.pid.is_some() && r.port.is_some()));
+    // The training process is foreign load on its GPU, and only its memory counts there.
+    assert_eq!(now.foreign.len(), 1);
+    assert!(now.foreign[0].reason.contains("not an engine"), "{:?}", now.foreign);
+    let last = fleet.nodes[0].gpus.last().unwrap().index;
+    let used: Vec<(u32, u64)> = now.fleet.nodes[0]
+        .gpus
+        .iter()
+        .map(|g| (g.index, g.used_mib))
+        .filter(|g| g.1 > 0)
+        .collect();
+    assert_eq!(used, vec![(last, 4096)]);
+}
+
+#[test]
+fn bad_running_input_names_the_file_and_field_or_warns_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let import = |extra: &[&str]| {
+        let out = at("out.json");
+        let mut args = vec![
+            "current",
+            "import",
+            "--fleet",
+            "data/cluster/fleet.yaml",
+            "--deployments",
+            "data/cluster/deployments.yaml",
+            "--out",
+        ];
+        args.push(&out);
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    // Another tool's JSON (a node list) where pods belong.
+    let (code, _, err) = import(&["--pods", "data/cluster/nodes.json"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("nodes.json") && err.contains("items[0].kind") && err.contains("found a Node"),
+        "{err}"
+    );
+    // A truncated pod list.
+    let pods = std::fs::read_to_string(data("cluster/pods.json")).unwrap();
+    std::fs::write(at("cut.json"), &pods[..pods.len() / 2]).unwrap();
+    let (code, _, err) = import(&["--pods", &at("cut.json")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cut.json") && err.contains("not JSON"), "{err}");
+    assert!(!dir.path().join("out.json").exists(), "no output from bad input");
+    // A pod on a node the fleet does not have: a warning, and the rest goes on.
+    std::fs::write(
+        at("moved.json"),
+        pods.replacen("\"nodeName\": \"gpu-c\"", "\"nodeName\": \"gpu-z\"", 1),
+    )
+    .unwrap();
+    let (code, _, err) = import(&["--pods", &at("moved.json")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning:") && err.contains("'gpu-z'") && err.contains("left out"),
+        "{err}"
+    );
+    // A GPU count that is not a number.
+    std::fs::write(
+        at("bad-count.json"),
+        pods.replacen("\"nvidia.com/gpu\": \"4\"", "\"nvidia.com/gpu\": \"four\"", 1),
+    )
+    .unwrap();
+    let (code, _, err) = import(&["--pods", &at("bad-count.json")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("items[0].spec.containers[0].resources"), "{err}");
+    // Nothing to read.
+    let (code, _, err) = import(&[]);
+    assert_eq!(code, 2, "{err}");
+    // A truncated nvidia-smi capture: the cut row is named by file and line.
+    let node = dir.path().join("gpu-a");
+    std::fs::create_dir_all(&node).unwrap();
+    std::fs::write(node.join("gpus.csv"), "index, uuid\n0, GPU-aaaa\n").unwrap();
+    std::fs::write(
+        node.join("apps.csv"),
+        "pid, gpu_uuid, used_gpu_memory [MiB]\n4242, GPU-aaaa, 20480 MiB\n4243, GPU-a",
+    )
+    .unwrap();
+    std::fs::write(node.join("ps.txt"), "PID PPID COMMAND\n4242 1 vllm serve m\n").unwrap();
+    let (code, _, err) = import(&["--node-capture", node.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("apps.csv") && err.contains("line 3") && err.contains("gpu_uuid"),
+        "{err}"
+    );
+    // A capture missing its ps output.
+    std::fs::remove_file(node.join("ps.txt")).unwrap();
+    let (code, _, err) = import(&["--node-capture", node.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("ps.txt"), "{err}");
+    // A capture of a node the fleet does not have.
+    let stray = dir.path().join("gpu-z");
+    std::fs::create_dir_all(&stray).unwrap();
+    for f in ["gpus.csv", "apps.csv"] {
+        std::fs::copy(node.join(f), stray.join(f)).unwrap();
+    }
+    std::fs::write(stray.join("ps.txt"), "PID PPID COMMAND\n").unwrap();
+    let (code, _, err) = import(&["--node-capture", stray.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("gpu-z") && err.contains("fleet file does not have"),
+        "{err}"
+    );
+}
