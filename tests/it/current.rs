@@ -13,7 +13,9 @@ use super::common::{assert_valid, data, fleetfit, load, solve, text};
 
 /// A replica as Kubernetes can tell it: deployment, shape, type, and per stage its node and GPU
 /// count (the device plugin, not the plan, picks GPU indices).
-fn seen_by_kubernetes(plan: &Plan) -> Vec<(String, String, u64, u64, String, Vec<(String, usize)>)> {
+type Seen = (String, String, u64, u64, String, Vec<(String, usize)>);
+
+fn seen_by_kubernetes(plan: &Plan) -> Vec<Seen> {
     let mut out: Vec<_> = plan
         .replicas
         .iter()
@@ -698,5 +700,121 @@ fn bad_running_input_names_the_file_and_field_or_warns_and_goes_on() {
     assert!(
         err.contains("gpu-z") && err.contains("fleet file does not have"),
         "{err}"
+    );
+}
+
+/// The folder holding the `fleetfit` binary under test, for `PATH`.
+fn bin_path() -> String {
+    let bin = Path::new(env!("CARGO_BIN_EXE_fleetfit")).parent().unwrap();
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
+}
+
+#[test]
+fn the_readme_nightly_loop_runs_on_the_fixtures() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("## Nightly on a live cluster")
+        .nth(1)
+        .expect("the README has the section");
+    let block = section.split("```").nth(1).unwrap();
+    let commands: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("$ ")).collect();
+    assert_eq!(commands.len(), 4, "the nightly loop is four commands");
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(data(""), dir.path().join("data")).unwrap();
+    for command in &commands {
+        let out = std::process::Command::new("sh")
+            .args(["-c", command])
+            .current_dir(dir.path())
+            .env("PATH", bin_path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{command}\n{}", text(&out.stderr));
+    }
+    let apply = std::fs::read_to_string(dir.path().join("changes/apply.sh")).unwrap();
+    assert!(apply.contains("if step 1 "), "{apply}");
+    let out = fleetfit(&[
+        "check",
+        "--fleet",
+        dir.path().join("fleet-now.yaml").to_str().unwrap(),
+        "--deployments",
+        "data/cluster/deployments.yaml",
+        "--plan",
+        dir.path().join("plan.json").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+}
+
+#[test]
+fn the_nightly_script_runs_and_the_cronjob_asks_for_the_least() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["nodes.json", "pods.json"] {
+        std::fs::copy(data(&format!("cluster/{f}")), dir.path().join(f)).unwrap();
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nightly.sh");
+    let out = std::process::Command::new("sh")
+        .arg(script)
+        .env("PATH", bin_path())
+        .env("FLEETFIT_SKIP_KUBECTL", "1")
+        .env("FLEETFIT_WORK", dir.path())
+        .env("FLEETFIT_DEPLOYMENTS", data("cluster/deployments.yaml"))
+        .env("FLEETFIT_TIME_LIMIT", "20")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("changes/apply.sh").is_file());
+    let out = std::process::Command::new("shellcheck")
+        .arg(script)
+        .output()
+        .expect("shellcheck is installed");
+    assert!(out.status.success(), "{}", text(&out.stdout));
+
+    // RBAC: read nodes and pods, write one ConfigMap; nothing else, no wildcard.
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/k8s/nightly.yaml")).unwrap();
+    assert!(!text.contains('*') || text.contains("\"30 2 * * *\""));
+    let docs: Vec<Value> = text
+        .split("\n---\n")
+        .map(|d| serde_yaml::from_str(d).unwrap())
+        .collect();
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "CronJob"
+        ]
+    );
+    for rule in docs
+        .iter()
+        .filter(|d| d["kind"].as_str().unwrap().ends_with("Role"))
+        .flat_map(|d| d["rules"].as_array().unwrap())
+    {
+        let list = |key: &str| -> Vec<String> {
+            rule[key].as_array().map_or(Vec::new(), |a| {
+                a.iter().map(|v| v.as_str().unwrap().to_string()).collect()
+            })
+        };
+        let (resources, verbs, names) = (list("resources"), list("verbs"), list("resourceNames"));
+        assert!(
+            verbs.iter().all(|v| v != "*") && resources.iter().all(|r| r != "*"),
+            "{rule}"
+        );
+        match resources.as_slice() {
+            [a, b] if a == "nodes" && b == "pods" => assert_eq!(verbs, ["get", "list"]),
+            [c] if c == "configmaps" && verbs == ["create"] => {}
+            [c] if c == "configmaps" => {
+                assert_eq!(names, ["fleetfit-nightly"]);
+                assert!(verbs.iter().all(|v| ["get", "update", "patch"].contains(&v.as_str())));
+            }
+            other => panic!("unexpected rule on {other:?}"),
+        }
+    }
+    let cron = docs.last().unwrap();
+    assert_eq!(
+        cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["serviceAccountName"],
+        "fleetfit-nightly"
     );
 }
