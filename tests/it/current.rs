@@ -818,3 +818,98 @@ fn the_nightly_script_runs_and_the_cronjob_asks_for_the_least() {
         "fleetfit-nightly"
     );
 }
+
+#[test]
+fn bare_metal_change_sets_stop_imported_processes_and_pass_shellcheck() {
+    let (fleet, workload) = load("cluster/fleet.yaml", "cluster/deployments.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let before = solve(&fleet, &workload).plan;
+    captures_of(&before, &fleet, &workload, &dir.path().join("captures"));
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    // Tomorrow: fewer assistants, more Mistral.
+    let deployments = std::fs::read_to_string(data("cluster/deployments.yaml"))
+        .unwrap()
+        .replace(
+            "model: llama-3.1-8b\n    replicas: 2",
+            "model: llama-3.1-8b\n    replicas: 1",
+        )
+        .replace(
+            "model: mistral-7b-v0.3\n    replicas: 2",
+            "model: mistral-7b-v0.3\n    replicas: 4",
+        );
+    std::fs::write(at("deployments.yaml"), deployments).unwrap();
+    let mut args = vec![
+        "current",
+        "import",
+        "--fleet",
+        "data/cluster/fleet.yaml",
+        "--deployments",
+    ];
+    let (d, out, fleet_now) = (at("deployments.yaml"), at("current.json"), at("fleet-now.yaml"));
+    args.extend([d.as_str(), "--out", &out, "--fleet-out", &fleet_now]);
+    let captures: Vec<String> = fleet
+        .nodes
+        .iter()
+        .map(|n| at(&format!("captures/{}", n.name)))
+        .collect();
+    for c in &captures {
+        args.extend(["--node-capture", c.as_str()]);
+    }
+    let (code, _, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let plan = at("plan.json");
+    let (code, _, err) = run(&[
+        "replan",
+        "--fleet",
+        &fleet_now,
+        "--deployments",
+        &d,
+        "--current",
+        &out,
+        "--out",
+        &plan,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let changes = at("changes");
+    let (code, _, err) = run(&[
+        "emit",
+        "--target",
+        "vllm",
+        "--fleet",
+        &fleet_now,
+        "--deployments",
+        &d,
+        "--plan",
+        &plan,
+        "--current",
+        &out,
+        "--out",
+        &changes,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let apply = std::fs::read_to_string(dir.path().join("changes/apply.sh")).unwrap();
+    assert!(apply.contains("-stop-assistant-8b-"), "{apply}");
+    assert!(apply.contains("-start-mistral-7b-"), "{apply}");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.path().join("changes"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let stop = files.iter().find(|f| f.to_str().unwrap().contains("-stop-")).unwrap();
+    let stop = std::fs::read_to_string(stop).unwrap();
+    assert!(
+        stop.contains("stop_pid ") && stop.contains("meta-llama/Llama-3.1-8B"),
+        "{stop}"
+    );
+    let start = files.iter().find(|f| f.to_str().unwrap().contains("-start-")).unwrap();
+    let start = std::fs::read_to_string(start).unwrap();
+    assert!(
+        start.contains("nohup vllm serve") && start.contains("until_healthy 80"),
+        "{start}"
+    );
+    let out = std::process::Command::new("shellcheck")
+        .args(&files)
+        .output()
+        .expect("shellcheck is installed");
+    assert!(out.status.success(), "{}", text(&out.stdout));
+}
