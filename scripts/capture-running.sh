@@ -166,9 +166,12 @@ PY
 NGPU=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ' || true)
 echo "GPUs seen by nvidia-smi -L: $NGPU"
 
+# Tensor parallel 2 where there are two GPUs, else 1 (a TP 2 on one GPU is not a replica).
+TP=1
+if [ "$NGPU" -ge 2 ]; then TP=2; fi
 export PATH="$WORK/bin:$PATH"
 (cd "$WORK" && exec vllm serve meta-llama/Llama-3.1-8B --served-model-name assistant-8b --port 8000 \
-  --tensor-parallel-size 2 --pipeline-parallel-size 1 --gpu-memory-utilization 0.45 \
+  --tensor-parallel-size "$TP" --pipeline-parallel-size 1 --gpu-memory-utilization 0.45 \
   --max-model-len 8192) >"$WORK/vllm.log" 2>&1 &
 VLLM_PID=$!
 STARTED+=("$VLLM_PID")

@@ -913,3 +913,55 @@ fn bare_metal_change_sets_stop_imported_processes_and_pass_shellcheck() {
         .expect("shellcheck is installed");
     assert!(out.status.success(), "{}", text(&out.stdout));
 }
+
+#[test]
+fn change_sets_from_a_plan_fleetfit_wrote_skip_a_node_that_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (today, tomorrow) = (at("today.json"), at("tomorrow.json"));
+    let demo = ["--deployments", "data/demo/deployments.yaml"];
+    let (code, _, err) = run(&[&["plan", "--fleet", "data/demo/fleet.yaml", "--out", &today][..], &demo].concat());
+    assert_eq!(code, 0, "{err}");
+    let tomorrow_fleet = ["--fleet", "data/demo/fleet-tomorrow.yaml"];
+    let (code, _, err) = run(&[
+        &["replan", "--current", &today, "--out", &tomorrow][..],
+        &tomorrow_fleet,
+        &demo,
+    ]
+    .concat());
+    assert_eq!(code, 0, "{err}");
+    for target in ["k8s", "vllm"] {
+        let out = at(target);
+        let args = [
+            &[
+                "emit",
+                "--target",
+                target,
+                "--plan",
+                &tomorrow,
+                "--current",
+                &today,
+                "--out",
+                &out,
+            ][..],
+            &tomorrow_fleet,
+            &demo,
+        ]
+        .concat();
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 0, "{target}: {err}");
+        let apply = std::fs::read_to_string(dir.path().join(target).join("apply.sh")).unwrap();
+        // l40s-05 failed overnight: its replicas' stops do nothing, the rest proceeds.
+        assert!(apply.contains("node l40s-05 is not in the fleet any more"), "{apply}");
+        let scripts: Vec<PathBuf> = std::fs::read_dir(dir.path().join(target))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "sh"))
+            .collect();
+        let out = std::process::Command::new("shellcheck")
+            .args(&scripts)
+            .output()
+            .expect("shellcheck is installed");
+        assert!(out.status.success(), "{target}: {}", text(&out.stdout));
+    }
+}

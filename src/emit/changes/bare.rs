@@ -73,13 +73,7 @@ pub fn files(
             .or_else(|| known.map(|k| old_ports[k]))
     };
     let mut held: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
-    let mut next_known = 0;
-    let mut known_of = Vec::new();
-    for r in &current.replicas {
-        let known = before.workload.deployment(&r.deployment).is_some();
-        known_of.push(known.then_some(next_known));
-        next_known += usize::from(known);
-    }
+    let known_of = super::known(current, before.workload, before.fleet);
     for (i, r) in current.replicas.iter().enumerate() {
         if let Some(port) = port_of_current(i, known_of[i]) {
             held.entry(r.stages[0].node.clone()).or_default().insert(port);
@@ -123,6 +117,13 @@ pub fn files(
                 body += &format!("    on {} {}\n", quote(node), quote(&file));
                 out.push(File { name: file, text });
             }
+        } else if let Some(node) = &s.gone_node {
+            body += &format!(
+                "    echo {} >&2\n",
+                quote(&format!(
+                    "node {node} is not in the fleet any more: nothing to stop there"
+                ))
+            );
         } else {
             let r = &current.replicas[s.replica];
             let head = r.stages[0].node.clone();

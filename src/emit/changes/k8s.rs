@@ -91,6 +91,14 @@ pub fn files(before: &Emit<'_>, after: &Emit<'_>, current: &Plan, steps: &[Step<
 /// The commands that stop a step's replica and wait until its pods are gone.
 fn stop(s: &Step<'_>, old: &[Object], count: &mut BTreeMap<String, u64>) -> String {
     let Some(running) = s.running else {
+        if let Some(node) = &s.gone_node {
+            return format!(
+                "    echo {} >&2\n",
+                quote(&format!(
+                    "node {node} is not in the fleet any more: nothing to stop there"
+                ))
+            );
+        }
         // A current plan fleetfit wrote: its replica runs in the group object fleetfit made.
         let Some(object) = s.known.and_then(|k| old.iter().find(|o| o.replicas.contains(&k))) else {
             return format!(

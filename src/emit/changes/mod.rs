@@ -30,8 +30,11 @@ pub struct Step<'a> {
     /// What runs the stopped replica, where the current plan was imported.
     pub running: Option<&'a Running>,
     /// A stopped replica's index among the current replicas whose deployment is still known
-    /// (the plan the `before` emitter sees).
+    /// and whose GPUs are all in the fleet (the plan the `before` emitter sees).
     pub known: Option<usize>,
+    /// A stopped replica's node that the fleet no longer has (it failed or left): nothing runs
+    /// there to stop.
+    pub gone_node: Option<String>,
 }
 
 /// The change set's files for `target`.
@@ -50,15 +53,22 @@ pub fn files(
     super::check_names(target, current, fleet)?;
     let steps = migration::order(fleet, workload, &current.replicas, &plan.replicas);
     let mut resolved = resolve(&steps, current, plan)?;
-    let mut known_index = Vec::with_capacity(current.replicas.len());
-    let mut next = 0;
-    for r in &current.replicas {
-        let known = workload.deployment(&r.deployment).is_some();
-        known_index.push(known.then_some(next));
-        next += usize::from(known);
-    }
+    let on_fleet = |r: &PlacedReplica| {
+        r.stages.iter().all(|s| {
+            s.gpus
+                .iter()
+                .all(|&g| fleet.node(&s.node).and_then(|n| n.gpu(g)).is_some())
+        })
+    };
+    let known_of = known(current, workload, fleet);
     for s in resolved.iter_mut().filter(|s| s.step.action == "stop") {
-        s.known = known_index[s.replica];
+        s.known = known_of[s.replica];
+        let r = &current.replicas[s.replica];
+        s.gone_node = r
+            .stages
+            .iter()
+            .find(|st| fleet.node(&st.node).is_none())
+            .map(|st| st.node.clone());
     }
     // The current plan's replicas may break today's rules (that is why they move): emitting
     // them needs only their deployments and nodes.
@@ -66,7 +76,7 @@ pub fn files(
         replicas: current
             .replicas
             .iter()
-            .filter(|r| workload.deployment(&r.deployment).is_some())
+            .filter(|r| workload.deployment(&r.deployment).is_some() && on_fleet(r))
             .cloned()
             .collect(),
         ..current.clone()
@@ -90,6 +100,26 @@ pub fn files(
             ));
         }
     })
+}
+
+/// Per current replica, its index among those the `before` emitter sees: replicas of known
+/// deployments whose GPUs are all in the fleet.
+pub fn known(current: &Plan, workload: &Workload, fleet: &Fleet) -> Vec<Option<usize>> {
+    let mut next = 0;
+    current
+        .replicas
+        .iter()
+        .map(|r| {
+            let seen = workload.deployment(&r.deployment).is_some()
+                && r.stages.iter().all(|s| {
+                    s.gpus
+                        .iter()
+                        .all(|&g| fleet.node(&s.node).and_then(|n| n.gpu(g)).is_some())
+                });
+            next += usize::from(seen);
+            seen.then(|| next - 1)
+        })
+        .collect()
 }
 
 /// Each step's replica: a start's in the new plan (by number), a stop's in the current plan (by
@@ -131,6 +161,7 @@ fn resolve<'a>(steps: &'a [MigrationStep], current: &'a Plan, plan: &'a Plan) ->
                 replica,
                 running,
                 known: None,
+                gone_node: None,
             })
         })
         .collect()
