@@ -10,6 +10,7 @@
 //! the deployment) and uses what the change allows (the new shape or quantization): a re-solve
 //! that merely swaps equal-priority replicas is not a suggestion.
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -18,13 +19,163 @@ use crate::domain::{Deployment, Fleet, Node, Plan, Quantization, Suggestion, Wor
 use crate::shapes::check_parallelism;
 use crate::solver::{SolveOptions, solve};
 
+/// A change to the inputs, as data; worded only when rendered ([`Suggested::render`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Change {
+    /// TP and PP sizes the model allows; `used` is what the re-solve gave the deployment (as
+    /// `fp8 TP 1 x PP 7`), once known.
+    Shapes {
+        tensor_parallel: Vec<u64>,
+        pipeline_parallel: Vec<u64>,
+        used: Option<String>,
+    },
+    /// A quantization of fewer bits, added to the list.
+    Quantization(Quantization),
+    /// A lower `kv_cache_tokens`.
+    KvCacheTokens { tokens: u64, from: u64 },
+    /// A lower `gpu_memory_utilization`, in hundredths (`from` as written).
+    GpuMemoryUtilization { hundredths: u64, from: String },
+    /// `policy.reserve.per_node` one lower.
+    ReservePerNode(u64),
+    /// `policy.reserve.fleet` one lower.
+    ReserveFleet(u64),
+    /// `policy.reserve.per_type.T` one lower.
+    ReservePerType { gpu_type: String, to: u64 },
+    /// A priority above every other deployment's.
+    Priority { to: u64, from: u64 },
+    /// A busy GPU freed (what holds it moved elsewhere).
+    FreeGpu {
+        node: String,
+        index: u32,
+        used_mib: u64,
+        memory_mib: u64,
+        utilization: u32,
+    },
+    /// One more node like an existing one.
+    AddNode {
+        like: String,
+        gpus: usize,
+        gpu_type: String,
+    },
+}
+
+impl Change {
+    /// Smaller is a smaller change.
+    fn rank(&self) -> u32 {
+        match self {
+            Change::Shapes { .. } => 1,
+            Change::Quantization(_) => 2,
+            Change::KvCacheTokens { .. } => 3,
+            Change::GpuMemoryUtilization { .. } => 4,
+            Change::ReservePerNode(_) | Change::ReserveFleet(_) | Change::ReservePerType { .. } => 5,
+            Change::Priority { .. } | Change::FreeGpu { .. } => 6,
+            Change::AddNode { .. } => 7,
+        }
+    }
+
+    /// Within a kind, larger is milder (the KV tokens or utilization kept).
+    fn mild(&self) -> u64 {
+        match self {
+            Change::KvCacheTokens { tokens, .. } => *tokens,
+            Change::GpuMemoryUtilization { hundredths, .. } => *hundredths,
+            _ => 0,
+        }
+    }
+
+    /// Whether only the mildest change of this kind that works is worth showing.
+    fn one_of_a_kind(&self) -> bool {
+        matches!(self, Change::KvCacheTokens { .. } | Change::GpuMemoryUtilization { .. })
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::Shapes { used: Some(shape), .. } => {
+                write!(f, "use {shape} (add its sizes to tensor_parallel / pipeline_parallel)")
+            }
+            Change::Shapes {
+                tensor_parallel,
+                pipeline_parallel,
+                used: None,
+            } => write!(
+                f,
+                "allow tensor_parallel {tensor_parallel:?} and pipeline_parallel {pipeline_parallel:?}"
+            ),
+            Change::Quantization(q) => write!(f, "quantization {}", q.name()),
+            Change::KvCacheTokens { tokens, from } => write!(f, "kv_cache_tokens {tokens} (from {from})"),
+            Change::GpuMemoryUtilization { hundredths, from } => {
+                write!(f, "gpu_memory_utilization {} (from {from})", *hundredths as f64 / 100.0)
+            }
+            Change::ReservePerNode(n) => write!(f, "policy.reserve.per_node {n}"),
+            Change::ReserveFleet(n) => write!(f, "policy.reserve.fleet {n}"),
+            Change::ReservePerType { gpu_type, to } => write!(f, "policy.reserve.per_type.{gpu_type} {to}"),
+            Change::Priority { to, from } => write!(f, "priority {to} (from {from})"),
+            Change::FreeGpu {
+                node,
+                index,
+                used_mib,
+                memory_mib,
+                utilization,
+            } => write!(
+                f,
+                "free GPU {index} of {node} ({used_mib} of {memory_mib} MiB used, {utilization}% busy): move what holds it"
+            ),
+            Change::AddNode { like, gpus, gpu_type } => write!(f, "add a node like {like} ({gpus} x {gpu_type})"),
+        }
+    }
+}
+
+/// What a change costs, as the re-solve showed: replicas placed more of the deployment (with
+/// the shapes it got), and per other deployment the replicas that lose their place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cost {
+    pub placed_more: u64,
+    pub shapes: String,
+    pub losses: Vec<(String, u64)>,
+}
+
+impl fmt::Display for Cost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "places {} more ({})", self.placed_more, self.shapes)?;
+        if self.losses.is_empty() {
+            return write!(f, "; nothing else loses its place");
+        }
+        for (i, (name, n)) in self.losses.iter().enumerate() {
+            let sep = if i == 0 { "; " } else { ", " };
+            if *n == 1 {
+                write!(f, "{sep}1 replica of {name} loses its place")?;
+            } else {
+                write!(f, "{sep}{n} replicas of {name} lose their place")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A change backed by a re-solve whose plan passed the checker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suggested {
+    pub change: Change,
+    pub cost: Cost,
+    /// Level 1's value of the re-solved plan.
+    pub placed_value: u64,
+}
+
+impl Suggested {
+    /// The plan file's form: the change and its cost in words.
+    pub fn render(&self) -> Suggestion {
+        Suggestion {
+            change: self.change.to_string(),
+            placed_value: self.placed_value,
+            cost: self.cost.to_string(),
+        }
+    }
+}
+
 /// One change to try.
 struct Candidate {
-    /// Smaller is a smaller change.
-    rank: u32,
-    /// Within a rank, larger is milder (the KV tokens or utilization kept).
-    mild: u64,
-    change: String,
+    change: Change,
     fleet: Fleet,
     workload: Workload,
     /// What the re-solved plan must do with the change for it to count.
@@ -43,8 +194,23 @@ enum Uses {
     Priority,
 }
 
-/// Suggestions for deployment `name`, which `plan` (of `fleet` and `workload`) places short.
+/// Suggestions for deployment `name`, which `plan` (of `fleet` and `workload`) places short, in
+/// words ([`suggest_typed`] rendered).
 pub fn suggest(fleet: &Fleet, workload: &Workload, plan: &Plan, name: &str, time_limit: Duration) -> Vec<Suggestion> {
+    suggest_typed(fleet, workload, plan, name, time_limit)
+        .iter()
+        .map(Suggested::render)
+        .collect()
+}
+
+/// Suggestions for deployment `name`, smallest change first, as data.
+pub fn suggest_typed(
+    fleet: &Fleet,
+    workload: &Workload,
+    plan: &Plan,
+    name: &str,
+    time_limit: Duration,
+) -> Vec<Suggested> {
     let deadline = Instant::now() + time_limit;
     let Some(index) = workload.deployments.iter().position(|d| d.name == name) else {
         return Vec::new();
@@ -52,7 +218,7 @@ pub fn suggest(fleet: &Fleet, workload: &Workload, plan: &Plan, name: &str, time
     let placed = |p: &Plan, d: &str| p.replicas.iter().filter(|r| r.deployment == d).count() as u64;
     let before = placed(plan, name);
     let candidates = candidates(fleet, workload, index);
-    let mut found: Vec<((u32, u64), Suggestion)> = candidates
+    let mut found: Vec<Suggested> = candidates
         .into_par_iter()
         .filter_map(|c| {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -76,59 +242,55 @@ pub fn suggest(fleet: &Fleet, workload: &Workload, plan: &Plan, name: &str, time
             } && (matches!(c.uses, Uses::Priority)
                 || solved.plan.objective.placed_value > plan.objective.placed_value);
             (after > before && counts).then(|| {
-                let mut lost: Vec<String> = workload
+                let losses: Vec<(String, u64)> = workload
                     .deployments
                     .iter()
                     .filter(|d| d.name != name)
                     .filter_map(|d| {
                         let (was, now) = (placed(plan, &d.name), placed(&solved.plan, &d.name));
-                        (now < was).then(|| {
-                            let n = was - now;
-                            if n == 1 {
-                                format!("1 replica of {} loses its place", d.name)
-                            } else {
-                                format!("{n} replicas of {} lose their place", d.name)
-                            }
-                        })
+                        (now < was).then(|| (d.name.clone(), was - now))
                     })
                     .collect();
-                let shape = used_shapes(&solved.plan, name);
-                let change = if c.rank == 1 {
-                    format!("use {shape} (add its sizes to tensor_parallel / pipeline_parallel)")
-                } else {
-                    c.change
-                };
-                let mut cost = format!("places {} more ({shape})", after - before);
-                if lost.is_empty() {
-                    lost.push("nothing else loses its place".into());
-                }
-                cost = format!("{cost}; {}", lost.join(", "));
-                (
-                    (c.rank, c.mild),
-                    Suggestion {
-                        change,
-                        placed_value: solved.plan.objective.placed_value,
-                        cost,
+                let shapes = used_shapes(&solved.plan, name);
+                let change = match c.change {
+                    Change::Shapes {
+                        tensor_parallel,
+                        pipeline_parallel,
+                        ..
+                    } => Change::Shapes {
+                        tensor_parallel,
+                        pipeline_parallel,
+                        used: Some(shapes.clone()),
                     },
-                )
+                    other => other,
+                };
+                Suggested {
+                    change,
+                    cost: Cost {
+                        placed_more: after - before,
+                        shapes,
+                        losses,
+                    },
+                    placed_value: solved.plan.objective.placed_value,
+                }
             })
         })
         .collect();
     crate::solver::join_stopped();
     // Smallest change first; of one kind (kv_cache_tokens, utilization) keep the mildest that works.
     found.sort_by(|a, b| {
-        (a.0.0, std::cmp::Reverse(a.0.1))
-            .cmp(&(b.0.0, std::cmp::Reverse(b.0.1)))
-            .then(a.1.change.cmp(&b.1.change))
+        (a.change.rank(), std::cmp::Reverse(a.change.mild()))
+            .cmp(&(b.change.rank(), std::cmp::Reverse(b.change.mild())))
+            .then(a.change.to_string().cmp(&b.change.to_string()))
     });
-    let mut out: Vec<(u32, Suggestion)> = Vec::new();
-    for ((rank, _), s) in found {
-        if (rank == 3 || rank == 4) && out.iter().any(|(r, _)| *r == rank) {
+    let mut out: Vec<Suggested> = Vec::new();
+    for s in found {
+        if s.change.one_of_a_kind() && out.iter().any(|o| o.change.rank() == s.change.rank()) {
             continue;
         }
-        out.push((rank, s));
+        out.push(s);
     }
-    out.into_iter().map(|(_, s)| s).collect()
+    out
 }
 
 /// The shapes a plan gives a deployment, as `fp8 TP 1 x PP 7`.
@@ -153,12 +315,10 @@ fn used_shapes(plan: &Plan, name: &str) -> String {
 fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<Candidate> {
     let dep = &workload.deployments[d];
     let mut out = Vec::new();
-    let with = |rank: u32, change: String, edit: &dyn Fn(&mut Deployment)| {
+    let with = |change: Change, edit: &dyn Fn(&mut Deployment)| {
         let mut w = workload.clone();
         edit(&mut w.deployments[d]);
         Candidate {
-            rank,
-            mild: 0,
             change,
             fleet: fleet.clone(),
             workload: w,
@@ -184,14 +344,15 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<Candidate> {
         .collect();
     if !new_tp.is_empty() || !new_pp.is_empty() {
         let (tps, pps) = (tps.clone(), pps.clone());
-        let mut c = with(
-            1,
-            format!("allow tensor_parallel {tps:?} and pipeline_parallel {pps:?}"),
-            &move |x| {
-                x.tensor_parallel = tps.clone();
-                x.pipeline_parallel = pps.clone();
-            },
-        );
+        let change = Change::Shapes {
+            tensor_parallel: tps.clone(),
+            pipeline_parallel: pps.clone(),
+            used: None,
+        };
+        let mut c = with(change, &move |x| {
+            x.tensor_parallel = tps.clone();
+            x.pipeline_parallel = pps.clone();
+        });
         c.uses = Uses::NewShape {
             tps: dep.tensor_parallel.clone(),
             pps: dep.pipeline_parallel.clone(),
@@ -202,9 +363,7 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<Candidate> {
     let least_bits = dep.quantizations.iter().map(|q| q.bits()).fold(f64::INFINITY, f64::min);
     for q in [Quantization::Fp8, Quantization::Int4] {
         if q.bits() < least_bits && !dep.quantizations.contains(&q) {
-            let mut c = with(2, format!("quantization {}", q.name()), &move |x| {
-                x.quantizations.push(q)
-            });
+            let mut c = with(Change::Quantization(q), &move |x| x.quantizations.push(q));
             c.uses = Uses::Quantization(q);
             out.push(c);
         }
@@ -213,13 +372,11 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<Candidate> {
     if dep.kv_cache_tokens >= 2048 {
         for eighths in (1..8u64).rev() {
             let tokens = (dep.kv_cache_tokens * eighths / 8).max(1);
-            let mut c = with(
-                3,
-                format!("kv_cache_tokens {tokens} (from {})", dep.kv_cache_tokens),
-                &move |x| x.kv_cache_tokens = tokens,
-            );
-            c.mild = tokens;
-            out.push(c);
+            let change = Change::KvCacheTokens {
+                tokens,
+                from: dep.kv_cache_tokens,
+            };
+            out.push(with(change, &move |x| x.kv_cache_tokens = tokens));
         }
     }
     // 4. A lower gpu_memory_utilization, where set.
@@ -233,21 +390,19 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<Candidate> {
             let Some(value) = crate::ratio::Decimal::from_f64(lower) else {
                 continue;
             };
-            let mut c = with(4, format!("gpu_memory_utilization {lower} (from {now})"), &move |x| {
-                x.gpu_memory_utilization = Some(value)
-            });
-            c.mild = (lower * 100.0).round() as u64;
-            out.push(c);
+            let change = Change::GpuMemoryUtilization {
+                hundredths: (lower * 100.0).round() as u64,
+                from: now.to_string(),
+            };
+            out.push(with(change, &move |x| x.gpu_memory_utilization = Some(value)));
         }
     }
     // 5. A reserve relaxed by one.
     let reserve = &workload.policy.reserve;
-    let mut relax = |change: String, edit: &dyn Fn(&mut crate::domain::Reserve)| {
+    let mut relax = |change: Change, edit: &dyn Fn(&mut crate::domain::Reserve)| {
         let mut w = workload.clone();
         edit(&mut w.policy.reserve);
         out.push(Candidate {
-            mild: 0,
-            rank: 5,
             change,
             fleet: fleet.clone(),
             workload: w,
@@ -255,17 +410,19 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<Candidate> {
         });
     };
     if reserve.per_node > 0 {
-        relax(format!("policy.reserve.per_node {}", reserve.per_node - 1), &|r| {
-            r.per_node -= 1
-        });
+        relax(Change::ReservePerNode(reserve.per_node - 1), &|r| r.per_node -= 1);
     }
     if reserve.fleet > 0 {
-        relax(format!("policy.reserve.fleet {}", reserve.fleet - 1), &|r| r.fleet -= 1);
+        relax(Change::ReserveFleet(reserve.fleet - 1), &|r| r.fleet -= 1);
     }
     for (t, &n) in &reserve.per_type {
         if n > 0 {
             let t2 = t.clone();
-            relax(format!("policy.reserve.per_type.{t} {}", n - 1), &move |r| {
+            let change = Change::ReservePerType {
+                gpu_type: t.clone(),
+                to: n - 1,
+            };
+            relax(change, &move |r| {
                 *r.per_type.get_mut(&t2).expect("the type is there") -= 1;
             });
         }
@@ -277,9 +434,11 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<Candidate> {
         .iter()
         .any(|x| x.name != dep.name && x.priority >= dep.priority)
     {
-        let mut c = with(6, format!("priority {} (from {})", top + 1, dep.priority), &move |x| {
-            x.priority = top + 1
-        });
+        let change = Change::Priority {
+            to: top + 1,
+            from: dep.priority,
+        };
+        let mut c = with(change, &move |x| x.priority = top + 1);
         c.uses = Uses::Priority;
         out.push(c);
     }
@@ -300,12 +459,13 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<Candidate> {
             gpu.used_mib = 0;
             gpu.utilization = 0;
             out.push(Candidate {
-                mild: 0,
-                rank: 6,
-                change: format!(
-                    "free GPU {} of {} ({} of {} MiB used, {}% busy): move what holds it",
-                    g.index, node.name, g.used_mib, g.memory_mib, g.utilization
-                ),
+                change: Change::FreeGpu {
+                    node: node.name.clone(),
+                    index: g.index,
+                    used_mib: g.used_mib,
+                    memory_mib: g.memory_mib,
+                    utilization: g.utilization,
+                },
                 fleet: freed,
                 workload: workload.clone(),
                 uses: Uses::MoreValue,
@@ -330,16 +490,13 @@ fn candidates(fleet: &Fleet, workload: &Workload, d: usize) -> Vec<Candidate> {
             g.utilization = 0;
             g.healthy = true;
         }
-        let change = format!(
-            "add a node like {} ({} x {})",
-            like.name,
-            node.gpus.len(),
-            node.gpus.first().map_or("", |g| g.gpu_type.as_str())
-        );
+        let change = Change::AddNode {
+            like: like.name.clone(),
+            gpus: node.gpus.len(),
+            gpu_type: node.gpus.first().map_or_else(String::new, |g| g.gpu_type.clone()),
+        };
         grown.nodes.push(node);
         out.push(Candidate {
-            mild: 0,
-            rank: 7,
             change,
             fleet: grown,
             workload: workload.clone(),
