@@ -153,13 +153,17 @@ fn table(now: &Current) -> String {
             .map(|f| {
                 vec![
                     format!("{}:{}", f.node, gpu_ranges(&f.gpus)),
-                    f.used_mib.to_string(),
+                    {
+                        let mut values: Vec<u64> = f.used_mib.values().copied().collect();
+                        values.dedup();
+                        values.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+                    },
                     f.origin.clone(),
                     f.reason.clone(),
                 ]
             })
             .collect();
-        out += &columns(&["GPUS", "MIB", "WHAT", "WHY"], &rows);
+        out += &columns(&["GPUS", "MIB PER GPU", "WHAT", "WHY"], &rows);
     }
     if !out.ends_with('\n') {
         out.push('\n');

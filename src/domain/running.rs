@@ -94,10 +94,16 @@ pub struct Running {
     /// Their controller, `Kind/name` (`Deployment/chat-70b-node-a`, `LeaderWorkerSet/x`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// How many pods that controller had when imported (a Deployment is scaled from this).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_pods: Option<u64>,
     /// Its engine's root process on its (head) node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u64>,
     /// Its server's port, where its command line gives one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u64>,
+    /// The checkpoint its command line names, as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }

@@ -57,6 +57,20 @@ pub fn files(e: &Emit<'_>) -> Vec<File> {
     }]
 }
 
+/// The name of the group `Deployment` a single-node replica runs in, where its node holds no
+/// other group of that deployment and shape ([`objects`] adds `-K` to tell such groups apart).
+pub fn group_name(replica: &PlacedReplica) -> String {
+    let raw = format!(
+        "{}-{}-{}-tp{}pp{}",
+        replica.deployment,
+        replica.stages[0].node,
+        replica.quantization,
+        replica.tensor_parallel,
+        replica.pipeline_parallel
+    );
+    names::object_name(&raw, names::MAX_LABEL)
+}
+
 /// One Kubernetes object of a plan and the replicas (plan order) it runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Object {

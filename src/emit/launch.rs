@@ -115,9 +115,6 @@ pub fn ports(e: &Emit<'_>) -> Vec<u64> {
         .collect()
 }
 
-/// First port of the servers on a node.
-pub const FIRST_SERVER_PORT: u64 = FIRST_PORT;
-
 /// The lines that start replica `r` (plan order), node by node in the order they must run: `port` is its server's, `cluster` (1 up) numbers the Ray, SGLang or rpc ports of a
 /// replica on several nodes.
 pub fn replica_lines<'a>(

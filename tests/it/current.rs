@@ -904,7 +904,11 @@ fn bare_metal_change_sets_stop_imported_processes_and_pass_shellcheck() {
     let start = files.iter().find(|f| f.to_str().unwrap().contains("-start-")).unwrap();
     let start = std::fs::read_to_string(start).unwrap();
     assert!(
-        start.contains("nohup vllm serve") && start.contains("until_healthy 80"),
+        start.contains("port=$(free_port 8000)") && start.contains("--port \"$port\""),
+        "{start}"
+    );
+    assert!(
+        start.contains("nohup vllm serve") && start.contains("until_serving \"$port\" mistral-7b"),
         "{start}"
     );
     let out = std::process::Command::new("shellcheck")

@@ -9,6 +9,7 @@ mod catalog;
 mod cli;
 mod common;
 mod current;
+mod current_hostile;
 mod emit;
 mod errors;
 mod exactness;

@@ -1,17 +1,15 @@
 //! A bare-metal change set: `apply.sh`, which runs each step's script on its node over
 //! `$FLEETFIT_SSH` (default `ssh`; `local` runs it here), and one script per step and node.
 //!
-//! A started server takes the lowest port from 8000 up that no server running on its node at
-//! that step holds (the running servers' ports come from their command lines where imported,
-//! else from the current plan's own launch scripts), so a start never fails on a taken port.
-
-use std::collections::{BTreeMap, BTreeSet};
+//! A started server takes, when its step runs, the lowest TCP port from 8000 up that nothing on
+//! its node listens on (`/proc/net/tcp`), so a start never collides with a server fleetfit does
+//! not know of; the step waits until that port serves the deployment's name (`/v1/models`).
 
 use super::{Step, preamble, title};
 use crate::domain::Plan;
-use crate::emit::launch::{self, FIRST_SERVER_PORT, Line};
+use crate::emit::launch::{self, Line};
 use crate::emit::server::Runtime;
-use crate::emit::shell::quote;
+use crate::emit::shell::{comment, quote};
 use crate::emit::{Emit, File, names};
 
 /// Functions every step script carries.
@@ -39,16 +37,27 @@ stop_server() {
     kill -TERM "$pid"
     until_gone "$pid"
 }
-# Waits until http://127.0.0.1:$1/health answers.
-until_healthy() {
+# The lowest TCP port from $1 up that nothing on this node listens on.
+free_port() {
+    p=$1
+    while grep -qE "^ *[0-9]+: [0-9A-F]+:$(printf '%04X' "$p") [0-9A-F]+:[0-9A-F]+ 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null; do
+        p=$((p + 1))
+    done
+    echo "$p"
+}
+# Waits until the server on port $1 serves the model name $2.
+until_serving() {
     waited=0
-    until curl -sf "http://127.0.0.1:$1/health" >/dev/null; do
-        if [ "$waited" -ge "$timeout" ]; then echo "the server on port $1 is not healthy after $timeout s" >&2; return 1; fi
+    until curl -sf "http://127.0.0.1:$1/v1/models" 2>/dev/null | grep -qF "\"$2\""; do
+        if [ "$waited" -ge "$timeout" ]; then echo "port $1 does not serve $2 after $timeout s" >&2; return 1; fi
         sleep 5
         waited=$((waited + 5))
     done
 }
 "#;
+
+/// The first port a started server may take.
+const FIRST_PORT: u64 = 8000;
 
 pub fn files(
     before: &Emit<'_>,
@@ -61,24 +70,10 @@ pub fn files(
         |e: &Emit<'_>, r: usize| runtime.unwrap_or_else(|| Runtime::of(e.deployment(&e.plan.replicas[r]).engine));
     let shares =
         after.shares_by(|r| runtime.unwrap_or_else(|| Runtime::of(after.deployment(r).engine)) == Runtime::Sglang);
-    // Ports held per node: (port, servers on it).
-    let old_ports = launch::ports(before);
-    let port_of_current = |i: usize, known: Option<usize>| -> Option<u64> {
-        let r = &current.replicas[i];
-        current
-            .running
-            .iter()
-            .find(|x| x.deployment == r.deployment && x.replica == r.replica)
-            .and_then(|x| x.port)
-            .or_else(|| known.map(|k| old_ports[k]))
-    };
-    let mut held: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
-    let known_of = super::known(current, before.workload, before.fleet);
-    for (i, r) in current.replicas.iter().enumerate() {
-        if let Some(port) = port_of_current(i, known_of[i]) {
-            held.entry(r.stages[0].node.clone()).or_default().insert(port);
-        }
-    }
+    // The ports the current plan's own scripts gave its servers (every replica counted, as the
+    // scripts numbered them), where its command line was not read.
+    let all = Emit::new(current, before.fleet, before.workload);
+    let old_ports = launch::ports(&all);
     let mut out = Vec::new();
     let mut body = String::new();
     for (cluster, s) in steps.iter().enumerate() {
@@ -86,55 +81,61 @@ pub fn files(
         body += &format!("if step {n} {}; then\n", quote(&title(s.step)));
         if s.step.action == "start" {
             let r = &after.plan.replicas[s.replica];
-            let head = r.stages[0].node.clone();
-            let taken = held.entry(head.clone()).or_default();
-            let port = (FIRST_SERVER_PORT..).find(|p| !taken.contains(p)).expect("a free port");
-            taken.insert(port);
+            let head = r.stages[0].node.as_str();
             // Clusters of change sets count from 101, apart from the full scripts' 1 up.
             let lines = launch::replica_lines(
                 after,
                 s.replica,
                 runtime_of(after, s.replica),
                 &shares[s.replica],
-                port,
+                FIRST_PORT,
                 101 + cluster as u64,
             );
-            let parts = lines.len();
+            let last_on_head = lines.iter().rposition(|(node, _)| *node == head);
             for (k, (node, lines)) in lines.into_iter().enumerate() {
                 let file = format!(
-                    "{n:03}-start-{}-{}-{node}.sh",
+                    "{n:03}-start-{}-{}-{k}-{node}.sh",
                     names::label_value(&r.deployment),
                     r.replica
                 );
-                let mut text = format!("#!/bin/sh\n# fleetfit change set: {}\n{HELPERS}", title(s.step));
+                let mut text = format!(
+                    "#!/bin/sh\n{}\n{HELPERS}",
+                    comment(&format!("fleetfit change set: {}", title(s.step)))
+                );
+                let serves = lines
+                    .iter()
+                    .any(|l| matches!(l, Line::Command(c) if is_server(&c.argv)));
+                if serves {
+                    text += &format!("port=$(free_port {FIRST_PORT})\n");
+                }
                 for line in &lines {
                     text += &render_detached(line, &r.deployment, r.replica);
                     text.push('\n');
                 }
-                if k + 1 == parts {
-                    text += &format!("until_healthy {port}\n");
+                if Some(k) == last_on_head {
+                    text += &format!("until_serving \"$port\" {}\n", quote(&r.deployment));
                 }
                 body += &format!("    on {} {}\n", quote(node), quote(&file));
                 out.push(File { name: file, text });
             }
-        } else if let Some(node) = &s.gone_node {
-            body += &format!(
-                "    echo {} >&2\n",
-                quote(&format!(
-                    "node {node} is not in the fleet any more: nothing to stop there"
-                ))
-            );
+        } else if let Some(gone) = &s.gone {
+            body += &format!("    echo {} >&2\n", quote(&format!("{gone}: nothing to stop there")));
         } else {
             let r = &current.replicas[s.replica];
             let head = r.stages[0].node.clone();
-            let port = port_of_current(s.replica, s.known);
-            let command = match (s.running.and_then(|x| x.pid), port) {
-                (Some(pid), _) => format!("stop_pid {pid} {}", quote(&model_text(before, r))),
-                (None, Some(port)) => format!(
+            let running = s.running;
+            let port = running
+                .and_then(|x| x.port)
+                .or_else(|| old_ports.get(s.replica).copied());
+            let model = running.and_then(|x| x.model.clone());
+            let command = match (running.and_then(|x| x.pid), model, port) {
+                (Some(pid), Some(model), _) => format!("stop_pid {pid} {}", quote(&model)),
+                (Some(pid), None, _) => format!("stop_pid {pid} {}", quote(&r.deployment)),
+                (None, _, Some(port)) => format!(
                     "stop_server {} {port}",
                     quote(&format!("--served-model-name {}", r.deployment))
                 ),
-                (None, None) => format!(
+                (None, _, None) => format!(
                     "echo {} >&2\nexit 1",
                     quote(&format!(
                         "no process or port is known for {}#{}; stop it by hand, then resume with --from {}",
@@ -144,17 +145,14 @@ pub fn files(
                     ))
                 ),
             };
-            if let Some(port) = port {
-                held.entry(head.clone()).or_default().remove(&port);
-            }
             let file = format!(
                 "{n:03}-stop-{}-{}-{head}.sh",
                 names::label_value(&r.deployment),
                 r.replica
             );
             let text = format!(
-                "#!/bin/sh\n# fleetfit change set: {}\n{HELPERS}{command}\n",
-                title(s.step)
+                "#!/bin/sh\n{}\n{HELPERS}{command}\n",
+                comment(&format!("fleetfit change set: {}", title(s.step)))
             );
             body += &format!("    on {} {}\n", quote(&head), quote(&file));
             out.push(File { name: file, text });
@@ -194,16 +192,21 @@ fn render_detached(line: &Line, deployment: &str, replica: u64) -> String {
                 .iter()
                 .map(|(name, value)| format!("{name}={} ", quote(value)))
                 .collect();
-            let argv: Vec<String> = command.argv.iter().map(|w| quote(w)).collect();
+            // The server's port is the one `free_port` found when the step runs (a Ray head's
+            // `--port` is its own).
+            let server = is_server(&command.argv);
+            let mut argv: Vec<String> = Vec::with_capacity(command.argv.len());
+            for (i, w) in command.argv.iter().enumerate() {
+                let after_port = server && i > 0 && command.argv[i - 1] == "--port";
+                argv.push(if after_port { "\"$port\"".to_string() } else { quote(w) });
+            }
             format!("{env}nohup {} >>{log} 2>&1 &", argv.join(" "))
         }
         Line::Command(_) => line.render(),
     }
 }
 
-/// What a stopped process's command line must hold: the model as its engine loads it.
-fn model_text(e: &Emit<'_>, replica: &crate::domain::PlacedReplica) -> String {
-    e.workload
-        .deployment(&replica.deployment)
-        .map_or_else(|| replica.deployment.clone(), |d| e.model_name(d))
+/// Whether a command is a replica's server (it names what it serves), not a Ray or rpc worker.
+fn is_server(argv: &[String]) -> bool {
+    argv.iter().any(|w| w == "--served-model-name" || w == "--alias")
 }

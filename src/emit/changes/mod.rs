@@ -32,9 +32,8 @@ pub struct Step<'a> {
     /// A stopped replica's index among the current replicas whose deployment is still known
     /// and whose GPUs are all in the fleet (the plan the `before` emitter sees).
     pub known: Option<usize>,
-    /// A stopped replica's node that the fleet no longer has (it failed or left): nothing runs
-    /// there to stop.
-    pub gone_node: Option<String>,
+    /// Why nothing runs any more where a stopped replica ran (its node or GPU left the fleet).
+    pub gone: Option<String>,
 }
 
 /// The change set's files for `target`.
@@ -64,11 +63,10 @@ pub fn files(
     for s in resolved.iter_mut().filter(|s| s.step.action == "stop") {
         s.known = known_of[s.replica];
         let r = &current.replicas[s.replica];
-        s.gone_node = r
-            .stages
-            .iter()
-            .find(|st| fleet.node(&st.node).is_none())
-            .map(|st| st.node.clone());
+        s.gone = r.stages.iter().find_map(|st| match fleet.node(&st.node) {
+            None => Some(format!("node {} is not in the fleet any more", st.node)),
+            Some(_) => None,
+        });
     }
     // The current plan's replicas may break today's rules (that is why they move): emitting
     // them needs only their deployments and nodes.
@@ -161,20 +159,21 @@ fn resolve<'a>(steps: &'a [MigrationStep], current: &'a Plan, plan: &'a Plan) ->
                 replica,
                 running,
                 known: None,
-                gone_node: None,
+                gone: None,
             })
         })
         .collect()
 }
 
-/// A step's one-line title: `start chat-70b#3 on a100-01 GPUs 4,5`.
+/// A step's one-line title: `start chat-70b#3 on a100-01 GPUs 4,5` (control characters of
+/// names escaped, so that a title stays one line wherever it is written).
 pub fn title(step: &MigrationStep) -> String {
     let gpus: Vec<String> = step
         .stages
         .iter()
         .map(|s| format!("{} GPUs {}", s.node, super::devices(&s.gpus)))
         .collect();
-    format!(
+    let text = format!(
         "{} {}#{} on {}{}",
         step.action,
         step.deployment,
@@ -185,7 +184,14 @@ pub fn title(step: &MigrationStep) -> String {
         } else {
             ""
         }
-    )
+    );
+    text.chars()
+        .flat_map(|c| {
+            let escape = c.is_control() || crate::formats::names::is_hidden(c);
+            let out: Vec<char> = if escape { c.escape_default().collect() } else { vec![c] };
+            out
+        })
+        .collect()
 }
 
 /// The head of every `apply.sh`: strict mode, `--from K`, a per-step timeout, and `step N TITLE`
@@ -200,7 +206,10 @@ set -eu
 cd "$(dirname "$0")"
 timeout="${{FLEETFIT_STEP_TIMEOUT:-1800}}"
 from=1
-if [ "${{1:-}}" = --from ]; then from="$2"; fi
+if [ "${{1:-}}" = --from ]; then from="${{2:-}}"; fi
+case "$from" in
+    ''|*[!0-9]*) echo "--from takes a step number, not '$from'" >&2; exit 2 ;;
+esac
 step() {{
     if [ "$1" -lt "$from" ]; then return 1; fi
     echo "step $1/{steps}: $2" >&2

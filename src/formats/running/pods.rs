@@ -91,7 +91,8 @@ pub fn read(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<Vec<W
             if count == 0 {
                 continue;
             }
-            gpus += count;
+            gpus = u64::checked_add(gpus, count)
+                .ok_or_else(|| InputError::new(path, field("resources"), "too many GPUs to count"))?;
             let words = container_argv(container).map_err(|why| InputError::new(path, field("command"), why))?;
             if argv.is_none() || command::parse(&words).is_some() && argv.as_deref().and_then(command::parse).is_none()
             {
@@ -101,8 +102,22 @@ pub fn read(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<Vec<W
                 indices = Some(found);
             }
         }
+        // Kubernetes holds max(largest init container, sum of containers) for the pod's life.
+        let mut init_gpus = 0;
+        if let Some(Value::Array(inits)) = item.pointer("/spec/initContainers") {
+            for (c, container) in inits.iter().enumerate() {
+                let count = container_gpus(container)
+                    .map_err(|why| InputError::new(path, at(&format!("spec.initContainers[{c}].resources")), why))?;
+                init_gpus = init_gpus.max(count);
+            }
+        }
+        let engine_gpus = gpus;
+        gpus = gpus.max(init_gpus);
         if gpus == 0 {
             continue;
+        }
+        if engine_gpus == 0 {
+            argv = Some(vec!["(GPUs held by init containers only)".to_string()]);
         }
         let Some(node) = item.pointer("/spec/nodeName").and_then(Value::as_str) else {
             warnings.push(format!("{origin}: not bound to a node yet ({phase}); left out"));

@@ -59,7 +59,8 @@ pub fn read(dir: &Path, warnings: &mut Vec<String>) -> Result<Vec<Worker>, Input
         }
         let entry = roots.entry(root).or_default();
         entry.0.insert(gpu);
-        *entry.1.entry(gpu).or_default() += used_mib;
+        let used = entry.1.entry(gpu).or_default();
+        *used = used.saturating_add(used_mib);
     }
     let mut out = Vec::new();
     for (pid, (gpus, used_mib)) in roots {
@@ -198,7 +199,8 @@ fn apps(path: &Path, text: &str, uuids: &BTreeMap<String, u32>) -> Result<Vec<(u
         })?;
         let used_mib = match used_at.and_then(|c| row.get(c)) {
             None => 0,
-            Some(v) if not_available(v) => 0,
+            // Not reported (some drivers, some containers): the whole GPU, to be safe.
+            Some(v) if not_available(v) => u64::MAX,
             Some(v) => number(v, "MiB")
                 .ok_or_else(|| InputError::new(path, at("used_gpu_memory"), "expected MiB, such as 20480 MiB"))?,
         };
