@@ -87,3 +87,68 @@ fn the_schemas_refuse_what_kubernetes_would() {
         assert!(!schema_errors(&text).is_empty(), "{broken} passed:\n{text}");
     }
 }
+
+/// The schema file shipped for a kind of the nightly job's manifest.
+fn nightly_schema(kind: &str) -> &'static str {
+    match kind {
+        "ServiceAccount" => "serviceaccount-v1.json",
+        "ClusterRole" => "clusterrole-rbac-v1.json",
+        "ClusterRoleBinding" => "clusterrolebinding-rbac-v1.json",
+        "Role" => "role-rbac-v1.json",
+        "RoleBinding" => "rolebinding-rbac-v1.json",
+        "CronJob" => "cronjob-batch-v1.json",
+        other => panic!("no schema for {other}"),
+    }
+}
+
+/// Each document's errors against its kind's schema.
+fn nightly_errors(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for doc in documents(text) {
+        let kind = doc["kind"].as_str().unwrap().to_string();
+        let file = nightly_schema(&kind);
+        let schema: Value =
+            serde_json::from_str(&std::fs::read_to_string(data("schemas/k8s").join(file)).unwrap()).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        out.extend(
+            validator
+                .iter_errors(&doc)
+                .map(|e| format!("{kind}: {e} at {}", e.instance_path())),
+        );
+    }
+    out
+}
+
+#[test]
+fn the_nightly_cronjob_and_its_rbac_validate_and_a_misspelt_field_does_not() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/k8s/nightly.yaml")).unwrap();
+    assert_eq!(nightly_errors(&text), Vec::<String>::new());
+    let broken = text.replacen(
+        "concurrencyPolicy: Forbid",
+        "concurrencyPolicy: Forbid\n  concurency: 1",
+        1,
+    );
+    assert!(
+        nightly_errors(&broken).iter().any(|e| e.starts_with("CronJob")),
+        "a misspelt field fails"
+    );
+    let broken = text.replacen("verbs: [get, list]", "verbs: get", 1);
+    assert!(!nightly_errors(&broken).is_empty(), "verbs must be a list");
+}
+
+#[test]
+fn change_set_manifests_validate() {
+    let (fleet, workload) = load("cluster/fleet.yaml", "cluster/deployments.yaml");
+    let current = solve(&fleet, &workload).plan;
+    let mut w2 = workload.clone();
+    for d in &mut w2.deployments {
+        d.replicas += 1;
+    }
+    let plan = solve(&fleet, &w2).plan;
+    let files = fleetfit::emit::changes::files(Target::K8s, &current, &plan, &fleet, &w2).unwrap();
+    let manifests: Vec<_> = files.iter().filter(|f| f.name.ends_with(".yaml")).collect();
+    assert!(!manifests.is_empty());
+    for f in manifests {
+        assert_eq!(schema_errors(&f.text), Vec::<String>::new(), "{}", f.name);
+    }
+}

@@ -4,6 +4,12 @@
 
 Usage:
     python3 generate.py K8S_APPS_V1_OPENAPI_V3.json LWS_CRD.yaml K8S_BATCH_V1_OPENAPI_V3.json [OUT_DIR]
+        [--core K8S_CORE_V1_OPENAPI_V3.json] [--rbac K8S_RBAC_V1_OPENAPI_V3.json]
+
+With --core and --rbac it also writes serviceaccount-v1.json and the four RBAC kinds
+(clusterrole-, clusterrolebinding-, role-, rolebinding-rbac-v1.json), which the nightly
+CronJob's manifest (deploy/k8s/nightly.yaml) must validate against; cronjob-batch-v1.json
+always comes from the batch file.
 
 K8S_APPS_V1_OPENAPI_V3.json: Kubernetes' api/openapi-spec/v3/apis__apps__v1_openapi.json
     (here: release-1.34, as vendored by kubernetes-sigs/kubectl-validate at
@@ -123,6 +129,18 @@ def job(openapi):
     return builtin(openapi, "io.k8s.api.batch.v1.Job", "batch/v1", "Job")
 
 
+def cronjob(openapi):
+    return builtin(openapi, "io.k8s.api.batch.v1.CronJob", "batch/v1", "CronJob")
+
+
+def rbac(openapi, kind):
+    return builtin(openapi, f"io.k8s.api.rbac.v1.{kind}", "rbac.authorization.k8s.io/v1", kind)
+
+
+def service_account(openapi):
+    return builtin(openapi, "io.k8s.api.core.v1.ServiceAccount", "v1", "ServiceAccount")
+
+
 def leaderworkerset(crd, openapi):
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
     body = strict(version["schema"]["openAPIV3Schema"])
@@ -143,21 +161,38 @@ def leaderworkerset(crd, openapi):
 
 
 def main():
-    if len(sys.argv) not in (4, 5):
+    args = sys.argv[1:]
+    extra = {}
+    for flag in ("--core", "--rbac"):
+        if flag in args:
+            at = args.index(flag)
+            extra[flag] = args[at + 1]
+            del args[at : at + 2]
+    if len(args) not in (3, 4):
         sys.exit(__doc__)
-    openapi_path, crd_path, batch_path = sys.argv[1], sys.argv[2], sys.argv[3]
-    out_dir = sys.argv[4] if len(sys.argv) > 4 else os.path.dirname(os.path.abspath(__file__))
+    openapi_path, crd_path, batch_path = args[0], args[1], args[2]
+    out_dir = args[3] if len(args) > 3 else os.path.dirname(os.path.abspath(__file__))
     with open(openapi_path) as f:
         openapi = json.load(f)
     with open(crd_path) as f:
         crd = yaml.safe_load(f)
     with open(batch_path) as f:
         batch = json.load(f)
-    for name, schema in (
+    outputs = [
         ("deployment-apps-v1.json", deployment(openapi)),
         ("leaderworkerset-v1.json", leaderworkerset(crd, copy.deepcopy(openapi))),
         ("job-batch-v1.json", job(batch)),
-    ):
+        ("cronjob-batch-v1.json", cronjob(batch)),
+    ]
+    if "--core" in extra:
+        with open(extra["--core"]) as f:
+            outputs.append(("serviceaccount-v1.json", service_account(json.load(f))))
+    if "--rbac" in extra:
+        with open(extra["--rbac"]) as f:
+            rbac_openapi = json.load(f)
+        for kind in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"):
+            outputs.append((f"{kind.lower()}-rbac-v1.json", rbac(rbac_openapi, kind)))
+    for name, schema in outputs:
         with open(os.path.join(out_dir, name), "w") as f:
             json.dump(schema, f, indent=1, ensure_ascii=False)
             f.write("\n")
