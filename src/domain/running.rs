@@ -57,6 +57,9 @@ pub struct PodRef {
     /// A LeaderWorkerSet group (`namespace/set/group-index`) whose pods make one replica, and
     /// this pod's worker index in it (0 is the leader).
     pub group: Option<(String, u64)>,
+    /// How many pods the controller has (scheduled or not, not finished, not terminating): what
+    /// its `spec.replicas` counts.
+    pub owner_pods: Option<u64>,
 }
 
 /// One thing that holds GPUs now: a pod, or a process tree rooted at an engine process.

@@ -468,3 +468,91 @@ fn apply_sh_refuses_a_step_that_is_not_a_number() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
+
+#[test]
+fn an_sglang_replica_across_nodes_is_awaited_after_every_rank_started() {
+    let deployments = "deployments:\n  - name: big\n    model: llama-3.1-70b\n    engine: sglang\n    replicas: 1\n    tensor_parallel: [8]\n    pipeline_parallel: [3]\n    max_model_len: 8192\n";
+    let case = Case::new(deployments, &[]);
+    let (_, _, changes) = case.run("sglang");
+    let apply = std::fs::read_to_string(changes.join("apply.sh")).unwrap();
+    let runs: Vec<&str> = apply.lines().filter(|l| l.trim_start().starts_with("on ")).collect();
+    let head = runs[0].split_whitespace().nth(1).unwrap();
+    let last = runs.last().unwrap();
+    assert!(
+        last.contains("-wait-") && last.split_whitespace().nth(1) == Some(head),
+        "{apply}"
+    );
+    let wait = std::fs::read_to_string(changes.join(last.rsplit(' ').next().unwrap())).unwrap();
+    assert!(
+        wait.contains("until_serving \"$(cat /tmp/fleetfit-big-0.port)\" big"),
+        "{wait}"
+    );
+    let first = std::fs::read_to_string(changes.join(runs[0].rsplit(' ').next().unwrap())).unwrap();
+    assert!(first.contains("> /tmp/fleetfit-big-0.port"), "{first}");
+    scripts_are_clean(&changes);
+}
+
+#[test]
+fn the_step_helpers_fail_plainly() {
+    let case = Case::new(ASSISTANT, &[]);
+    let (_, _, changes) = case.run("vllm");
+    let start = std::fs::read_dir(&changes)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_str().unwrap().contains("-start-"))
+        .unwrap();
+    let helpers = std::fs::read_to_string(start).unwrap();
+    let helpers = helpers.split("port=$(free_port").next().unwrap().to_string();
+    let run = |call: &str| {
+        let out = std::process::Command::new("sh")
+            .args(["-c", &format!("{helpers}\n{call}")])
+            .output()
+            .unwrap();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    // stop_server must not find its own awk, whose arguments hold the same words.
+    let (ok, _, err) = run("stop_server '--served-model-name nobody-serves-this' 8999");
+    assert!(
+        !ok && err.contains("no server of --served-model-name nobody-serves-this on port 8999"),
+        "{err}"
+    );
+    let (ok, _, err) = run("free_port 65536");
+    assert!(!ok && err.contains("no free TCP port"), "{err}");
+    let (ok, _, err) = run("timeout=0; until_serving 9 nobody");
+    assert!(!ok && err.contains("does not serve nobody"), "{err}");
+}
+
+#[test]
+fn a_deployment_counts_its_pending_pods_and_not_its_terminating_ones() {
+    let mut pods = Vec::new();
+    for (i, node) in ["gpu-a", "gpu-b", "gpu-c"].into_iter().enumerate() {
+        pods.push(owned(
+            pod("team-a", &format!("llama-8b-h-{i}"), node, VLLM_8B, 1),
+            "ReplicaSet",
+            "llama-8b-h",
+            "h",
+        ));
+    }
+    let mut pending = owned(
+        pod("team-a", "llama-8b-h-p", "gpu-a", VLLM_8B, 1),
+        "ReplicaSet",
+        "llama-8b-h",
+        "h",
+    );
+    pending["spec"].as_object_mut().unwrap().remove("nodeName");
+    pending["status"]["phase"] = json!("Pending");
+    let mut leaving = owned(
+        pod("team-a", "llama-8b-h-t", "gpu-c", VLLM_8B, 1),
+        "ReplicaSet",
+        "llama-8b-h",
+        "h",
+    );
+    leaving["metadata"]["deletionTimestamp"] = json!("2026-12-07T02:30:00Z");
+    pods.extend([pending, leaving]);
+    let case = Case::new(&ASSISTANT.replace("replicas: 1", "replicas: 2"), &pods);
+    let (out, _, changes) = case.run("k8s");
+    assert!(out.contains("(terminating)"), "{out}");
+    assert_eq!(case.current().replicas.len(), 3);
+    let apply = std::fs::read_to_string(changes.join("apply.sh")).unwrap();
+    assert!(apply.contains("--current-replicas=4 --replicas=3"), "{apply}");
+}

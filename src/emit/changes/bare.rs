@@ -32,7 +32,9 @@ stop_pid() {
 }
 # Stops the server whose command line holds both $1 (its served name) and "--port $2".
 stop_server() {
-    pid=$(ps -eo pid=,args= | awk -v name="$1" -v port="--port $2 " 'index($0 " ", port) && index($0, name) { print $1; exit }')
+    # The process list is taken before awk starts, so awk's own arguments are not in it.
+    list=$(ps -eo pid=,args=)
+    pid=$(printf '%s\n' "$list" | awk -v name="$1" -v port="--port $2 " 'index($0 " ", port) && index($0, name) { print $1; exit }')
     if [ -z "$pid" ]; then echo "no server of $1 on port $2" >&2; return 1; fi
     kill -TERM "$pid"
     until_gone "$pid"
@@ -40,18 +42,25 @@ stop_server() {
 # The lowest TCP port from $1 up that nothing on this node listens on.
 free_port() {
     p=$1
-    while grep -qE "^ *[0-9]+: [0-9A-F]+:$(printf '%04X' "$p") [0-9A-F]+:[0-9A-F]+ 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null; do
+    while [ "$p" -le 65535 ]; do
+        if ! grep -qE "^ *[0-9]+: [0-9A-F]+:$(printf '%04X' "$p") [0-9A-F]+:[0-9A-F]+ 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
         p=$((p + 1))
     done
-    echo "$p"
+    echo "no free TCP port from $1 up" >&2
+    return 1
 }
-# Waits until the server on port $1 serves the model name $2.
+# Waits until the server on port $1 serves the model name $2; gives up when process $3 (where
+# given) has exited.
 until_serving() {
     waited=0
-    until curl -sf "http://127.0.0.1:$1/v1/models" 2>/dev/null | grep -qF "\"$2\""; do
+    until curl -sf --max-time 10 "http://127.0.0.1:$1/v1/models" 2>/dev/null | grep -qF "\"$2\""; do
+        if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then echo "the server of $2 exited; see its log" >&2; return 1; fi
         if [ "$waited" -ge "$timeout" ]; then echo "port $1 does not serve $2 after $timeout s" >&2; return 1; fi
         sleep 5
-        waited=$((waited + 5))
+        waited=$((waited + 15))
     done
 }
 "#;
@@ -76,22 +85,30 @@ pub fn files(
     let old_ports = launch::ports(&all);
     let mut out = Vec::new();
     let mut body = String::new();
-    for (cluster, s) in steps.iter().enumerate() {
+    for s in steps {
         let n = s.step.step;
         body += &format!("if step {n} {}; then\n", quote(&title(s.step)));
         if s.step.action == "start" {
             let r = &after.plan.replicas[s.replica];
             let head = r.stages[0].node.as_str();
-            // Clusters of change sets count from 101, apart from the full scripts' 1 up.
+            // A replica across nodes gets Ray / rendezvous ports of its own (101 to 1000 above the
+            // full scripts' first), from its identity, so that change sets of other nights do
+            // not reuse the ports of a replica still running; a port in use fails the start.
             let lines = launch::replica_lines(
                 after,
                 s.replica,
                 runtime_of(after, s.replica),
                 &shares[s.replica],
                 FIRST_PORT,
-                101 + cluster as u64,
+                cluster_number(r),
             );
-            let last_on_head = lines.iter().rposition(|(node, _)| *node == head);
+            // The server answers once every node's part runs: the wait goes last, on the head.
+            let parts = lines.len();
+            let port_file = quote(&format!(
+                "/tmp/fleetfit-{}-{}.port",
+                names::label_value(&r.deployment),
+                r.replica
+            ));
             for (k, (node, lines)) in lines.into_iter().enumerate() {
                 let file = format!(
                     "{n:03}-start-{}-{}-{k}-{node}.sh",
@@ -105,17 +122,34 @@ pub fn files(
                 let serves = lines
                     .iter()
                     .any(|l| matches!(l, Line::Command(c) if is_server(&c.argv)));
-                if serves {
+                let head_server = serves && node == head;
+                if head_server {
+                    text += &format!("port=$(free_port {FIRST_PORT})\necho \"$port\" > {port_file}\n");
+                } else if serves {
                     text += &format!("port=$(free_port {FIRST_PORT})\n");
                 }
                 for line in &lines {
                     text += &render_detached(line, &r.deployment, r.replica);
                     text.push('\n');
                 }
-                if Some(k) == last_on_head {
-                    text += &format!("until_serving \"$port\" {}\n", quote(&r.deployment));
+                if head_server && k + 1 == parts {
+                    text += &format!("until_serving \"$port\" {} \"$!\"\n", quote(&r.deployment));
                 }
                 body += &format!("    on {} {}\n", quote(node), quote(&file));
+                out.push(File { name: file, text });
+            }
+            if lines_head_first_serves(&out, parts) {
+                let file = format!(
+                    "{n:03}-start-{}-{}-wait-{head}.sh",
+                    names::label_value(&r.deployment),
+                    r.replica
+                );
+                let text = format!(
+                    "#!/bin/sh\n{}\n{HELPERS}until_serving \"$(cat {port_file})\" {}\n",
+                    comment(&format!("fleetfit change set: {}", title(s.step))),
+                    quote(&r.deployment)
+                );
+                body += &format!("    on {} {}\n", quote(head), quote(&file));
                 out.push(File { name: file, text });
             }
         } else if let Some(gone) = &s.gone {
@@ -209,4 +243,29 @@ fn render_detached(line: &Line, deployment: &str, replica: u64) -> String {
 /// Whether a command is a replica's server (it names what it serves), not a Ray or rpc worker.
 fn is_server(argv: &[String]) -> bool {
     argv.iter().any(|w| w == "--served-model-name" || w == "--alias")
+}
+
+/// Whether the last `parts` start scripts put the server on the head before other nodes' parts
+/// (SGLang's rank 0 first), so that the wait needs a script of its own after them all.
+fn lines_head_first_serves(out: &[File], parts: usize) -> bool {
+    let started = &out[out.len() - parts..];
+    !started
+        .last()
+        .is_some_and(|f| f.text.contains("\nuntil_serving \"$port\""))
+}
+
+/// Ray and rendezvous port offset (101 to 1000) of a replica across nodes, from its deployment,
+/// number and GPUs.
+fn cluster_number(r: &crate::domain::PlacedReplica) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(r.deployment.as_bytes());
+    for s in &r.stages {
+        hash.update(s.node.as_bytes());
+        for g in &s.gpus {
+            hash.update(g.to_le_bytes());
+        }
+    }
+    let digest = hash.finalize();
+    101 + u64::from(u16::from_le_bytes([digest[0], digest[1]])) % 900
 }

@@ -33,6 +33,28 @@ pub fn read(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<Vec<W
             ));
         }
     };
+    // Pods per controller, as the controller counts them: not finished, not being deleted.
+    let mut owned: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for item in &items {
+        let phase = item
+            .pointer("/status/phase")
+            .and_then(Value::as_str)
+            .unwrap_or("Running");
+        if matches!(phase, "Succeeded" | "Failed") || item.pointer("/metadata/deletionTimestamp").is_some() {
+            continue;
+        }
+        let ns = item
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        let hash = item
+            .pointer("/metadata/labels")
+            .and_then(|l| l.get("pod-template-hash"))
+            .and_then(Value::as_str);
+        if let Some(owner) = owner(item, hash) {
+            *owned.entry((ns.to_string(), owner)).or_default() += 1;
+        }
+    }
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let at = |field: &str| {
@@ -134,7 +156,11 @@ pub fn read(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<Vec<W
             }
             None => WorkerGpus::Count(gpus),
         };
-        let argv = argv.unwrap_or_default();
+        let mut argv = argv.unwrap_or_default();
+        // A pod being deleted still holds its GPUs until it is gone, but serves no replica.
+        if item.pointer("/metadata/deletionTimestamp").is_some() {
+            argv = vec!["(terminating)".to_string()];
+        }
         let annotation = |key: &str| {
             item.pointer("/metadata/annotations")
                 .and_then(|a| a.get(key))
@@ -153,6 +179,9 @@ pub fn read(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<Vec<W
                 .unwrap_or(0);
             (format!("{namespace}/{set}/{group}"), worker)
         });
+        let owner_pods = owner
+            .as_ref()
+            .and_then(|o| owned.get(&(namespace.to_string(), o.clone())).copied());
         let owner = match (&group, label("leaderworkerset.sigs.k8s.io/name")) {
             (Some(_), Some(set)) => Some(format!("LeaderWorkerSet/{set}")),
             _ => owner,
@@ -170,6 +199,7 @@ pub fn read(path: &Path, text: &str, warnings: &mut Vec<String>) -> Result<Vec<W
                 pod: name.to_string(),
                 owner,
                 group,
+                owner_pods,
             }),
             pid: None,
         });

@@ -79,13 +79,6 @@ type Held = BTreeMap<(String, u32), Vec<(bool, u64)>>;
 pub fn import(fleet: &Fleet, workload: &Workload, workers: Vec<Worker>, captured: &BTreeSet<String>) -> Current {
     let mut warnings = Vec::new();
     let workers = checked(fleet, workers, &mut warnings);
-    // Pods per controller, all of them (a Deployment is scaled by its whole count).
-    let mut owner_pods: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for pod in workers.iter().filter_map(|w| w.pod.as_ref()) {
-        if let Some(owner) = &pod.owner {
-            *owner_pods.entry((pod.namespace.clone(), owner.clone())).or_default() += 1;
-        }
-    }
     let mut units: Vec<Unit> = Vec::new();
     let mut groups: BTreeMap<String, usize> = BTreeMap::new();
     for worker in workers {
@@ -264,7 +257,7 @@ pub fn import(fleet: &Fleet, workload: &Workload, workers: Vec<Worker>, captured
                     .filter_map(|w| w.pod.as_ref().map(|p| p.pod.clone()))
                     .collect(),
                 owner: pod.and_then(|p| p.owner.clone()),
-                owner_pods: pod.and_then(|p| owner_pods.get(&(p.namespace.clone(), p.owner.clone()?)).copied()),
+                owner_pods: pod.and_then(|p| p.owner_pods),
                 pid: head.pid,
                 port: unit.command().and_then(|c| c.port),
                 model: unit.command().map(|c| c.model.clone()),
