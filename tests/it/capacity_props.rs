@@ -18,20 +18,30 @@ use super::props::{brute_cases, fleet_of, tiny_deployments};
 /// One or two SKUs of the tiny fleets' types, 1-2 GPUs a node, at most 0-2 nodes each (so a
 /// SKU may also be counted as a class of alike candidates), some labelled to meet selectors.
 fn tiny_skus() -> impl Strategy<Value = String> {
+    skus_with((0u64..=2).prop_map(Some).boxed())
+}
+
+/// [`tiny_skus`] where a SKU may have no `max` (bought as often as the search likes).
+fn tiny_skus_uncapped() -> impl Strategy<Value = String> {
+    skus_with(prop::option::weighted(0.5, 0u64..=2).boxed())
+}
+
+fn skus_with(max: BoxedStrategy<Option<u64>>) -> impl Strategy<Value = String> {
     let sku = (
         0u8..2,
         prop_oneof![3 => Just(4096u64), 1 => Just(4608)],
         1u32..=2,
         1u64..=9,
-        0u64..=2,
+        max,
         prop::bool::ANY,
     );
     prop::collection::vec(sku, 1..=2).prop_map(|skus| {
         let mut text = String::from("skus:\n");
         for (i, (t, memory, count, cost, max, east)) in skus.iter().enumerate() {
             text += &format!(
-                "  - {{name: s{i}, gpu_type: {}, gpu_count: {count}, memory_mib: {memory}, cost: {cost}, max: {max}, labels: {{zone: {}}}}}\n",
+                "  - {{name: s{i}, gpu_type: {}, gpu_count: {count}, memory_mib: {memory}, cost: {cost}{}, labels: {{zone: {}}}}}\n",
                 ["A", "B"][*t as usize],
+                max.map(|m| format!(", max: {m}")).unwrap_or_default(),
                 if *east { "east" } else { "west" }
             );
         }
@@ -39,14 +49,14 @@ fn tiny_skus() -> impl Strategy<Value = String> {
     })
 }
 
-/// Every purchase within each SKU's `max`, as counts per SKU.
-fn purchases(skus: &[Sku]) -> Vec<Vec<u64>> {
+/// Every purchase within each SKU's `max` (`uncapped` for a SKU without one), as counts per SKU.
+fn purchases(skus: &[Sku], uncapped: u64) -> Vec<Vec<u64>> {
     let mut all = vec![Vec::new()];
     for sku in skus {
         all = all
             .into_iter()
             .flat_map(|p: Vec<u64>| {
-                (0..=sku.max.unwrap_or(0)).map(move |n| {
+                (0..=sku.max.unwrap_or(uncapped)).map(move |n| {
                     let mut next = p.clone();
                     next.push(n);
                     next
@@ -102,9 +112,13 @@ fn assert_capacity_matches_brute_force(
             -(o.gpus_used as i64),
         )
     };
+    // A cheapest purchase buys no node it could do without (every cost is at least 1): each
+    // bought node holds a stage of a required replica or keeps a reserved GPU free, so it buys
+    // at most this many nodes in all, and a SKU without `max` is tried up to that.
+    let nodes_bound = nodes_bound(&workload, &must);
     // The cheapest purchase that places every required replica, and section 6 among them.
     let mut best: Option<(u64, (u64, i64, i64))> = None;
-    for counts in purchases(&skus) {
+    for counts in purchases(&skus, nodes_bound) {
         let cost: u64 = skus.iter().zip(&counts).map(|(s, n)| s.cost * n).sum();
         if best.is_some_and(|(c, _)| c < cost) {
             continue;
@@ -165,8 +179,44 @@ fn assert_capacity_matches_brute_force(
     }
 }
 
+/// The most nodes a cheapest purchase buys: a node per stage of the required replicas, and one per
+/// GPU the fleet and per-type reserves keep free.
+fn nodes_bound(workload: &Workload, required: &[String]) -> u64 {
+    let stages: u64 = workload
+        .deployments
+        .iter()
+        .filter(|d| required.contains(&d.name))
+        .map(|d| d.replicas * d.pipeline_parallel.iter().copied().max().unwrap_or(1))
+        .sum();
+    let reserve = &workload.policy.reserve;
+    stages + reserve.fleet + reserve.per_type.values().sum::<u64>()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: brute_cases() / 4, ..ProptestConfig::default() })]
+
+    /// SKUs without `max`, where the bound on a cheapest purchase keeps exhaustion small.
+    #[test]
+    fn random_tiny_capacity_plans_with_uncapped_skus_match_exhaustion(
+        // Half the time a fleet whose one GPU is busy, so that something must be bought.
+        fleet in prop_oneof![
+            fleet_of(2, 2),
+            Just("nodes:\n  - name: a\n    gpus:\n      - {index: 0, type: A, memory_mib: 4096, used_mib: 4096, utilization: 0, healthy: true}\n".to_string()),
+        ],
+        deployments in tiny_deployments(),
+        skus in tiny_skus_uncapped(),
+        min_priority in prop::option::of(2u64..=3),
+    ) {
+        let (_, workload) = parse(&fleet, &deployments);
+        let must: Vec<String> = workload
+            .deployments
+            .iter()
+            .filter(|d| d.replicas > 0 && min_priority.is_none_or(|p| d.priority >= p))
+            .map(|d| d.name.clone())
+            .collect();
+        prop_assume!(nodes_bound(&workload, &must) <= 2);
+        assert_capacity_matches_brute_force(&fleet, &deployments, &skus, min_priority);
+    }
 
     #[test]
     fn random_tiny_capacity_plans_match_exhaustion(
