@@ -6,6 +6,7 @@ mod calibrate;
 mod capacity;
 mod capacity_props;
 mod catalog;
+mod changes;
 mod cli;
 mod common;
 mod current;
