@@ -110,15 +110,8 @@ pub fn files(
                 r.replica
             ));
             for (k, (node, lines)) in lines.into_iter().enumerate() {
-                let file = format!(
-                    "{n:03}-start-{}-{}-{k}-{node}.sh",
-                    names::label_value(&r.deployment),
-                    r.replica
-                );
-                let mut text = format!(
-                    "#!/bin/sh\n{}\n{HELPERS}",
-                    comment(&format!("fleetfit change set: {}", title(s.step)))
-                );
+                let file = step_file(s, r, &format!("{k}-{node}"));
+                let mut text = script(s, "");
                 let serves = lines
                     .iter()
                     .any(|l| matches!(l, Line::Command(c) if is_server(&c.argv)));
@@ -139,15 +132,10 @@ pub fn files(
                 out.push(File { name: file, text });
             }
             if lines_head_first_serves(&out, parts) {
-                let file = format!(
-                    "{n:03}-start-{}-{}-wait-{head}.sh",
-                    names::label_value(&r.deployment),
-                    r.replica
-                );
-                let text = format!(
-                    "#!/bin/sh\n{}\n{HELPERS}until_serving \"$(cat {port_file})\" {}\n",
-                    comment(&format!("fleetfit change set: {}", title(s.step))),
-                    quote(&r.deployment)
+                let file = step_file(s, r, &format!("wait-{head}"));
+                let text = script(
+                    s,
+                    &format!("until_serving \"$(cat {port_file})\" {}\n", quote(&r.deployment)),
                 );
                 body += &format!("    on {} {}\n", quote(head), quote(&file));
                 out.push(File { name: file, text });
@@ -179,15 +167,8 @@ pub fn files(
                     ))
                 ),
             };
-            let file = format!(
-                "{n:03}-stop-{}-{}-{head}.sh",
-                names::label_value(&r.deployment),
-                r.replica
-            );
-            let text = format!(
-                "#!/bin/sh\n{}\n{HELPERS}{command}\n",
-                comment(&format!("fleetfit change set: {}", title(s.step)))
-            );
+            let file = step_file(s, r, &head);
+            let text = script(s, &format!("{command}\n"));
             body += &format!("    on {} {}\n", quote(&head), quote(&file));
             out.push(File { name: file, text });
         }
@@ -268,4 +249,23 @@ fn cluster_number(r: &crate::domain::PlacedReplica) -> u64 {
     }
     let digest = hash.finalize();
     101 + u64::from(u16::from_le_bytes([digest[0], digest[1]])) % 900
+}
+
+/// A step script's file name: `{step}-{action}-{deployment}-{replica}-{part}.sh`.
+fn step_file(s: &Step<'_>, r: &crate::domain::PlacedReplica, part: &str) -> String {
+    format!(
+        "{:03}-{}-{}-{}-{part}.sh",
+        s.step.step,
+        s.step.action,
+        names::label_value(&r.deployment),
+        r.replica
+    )
+}
+
+/// A step script: its title as a comment, the helpers, then `body`.
+fn script(s: &Step<'_>, body: &str) -> String {
+    format!(
+        "#!/bin/sh\n{}\n{HELPERS}{body}",
+        comment(&format!("fleetfit change set: {}", title(s.step)))
+    )
 }
