@@ -120,6 +120,22 @@ impl Case {
         (stdout, stderr, PathBuf::from(changes))
     }
 
+    /// `current import` alone, its output.
+    fn import_only(&self) -> std::process::Output {
+        fleetfit(&[
+            "current",
+            "import",
+            "--fleet",
+            "data/cluster/fleet.yaml",
+            "--deployments",
+            &self.at("deployments.yaml"),
+            "--pods",
+            &self.at("pods.json"),
+            "--out",
+            &self.at("c.json"),
+        ])
+    }
+
     fn current(&self) -> fleetfit::domain::Plan {
         serde_json::from_str(&std::fs::read_to_string(self.at("current.json")).unwrap()).unwrap()
     }
@@ -427,33 +443,11 @@ fn numbers_too_large_are_bad_input_not_a_crash() {
         {"name": "b", "image": "i", "resources": {"limits": {"nvidia.com/gpu": "1"}}},
     ]);
     let case = Case::new(ASSISTANT, &[huge]);
-    let out = fleetfit(&[
-        "current",
-        "import",
-        "--fleet",
-        "data/cluster/fleet.yaml",
-        "--deployments",
-        &case.at("deployments.yaml"),
-        "--pods",
-        &case.at("pods.json"),
-        "--out",
-        &case.at("c.json"),
-    ]);
+    let out = case.import_only();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let argv = ["vllm", "serve", "m", "-tp", "4294967296", "-pp", "4294967296"];
     let case = Case::new(ASSISTANT, &[pod("default", "wide", "gpu-a", &argv, 1)]);
-    let out = fleetfit(&[
-        "current",
-        "import",
-        "--fleet",
-        "data/cluster/fleet.yaml",
-        "--deployments",
-        &case.at("deployments.yaml"),
-        "--pods",
-        &case.at("pods.json"),
-        "--out",
-        &case.at("c.json"),
-    ]);
+    let out = case.import_only();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 

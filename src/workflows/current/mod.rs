@@ -159,12 +159,7 @@ pub fn import(fleet: &Fleet, workload: &Workload, workers: Vec<Worker>, captured
                 WorkerGpus::Count(n) => pick(fleet, &mut held, &w.node, *n, None, Some(threshold)),
             };
             let Some(gpus) = gpus else {
-                warnings.push(format!(
-                    "{}: holds {} GPUs of node {}, more than the fleet file leaves free there; left out",
-                    w.origin,
-                    w.gpus.count(),
-                    w.node
-                ));
+                warnings.push(left_out(w));
                 continue;
             };
             foreign.push(Foreign {
@@ -206,12 +201,7 @@ pub fn import(fleet: &Fleet, workload: &Workload, workers: Vec<Worker>, captured
                 }
             };
             let Some(gpus) = gpus else {
-                warnings.push(format!(
-                    "{}: holds {} GPUs of node {}, more than the fleet file leaves free there; left out",
-                    w.origin,
-                    w.gpus.count(),
-                    w.node
-                ));
+                warnings.push(left_out(w));
                 complete = false;
                 break;
             };
@@ -342,4 +332,14 @@ pub fn import(fleet: &Fleet, workload: &Workload, workers: Vec<Worker>, captured
         foreign,
         warnings,
     }
+}
+
+/// Why a worker is left out: its node has fewer GPUs free than it holds.
+fn left_out(w: &Worker) -> String {
+    format!(
+        "{}: holds {} GPUs of node {}, more than the fleet file leaves free there; left out",
+        w.origin,
+        w.gpus.count(),
+        w.node
+    )
 }
