@@ -35,6 +35,7 @@ fn main() {
             mip_rel_gap: std::env::var("GAP").map_or(0.0, |g| g.parse().unwrap()),
             time_limit: std::time::Duration::from_secs_f64(std::env::var("LIMIT").map_or(60.0, |g| g.parse().unwrap())),
             verbose: std::env::var("V").is_ok(),
+            ..SolveOptions::default()
         };
         let s = solver::solve(&fleet, &base.workload, &opts).unwrap();
         println!(

@@ -4,10 +4,9 @@
 
 use std::time::Instant;
 
-use good_lp::constraint;
-
 use super::heuristic::{self, greedy_floor, placed_value, plan_key};
-use super::highs_run::{HighsSettings, LevelOutcome, LevelResult, Starts};
+use super::highs_run::{HighsSettings, LevelOutcome, Starts};
+use super::lexicographic::{LEVEL_NAMES, Levels};
 use super::relax::{self, level_one_bound, relax};
 use super::{
     Formulation, Instance, LevelStats, Settled, SolveOptions, SolveStats, Solved, assign, budget, checked,
@@ -16,15 +15,12 @@ use super::{
 use crate::domain::{Fleet, SolveStatus, Workload, make_plan};
 use crate::error::Result;
 
-/// Section 6's levels, in order.
-pub(super) const LEVEL_NAMES: [&str; 3] = ["placed_value", "quantization_penalty", "gpus_used"];
-
 /// Places every deployment of `workload` on `fleet`: the lexicographic optimum of section 6,
 /// or the best plan found within `options.time_limit`. The plan has passed the checker; its
 /// unplaced entries carry no reasons (`explain::solve` adds them).
 pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Result<Solved> {
     let started = Instant::now();
-    let deadline = started + options.time_limit;
+    let time = budget::Budget::new(options.time_limit, &options.cancel);
     let view = planner_fleet(fleet, workload);
     let fleet = &view;
     let filled = start::filled(fleet, workload, options);
@@ -38,17 +34,20 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         crate::greedy::place(fleet, workload)
     });
     if let Some(replicas) = &plain_greedy
-        && Instant::now() >= deadline
+        && time.is_over()
     {
         return greedy_floor(fleet, workload, options, replicas, None, started);
     }
     // Assigning GPUs, checking and writing the plan cost up to three times what the greedy plan
     // did (100,000 GPUs: 2.4 s, then 6 s): the search stops that much before the limit, so that
     // the limit bounds the whole run.
-    let deadline = deadline
-        .checked_sub(started.elapsed() * budget::OUTPUT_PER_GREEDY)
-        .unwrap_or(started)
-        .max(started);
+    let time = time.until(
+        time.deadline()
+            .checked_sub(started.elapsed() * budget::OUTPUT_PER_GREEDY)
+            .unwrap_or(started)
+            .max(started),
+    );
+    let deadline = time.deadline();
     let instance = Instance::new(fleet, workload);
     // A restriction cuts off plans only where something can be placed: where no stage of any
     // deployment fits anywhere, the model's empty plan is optimal on every level.
@@ -61,7 +60,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     let form = std::sync::Arc::new(Formulation::build(&instance));
     // Out of time once the model is built: the greedy plan is the answer.
     if let Some(replicas) = &plain_greedy
-        && Instant::now() >= deadline
+        && time.is_over()
     {
         return greedy_floor(fleet, workload, options, replicas, None, started);
     }
@@ -83,13 +82,9 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         mip_rel_gap: options.mip_rel_gap,
         verbose: options.verbose,
         relaxed: false,
+        cancel: options.cancel.clone(),
     };
 
-    let levels: [(&'static str, &good_lp::Expression, bool); 3] = [
-        (LEVEL_NAMES[0], &form.placed_value, true),
-        (LEVEL_NAMES[1], &form.quantization_penalty, false),
-        (LEVEL_NAMES[2], &form.gpus_used, false),
-    ];
     // A filled start that reaches a known bound on level 1 is level 1's answer: no LP needed.
     let start_reaches_bound = filled
         .as_ref()
@@ -135,15 +130,19 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     }
     // Handing the model to HiGHS and its presolve cost a few times what building it did: with
     // less time left than that, HiGHS cannot run, and the greedy plan stands with the LP's bound.
-    if deadline.saturating_duration_since(Instant::now()).as_secs_f64() < 3.0 * stats.build_seconds {
+    if time.left().as_secs_f64() < 3.0 * stats.build_seconds {
         let lp = relaxation.as_ref().map(|lp| lp.value);
         return greedy_floor(fleet, workload, options, &greedy, lp, started);
     }
     let mut hint = start::from_replicas(&instance, &form, &greedy);
     let mut greedy_value = placed_value(workload, &greedy) as f64;
     // Placing nothing obeys every rule: a start that guarantees a plan under any time limit.
-    let mut best: Vec<f64> = vec![0.0; form.vars.len()];
-    let mut fixed = Vec::new();
+    let mut levels = Levels {
+        form: std::sync::Arc::clone(&form),
+        fixed: Vec::new(),
+        best: vec![0.0; form.vars.len()],
+        records: Vec::new(),
+    };
     let mut level1_bound = None;
     let mut all_proven = !restricted;
     // Level 1 without a MIP: the heuristic plan already reaches a proven bound (the relaxed LP's,
@@ -177,7 +176,10 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         .as_deref()
         .is_some_and(|h| (form.level_value(0, h) - greedy_value).abs() < 0.5);
     let reaches_bound = reaches_bound && expressible;
-    let mut first_level = 0;
+    // Level 1 settled, or HiGHS gave nothing for it (levels 2 and 3 are then not tried).
+    let mut level_one_settled = true;
+    // The heuristic plan stands as it is, levels 2 and 3 unsolved.
+    let mut heuristic_stands = false;
     if reaches_bound || within_gap.is_some() {
         let bound = if reaches_bound {
             greedy_value
@@ -192,179 +194,138 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
             greedy_value,
             reaches_bound,
         ));
-        stats.levels.push(LevelStats {
-            name: "placed_value",
-            value: greedy_value,
-            bound,
-            settled: if reaches_bound {
-                settled_by_bound(greedy_value)
-            } else {
-                Settled::WithinGap
-            },
-            seconds: 0.0,
-        });
+        let settled = if reaches_bound {
+            settled_by_bound(greedy_value)
+        } else {
+            Settled::WithinGap
+        };
         match hint.as_deref() {
-            Some(h) if (form.level_value(0, h) - greedy_value).abs() < 0.5 => {
-                best = h.to_vec();
-                fixed.push(constraint!(form.placed_value.clone() >= greedy_value - 0.5));
-                first_level = 1;
+            Some(h) if expressible => {
+                levels.record(0, h.to_vec(), bound, settled, 0.0);
             }
             _ => {
                 // The model cannot express the plan whole: it stands, levels 2 and 3 unsolved.
-                all_proven = false;
-                first_level = 3;
-            }
-        }
-    }
-    for (i, &(name, objective, maximise)) in levels.iter().enumerate().skip(first_level) {
-        let time_left = deadline.saturating_duration_since(Instant::now());
-        // Out of time: HiGHS would only build its copy of the model.
-        if time_left.is_zero() {
-            all_proven = false;
-            break;
-        }
-        // With `--gap`, speed was asked for: levels 2 and 3 stop at the same gap and get at most
-        // a tenth of the time limit each.
-        let gap = options.mip_rel_gap;
-        let time_left = if i > 0 && gap > 0.0 {
-            time_left.min(options.time_limit.mul_f64(budget::GAP_LEVEL_SHARE))
-        } else if i == 0 && expressible {
-            // HiGHS's root node does not look at the clock between its LP solves and cut rounds
-            // (4,096 GPUs: 31 s of them whatever the limit): level 1 is waited for at most this
-            // share, so that levels 2 and 3 can still start from the heuristic plan.
-            time_left.mul_f64(budget::LEVEL_ONE_WAIT_SHARE)
-        } else {
-            time_left
-        };
-        // Levels 2 and 3 never go below 0, nor below a known optimum that every level before
-        // reached: a start there is already optimal.
-        let start_value = form.level_value(i, &best);
-        let reached_known = options.known_bound.is_some_and(|known| {
-            known.level(i) == Some(start_value)
-                && stats
-                    .levels
-                    .iter()
-                    .enumerate()
-                    .all(|(j, l)| known.level(j) == Some(l.value))
-        });
-        // A level settled without HiGHS, and how.
-        let shortcut = (!maximise && (start_value == 0.0 || reached_known)).then_some(if start_value == 0.0 {
-            Settled::Zero
-        } else {
-            Settled::KnownBound
-        });
-        let result = if shortcut.is_some() {
-            LevelResult {
-                outcome: LevelOutcome::Optimal,
-                values: best.clone(),
-                bound: start_value,
-                seconds: 0.0,
-                reported: start_value,
-            }
-        } else {
-            let starts = Starts {
-                hint: if i == 0 { hint.as_deref() } else { None },
-                fallback: Some(&best),
-            };
-            let settings = HighsSettings {
-                mip_rel_gap: gap,
-                ..settings.clone()
-            };
-            progress::phase(&format!("level {} of 3 ({})", i + 1, name.replace('_', " ")));
-            let answer = if i == 0 && expressible && local_search::pays_on(fleet) {
-                // While HiGHS works on level 1, the local search improves the heuristic plan.
-                let mut pending = super::worker::spawn_level(&form, i, &fixed, starts, time_left, &settings);
-                if let Some(better) = local_search::beside(&instance, &form, &greedy, || pending.is_over()) {
-                    if options.verbose {
-                        eprintln!("fleetfit: local search {greedy_value} -> {}", better.value);
-                    }
-                    (greedy, greedy_value, hint) = (better.replicas, better.value, Some(better.columns));
-                }
-                pending.wait()?
-            } else {
-                super::worker::spawn_level(&form, i, &fixed, starts, time_left, &settings).wait()?
-            };
-            // HiGHS ran past the wait on level 1, or the local search placed more than HiGHS's
-            // answer: the heuristic plan is level 1's answer, and levels 2 and 3 start from it.
-            let heuristic_answers = i == 0
-                && expressible
-                && answer
-                    .as_ref()
-                    .is_none_or(|r| form.level_value(0, &r.values) < greedy_value - 0.5);
-            if heuristic_answers {
-                let highs_bound = answer.as_ref().map_or(f64::NAN, |r| r.bound);
-                // HiGHS proved less than a checked plan places: the proof was wrong.
-                if answer.as_ref().is_some_and(|r| r.outcome == LevelOutcome::Optimal) && gap == 0.0 && !restricted {
-                    stats.proof_contradicted = true;
-                }
-                let proven = reaches_proven_bound(greedy_value);
-                all_proven &= proven;
-                let lp_bound = relaxation.as_ref().map(|lp| lp.value);
-                let highs_bound = if restricted { f64::NAN } else { highs_bound };
-                let bound = level_one_bound(&instance, highs_bound, lp_bound, greedy_value, proven);
-                level1_bound = Some(capped_by_known(options, bound, greedy_value));
-                stats.levels.push(LevelStats {
-                    name,
+                levels.records.push(LevelStats {
+                    name: LEVEL_NAMES[0],
                     value: greedy_value,
                     bound,
-                    settled: if proven {
-                        settled_by_bound(greedy_value)
-                    } else {
-                        Settled::Stopped
-                    },
-                    seconds: answer.as_ref().map_or(time_left.as_secs_f64(), |r| r.seconds),
+                    settled,
+                    seconds: 0.0,
                 });
-                if let Some(h) = hint.as_deref() {
-                    best = h.to_vec();
-                }
-                fixed.push(constraint!(form.placed_value.clone() >= greedy_value - 0.5));
-                continue;
+                all_proven = false;
+                heuristic_stands = true;
             }
+        }
+    } else if time.is_over() {
+        // Out of time: HiGHS would only build its copy of the model.
+        all_proven = false;
+        level_one_settled = false;
+    } else {
+        // HiGHS's root node does not look at the clock between its LP solves and cut rounds
+        // (4,096 GPUs: 31 s of them whatever the limit): level 1 is waited for at most this
+        // share, so that levels 2 and 3 can still start from the heuristic plan.
+        let time_left = if expressible {
+            time.share(budget::LEVEL_ONE_WAIT_SHARE)
+        } else {
+            time.left()
+        };
+        let gap = options.mip_rel_gap;
+        let starts = Starts {
+            hint: hint.as_deref(),
+            fallback: Some(&levels.best),
+        };
+        progress::phase("level 1 of 3 (placed value)");
+        let answer = if expressible && local_search::pays_on(fleet) {
+            // While HiGHS works on level 1, the local search improves the heuristic plan.
+            let mut pending = super::worker::spawn_level(&form, 0, &[], starts, time_left, &settings);
+            if let Some(better) = local_search::beside(&instance, &form, &greedy, || pending.is_over()) {
+                if options.verbose {
+                    eprintln!("fleetfit: local search {greedy_value} -> {}", better.value);
+                }
+                (greedy, greedy_value, hint) = (better.replicas, better.value, Some(better.columns));
+            }
+            pending.wait()?
+        } else {
+            super::worker::spawn_level(&form, 0, &[], starts, time_left, &settings).wait()?
+        };
+        // HiGHS ran past the wait on level 1, or the local search placed more than HiGHS's
+        // answer: the heuristic plan is level 1's answer, and levels 2 and 3 start from it.
+        let heuristic_answers = expressible
+            && answer
+                .as_ref()
+                .is_none_or(|r| form.level_value(0, &r.values) < greedy_value - 0.5);
+        let lp_bound = relaxation.as_ref().map(|lp| lp.value);
+        if heuristic_answers {
+            let highs_bound = answer.as_ref().map_or(f64::NAN, |r| r.bound);
+            // HiGHS proved less than a checked plan places: the proof was wrong.
+            if answer.as_ref().is_some_and(|r| r.outcome == LevelOutcome::Optimal) && gap == 0.0 && !restricted {
+                stats.proof_contradicted = true;
+            }
+            let proven = reaches_proven_bound(greedy_value);
+            all_proven &= proven;
+            let highs_bound = if restricted { f64::NAN } else { highs_bound };
+            let bound = level_one_bound(&instance, highs_bound, lp_bound, greedy_value, proven);
+            level1_bound = Some(capped_by_known(options, bound, greedy_value));
+            let settled = if proven {
+                settled_by_bound(greedy_value)
+            } else {
+                Settled::Stopped
+            };
+            let seconds = answer.as_ref().map_or(time_left.as_secs_f64(), |r| r.seconds);
+            let columns = hint.as_deref().map_or_else(|| levels.best.clone(), <[f64]>::to_vec);
+            levels.record(0, columns, bound, settled, seconds);
+        } else {
             match answer {
-                Some(result) if result.outcome != LevelOutcome::Infeasible => result,
+                Some(result) if result.outcome != LevelOutcome::Infeasible => {
+                    // The level's value is recomputed from the returned columns.
+                    let value = form.level_value(0, &result.values);
+                    let reaches_lp = reaches_proven_bound(value);
+                    let closes = (result.bound - value).abs() < 1.0 - 1e-6;
+                    let proven = !restricted
+                        && (reaches_lp || result.outcome == LevelOutcome::Optimal && (gap == 0.0 || closes));
+                    let highs_bound = if restricted { f64::NAN } else { result.bound };
+                    let bound = level_one_bound(&instance, highs_bound, lp_bound, value, proven);
+                    level1_bound = Some(capped_by_known(options, bound, value));
+                    let settled = match () {
+                        _ if !proven => Settled::Stopped,
+                        _ if reaches_lp => settled_by_bound(value),
+                        _ => Settled::Mip,
+                    };
+                    all_proven &= proven;
+                    levels.record(0, result.values, result.bound, settled, result.seconds);
+                }
                 // HiGHS ran past our deadline (or, against every row's design, found nothing):
                 // keep what we have, stop here.
                 _ => {
                     all_proven = false;
-                    break;
+                    level_one_settled = false;
                 }
             }
-        };
-        // The level's value is recomputed from the returned columns, never taken from HiGHS.
-        let value = form.level_value(i, &result.values);
-
-        let reaches_lp = i == 0 && reaches_proven_bound(value);
-        let bound_closes = (result.bound - value).abs() < 1.0 - 1e-6;
-        let proven =
-            !restricted && (reaches_lp || result.outcome == LevelOutcome::Optimal && (gap == 0.0 || bound_closes));
-        if i == 0 {
-            let lp_bound = relaxation.as_ref().map(|lp| lp.value);
-            let highs_bound = if restricted { f64::NAN } else { result.bound };
-            let bound = level_one_bound(&instance, highs_bound, lp_bound, value, proven);
-            level1_bound = Some(capped_by_known(options, bound, value));
         }
-        let settled = match shortcut {
-            _ if !proven => Settled::Stopped,
-            Some(how) => how,
-            None if reaches_lp => settled_by_bound(value),
-            None => Settled::Mip,
-        };
-        stats.levels.push(LevelStats {
-            name,
-            value,
-            bound: result.bound,
-            settled,
-            seconds: result.seconds,
-        });
-        all_proven &= proven;
-        // Fix this level for the next ones (objective values are integers).
-        fixed.push(if maximise {
-            constraint!(objective.clone() >= value - 0.5)
-        } else {
-            constraint!(objective.clone() <= value + 0.5)
-        });
-        best = result.values;
     }
+    if level_one_settled && !heuristic_stands {
+        for level in 1..LEVEL_NAMES.len() {
+            // With `--gap`, speed was asked for: levels 2 and 3 stop at the same gap and get at
+            // most a tenth of the time limit each.
+            let time_left = if options.mip_rel_gap > 0.0 {
+                time.left().min(options.time_limit.mul_f64(budget::GAP_LEVEL_SHARE))
+            } else {
+                time.left()
+            };
+            let settings = HighsSettings {
+                mip_rel_gap: options.mip_rel_gap,
+                ..settings.clone()
+            };
+            if !levels.settle(level, time_left, &settings, options.known_bound.as_ref(), restricted)? {
+                all_proven = false;
+                break;
+            }
+            all_proven &= levels.records[level].proven();
+        }
+    }
+    let first_level = if heuristic_stands { 3 } else { 0 };
+    let best = levels.best;
+    stats.levels = levels.records;
     progress::phase("assigning GPUs");
     // No level gave columns (out of time before HiGHS found any): the heuristic plan stands.
     let mut replicas = if first_level == 3 || stats.levels.is_empty() {

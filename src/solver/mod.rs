@@ -36,6 +36,7 @@ pub(crate) mod sharing;
 // The core: the one rounding rule for bounds, what a solve is asked, the level loop, the LP bound, what it reports.
 pub mod bound;
 mod levels;
+mod lexicographic;
 mod options;
 mod relax;
 mod report;
@@ -77,8 +78,8 @@ pub mod progress;
 
 use formulation::Formulation;
 use instance::Instance;
-use levels::LEVEL_NAMES;
 pub use levels::solve;
+use lexicographic::LEVEL_NAMES;
 pub use options::{KnownBound, SolveOptions};
 pub use relax::relaxation_bound;
 pub use report::{LevelStats, ModelSize, Settled, SolveStats, model_size};

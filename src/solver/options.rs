@@ -20,6 +20,9 @@ pub struct SolveOptions {
     /// so a base plan's bound bounds every failure case): it tightens the reported bound and
     /// proves each level the incumbent reaches, without a MIP.
     pub known_bound: Option<KnownBound>,
+    /// Gives the solve up from outside (another thread, a sweep whose case failed): HiGHS is
+    /// interrupted and the solve returns the best checked plan it has, unproven.
+    pub cancel: super::budget::Cancel,
 }
 
 /// A bound on this instance's lexicographic optimum, proven on a less constrained instance.
@@ -73,6 +76,7 @@ impl Default for SolveOptions {
             verbose: false,
             start: None,
             known_bound: None,
+            cancel: super::budget::Cancel::default(),
         }
     }
 }

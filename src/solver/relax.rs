@@ -88,6 +88,7 @@ pub fn relaxation_bound(fleet: &Fleet, workload: &Workload, time_limit: Duration
         mip_rel_gap: 0.0,
         verbose: false,
         relaxed: true,
+        cancel: super::budget::Cancel::default(),
     };
     Ok(relax(&relaxed, &form, Instant::now() + time_limit, &settings)?.map(|lp| lp.value))
 }

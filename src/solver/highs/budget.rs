@@ -1,6 +1,80 @@
-//! The time of a solve and how it is shared out: every share fleetfit gives a phase lives here.
+//! The time of a solve and how it is shared out: every share fleetfit gives a phase lives here,
+//! with the [`Budget`] that carries a solve's deadline and its [`Cancel`] switch.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// A switch that gives up a whole solve: every HiGHS run started under it is interrupted (its
+/// callback reads the switch), every wait on one ends, and no new phase starts. Clones share it.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// Gives up every solve that carries this switch (or a clone of it).
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A solve's time: its deadline and the switch that gives it up early. Phases take shares of
+/// what is left ([`Budget::share`]); a budget that is cancelled has nothing left.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    deadline: Instant,
+    cancel: Cancel,
+}
+
+impl Budget {
+    /// `limit` from now, given up early through `cancel`.
+    pub fn new(limit: Duration, cancel: &Cancel) -> Budget {
+        Budget {
+            deadline: Instant::now() + limit,
+            cancel: cancel.clone(),
+        }
+    }
+
+    /// The same switch with an earlier (or equal) deadline.
+    pub fn until(&self, deadline: Instant) -> Budget {
+        Budget {
+            deadline: deadline.min(self.deadline),
+            cancel: self.cancel.clone(),
+        }
+    }
+
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    pub fn cancel(&self) -> &Cancel {
+        &self.cancel
+    }
+
+    /// The time left: zero once the deadline passed or the solve was given up.
+    pub fn left(&self) -> Duration {
+        if self.cancel.is_cancelled() {
+            return Duration::ZERO;
+        }
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// `share` (0 to 1) of the time left.
+    pub fn share(&self, share: f64) -> Duration {
+        self.left().mul_f64(share)
+    }
+
+    /// Whether nothing is left (deadline passed, or given up).
+    pub fn is_over(&self) -> bool {
+        self.left().is_zero()
+    }
+}
+
+/// How often a wait for HiGHS looks at the solve's [`Cancel`] switch.
+pub const CANCEL_POLL: Duration = Duration::from_millis(20);
 
 /// How long past its own time limit HiGHS may run before the caller stops waiting (and stops it).
 pub const GRACE: Duration = Duration::from_millis(500);

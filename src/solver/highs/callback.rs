@@ -1,6 +1,6 @@
-//! The one callback fleetfit gives HiGHS: it stops a run that was given up (the stop switch is
-//! polled at every simplex iteration and MIP node) and, when a terminal shows progress, copies
-//! the MIP's incumbent and bound to [`super::progress`].
+//! The one callback fleetfit gives HiGHS: it stops a run that was given up, alone or with its
+//! whole solve (both switches are polled at every simplex iteration and MIP node) and, when a
+//! terminal shows progress, copies the MIP's incumbent and bound to [`super::progress`].
 
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
@@ -10,14 +10,18 @@ use highs_sys::{HighsCallbackDataIn, HighsCallbackDataOut};
 
 /// What the callback reads; it must outlive every model it is attached to.
 pub(super) struct Hook {
+    /// This run's own switch (its wait was given up).
     stop: Arc<AtomicBool>,
+    /// The whole solve's switch.
+    cancel: super::budget::Cancel,
     progress: bool,
 }
 
 impl Hook {
-    pub(super) fn new(stop: &Arc<AtomicBool>, progress: bool) -> Box<Hook> {
+    pub(super) fn new(stop: &Arc<AtomicBool>, cancel: &super::budget::Cancel, progress: bool) -> Box<Hook> {
         Box::new(Hook {
             stop: Arc::clone(stop),
+            cancel: cancel.clone(),
             progress,
         })
     }
@@ -66,7 +70,7 @@ unsafe extern "C" fn callback(
     .contains(&kind);
     // SAFETY: HiGHS passes a valid `data_in` (or null) for its interrupt callbacks.
     if interrupt
-        && hook.stop.load(Ordering::Relaxed)
+        && (hook.stop.load(Ordering::Relaxed) || hook.cancel.is_cancelled())
         && let Some(data_in) = unsafe { data_in.as_mut() }
     {
         data_in.user_interrupt = 1;

@@ -19,6 +19,8 @@ pub struct HighsSettings {
     pub verbose: bool,
     /// Solve the LP relaxation only (values come back unrounded).
     pub relaxed: bool,
+    /// The solve's switch: once on, HiGHS is interrupted and every wait for it ends.
+    pub cancel: super::budget::Cancel,
 }
 
 /// Whether HiGHS proved a level optimal.
@@ -166,7 +168,11 @@ fn solve_once(
     let (time_left, settings) = (run.time_left, run.settings);
     let started = Instant::now();
     // Lives as long as the models below: HiGHS's callback reads it.
-    let hook = super::callback::Hook::new(run.stop, super::progress::enabled() && !settings.relaxed);
+    let hook = super::callback::Hook::new(
+        run.stop,
+        &settings.cancel,
+        super::progress::enabled() && !settings.relaxed,
+    );
     let configured = |no_presolve: bool| -> Result<highs::Model, Error> {
         let mut model = build_model(form, objective, maximise, extra, settings.relaxed);
         option(&mut model, "output_flag", settings.verbose)?;

@@ -33,17 +33,8 @@ pub fn spawn_level(
     time_left: Duration,
     settings: &HighsSettings,
 ) -> Pending {
-    let (objective, maximise) = level_objective(form, level);
-    spawn_objective(form, objective, maximise, extra, starts, time_left, settings)
-}
-
-/// Level `level`'s objective and whether it is maximised.
-fn level_objective(form: &Formulation, level: usize) -> (Expression, bool) {
-    match level {
-        0 => (form.placed_value.clone(), true),
-        1 => (form.quantization_penalty.clone(), false),
-        _ => (form.gpus_used.clone(), false),
-    }
+    let (objective, maximise) = super::lexicographic::objective(form, level);
+    spawn_objective(form, objective.clone(), maximise, extra, starts, time_left, settings)
 }
 
 /// [`spawn_level`] for any objective of the model (capacity planning's cost, say).
@@ -58,6 +49,7 @@ pub fn spawn_objective(
 ) -> Pending {
     let (send, receive) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
+    let cancel = settings.cancel.clone();
     let (form, extra, hint, fallback, settings, worker_stop) = (
         Arc::clone(form),
         extra.to_vec(),
@@ -98,6 +90,7 @@ pub fn spawn_objective(
         until: Instant::now() + time_left + super::budget::GRACE,
         ready,
         stop,
+        cancel,
         thread,
         answered: false,
     }
@@ -111,6 +104,8 @@ pub struct Pending {
     ready: Option<Result<LevelResult, Error>>,
     /// Read by HiGHS's interrupt callback.
     stop: Arc<AtomicBool>,
+    /// The whole solve's switch: once on, waiting ends at once.
+    cancel: super::budget::Cancel,
     thread: Option<JoinHandle<()>>,
     /// HiGHS's answer came: the worker is ending, its join is immediate.
     answered: bool,
@@ -122,7 +117,7 @@ impl Pending {
         if self.ready.is_none() {
             self.ready = self.receive.try_recv().ok();
         }
-        self.ready.is_some() || Instant::now() >= self.until
+        self.ready.is_some() || Instant::now() >= self.until || self.cancel.is_cancelled()
     }
 
     /// HiGHS's answer, or `None` if it did not come before the wait ran out (HiGHS is then
@@ -132,18 +127,22 @@ impl Pending {
             self.answered = true;
             return result.map(Some);
         }
-        match self
-            .receive
-            .recv_timeout(self.until.saturating_duration_since(Instant::now()))
-        {
-            Ok(result) => {
-                self.answered = true;
-                result.map(Some)
+        // Waits in short slices, so that a cancelled solve stops waiting at once.
+        loop {
+            let left = self.until.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.cancel.is_cancelled() {
+                // Dropping `self` stops HiGHS.
+                return Ok(None);
             }
-            // Dropping `self` stops HiGHS.
-            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                Err(Error::Solver("the HiGHS worker stopped without an answer".into()))
+            match self.receive.recv_timeout(left.min(super::budget::CANCEL_POLL)) {
+                Ok(result) => {
+                    self.answered = true;
+                    return result.map(Some);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(Error::Solver("the HiGHS worker stopped without an answer".into()));
+                }
             }
         }
     }

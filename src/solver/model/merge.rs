@@ -121,6 +121,7 @@ mod tests {
             mip_rel_gap: 0.0,
             verbose: false,
             relaxed: true,
+            cancel: crate::solver::budget::Cancel::default(),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         relax(&relaxed, &form, deadline, &settings)

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use good_lp::{Expression, constraint};
+use good_lp::constraint;
 
 use super::highs_run::{self, HighsSettings, LevelOutcome, LevelResult, Starts};
+use super::lexicographic::Levels;
 use super::{Formulation, Instance, assign, planner_fleet};
 use crate::domain::Sku;
 use crate::domain::{Fleet, Plan, SolveStatus, Unplaced, Workload, make_plan};
@@ -82,7 +83,21 @@ pub fn capacity(
         - time_limit
             .mul_f64(super::budget::CAPACITY_OUTPUT_SHARE)
             .min(super::budget::CAPACITY_OUTPUT_MAX);
-    let search = |cap| purchase_and_plan(fleet, workload, skus, skus_path, min_priority, started, deadline, cap);
+    // Nothing gives a capacity search up from outside yet; its runs still share one switch.
+    let cancel = super::budget::Cancel::default();
+    let search = |cap| {
+        purchase_and_plan(
+            fleet,
+            workload,
+            skus,
+            skus_path,
+            min_priority,
+            started,
+            deadline,
+            cap,
+            &cancel,
+        )
+    };
     let mut answer = search(Some(MAX_CANDIDATES));
     // A search among capped candidates that finds no purchase proves nothing: search again
     // among every node that could help.
@@ -116,6 +131,7 @@ fn purchase_and_plan(
     started: Instant,
     deadline: Instant,
     cap: Option<u64>,
+    cancel: &super::budget::Cancel,
 ) -> Result<Capacity> {
     let time_limit = deadline.saturating_duration_since(started);
     let (grown, purchase, mut restrictions) = with_candidates(fleet, workload, skus, min_priority, skus_path, cap)?;
@@ -153,15 +169,9 @@ fn purchase_and_plan(
         mip_rel_gap: 0.0,
         verbose: false,
         relaxed: false,
+        cancel: cancel.clone(),
     };
     let left = || deadline.saturating_duration_since(Instant::now());
-    let solve = |objective: Expression, maximise: bool, fixed: &[good_lp::Constraint], best: Option<&[f64]>| {
-        let starts = Starts {
-            hint: None,
-            fallback: best,
-        };
-        super::worker::spawn_objective(&form, objective, maximise, fixed, starts, left(), &settings).wait()
-    };
     let no_plan = || {
         Error::Solver(format!(
             "no purchase placing every required replica was found within the time limit ({:.0} s), \
@@ -181,6 +191,7 @@ fn purchase_and_plan(
         &must,
         &fixed,
         left().mul_f64(super::budget::PURCHASE_START_SHARE),
+        cancel,
     );
     let start = match start {
         Start::Found(values) => Some(values),
@@ -257,33 +268,20 @@ fn purchase_and_plan(
     // A stopped HiGHS may report its incumbent as the bound; only the LP's proves a purchase.
     let proven = proven || (restrictions.is_empty() && lp_floor.is_some_and(|floor| floor >= cost));
     fixed.push(constraint!(form.purchase.cost.clone() <= cost + 0.5));
-    // Section 6 on the grown fleet, the purchase's cost fixed.
-    let mut best = cost_result.values;
-    let mut all_proven = proven;
-    let levels = [
-        (form.placed_value.clone(), true, 0),
-        (form.quantization_penalty.clone(), false, 1),
-        (form.gpus_used.clone(), false, 2),
-    ];
-    for (objective, maximise, level) in levels {
-        super::progress::phase(&format!("grown fleet, level {} of 3", level + 1));
-        let Some(result) = solve(objective.clone(), maximise, &fixed, Some(&best))? else {
-            all_proven = false;
-            break;
-        };
-        if result.outcome == LevelOutcome::Infeasible {
-            all_proven = false;
+    // Section 6 on the grown fleet, the purchase's cost fixed: the core's levels, recorded.
+    let mut levels = Levels {
+        form: Arc::clone(&form),
+        fixed,
+        best: cost_result.values,
+        records: Vec::new(),
+    };
+    for level in 0..3 {
+        if !levels.settle(level, left(), &settings, None, !restrictions.is_empty())? {
             break;
         }
-        all_proven &= result.outcome == LevelOutcome::Optimal;
-        let value = form.level_value(level, &result.values);
-        fixed.push(if maximise {
-            constraint!(objective >= value - 0.5)
-        } else {
-            constraint!(objective <= value + 0.5)
-        });
-        best = result.values;
     }
+    let all_proven = proven && levels.all_proven();
+    let best = levels.best;
     let replicas = assign::assign(&instance, &form, &best)?;
     let bought = form.purchase.nodes_bought(&instance, &best);
     let mut final_fleet = fleet.clone();

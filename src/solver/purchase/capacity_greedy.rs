@@ -30,6 +30,7 @@ pub(super) fn purchase_start(
     must: &[usize],
     fixed: &[good_lp::Constraint],
     time_limit: std::time::Duration,
+    cancel: &super::budget::Cancel,
 ) -> (Start, Option<f64>) {
     let fleet = instance.fleet;
     let mut required = workload.clone();
@@ -57,6 +58,7 @@ pub(super) fn purchase_start(
     let options = super::SolveOptions {
         time_limit,
         mip_rel_gap: 0.005,
+        cancel: cancel.clone(),
         ..super::SolveOptions::default()
     };
     let all_placed = |replicas: &[crate::domain::PlacedReplica]| {
@@ -66,7 +68,12 @@ pub(super) fn purchase_start(
         })
     };
     // The LP relaxation of the purchase solves on HiGHS's thread while the planner packs.
-    let lp = super::capacity_guided::spawn_relax(form, fixed, time_limit * super::budget::PURCHASE_LP_RUNS);
+    let lp = super::capacity_guided::spawn_relax(
+        form,
+        fixed,
+        time_limit * super::budget::PURCHASE_LP_RUNS,
+        &options.cancel,
+    );
     // The fleet as it is first (greedy alone packs it loosely and buys too much), then greedy
     // over the candidates, cheapest per GPU first.
     let kept = match super::solve(&existing, &required, &options) {

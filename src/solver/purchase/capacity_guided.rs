@@ -35,11 +35,13 @@ pub(super) fn spawn_relax(
     form: &Arc<Formulation>,
     fixed: &[Constraint],
     time_left: Duration,
+    cancel: &super::budget::Cancel,
 ) -> super::worker::Pending {
     let settings = HighsSettings {
         mip_rel_gap: 0.0,
         verbose: false,
         relaxed: true,
+        cancel: cancel.clone(),
     };
     let starts = Starts {
         hint: None,
@@ -418,8 +420,12 @@ mod tests {
         let fixed: Vec<Constraint> = (0..workload.deployments.len())
             .map(|d| constraint!(form.placed[d].clone() >= workload.deployments[d].replicas as f64))
             .collect();
-        let lp =
-            relaxed(spawn_relax(&form, &fixed, Duration::from_secs(60)), &form, &instance).expect("the LP finishes");
+        let lp = relaxed(
+            spawn_relax(&form, &fixed, Duration::from_secs(60), &Default::default()),
+            &form,
+            &instance,
+        )
+        .expect("the LP finishes");
         assert!(lp.cost > 0.0, "demand x2.5 does not fit the fleet as it is");
         let existing = Fleet {
             nodes: (0..view.nodes.len())
