@@ -184,9 +184,10 @@ STARTED+=("$SGLANG_PID")
 TRAIN_PID=$!
 STARTED+=("$TRAIN_PID")
 
-# ---- wait: every stand-in reports its allocation done, and nvidia-smi lists 4 compute apps
-# (once all are ready, give nvidia-smi 10 s more at most to list them; 60 s in all)
-want=4 ready=0 apps=0 t_ready=""
+# ---- wait: every stand-in reports its allocation done (one per vLLM rank, SGLang, train.py), and
+# nvidia-smi lists as many compute apps (once all are ready, give nvidia-smi 10 s more at most
+# to list them; 60 s in all)
+want=$((TP + 2)) ready=0 apps=0 t_ready=""
 for i in $(seq 1 60); do
   ready=$(find "$WORK/ready" -type f | wc -l)
   apps=$(nvidia-smi --query-compute-apps=pid --format=csv,noheader 2>/dev/null | grep -c '[0-9]' || true)

@@ -233,6 +233,116 @@ fn nvidia_smi_and_ps_captures_of_emitted_scripts_import_back_as_the_plan() {
     assert_eq!(used, vec![(last, 4096)]);
 }
 
+/// A real capture (`data/captures/smi-ps/`): one H100 where stand-ins of a vLLM engine (API
+/// process and its `VLLM::Worker_TP0`), an SGLang server and a training process held GPU memory.
+/// The user's four steps: fleet from nvidia-smi, current plan from the capture, replan, change set.
+#[test]
+fn a_real_nvidia_smi_and_ps_capture_imports_engines_and_foreign_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let capture = data("captures/smi-ps/gpu-node-1");
+    let deployments = data("captures/smi-ps/deployments.yaml");
+    let (capture, deployments) = (capture.to_str().unwrap(), deployments.to_str().unwrap());
+    let out = fleetfit(&[
+        "fleet",
+        "import",
+        "--node",
+        "gpu-node-1",
+        &format!("{capture}/gpus.csv"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(at("fleet.yaml"), &out.stdout).unwrap();
+    let out = fleetfit(&[
+        "current",
+        "import",
+        "--fleet",
+        &at("fleet.yaml"),
+        "--deployments",
+        deployments,
+        "--node-capture",
+        capture,
+        "--out",
+        &at("current.json"),
+        "--fleet-out",
+        &at("fleet-now.yaml"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("2 replicas of 2 deployments running; 1 foreign workers"),
+        "{table}"
+    );
+    let now: Plan = serde_json::from_str(&std::fs::read_to_string(at("current.json")).unwrap()).unwrap();
+    // Both engines on GPU 0, the vLLM one under its API process (the worker, PID 504, holds the
+    // memory), with the port and checkpoint read from their command lines.
+    let running: Vec<_> = now
+        .running
+        .iter()
+        .map(|r| (r.deployment.as_str(), r.pid, r.port, r.model.as_deref()))
+        .collect();
+    assert_eq!(
+        running,
+        vec![
+            ("assistant-8b", Some(488), Some(8000), Some("meta-llama/Llama-3.1-8B")),
+            ("embed-small", Some(489), Some(30000), Some("Qwen/Qwen3-0.6B")),
+        ]
+    );
+    for r in &now.replicas {
+        assert_eq!(
+            (r.tensor_parallel, r.pipeline_parallel, r.quantization.as_str()),
+            (1, 1, "bf16")
+        );
+        assert_eq!(r.stages.len(), 1);
+        assert_eq!(
+            (r.stages[0].node.as_str(), r.stages[0].gpus.as_slice()),
+            ("gpu-node-1", &[0u32][..])
+        );
+    }
+    // train.py is foreign load: nvidia-smi's 4614 MiB for it, nothing of the engines' memory.
+    let now_fleet = fleetfit::formats::fleet_file::load(Path::new(&at("fleet-now.yaml"))).unwrap();
+    assert_eq!(now_fleet.nodes[0].gpus[0].used_mib, 4614);
+    assert!(table.contains("python3 train.py --epochs 3"), "{table}");
+    // The nightly loop goes on from it: replan keeps what runs, the change set is empty of moves.
+    let out = fleetfit(&[
+        "replan",
+        "--fleet",
+        &at("fleet-now.yaml"),
+        "--deployments",
+        deployments,
+        "--current",
+        &at("current.json"),
+        "--out",
+        &at("next.json"),
+        "--time-limit",
+        "20",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let next: Plan = serde_json::from_str(&std::fs::read_to_string(at("next.json")).unwrap()).unwrap();
+    let (fleet, workload) = (
+        now_fleet,
+        fleetfit::formats::deployments_file::load(Path::new(deployments)).unwrap(),
+    );
+    assert_valid(&fleet, &workload, &next);
+    assert_eq!(next.objective.moves, Some(0), "{}", text(&out.stdout));
+    let out = fleetfit(&[
+        "emit",
+        "--fleet",
+        &at("fleet-now.yaml"),
+        "--deployments",
+        deployments,
+        "--plan",
+        &at("next.json"),
+        "--target",
+        "launch",
+        "--current",
+        &at("current.json"),
+        "--out",
+        &at("changes"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("changes/apply.sh").exists());
+}
+
 #[test]
 fn bad_running_input_names_the_file_and_field_or_warns_and_goes_on() {
     let dir = tempfile::tempdir().unwrap();
