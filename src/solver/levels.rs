@@ -19,6 +19,9 @@ use crate::error::Result;
 /// or the best plan found within `options.time_limit`. The plan has passed the checker; its
 /// unplaced entries carry no reasons (`explain::solve` adds them).
 pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Result<Solved> {
+    if !options.pinned.is_empty() {
+        return super::pinned::solve(fleet, workload, options);
+    }
     let started = Instant::now();
     let time = budget::Budget::new(options.time_limit, &options.cancel);
     let view = planner_fleet(fleet, workload);

@@ -38,6 +38,7 @@ pub mod bound;
 mod levels;
 mod lexicographic;
 mod options;
+mod pinned;
 mod relax;
 mod report;
 

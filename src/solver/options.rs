@@ -23,6 +23,9 @@ pub struct SolveOptions {
     /// Gives the solve up from outside (another thread, a sweep whose case failed): HiGHS is
     /// interrupted and the solve returns the best checked plan it has, unproven.
     pub cancel: super::budget::Cancel,
+    /// Replicas that stay where they are (replan's neighbourhoods): the rest is planned around
+    /// them, and the plan claims no optimality.
+    pub pinned: Vec<PlacedReplica>,
 }
 
 /// A bound on this instance's lexicographic optimum, proven on a less constrained instance.
@@ -77,6 +80,7 @@ impl Default for SolveOptions {
             start: None,
             known_bound: None,
             cancel: super::budget::Cancel::default(),
+            pinned: Vec::new(),
         }
     }
 }

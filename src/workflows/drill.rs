@@ -228,14 +228,14 @@ pub fn run(base: &Base, failure: &Failure, options: &SweepOptions) -> Result<(Ou
                 .map_or(u64::MAX, |b| crate::solver::bound::upper(b) as u64),
         ),
     };
-    let results = run_cases(all.len(), options, |i| {
+    let results = run_cases(all.len(), options, |i, solve| {
         let case = &all[i];
         let fleet = without(&base.fleet, case);
         let start = survivors(&base_plan, case);
         let solve = SolveOptions {
             start: Some(start),
             known_bound: Some(known_bound),
-            ..options.solve.clone()
+            ..solve.clone()
         };
         let solved = solve_case(&fleet, &base.workload, &solve)?;
         let outcome = solved.outcome;

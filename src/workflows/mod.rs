@@ -128,13 +128,18 @@ impl Default for SweepOptions {
     }
 }
 
-/// Solves `case(i)` for every index of the shard, in parallel on `jobs` threads; results come
-/// back in index order whatever the threads did.
+/// Solves `case(i, solve)` for every index of the shard, in parallel on `jobs` threads; results
+/// come back in index order whatever the threads did. The first case that fails gives up the
+/// others (their solves' shared switch, `solve.cancel`, turns on): the sweep ends at once.
 pub(crate) fn run_cases<T: Send>(
     count: usize,
     options: &SweepOptions,
-    case: impl Fn(usize) -> Result<T> + Sync,
+    case: impl Fn(usize, &SolveOptions) -> Result<T> + Sync,
 ) -> Result<Vec<(usize, T)>> {
+    let solve = SolveOptions {
+        cancel: options.solve.cancel.child(),
+        ..options.solve.clone()
+    };
     let indices: Vec<usize> = (0..count).filter(|&i| options.shard.takes(i)).collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.max(1))
@@ -144,7 +149,10 @@ pub(crate) fn run_cases<T: Send>(
         indices
             .par_iter()
             .map(|&i| {
-                let out = case(i).map(|t| (i, t));
+                let out = case(i, &solve).map(|t| (i, t));
+                if out.is_err() {
+                    solve.cancel.cancel();
+                }
                 if let Some(tick) = &options.progress {
                     tick();
                 }

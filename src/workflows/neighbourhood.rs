@@ -51,9 +51,10 @@ impl Around<'_> {
                 time_limit: left,
                 start: None,
                 known_bound: None,
+                pinned: stay,
                 ..options.clone()
             };
-            let joined = solve_around(self.fleet, self.workload, &stay, &quick)?;
+            let joined = solver::solve(self.fleet, self.workload, &quick).ok()?.plan.replicas;
             let joined = reseat(self.fleet, self.workload, &joined, self.running).unwrap_or(joined);
             let value = make_plan(self.fleet, self.workload, joined.clone(), SolveStatus::TimeLimit, None)
                 .objective
@@ -167,71 +168,6 @@ pub(super) fn reseat(
     }
     let plan = make_plan(fleet, workload, out.clone(), SolveStatus::TimeLimit, None);
     crate::check::check(fleet, workload, &plan).is_empty().then_some(out)
-}
-
-/// The fleet and demand left when `pinned` stay where they are: a GPU with a pinned worker is as
-/// if fully used (so reserves count exactly the GPUs left free), the pinned replicas come off
-/// their deployments' demand, and a spread deployment may not use a node that holds one of its
-/// pinned replicas (a label on every other node, added to its selector). Every plan of what is
-/// left, joined with `pinned`, is checked on the real fleet by the caller.
-fn around(fleet: &Fleet, workload: &Workload, pinned: &[PlacedReplica]) -> (Fleet, Workload) {
-    const ROOM: &str = "fleetfit.io/replan-room";
-    let mut left = fleet.clone();
-    let mut demand = workload.clone();
-    let mut spread_nodes: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for r in pinned {
-        for stage in &r.stages {
-            let Some(node) = left.nodes.iter_mut().find(|n| n.name == stage.node) else {
-                continue;
-            };
-            for gpu in node.gpus.iter_mut().filter(|g| stage.gpus.contains(&g.index)) {
-                gpu.used_mib = gpu.memory_mib;
-                gpu.utilization = 100;
-            }
-            if workload.deployment(&r.deployment).is_some_and(|d| d.spread) {
-                spread_nodes.entry(&r.deployment).or_default().insert(&stage.node);
-            }
-        }
-        if let Some(d) = demand.deployments.iter_mut().find(|d| d.name == r.deployment) {
-            d.replicas = d.replicas.saturating_sub(1);
-        }
-    }
-    for (deployment, taken) in spread_nodes {
-        let key = format!("{ROOM}-{deployment}");
-        for node in left.nodes.iter_mut().filter(|n| !taken.contains(n.name.as_str())) {
-            node.labels.insert(key.clone(), "yes".into());
-        }
-        if let Some(d) = demand.deployments.iter_mut().find(|d| d.name == deployment) {
-            d.node_selector.insert(key, "yes".into());
-        }
-    }
-    (left, demand)
-}
-
-/// `pinned` plus the best plan of what is left around them, when it obeys every rule.
-fn solve_around(
-    fleet: &Fleet,
-    workload: &Workload,
-    pinned: &[PlacedReplica],
-    options: &SolveOptions,
-) -> Option<Vec<PlacedReplica>> {
-    let (left, demand) = around(fleet, workload, pinned);
-    let rest = solver::solve(&left, &demand, options).ok()?.plan.replicas;
-    let mut next: BTreeMap<&str, u64> = BTreeMap::new();
-    for r in pinned {
-        let n = next.entry(&r.deployment).or_default();
-        *n = (*n).max(r.replica + 1);
-    }
-    let mut joined = pinned.to_vec();
-    for r in rest {
-        let n = next
-            .entry(workload.deployment(&r.deployment)?.name.as_str())
-            .or_default();
-        joined.push(PlacedReplica { replica: *n, ..r });
-        *n += 1;
-    }
-    let plan = make_plan(fleet, workload, joined.clone(), SolveStatus::TimeLimit, None);
-    crate::check::check(fleet, workload, &plan).is_empty().then_some(joined)
 }
 
 /// Nodes where `plan` and `running` differ, most different first: per node, the replicas

@@ -83,11 +83,11 @@ pub fn run(
     options: &SweepOptions,
 ) -> Result<Vec<(usize, ScenarioResult)>> {
     let cases = prepare(base, file, path)?;
-    run_cases(cases.len(), options, |i| {
+    run_cases(cases.len(), options, |i, solve| {
         let (name, fleet, workload) = &cases[i];
         Ok(ScenarioResult {
             name: name.clone(),
-            outcome: solve_case(fleet, workload, &options.solve)?.outcome,
+            outcome: solve_case(fleet, workload, solve)?.outcome,
         })
     })
 }

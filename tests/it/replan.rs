@@ -518,3 +518,59 @@ fn moves_after_losing_the_busiest_node_of_512_gpus_are_minimal_or_bounded() {
         }
     }
 }
+
+/// The core plans around pinned replicas (replan's neighbourhoods pin through it, never by
+/// editing the fleet): the pins stay exactly, spread holds across pins and new replicas, the
+/// joined plan passes the checker, and it never claims `optimal` (optimal only among plans that
+/// keep the pins).
+#[test]
+fn a_pinned_solve_keeps_its_pins_and_claims_nothing() {
+    let fleet_yaml = nodes(&["n1", "n2", "n3"], 2);
+    let deployments_yaml = deployments(
+        "  - {name: a, model: tiny, replicas: 3, spread: true, tensor_parallel: [1]}\n  - {name: b, model: tiny, replicas: 2, tensor_parallel: [1]}\n",
+    );
+    let (fleet, workload) = parse(&fleet_yaml, &deployments_yaml);
+    let free = solve(&fleet, &workload).plan;
+    assert_eq!(free.status, SolveStatus::Optimal);
+    // One `a` on n3's GPU 1 and one `b` on n1's GPU 0, whatever the free plan chose.
+    let mut pins = Vec::new();
+    for (deployment, node, gpu) in [("a", "n3", 1u32), ("b", "n1", 0)] {
+        let mut r = free
+            .replicas
+            .iter()
+            .find(|r| r.deployment == deployment)
+            .unwrap()
+            .clone();
+        r.replica = 7;
+        r.stages[0].node = node.into();
+        r.stages[0].gpus = vec![gpu];
+        pins.push(r);
+    }
+    let options = SolveOptions {
+        pinned: pins.clone(),
+        time_limit: Duration::from_secs(30),
+        ..SolveOptions::default()
+    };
+    let solved = fleetfit::solver::solve(&fleet, &workload, &options).unwrap();
+    assert_valid(&fleet, &workload, &solved.plan);
+    for pin in &pins {
+        assert!(
+            solved.plan.replicas.contains(pin),
+            "pin {pin:?} moved:\n{}",
+            solved.plan.to_json()
+        );
+    }
+    let on = |d: &str, node: &str| {
+        solved
+            .plan
+            .replicas
+            .iter()
+            .filter(|r| r.deployment == d && r.stages[0].node == node)
+            .count()
+    };
+    assert_eq!(on("a", "n3"), 1, "spread broken around the pin");
+    // The pins cost nothing here: every replica is placed, as in the free plan.
+    assert_eq!(solved.plan.objective.placed_value, free.objective.placed_value);
+    assert_eq!(solved.plan.status, SolveStatus::TimeLimit);
+    assert!(solved.stats.restrictions.iter().any(|r| r.contains("pinned")));
+}

@@ -6,18 +6,31 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// A switch that gives up a whole solve: every HiGHS run started under it is interrupted (its
-/// callback reads the switch), every wait on one ends, and no new phase starts. Clones share it.
+/// callback reads the switch), every wait on one ends, and no new phase starts. Clones share it;
+/// a [`Cancel::child`] is also on once its parent is.
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel {
+    own: Arc<AtomicBool>,
+    parent: Option<Arc<Cancel>>,
+}
 
 impl Cancel {
-    /// Gives up every solve that carries this switch (or a clone of it).
+    /// Gives up every solve that carries this switch, a clone of it or a child of it.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.own.store(true, Ordering::Relaxed);
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.own.load(Ordering::Relaxed) || self.parent.as_ref().is_some_and(|p| p.is_cancelled())
+    }
+
+    /// A switch of its own that this one also turns on (a sweep gives up its cases when one
+    /// fails, without turning its caller's switch on).
+    pub fn child(&self) -> Cancel {
+        Cancel {
+            own: Arc::default(),
+            parent: Some(Arc::new(self.clone())),
+        }
     }
 }
 
@@ -137,3 +150,23 @@ pub const PURCHASE_GUIDED_PLAN: Duration = Duration::from_secs(5);
 
 /// The least time a search that must answer (what fits with every candidate bought) is given.
 pub const LEAST: Duration = Duration::from_millis(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_switch_follows_its_parent_and_leaves_it_alone() {
+        let parent = Cancel::default();
+        let (child, sibling) = (parent.child(), parent.child());
+        child.cancel();
+        assert!(child.is_cancelled());
+        assert!(!parent.is_cancelled() && !sibling.is_cancelled());
+        let clone = sibling.clone();
+        parent.cancel();
+        assert!(sibling.is_cancelled() && clone.is_cancelled());
+        let budget = Budget::new(Duration::from_secs(60), &clone);
+        assert!(budget.is_over() && budget.left().is_zero());
+        assert!(!Budget::new(Duration::from_secs(60), &Cancel::default()).is_over());
+    }
+}
