@@ -133,7 +133,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
     }
     // Handing the model to HiGHS and its presolve cost a few times what building it did: with
     // less time left than that, HiGHS cannot run, and the greedy plan stands with the LP's bound.
-    if time.left().as_secs_f64() < 3.0 * stats.build_seconds {
+    if time.left().as_secs_f64() < budget::HIGHS_START_PER_BUILD * stats.build_seconds {
         let lp = relaxation.as_ref().map(|lp| lp.value);
         return greedy_floor(fleet, workload, options, &greedy, lp, started);
     }

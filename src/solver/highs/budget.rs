@@ -119,6 +119,10 @@ pub const GAP_LEVEL_SHARE: f64 = 0.1;
 /// did: the search stops that much before the limit.
 pub const OUTPUT_PER_GREEDY: u32 = 3;
 
+/// Handing a model to HiGHS and its presolve cost about this many times building it: with less
+/// time left, HiGHS is not started and the heuristic plan stands.
+pub const HIGHS_START_PER_BUILD: f64 = 3.0;
+
 /// The share of the time left that level 1's LP relaxation may take.
 pub const RELAXATION_SHARE: f64 = 0.8;
 
