@@ -135,3 +135,49 @@ impl Levels {
         self.records.len() == LEVEL_NAMES.len() && self.records.iter().all(LevelStats::proven)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::solver::budget::Cancel;
+    use crate::solver::{Instance, planner_fleet};
+    use crate::synth::GenSpec;
+
+    /// A level HiGHS could not finish is recorded as stopped, never as proven: its record is
+    /// what `optimal` comes from (4,096 GPUs: nothing is proven in a fifth of a second).
+    #[test]
+    fn a_level_stopped_by_its_time_is_recorded_unproven() {
+        let spec = GenSpec {
+            gpus: 4096,
+            deployments: 128,
+            seed: 1,
+            tight: true,
+        };
+        let (fleet, workload) = crate::synth::generated(&spec);
+        let view = planner_fleet(&fleet, &workload);
+        let instance = Instance::new(&view, &workload);
+        let form = Arc::new(Formulation::build(&instance));
+        let mut levels = Levels {
+            form: Arc::clone(&form),
+            fixed: Vec::new(),
+            best: vec![0.0; form.vars.len()],
+            records: Vec::new(),
+        };
+        let settings = HighsSettings {
+            mip_rel_gap: 0.0,
+            verbose: false,
+            relaxed: false,
+            cancel: Cancel::default(),
+        };
+        let settled = levels
+            .settle(0, Duration::from_millis(200), &settings, None, false)
+            .unwrap();
+        assert!(settled, "HiGHS did not answer within its grace");
+        let record = &levels.records[0];
+        assert_eq!(record.settled, Settled::Stopped, "{record:?}");
+        assert!(!record.proven() && !levels.all_proven());
+        // The value is the columns', and the row that fixes it holds for them.
+        assert_eq!(record.value, form.level_value(0, &levels.best));
+        assert_eq!(levels.fixed.len(), 1);
+    }
+}
