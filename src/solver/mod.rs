@@ -35,6 +35,7 @@ pub(crate) mod sharing;
 
 // The core: the one rounding rule for bounds, what a solve is asked, the level loop, the LP bound, what it reports.
 pub mod bound;
+mod level_one;
 mod levels;
 mod lexicographic;
 mod options;

@@ -78,6 +78,15 @@ pub struct SolveStats {
 }
 
 impl SolveStats {
+    /// Whether the records prove the plan: every one of section 6's levels settled by a proof,
+    /// and no heuristic plan contradicting them. `optimal` comes from here (and from no
+    /// restriction on the model).
+    pub fn proven(&self) -> bool {
+        !self.proof_contradicted
+            && self.levels.len() == super::LEVEL_NAMES.len()
+            && self.levels.iter().all(LevelStats::proven)
+    }
+
     /// One line for the table footer.
     pub fn summary(&self) -> String {
         if self.greedy_only {
