@@ -31,6 +31,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> crat
         }
         let quick = SolveOptions {
             time_limit: left,
+            cancel: options.cancel.clone(),
             ..SolveOptions::default()
         };
         solver::solve(fleet, w, &quick)

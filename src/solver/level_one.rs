@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use super::budget::{self, Budget};
 use super::highs_run::{HighsSettings, LevelOutcome, Starts};
-use super::lexicographic::{LEVEL_NAMES, Levels};
+use super::lexicographic::Levels;
 use super::relax::{Relaxation, level_one_bound};
-use super::{Formulation, Instance, LevelStats, Settled, SolveOptions, local_search, progress};
+use super::{Formulation, Instance, Settled, SolveOptions, local_search, progress};
 use crate::domain::{Fleet, PlacedReplica};
 use crate::error::Result;
 
@@ -95,13 +95,7 @@ impl LevelOne<'_> {
                 }
                 _ => {
                     // The model cannot express the plan whole: it stands, levels 2 and 3 unsolved.
-                    levels.records.push(LevelStats {
-                        name: LEVEL_NAMES[0],
-                        value,
-                        bound,
-                        settled,
-                        seconds: 0.0,
-                    });
+                    levels.record_standing(0, value, bound, settled);
                     Ended::HeuristicStands
                 }
             };
@@ -175,6 +169,7 @@ impl LevelOne<'_> {
                 Settled::Stopped
             };
             let seconds = answer.as_ref().map_or(time_left.as_secs_f64(), |r| r.seconds);
+            // (Expressible: the heuristic plan has its columns; the best so far otherwise.)
             let columns = heuristic.columns.clone().unwrap_or_else(|| levels.best.clone());
             levels.record(0, columns, bound, settled, seconds);
             return Ok(Answer {

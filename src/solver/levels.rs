@@ -121,7 +121,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         value >= bound || (bound - value) / bound.max(1.0) <= options.mip_rel_gap
     });
     if let Some(lp) = relaxation.as_ref().filter(|_| !start_suffices) {
-        let guided = heuristic::guided_greedy(fleet, workload, lp, started, deadline, options.verbose, &greedy);
+        let guided = heuristic::guided_greedy(fleet, workload, lp, started, &time, options.verbose, &greedy);
         if placed_value(workload, &guided) > placed_value(workload, &greedy) {
             greedy = guided;
         }
@@ -144,12 +144,7 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         replicas: greedy,
     };
     // Placing nothing obeys every rule: a start that guarantees a plan under any time limit.
-    let mut levels = Levels {
-        form: std::sync::Arc::clone(&form),
-        fixed: Vec::new(),
-        best: vec![0.0; form.vars.len()],
-        records: Vec::new(),
-    };
+    let mut levels = Levels::new(std::sync::Arc::clone(&form), Vec::new(), vec![0.0; form.vars.len()], "");
     let level_one = LevelOne {
         fleet,
         instance: &instance,

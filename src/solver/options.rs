@@ -21,7 +21,8 @@ pub struct SolveOptions {
     /// proves each level the incumbent reaches, without a MIP.
     pub known_bound: Option<KnownBound>,
     /// Gives the solve up from outside (another thread, a sweep whose case failed): HiGHS is
-    /// interrupted and the solve returns the best checked plan it has, unproven.
+    /// interrupted and the solve returns the best checked plan it has, claiming only what its
+    /// records proved before the switch.
     pub cancel: super::budget::Cancel,
     /// Replicas that stay where they are (replan's neighbourhoods): the rest is planned around
     /// them, and the plan claims no optimality.

@@ -14,8 +14,11 @@ use crate::error::{Error, Result};
 pub(super) fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Result<Solved> {
     let pinned = &options.pinned;
     let (left, demand) = residual(fleet, workload, pinned);
+    // A start or a known bound describes the whole instance, not what is left of it.
     let free = SolveOptions {
         pinned: Vec::new(),
+        start: None,
+        known_bound: None,
         ..options.clone()
     };
     let mut rest = super::levels::solve(&left, &demand, &free)?;
@@ -36,9 +39,14 @@ pub(super) fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) 
         joined.push(PlacedReplica { replica: *n, ..r });
         *n += 1;
     }
-    let plan = make_plan(fleet, workload, joined, SolveStatus::TimeLimit, None);
+    let mut plan = make_plan(fleet, workload, joined, SolveStatus::TimeLimit, None);
+    plan.restrictions = rest.plan.restrictions;
     checked(fleet, workload, &plan)?;
+    // The records describe what was left around the pins: none of them proves the joined plan.
     let mut stats = rest.stats;
+    for level in &mut stats.levels {
+        level.settled = super::Settled::Stopped;
+    }
     stats
         .restrictions
         .push(format!("{} replicas pinned where they run", pinned.len()));

@@ -573,4 +573,11 @@ fn a_pinned_solve_keeps_its_pins_and_claims_nothing() {
     assert_eq!(solved.plan.objective.placed_value, free.objective.placed_value);
     assert_eq!(solved.plan.status, SolveStatus::TimeLimit);
     assert!(solved.stats.restrictions.iter().any(|r| r.contains("pinned")));
+    // Its records describe what was left around the pins: none claims a proof of the whole.
+    assert!(!solved.stats.proven());
+    assert!(
+        solved.stats.levels.iter().all(|l| !l.proven()),
+        "{:?}",
+        solved.stats.levels
+    );
 }

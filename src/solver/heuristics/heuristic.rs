@@ -15,15 +15,15 @@ pub(super) fn guided_greedy(
     workload: &Workload,
     lp: &Relaxation,
     started: Instant,
-    deadline: Instant,
+    time: &super::budget::Budget,
     verbose: bool,
     greedy: &[PlacedReplica],
 ) -> Vec<PlacedReplica> {
+    let deadline = time.deadline();
     let mut guided: Vec<PlacedReplica> = Vec::new();
     for order in crate::greedy::GuideOrder::ALL {
-        if !guided.is_empty()
-            && Instant::now() + (deadline - started).mul_f64(super::budget::GUIDED_ORDER_SHARE) > deadline
-        {
+        let late = Instant::now() + (deadline - started).mul_f64(super::budget::GUIDED_ORDER_SHARE) > deadline;
+        if !guided.is_empty() && (late || time.is_over()) {
             break;
         }
         let candidate = crate::greedy::place_guided(fleet, workload, &lp.shapes, order);

@@ -131,8 +131,14 @@ impl Pending {
         loop {
             let left = self.until.saturating_duration_since(Instant::now());
             if left.is_zero() || self.cancel.is_cancelled() {
-                // Dropping `self` stops HiGHS.
-                return Ok(None);
+                // An answer already there still counts; else dropping `self` stops HiGHS.
+                return match self.receive.try_recv() {
+                    Ok(result) => {
+                        self.answered = true;
+                        result.map(Some)
+                    }
+                    Err(_) => Ok(None),
+                };
             }
             match self.receive.recv_timeout(left.min(super::budget::CANCEL_POLL)) {
                 Ok(result) => {

@@ -83,7 +83,8 @@ pub fn capacity(
         - time_limit
             .mul_f64(super::budget::CAPACITY_OUTPUT_SHARE)
             .min(super::budget::CAPACITY_OUTPUT_MAX);
-    // Nothing gives a capacity search up from outside yet; its runs still share one switch.
+    // Nothing gives a capacity search up from outside yet: its purchase runs (the start's LP and
+    // planner runs, the cost MIP, the grown fleet's levels) carry this switch for when it does.
     let cancel = super::budget::Cancel::default();
     let search = |cap| {
         purchase_and_plan(
@@ -269,12 +270,7 @@ fn purchase_and_plan(
     let proven = proven || (restrictions.is_empty() && lp_floor.is_some_and(|floor| floor >= cost));
     fixed.push(constraint!(form.purchase.cost.clone() <= cost + 0.5));
     // Section 6 on the grown fleet, the purchase's cost fixed: the core's levels, recorded.
-    let mut levels = Levels {
-        form: Arc::clone(&form),
-        fixed,
-        best: cost_result.values,
-        records: Vec::new(),
-    };
+    let mut levels = Levels::new(Arc::clone(&form), fixed, cost_result.values, "grown fleet, ");
     for level in 0..3 {
         if !levels.settle(level, left(), &settings, None, !restrictions.is_empty())? {
             break;
