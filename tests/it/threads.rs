@@ -39,6 +39,24 @@ fn thread_names() -> Vec<String> {
         .collect()
 }
 
+/// Runs `work` while another thread counts solver threads every 10 ms: its result and the most
+/// seen at once (a count after `work` means something only where this is above 0).
+fn sampling<T>(work: impl FnOnce() -> T) -> (T, usize) {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = std::sync::Arc::clone(&done);
+    let sampler = std::thread::spawn(move || {
+        let mut most = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            most = most.max(solver_threads());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        most
+    });
+    let out = work();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    (out, sampler.join().unwrap())
+}
+
 fn solver_threads() -> usize {
     thread_names()
         .iter()
@@ -73,14 +91,19 @@ fn a_sweep_stopped_by_its_time_limit_leaves_no_solver_thread() {
         ..SweepOptions::default()
     };
     options.solve.time_limit = Duration::from_millis(300);
-    let results = whatif::run(&base, &file, &path, &options).unwrap();
+    let (results, seen) = sampling(|| whatif::run(&base, &file, &path, &options).unwrap());
     assert_eq!(results.len(), 65);
+    assert!(
+        seen > 0,
+        "no solver thread was ever seen running: the count below proves nothing"
+    );
     let stopped = results
         .iter()
         .filter(|(_, r)| r.outcome.status != fleetfit::domain::SolveStatus::Optimal)
         .count();
     assert!(stopped > 0, "the time limit stopped no solve: the test proves nothing");
     let solvers = solver_threads();
+    eprintln!("{stopped} stopped solves; up to {seen} solver threads seen running, {solvers} left");
     assert_eq!(
         solvers, 0,
         "{stopped} stopped solves left {solvers} solver threads running"
