@@ -57,6 +57,22 @@ fn sampling<T>(work: impl FnOnce() -> T) -> (T, usize) {
     (out, sampler.join().unwrap())
 }
 
+/// `fleetfit gen --gpus GPUS --deployments DEPLOYMENTS --seed 1 --tight`, written to and read
+/// back from a temporary folder (kept alive by the returned guard).
+fn tight_base(gpus: u64, deployments: u64) -> (tempfile::TempDir, Base) {
+    let spec = GenSpec {
+        gpus,
+        deployments,
+        seed: 1,
+        tight: true,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fleet.yaml"), fleet_yaml(&spec)).unwrap();
+    std::fs::write(dir.path().join("deployments.yaml"), deployments_yaml(&spec)).unwrap();
+    let base = Base::load(&dir.path().join("fleet.yaml"), &dir.path().join("deployments.yaml")).unwrap();
+    (dir, base)
+}
+
 fn solver_threads() -> usize {
     thread_names()
         .iter()
@@ -69,16 +85,7 @@ fn a_sweep_stopped_by_its_time_limit_leaves_no_solver_thread() {
     if in_child("threads::a_sweep_stopped_by_its_time_limit_leaves_no_solver_thread") {
         return;
     }
-    let spec = GenSpec {
-        gpus: 512,
-        deployments: 32,
-        seed: 1,
-        tight: true,
-    };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("fleet.yaml"), fleet_yaml(&spec)).unwrap();
-    std::fs::write(dir.path().join("deployments.yaml"), deployments_yaml(&spec)).unwrap();
-    let base = Base::load(&dir.path().join("fleet.yaml"), &dir.path().join("deployments.yaml")).unwrap();
+    let (dir, base) = tight_base(512, 32);
     let mut text = String::from("scenarios:\n");
     for node in base.fleet.nodes.iter().take(64) {
         text += &format!("  - name: without-{0}\n    remove_nodes: {{names: [{0}]}}\n", node.name);
@@ -119,16 +126,7 @@ fn a_cancelled_solve_stops_at_once_and_leaves_no_solver_thread() {
     if in_child("threads::a_cancelled_solve_stops_at_once_and_leaves_no_solver_thread") {
         return;
     }
-    let spec = GenSpec {
-        gpus: 4096,
-        deployments: 128,
-        seed: 1,
-        tight: true,
-    };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("fleet.yaml"), fleet_yaml(&spec)).unwrap();
-    std::fs::write(dir.path().join("deployments.yaml"), deployments_yaml(&spec)).unwrap();
-    let base = Base::load(&dir.path().join("fleet.yaml"), &dir.path().join("deployments.yaml")).unwrap();
+    let (_dir, base) = tight_base(4096, 128);
     let options = fleetfit::solver::SolveOptions {
         time_limit: Duration::from_secs(600),
         ..Default::default()
