@@ -12,6 +12,25 @@ use super::current::{captures_of, run};
 
 /// The mixed cluster: fleetfit's pods, a team's own vLLM Deployment and bare pod, a fine-tuning
 /// Job and an SGLang server of a model nobody asks for; then `replan` and `emit --current`.
+/// `fleetfit current import` of the mixed cluster fixture's pods into `out`, with `extra`
+/// arguments: exit code, stdout, stderr.
+fn import_cluster(out: &str, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec![
+        "current",
+        "import",
+        "--fleet",
+        "data/cluster/fleet.yaml",
+        "--deployments",
+        "data/cluster/deployments.yaml",
+        "--pods",
+        "data/cluster/pods.json",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 struct Mixed {
     dir: tempfile::TempDir,
 }
@@ -20,20 +39,7 @@ impl Mixed {
     fn new() -> Mixed {
         let dir = tempfile::tempdir().unwrap();
         let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
-        let (code, _, err) = run(&[
-            "current",
-            "import",
-            "--fleet",
-            "data/cluster/fleet.yaml",
-            "--deployments",
-            "data/cluster/deployments.yaml",
-            "--pods",
-            "data/cluster/pods.json",
-            "--out",
-            &path("current.json"),
-            "--fleet-out",
-            &path("fleet-now.yaml"),
-        ]);
+        let (code, _, err) = import_cluster(&path("current.json"), &["--fleet-out", &path("fleet-now.yaml")]);
         assert_eq!(code, 0, "{err}");
         let (code, _, err) = run(&[
             "replan",
@@ -186,18 +192,7 @@ fn a_mixed_cluster_imports_with_foreign_load_and_its_change_set_never_overfills_
         .map(|g| g.index)
         .collect();
     assert_eq!(busy, vec![0, 1, 2]);
-    let (_, table, _) = run(&[
-        "current",
-        "import",
-        "--fleet",
-        "data/cluster/fleet.yaml",
-        "--deployments",
-        "data/cluster/deployments.yaml",
-        "--pods",
-        "data/cluster/pods.json",
-        "--out",
-        mixed.path("again.json").to_str().unwrap(),
-    ]);
+    let (_, table, _) = import_cluster(mixed.path("again.json").to_str().unwrap(), &[]);
     assert!(
         table.contains("`python train.py --epochs 3` is not an engine fleetfit recognises"),
         "{table}"

@@ -144,6 +144,19 @@ impl Case {
 const ASSISTANT: &str = "deployments:\n  - name: assistant-8b\n    model: llama-3.1-8b\n    replicas: 1\n    tensor_parallel: [1]\n    max_model_len: 8192\n";
 
 /// Every script of a change set passes `sh -n` and shellcheck.
+/// A bare-metal start step's script, and the shell functions it defines (`free_port`,
+/// `until_serving`, ...): the script up to where it first picks a port.
+fn start_step(changes: &Path) -> (String, String) {
+    let start = std::fs::read_dir(changes)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_str().unwrap().contains("-start-"))
+        .unwrap();
+    let script = std::fs::read_to_string(start).unwrap();
+    let helpers = script.split("port=$(free_port").next().unwrap().to_string();
+    (script, helpers)
+}
+
 fn scripts_are_clean(dir: &Path) {
     let scripts: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -200,13 +213,8 @@ fn a_name_with_a_newline_never_runs_as_a_command() {
 fn a_started_server_takes_a_port_nothing_listens_on() {
     let case = Case::new(ASSISTANT, &[]);
     let (_, _, changes) = case.run("vllm");
-    let start = std::fs::read_dir(&changes)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_str().unwrap().contains("-start-"))
-        .unwrap();
-    let script = std::fs::read_to_string(start).unwrap();
-    let helpers = script.split("port=$(free_port").next().unwrap();
+    let (script, helpers) = start_step(&changes);
+    let helpers = helpers.as_str();
     // Something listens on `taken`: free_port from there skips it.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = listener.local_addr().unwrap().port();
@@ -490,13 +498,7 @@ fn an_sglang_replica_across_nodes_is_awaited_after_every_rank_started() {
 fn the_step_helpers_fail_plainly() {
     let case = Case::new(ASSISTANT, &[]);
     let (_, _, changes) = case.run("vllm");
-    let start = std::fs::read_dir(&changes)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_str().unwrap().contains("-start-"))
-        .unwrap();
-    let helpers = std::fs::read_to_string(start).unwrap();
-    let helpers = helpers.split("port=$(free_port").next().unwrap().to_string();
+    let (_, helpers) = start_step(&changes);
     let run = |call: &str| {
         let out = std::process::Command::new("sh")
             .args(["-c", &format!("{helpers}\n{call}")])
