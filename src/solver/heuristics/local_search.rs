@@ -1,25 +1,36 @@
-//! Ruin and recreate over the heuristic plan while HiGHS works on level 1: on large fleets
-//! HiGHS's root node holds its one thread for tens of seconds, and the second core improves the
-//! start meanwhile. Each step frees two nodes of one GPU type (every replica with a stage there)
-//! and lets the greedy placer refill the fleet around the rest, highest priority first; a step
-//! that places no less value is kept, so the walk crosses plateaus. (4,096 GPUs: 22,200 to
-//! 22,224 against a bound of 22,265 in 18 s, where HiGHS stays at 22,200 for 140 s.)
+//! Large-neighbourhood search over the heuristic plan while HiGHS works on level 1: on large
+//! fleets HiGHS's root node holds its one thread for tens of seconds, and the second core
+//! improves the start meanwhile. Each step empties a few nodes and lets HiGHS re-plan them
+//! exactly, around the rest of the plan and with every replica the plan leaves unplaced
+//! ([`super::repair`]); a step is kept when it places more. (4,096 GPUs, tight: 22,185 to
+//! 22,244 against a bound of 22,265 in the 6 s a 10 s plan gives it, 22,253 in 33 s, where
+//! HiGHS alone stays at 22,185 for 31 s and reaches 22,258 in 600 s.)
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
 
 use super::heuristic::placed_value;
+use super::highs_run::HighsSettings;
+use super::repair::{self, Neighbourhood};
 use super::{Formulation, Instance};
 use crate::domain::{Fleet, PlacedReplica, SolveStatus, Workload, make_plan};
 use crate::rng::Rng;
 
-/// Nodes freed per step: two measured best on generated fleets (one and three gain less, six
-/// nothing: refilling many nodes first-fit undoes the start's best fit).
-const NODES_PER_STEP: usize = 2;
+/// Nodes emptied per step. Measured on the 4,096-GPU tight fleet (10 s plans): 4, 6, 8, 12
+/// and 16 nodes reach 22,242, 22,243, 22,244, 22,243 and 22,238; eight keeps each sub-model
+/// near 700 columns, solved in 15-300 ms.
+const NODES_PER_STEP: usize = 8;
+
+/// Of a step's other nodes, the share (percent) of the first node's GPU type, so that a step
+/// can repack a type; the rest come from anywhere, so that deployments can change type.
+const SAME_TYPE_PERCENT: u64 = 75;
+
+/// Steps that start from a node whose eligible GPUs the plan leaves partly idle (percent).
+const IDLE_FIRST_PERCENT: u64 = 50;
 
 /// Whether the search runs on `fleet`: below the size where the LP is merged (2,048 nodes). On
-/// larger fleets the LP-guided start is already within 0.1-0.5%, each step is a full greedy pass
-/// (2.5 s at 100,000 GPUs), and the steps' allocations beside HiGHS's took the peak from 3.2 to
-/// 4.9 GiB there without placing more.
+/// larger fleets the LP-guided start is already within 0.1-0.5%, and steps that scan the fleet
+/// cost seconds there.
 pub(super) fn pays_on(fleet: &Fleet) -> bool {
     fleet.nodes.len() < super::merge::MERGE_FROM_NODES
 }
@@ -32,16 +43,19 @@ pub(super) struct Better {
     pub(super) columns: Vec<f64>,
 }
 
-/// Searches from `start` until `stop` says so (HiGHS answered, or the wait for it ran out); a
-/// plan that places more, passes the checker and is written whole in the model's columns.
+/// Searches from `start` until `stop` says so (HiGHS answered) or `deadline` (the end of the
+/// wait for HiGHS); a plan that places more, passes the checker and is written whole in the
+/// model's columns.
 pub(super) fn beside(
     instance: &Instance<'_>,
     form: &Formulation,
     start: &[PlacedReplica],
+    deadline: Instant,
+    settings: &HighsSettings,
     stop: impl FnMut() -> bool,
 ) -> Option<Better> {
     let (fleet, workload) = (instance.fleet, instance.workload);
-    let replicas = improve(fleet, workload, start, stop);
+    let replicas = improve(fleet, workload, start, settings, deadline, stop);
     let value = placed_value(workload, &replicas) as f64;
     if value <= placed_value(workload, start) as f64 {
         return None;
@@ -57,60 +71,83 @@ pub(super) fn beside(
             columns,
         })
 }
-
-/// The best plan found from `start` until `stop` says so; `start` itself if no step helped.
-/// Deterministic for a given number of steps (a fixed seed).
+/// The best plan found from `start` until `stop` says so or `deadline` passes; `start` itself if
+/// no step helped. Deterministic for a given number of steps (a fixed seed) wherever each
+/// neighbourhood is solved within its limit.
 pub(super) fn improve(
     fleet: &Fleet,
     workload: &Workload,
     start: &[PlacedReplica],
+    settings: &HighsSettings,
+    deadline: Instant,
     mut stop: impl FnMut() -> bool,
 ) -> Vec<PlacedReplica> {
-    let priority: BTreeMap<&str, u64> = workload
-        .deployments
-        .iter()
-        .map(|d| (d.name.as_str(), d.priority))
-        .collect();
-    let value = |plan: &[PlacedReplica]| -> u64 {
-        plan.iter()
-            .map(|r| priority.get(r.deployment.as_str()).copied().unwrap_or(0))
-            .sum()
-    };
-    // Nodes per GPU type (a node's first GPU names it; mixed nodes are rare and still refilled).
+    // Nodes per GPU type (a node's first GPU names it; mixed nodes are rare).
     let mut by_type: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (n, node) in fleet.nodes.iter().enumerate() {
         if let Some(gpu) = node.gpus.first() {
             by_type.entry(gpu.gpu_type.as_str()).or_default().push(n);
         }
     }
+    let eligible: Vec<usize> = fleet
+        .nodes
+        .iter()
+        .map(|n| {
+            n.gpus
+                .iter()
+                .filter(|g| g.is_eligible(workload.policy.busy_threshold))
+                .count()
+        })
+        .collect();
     let mut best = start.to_vec();
-    let mut best_value = value(&best);
-    let mut improved = false;
+    let mut best_value = placed_value(workload, &best);
     let mut rng = Rng::new(1);
-    while !fleet.nodes.is_empty() && !stop() {
-        let first = rng.below(fleet.nodes.len() as u64) as usize;
+    while !fleet.nodes.is_empty() && !stop() && repair::room_for_step(deadline) {
+        let first = match idle_nodes(fleet, &eligible, &best) {
+            idle if !idle.is_empty() && rng.chance(IDLE_FIRST_PERCENT) => *rng.pick(&idle),
+            _ => rng.below(fleet.nodes.len() as u64) as usize,
+        };
         let Some(gpu) = fleet.nodes[first].gpus.first() else {
             continue;
         };
         let same = &by_type[gpu.gpu_type.as_str()];
-        let mut freed: BTreeSet<&str> = BTreeSet::from([fleet.nodes[first].name.as_str()]);
-        for _ in 1..NODES_PER_STEP {
-            freed.insert(fleet.nodes[*rng.pick(same)].name.as_str());
+        let wanted = NODES_PER_STEP.min(fleet.nodes.len());
+        let mut nodes = BTreeSet::from([first]);
+        for _ in 0..10 * NODES_PER_STEP {
+            if nodes.len() >= wanted {
+                break;
+            }
+            nodes.insert(if rng.chance(SAME_TYPE_PERCENT) {
+                *rng.pick(same)
+            } else {
+                rng.below(fleet.nodes.len() as u64) as usize
+            });
         }
-        let kept: Vec<PlacedReplica> = best
-            .iter()
-            .filter(|r| !r.stages.iter().any(|s| freed.contains(s.node.as_str())))
-            .cloned()
-            .collect();
-        let candidate = crate::greedy::place_around(fleet, workload, &kept);
-        let candidate_value = value(&candidate);
-        if candidate_value >= best_value {
-            improved |= candidate_value > best_value;
-            best_value = candidate_value;
+        let limit = repair::STEP_LIMIT.min(deadline.saturating_duration_since(Instant::now()));
+        let Some(candidate) = Neighbourhood::new(fleet, workload, &best, &nodes).solve(limit, settings) else {
+            continue;
+        };
+        let value = placed_value(workload, &candidate);
+        let plan = make_plan(fleet, workload, candidate.clone(), SolveStatus::TimeLimit, None);
+        if value > best_value && crate::check::check(fleet, workload, &plan).is_empty() {
+            best_value = value;
             best = candidate;
         }
     }
-    if improved { best } else { start.to_vec() }
+    best
+}
+
+/// Nodes with eligible GPUs that `plan` leaves idle.
+fn idle_nodes(fleet: &Fleet, eligible: &[usize], plan: &[PlacedReplica]) -> Vec<usize> {
+    let mut held: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in plan {
+        for s in &r.stages {
+            *held.entry(s.node.as_str()).or_default() += s.gpus.len();
+        }
+    }
+    (0..fleet.nodes.len())
+        .filter(|&n| eligible[n] > held.get(fleet.nodes[n].name.as_str()).copied().unwrap_or(0))
+        .collect()
 }
 
 #[cfg(test)]
@@ -133,14 +170,21 @@ mod tests {
             .map(|(_, r)| r)
             .collect();
         let mut steps = 0;
-        let improved = improve(&fleet, &workload, &start, || {
+        let settings = HighsSettings {
+            mip_rel_gap: 0.0,
+            verbose: false,
+            relaxed: false,
+            cancel: crate::solver::budget::Cancel::default(),
+        };
+        let far = Instant::now() + std::time::Duration::from_secs(3600);
+        let improved = improve(&fleet, &workload, &start, &settings, far, || {
             steps += 1;
-            steps > 200
+            steps > 20
         });
         assert!(value(&workload, &improved) > value(&workload, &start));
         let plan = make_plan(&fleet, &workload, improved, SolveStatus::TimeLimit, None);
         assert_eq!(crate::check::check(&fleet, &workload, &plan), Vec::new());
         // Stopped before its first step, it returns the start as it was.
-        assert_eq!(improve(&fleet, &workload, &start, || true), start);
+        assert_eq!(improve(&fleet, &workload, &start, &settings, far, || true), start);
     }
 }
