@@ -129,13 +129,14 @@ impl LevelOne<'_> {
         progress::phase("level 1 of 3 (placed value)");
         let wait_until = std::time::Instant::now() + time_left;
         let mut pending = super::worker::spawn_level(self.form, 0, &[], starts, time_left, settings);
+        let answered = pending.answered_switch();
         if expressible && local_search::pays_on(self.fleet) {
             // While HiGHS works on level 1, the local search improves the heuristic plan.
             if let Some(better) = local_search::beside(
                 self.instance,
                 self.form,
                 &heuristic.replicas,
-                wait_until,
+                (wait_until, &answered),
                 settings,
                 || pending.is_over(),
             ) {

@@ -53,7 +53,7 @@ pub(crate) mod highs_run;
 #[path = "highs/worker.rs"]
 pub(crate) mod worker;
 
-// heuristics/: greedy and LP-guided starts, the local search beside HiGHS, warm starts.
+// heuristics/: greedy and LP-guided starts, the local search beside HiGHS (exact repair of neighbourhoods), warm starts.
 #[path = "heuristics/heuristic.rs"]
 mod heuristic;
 #[path = "heuristics/local_search.rs"]

@@ -7,6 +7,8 @@
 //! HiGHS alone stays at 22,185 for 31 s and reaches 22,258 in 600 s.)
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use super::heuristic::placed_value;
@@ -43,19 +45,19 @@ pub(super) struct Better {
     pub(super) columns: Vec<f64>,
 }
 
-/// Searches from `start` until `stop` says so (HiGHS answered) or `deadline` (the end of the
-/// wait for HiGHS); a plan that places more, passes the checker and is written whole in the
-/// model's columns.
+/// Searches from `start` until `stop` says so (HiGHS answered) or `until.0` (the end of the
+/// wait for HiGHS); a step under way ends when `until.1` turns on (HiGHS's answer came). A plan
+/// that places more, passes the checker and is written whole in the model's columns.
 pub(super) fn beside(
     instance: &Instance<'_>,
     form: &Formulation,
     start: &[PlacedReplica],
-    deadline: Instant,
+    until: (Instant, &Arc<AtomicBool>),
     settings: &HighsSettings,
     stop: impl FnMut() -> bool,
 ) -> Option<Better> {
     let (fleet, workload) = (instance.fleet, instance.workload);
-    let replicas = improve(fleet, workload, start, settings, deadline, stop);
+    let replicas = improve(fleet, workload, start, settings, until, stop);
     let value = placed_value(workload, &replicas) as f64;
     if value <= placed_value(workload, start) as f64 {
         return None;
@@ -71,7 +73,8 @@ pub(super) fn beside(
             columns,
         })
 }
-/// The best plan found from `start` until `stop` says so or `deadline` passes; `start` itself if
+/// The best plan found from `start` until `stop` says so or `deadline` passes (a step under way
+/// ends when `interrupt` turns on); `start` itself if
 /// no step helped. Deterministic for a given number of steps (a fixed seed) wherever each
 /// neighbourhood is solved within its limit.
 pub(super) fn improve(
@@ -79,7 +82,7 @@ pub(super) fn improve(
     workload: &Workload,
     start: &[PlacedReplica],
     settings: &HighsSettings,
-    deadline: Instant,
+    (deadline, interrupt): (Instant, &Arc<AtomicBool>),
     mut stop: impl FnMut() -> bool,
 ) -> Vec<PlacedReplica> {
     // Nodes per GPU type (a node's first GPU names it; mixed nodes are rare).
@@ -124,7 +127,8 @@ pub(super) fn improve(
             });
         }
         let limit = repair::STEP_LIMIT.min(deadline.saturating_duration_since(Instant::now()));
-        let Some(candidate) = Neighbourhood::new(fleet, workload, &best, &nodes).solve(limit, settings) else {
+        let Some(candidate) = Neighbourhood::new(fleet, workload, &best, &nodes).solve(limit, settings, interrupt)
+        else {
             continue;
         };
         let value = placed_value(workload, &candidate);
@@ -176,7 +180,10 @@ mod tests {
             relaxed: false,
             cancel: crate::solver::budget::Cancel::default(),
         };
-        let far = Instant::now() + std::time::Duration::from_secs(3600);
+        let far = (
+            Instant::now() + std::time::Duration::from_secs(3600),
+            &Arc::new(AtomicBool::new(false)),
+        );
         let improved = improve(&fleet, &workload, &start, &settings, far, || {
             steps += 1;
             steps > 20

@@ -113,8 +113,14 @@ impl Neighbourhood {
     }
 
     /// The best plan of the neighbourhood within `time_left`, joined with the replicas that
-    /// stay; `None` unless it places more value than the replicas that stood there.
-    pub(super) fn solve(&self, time_left: Duration, settings: &HighsSettings) -> Option<Vec<PlacedReplica>> {
+    /// stay; `None` unless it places more value than the replicas that stood there, or if `stop`
+    /// turns on first.
+    pub(super) fn solve(
+        &self,
+        time_left: Duration,
+        settings: &HighsSettings,
+        stop: &Arc<AtomicBool>,
+    ) -> Option<Vec<PlacedReplica>> {
         let instance = Instance::new(&self.fleet, &self.workload);
         let form = Formulation::build(&instance);
         let start = super::start::from_replicas(&instance, &form, &self.inside)?;
@@ -125,11 +131,10 @@ impl Neighbourhood {
             relaxed: false,
             ..settings.clone()
         };
-        let stop = Arc::new(AtomicBool::new(false));
         let run = Run {
             time_left,
             settings: &settings,
-            stop: &stop,
+            stop,
         };
         let (objective, maximise) = super::lexicographic::objective(&form, 0);
         let starts = Starts {
@@ -230,7 +235,11 @@ mod tests {
         let mut wins = 0;
         for _ in 0..30 {
             let nodes: BTreeSet<usize> = (0..8).map(|_| rng.below(fleet.nodes.len() as u64) as usize).collect();
-            let Some(joined) = Neighbourhood::new(&fleet, &workload, &plan, &nodes).solve(STEP_LIMIT, &settings) else {
+            let Some(joined) = Neighbourhood::new(&fleet, &workload, &plan, &nodes).solve(
+                STEP_LIMIT,
+                &settings,
+                &Arc::new(AtomicBool::new(false)),
+            ) else {
                 continue;
             };
             let checked = make_plan(&fleet, &workload, joined.clone(), SolveStatus::TimeLimit, None);
@@ -299,7 +308,7 @@ mod tests {
         };
         let n2_n3 = BTreeSet::from([1, 2]);
         let joined = Neighbourhood::new(&fleet, &workload, &plan, &n2_n3)
-            .solve(STEP_LIMIT, &settings)
+            .solve(STEP_LIMIT, &settings, &Arc::new(AtomicBool::new(false)))
             .expect("the small model fits the four GPUs left");
         let checked = make_plan(&fleet, &workload, joined.clone(), SolveStatus::TimeLimit, None);
         assert_eq!(crate::check::check(&fleet, &workload, &checked), Vec::new());

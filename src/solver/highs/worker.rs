@@ -49,6 +49,8 @@ pub fn spawn_objective(
 ) -> Pending {
     let (send, receive) = mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    let worker_done = Arc::clone(&done);
     let cancel = settings.cancel.clone();
     let (form, extra, hint, fallback, settings, worker_stop) = (
         Arc::clone(form),
@@ -76,6 +78,7 @@ pub fn spawn_objective(
             },
         );
         let _ = send.send(result);
+        worker_done.store(true, Ordering::Release);
     };
     let thread = std::thread::Builder::new()
         .name(THREAD_NAME.into())
@@ -90,6 +93,7 @@ pub fn spawn_objective(
         until: Instant::now() + time_left + super::budget::GRACE,
         ready,
         stop,
+        done,
         cancel,
         thread,
         answered: false,
@@ -104,6 +108,8 @@ pub struct Pending {
     ready: Option<Result<LevelResult, Error>>,
     /// Read by HiGHS's interrupt callback.
     stop: Arc<AtomicBool>,
+    /// Set by the worker once its answer is sent.
+    done: Arc<AtomicBool>,
     /// The whole solve's switch: once on, waiting ends at once.
     cancel: super::budget::Cancel,
     thread: Option<JoinHandle<()>>,
@@ -118,6 +124,12 @@ impl Pending {
             self.ready = self.receive.try_recv().ok();
         }
         self.ready.is_some() || Instant::now() >= self.until || self.cancel.is_cancelled()
+    }
+
+    /// A switch that turns on once HiGHS has answered: work done beside it (the local search's
+    /// own small HiGHS runs) hands it to HiGHS as their stop switch, so that it ends at once.
+    pub fn answered_switch(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.done)
     }
 
     /// HiGHS's answer, or `None` if it did not come before the wait ran out (HiGHS is then
