@@ -9,7 +9,7 @@ use super::budget::{self, Budget};
 use super::highs_run::{HighsSettings, LevelOutcome, Starts};
 use super::lexicographic::Levels;
 use super::relax::{Relaxation, level_one_bound};
-use super::{Formulation, Instance, Settled, SolveOptions, local_search, progress};
+use super::{Formulation, Instance, Settled, SolveOptions, local_search, progress, relaxed_start};
 use crate::domain::{Fleet, PlacedReplica};
 use crate::error::Result;
 
@@ -63,6 +63,10 @@ impl LevelOne<'_> {
     ) -> Result<Answer> {
         let options = self.options;
         let lp_floor = self.relaxation.map(|lp| super::bound::upper(lp.value));
+        // HiGHS's own search is given the heuristic plan as it is now (whatever the relaxed
+        // start finds later), so that a level it proves does not depend on the clock.
+        let hint = heuristic.columns.clone();
+        self.relaxed_start(heuristic, lp_floor, time, settings);
         let value = heuristic.value;
         let within_gap = lp_floor.filter(|&bound| {
             options.mip_rel_gap > 0.0 && value < bound && (bound - value) / bound <= options.mip_rel_gap
@@ -123,7 +127,7 @@ impl LevelOne<'_> {
             time.left()
         };
         let starts = Starts {
-            hint: heuristic.columns.as_deref(),
+            hint: hint.as_deref(),
             fallback: Some(&levels.best),
         };
         progress::phase("level 1 of 3 (placed value)");
@@ -209,6 +213,61 @@ impl LevelOne<'_> {
             bound: Some(self.capped_by_known(bound, value)),
             proof_contradicted: false,
         })
+    }
+
+    /// On large models (the level-1 search of HiGHS held up in its root node for tens of
+    /// seconds), the relaxed start and repair steps from it until they reach the LP's bound or
+    /// their share of the time ends, before HiGHS's own search; the heuristic plan becomes what
+    /// they found where it places more. Nothing here depends on the clock unless the clock stops
+    /// it (the relaxed model stops at its first incumbent above the heuristic plan).
+    fn relaxed_start(&self, heuristic: &mut Heuristic, lp_floor: Option<f64>, time: &Budget, settings: &HighsSettings) {
+        let expressible = heuristic
+            .columns
+            .as_deref()
+            .is_some_and(|h| (self.form.level_value(0, h) - heuristic.value).abs() < 0.5);
+        let large = self.form.vars.len() >= relaxed_start::MIN_COLUMNS && local_search::pays_on(self.fleet);
+        let Some(floor) = lp_floor.filter(|&f| heuristic.value < f) else {
+            return;
+        };
+        let gap = self.options.mip_rel_gap;
+        if self.restricted || !expressible || !large || (gap > 0.0 && (floor - heuristic.value) / floor <= gap) {
+            return;
+        }
+        let phase = time.share(budget::LEVEL_ONE_WAIT_SHARE * budget::RELAXED_START_SHARE);
+        let until = std::time::Instant::now() + phase;
+        progress::phase("level 1 of 3 (placed value): relaxed start");
+        let workload = self.instance.workload;
+        let relaxed_time = phase.mul_f64(budget::RELAXED_MIP_SHARE);
+        let from = relaxed_start::plan(self.fleet, workload, heuristic.value, relaxed_time, settings)
+            .unwrap_or_else(|| heuristic.replicas.clone());
+        let never = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let found = local_search::improve(
+            self.fleet,
+            workload,
+            &from,
+            settings,
+            (until, &never),
+            Some(floor as u64),
+            || self.options.cancel.is_cancelled(),
+        );
+        let than = heuristic.value as u64;
+        if let Some(better) = local_search::better(self.instance, self.form, than, found) {
+            if self.options.verbose {
+                eprintln!(
+                    "fleetfit: relaxed start and repair {} -> {} in {:.1}s",
+                    heuristic.value,
+                    better.value,
+                    phase
+                        .saturating_sub(until.saturating_duration_since(std::time::Instant::now()))
+                        .as_secs_f64()
+                );
+            }
+            *heuristic = Heuristic {
+                replicas: better.replicas,
+                value: better.value,
+                columns: Some(better.columns),
+            };
+        }
     }
 
     /// Whether a level-1 value reaches a proven bound: the relaxed LP's (rounded by

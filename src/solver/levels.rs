@@ -87,6 +87,8 @@ pub fn solve(fleet: &Fleet, workload: &Workload, options: &SolveOptions) -> Resu
         verbose: options.verbose,
         relaxed: false,
         cancel: options.cancel.clone(),
+        stop_at: None,
+        max_nodes: None,
     };
 
     // A filled start that reaches a known bound on level 1 is level 1's answer: no LP needed.

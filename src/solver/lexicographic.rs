@@ -189,6 +189,8 @@ mod tests {
             verbose: false,
             relaxed: false,
             cancel: Cancel::default(),
+            stop_at: None,
+            max_nodes: None,
         };
         // On a loaded machine HiGHS may not answer within a second and its grace: more time, up
         // to 8 s (still far from a proof), until it answers.

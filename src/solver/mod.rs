@@ -58,6 +58,8 @@ pub(crate) mod worker;
 mod heuristic;
 #[path = "heuristics/local_search.rs"]
 mod local_search;
+#[path = "heuristics/relaxed_start.rs"]
+mod relaxed_start;
 #[path = "heuristics/repair.rs"]
 mod repair;
 #[path = "heuristics/start.rs"]

@@ -89,6 +89,8 @@ pub fn relaxation_bound(fleet: &Fleet, workload: &Workload, time_limit: Duration
         verbose: false,
         relaxed: true,
         cancel: super::budget::Cancel::default(),
+        stop_at: None,
+        max_nodes: None,
     };
     Ok(relax(&relaxed, &form, Instant::now() + time_limit, &settings)?.map(|lp| lp.value))
 }

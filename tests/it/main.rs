@@ -30,6 +30,7 @@ mod published;
 mod replan;
 mod report;
 mod rules;
+mod scale;
 mod schema;
 mod seeds;
 mod sharing;

@@ -57,9 +57,21 @@ pub(super) fn beside(
     stop: impl FnMut() -> bool,
 ) -> Option<Better> {
     let (fleet, workload) = (instance.fleet, instance.workload);
-    let replicas = improve(fleet, workload, start, settings, until, stop);
+    let replicas = improve(fleet, workload, start, settings, until, None, stop);
+    better(instance, form, placed_value(workload, start), replicas)
+}
+
+/// `replicas` as a [`Better`] plan: where it places more than `than`, passes the checker and is
+/// written whole in the model's columns.
+pub(super) fn better(
+    instance: &Instance<'_>,
+    form: &Formulation,
+    than: u64,
+    replicas: Vec<PlacedReplica>,
+) -> Option<Better> {
+    let (fleet, workload) = (instance.fleet, instance.workload);
     let value = placed_value(workload, &replicas) as f64;
-    if value <= placed_value(workload, start) as f64 {
+    if value <= than as f64 {
         return None;
     }
     let columns = super::start::from_replicas(instance, form, &replicas)
@@ -73,8 +85,8 @@ pub(super) fn beside(
             columns,
         })
 }
-/// The best plan found from `start` until `stop` says so or `deadline` passes (a step under way
-/// ends when `interrupt` turns on); `start` itself if
+/// The best plan found from `start` until it places `target`, `stop` says so or `deadline` passes
+/// (a step under way ends when `interrupt` turns on); `start` itself if
 /// no step helped. Deterministic for a given number of steps (a fixed seed) wherever each
 /// neighbourhood is solved within its limit.
 pub(super) fn improve(
@@ -83,6 +95,7 @@ pub(super) fn improve(
     start: &[PlacedReplica],
     settings: &HighsSettings,
     (deadline, interrupt): (Instant, &Arc<AtomicBool>),
+    target: Option<u64>,
     mut stop: impl FnMut() -> bool,
 ) -> Vec<PlacedReplica> {
     // Nodes per GPU type (a node's first GPU names it; mixed nodes are rare).
@@ -105,7 +118,8 @@ pub(super) fn improve(
     let mut best = start.to_vec();
     let mut best_value = placed_value(workload, &best);
     let mut rng = Rng::new(1);
-    while !fleet.nodes.is_empty() && !stop() && repair::room_for_step(deadline) {
+    while !fleet.nodes.is_empty() && target.is_none_or(|t| best_value < t) && !stop() && repair::room_for_step(deadline)
+    {
         let first = match idle_nodes(fleet, &eligible, &best) {
             idle if !idle.is_empty() && rng.chance(IDLE_FIRST_PERCENT) => *rng.pick(&idle),
             _ => rng.below(fleet.nodes.len() as u64) as usize,
@@ -179,12 +193,14 @@ mod tests {
             verbose: false,
             relaxed: false,
             cancel: crate::solver::budget::Cancel::default(),
+            stop_at: None,
+            max_nodes: None,
         };
         let far = (
             Instant::now() + std::time::Duration::from_secs(3600),
             &Arc::new(AtomicBool::new(false)),
         );
-        let improved = improve(&fleet, &workload, &start, &settings, far, || {
+        let improved = improve(&fleet, &workload, &start, &settings, far, None, || {
             steps += 1;
             steps > 20
         });
@@ -192,6 +208,6 @@ mod tests {
         let plan = make_plan(&fleet, &workload, improved, SolveStatus::TimeLimit, None);
         assert_eq!(crate::check::check(&fleet, &workload, &plan), Vec::new());
         // Stopped before its first step, it returns the start as it was.
-        assert_eq!(improve(&fleet, &workload, &start, &settings, far, || true), start);
+        assert_eq!(improve(&fleet, &workload, &start, &settings, far, None, || true), start);
     }
 }

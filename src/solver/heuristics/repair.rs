@@ -129,6 +129,8 @@ impl Neighbourhood {
             mip_rel_gap: 0.0,
             verbose: false,
             relaxed: false,
+            stop_at: None,
+            max_nodes: Some(STEP_NODES),
             ..settings.clone()
         };
         let run = Run {
@@ -168,8 +170,13 @@ fn join(outside: &[PlacedReplica], placed: Vec<PlacedReplica>) -> Vec<PlacedRepl
     joined
 }
 
-/// One repair step's time: enough for HiGHS to prove a neighbourhood of a few dozen GPUs.
-pub(super) const STEP_LIMIT: Duration = Duration::from_millis(500);
+/// One repair step's time, a safety net: a neighbourhood of eight nodes is proven in 15-300 ms,
+/// and the node limit below ends a step first, so that its result does not depend on the clock
+/// (on a loaded machine a 500 ms limit changed which steps won, and where the search ended).
+pub(super) const STEP_LIMIT: Duration = Duration::from_secs(3);
+
+/// Branch-and-bound nodes per repair step.
+const STEP_NODES: i32 = 500;
 
 /// Whether `deadline` leaves room for another step.
 pub(super) fn room_for_step(deadline: Instant) -> bool {
@@ -230,6 +237,8 @@ mod tests {
             verbose: false,
             relaxed: false,
             cancel: Cancel::default(),
+            stop_at: None,
+            max_nodes: None,
         };
         let mut rng = Rng::new(7);
         let mut wins = 0;
@@ -305,6 +314,8 @@ mod tests {
             verbose: false,
             relaxed: false,
             cancel: Cancel::default(),
+            stop_at: None,
+            max_nodes: None,
         };
         let n2_n3 = BTreeSet::from([1, 2]);
         let joined = Neighbourhood::new(&fleet, &workload, &plan, &n2_n3)

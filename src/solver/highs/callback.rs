@@ -15,14 +15,25 @@ pub(super) struct Hook {
     /// The whole solve's switch.
     cancel: super::budget::Cancel,
     progress: bool,
+    /// Stop once an incumbent reaches this objective value (a maximised level).
+    stop_at: Option<f64>,
+    /// An incumbent reached `stop_at`.
+    reached: AtomicBool,
 }
 
 impl Hook {
-    pub(super) fn new(stop: &Arc<AtomicBool>, cancel: &super::budget::Cancel, progress: bool) -> Box<Hook> {
+    pub(super) fn new(
+        stop: &Arc<AtomicBool>,
+        cancel: &super::budget::Cancel,
+        stop_at: Option<f64>,
+        progress: bool,
+    ) -> Box<Hook> {
         Box::new(Hook {
             stop: Arc::clone(stop),
             cancel: cancel.clone(),
             progress,
+            stop_at,
+            reached: AtomicBool::new(false),
         })
     }
 
@@ -42,8 +53,10 @@ impl Hook {
             ] {
                 highs_sys::Highs_startCallback(highs, kind);
             }
-            if self.progress {
+            if self.progress || self.stop_at.is_some() {
                 highs_sys::Highs_startCallback(highs, highs_sys::kHighsCallbackMipImprovingSolution);
+            }
+            if self.progress {
                 highs_sys::Highs_startCallback(highs, highs_sys::kHighsCallbackMipLogging);
             }
         }
@@ -70,7 +83,7 @@ unsafe extern "C" fn callback(
     .contains(&kind);
     // SAFETY: HiGHS passes a valid `data_in` (or null) for its interrupt callbacks.
     if interrupt
-        && (hook.stop.load(Ordering::Relaxed) || hook.cancel.is_cancelled())
+        && (hook.stop.load(Ordering::Relaxed) || hook.cancel.is_cancelled() || hook.reached.load(Ordering::Relaxed))
         && let Some(data_in) = unsafe { data_in.as_mut() }
     {
         data_in.user_interrupt = 1;
@@ -82,10 +95,15 @@ unsafe extern "C" fn callback(
         highs_sys::kHighsCallbackMipInterrupt,
     ]
     .contains(&kind);
-    if hook.progress
-        && mip
-        && let Some(out) = unsafe { out.as_ref() }
+    let Some(out) = (if mip { unsafe { out.as_ref() } } else { None }) else {
+        return;
+    };
+    if kind == highs_sys::kHighsCallbackMipImprovingSolution
+        && hook.stop_at.is_some_and(|at| out.objective_function_value >= at - 1e-6)
     {
+        hook.reached.store(true, Ordering::Relaxed);
+    }
+    if hook.progress {
         super::progress::record(out.mip_primal_bound, out.mip_dual_bound);
     }
 }

@@ -21,6 +21,12 @@ pub struct HighsSettings {
     pub relaxed: bool,
     /// The solve's switch: once on, HiGHS is interrupted and every wait for it ends.
     pub cancel: super::budget::Cancel,
+    /// A maximised level stops at its first incumbent worth at least this (a start for other
+    /// work, not a proof). The stop depends on the incumbents HiGHS finds, never on the clock.
+    pub stop_at: Option<f64>,
+    /// At most this many branch-and-bound nodes: a search whose end depends on its work, not on
+    /// the clock (the repair steps' small models).
+    pub max_nodes: Option<i32>,
 }
 
 /// Whether HiGHS proved a level optimal.
@@ -171,6 +177,7 @@ fn solve_once(
     let hook = super::callback::Hook::new(
         run.stop,
         &settings.cancel,
+        settings.stop_at,
         super::progress::enabled() && !settings.relaxed,
     );
     let configured = |no_presolve: bool| -> Result<highs::Model, Error> {
@@ -198,6 +205,9 @@ fn solve_once(
         // Every objective coefficient is an integer, so a gap below 1 already proves optimality.
         option(&mut model, "mip_abs_gap", 0.5)?;
         option(&mut model, "solve_relaxation", settings.relaxed)?;
+        if let Some(nodes) = settings.max_nodes {
+            option(&mut model, "mip_max_nodes", nodes)?;
+        }
         hook.attach(&mut model);
         if settings.relaxed || no_presolve {
             // On large fleets presolve costs more than it saves for the LP alone.

@@ -122,6 +122,8 @@ mod tests {
             verbose: false,
             relaxed: true,
             cancel: crate::solver::budget::Cancel::default(),
+            stop_at: None,
+            max_nodes: None,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         relax(&relaxed, &form, deadline, &settings)

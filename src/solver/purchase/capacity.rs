@@ -171,6 +171,8 @@ fn purchase_and_plan(
         verbose: false,
         relaxed: false,
         cancel: cancel.clone(),
+        stop_at: None,
+        max_nodes: None,
     };
     let left = || deadline.saturating_duration_since(Instant::now());
     let no_plan = || {

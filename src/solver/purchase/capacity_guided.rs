@@ -42,6 +42,8 @@ pub(super) fn spawn_relax(
         verbose: false,
         relaxed: true,
         cancel: cancel.clone(),
+        stop_at: None,
+        max_nodes: None,
     };
     let starts = Starts {
         hint: None,
