@@ -34,9 +34,9 @@ pub(super) fn plan(
     let form = Arc::new(Formulation::build(&relaxed));
     let settings = HighsSettings {
         mip_rel_gap: 0.0,
-        verbose: false,
         relaxed: false,
         stop_at: Some(above + 1.0),
+        verbose: false,
         max_nodes: None,
         ..settings.clone()
     };
@@ -109,6 +109,7 @@ mod tests {
         let form = Arc::new(Formulation::build(&relaxed));
         let stopping = HighsSettings {
             stop_at: Some(above + 1.0),
+            verbose: false,
             ..settings()
         };
         let starts = Starts {
