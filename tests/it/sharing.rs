@@ -145,3 +145,35 @@ fn sharing_small_models_frees_whole_gpus_on_the_demo() {
     );
     assert!(freed >= 20, "sharing frees only {freed} GPUs");
 }
+
+/// A node whose GPUs are free at two levels models them as two sharing classes: per GPU where a
+/// two-GPU sharing replica fits, by pattern where only one-GPU workers do. A one-GPU deployment
+/// that fits both has workers in both; its blocks are as many as its workers in each (before,
+/// the per-GPU part was dealt into every block of the deployment, and assigning GPUs panicked on
+/// the empty ones: seen in the repair steps' sub-models at 10,240 GPUs).
+#[test]
+fn one_gpu_workers_in_a_pattern_class_and_a_per_gpu_class_of_one_node() {
+    let fleet = "nodes:
+  - name: n
+    gpus:
+      - {index: 0, type: H100-SXM5-80GB, memory_mib: 81559}
+      - {index: 1, type: H100-SXM5-80GB, memory_mib: 81559}
+      - {index: 2, type: H100-SXM5-80GB, memory_mib: 81559}
+      - {index: 3, type: H100-SXM5-80GB, memory_mib: 81559}
+      - {index: 4, type: H100-SXM5-80GB, memory_mib: 81559, used_mib: 30000}
+      - {index: 5, type: H100-SXM5-80GB, memory_mib: 81559, used_mib: 30000}
+";
+    // `a` (0.7 of 81559 = 57091 MiB) fits only the four idle GPUs, two per replica; `b` (0.2,
+    // 16311 MiB) fits beside it there (one each) and three to a GPU on the two used ones.
+    let deployments = format!(
+        "deployments:
+  - {{name: a, model: qwen2.5-7b, replicas: 2, priority: 10, tensor_parallel: [2], share_gpu: true, gpu_memory_utilization: 0.7}}
+{}",
+        small("b", 12, 0.2, "")
+    );
+    let (fleet, workload) = parse(fleet, &deployments);
+    let plan = solve(&fleet, &workload).plan;
+    assert_valid(&fleet, &workload, &plan);
+    assert_eq!(placed(&plan, "a"), 2);
+    assert_eq!(placed(&plan, "b"), 4 + 2 * 3);
+}

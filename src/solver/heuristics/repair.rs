@@ -147,6 +147,11 @@ impl Neighbourhood {
         if result.outcome == LevelOutcome::Infeasible || form.level_value(0, &result.values) < before + 0.5 {
             return None;
         }
+        // (A step's columns are assigned only where they obey every row: a stopped sub-MIP
+        // hands back what it has.)
+        if !super::highs_run::satisfies(&form, &[], &result.values) {
+            return None;
+        }
         let placed = assign::assign(&instance, &form, &result.values).ok()?;
         Some(join(&self.outside, placed))
     }

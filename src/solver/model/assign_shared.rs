@@ -83,17 +83,27 @@ pub(super) fn shared_blocks(
         }
     }
     for (p, gpus) in slots {
-        let blocks = counts[p] as usize;
         let block = instance.placements[p].block;
-        if blocks == 0 {
-            continue;
+        // A placement's workers may sit in pattern classes too (one-GPU workers, handed out
+        // above): these slots make blocks of their own, as many as they fill.
+        let size = instance.blocks[block].gpus.max(1) as usize;
+        let blocks = gpus.len() / size;
+        if blocks == 0 || gpus.len() % size != 0 || blocks as u64 > counts[p] {
+            if gpus.is_empty() {
+                continue;
+            }
+            return Err(Error::Solver(
+                "internal: shared workers do not split into whole blocks".into(),
+            ));
         }
         let mut dealt: Vec<Vec<(usize, usize)>> = vec![Vec::new(); blocks];
         for (i, at) in gpus.into_iter().enumerate() {
             dealt[i % blocks].push(at);
         }
         for list in dealt {
-            let node = list[0].0;
+            let Some(&(node, _)) = list.first() else {
+                return Err(Error::Solver("internal: a shared block without workers".into()));
+            };
             let n = &instance.fleet.nodes[node];
             let mut indices: Vec<u32> = list.iter().map(|&(_, g)| n.gpus[g].index).collect();
             indices.sort_unstable();
