@@ -164,7 +164,6 @@ impl Levels {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::solver::budget::Cancel;
     use crate::solver::{Instance, planner_fleet};
     use crate::synth::GenSpec;
 
@@ -184,14 +183,7 @@ mod tests {
         let instance = Instance::new(&view, &workload);
         let form = Arc::new(Formulation::build(&instance));
         let mut levels = Levels::new(Arc::clone(&form), Vec::new(), vec![0.0; form.vars.len()], "");
-        let settings = HighsSettings {
-            mip_rel_gap: 0.0,
-            verbose: false,
-            relaxed: false,
-            cancel: Cancel::default(),
-            stop_at: None,
-            max_nodes: None,
-        };
+        let settings = HighsSettings::default();
         // On a loaded machine HiGHS may not answer within a second and its grace: more time, up
         // to 8 s (still far from a proof), until it answers.
         let settled = [1, 2, 4, 8].into_iter().any(|seconds| {

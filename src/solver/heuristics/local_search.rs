@@ -188,14 +188,7 @@ mod tests {
             .map(|(_, r)| r)
             .collect();
         let mut steps = 0;
-        let settings = HighsSettings {
-            mip_rel_gap: 0.0,
-            verbose: false,
-            relaxed: false,
-            cancel: crate::solver::budget::Cancel::default(),
-            stop_at: None,
-            max_nodes: None,
-        };
+        let settings = HighsSettings::default();
         let far = (
             Instant::now() + std::time::Duration::from_secs(3600),
             &Arc::new(AtomicBool::new(false)),

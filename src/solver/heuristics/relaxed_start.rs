@@ -82,18 +82,10 @@ fn keep_spread(workload: &Workload, replicas: Vec<PlacedReplica>) -> Vec<PlacedR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::solver::budget::Cancel;
     use crate::synth::GenSpec;
 
     fn settings() -> HighsSettings {
-        HighsSettings {
-            mip_rel_gap: 0.0,
-            verbose: false,
-            relaxed: false,
-            cancel: Cancel::default(),
-            stop_at: None,
-            max_nodes: None,
-        }
+        HighsSettings::default()
     }
 
     /// The relaxed model stops at its first incumbent above the heuristic plan (on the 4,096-GPU

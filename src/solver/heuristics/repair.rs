@@ -193,7 +193,6 @@ mod tests {
     use super::*;
     use crate::domain::{SolveStatus, make_plan};
     use crate::rng::Rng;
-    use crate::solver::budget::Cancel;
     use crate::synth::GenSpec;
 
     /// Every neighbourhood's plan, joined with what stays, keeps every rule where the
@@ -237,14 +236,7 @@ mod tests {
             .per_type
             .insert("H100-SXM5-80GB".into(), free_h100 - 4);
         let before = placed_value(&workload, &plan);
-        let settings = HighsSettings {
-            mip_rel_gap: 0.0,
-            verbose: false,
-            relaxed: false,
-            cancel: Cancel::default(),
-            stop_at: None,
-            max_nodes: None,
-        };
+        let settings = HighsSettings::default();
         let mut rng = Rng::new(7);
         let mut wins = 0;
         for _ in 0..30 {
@@ -314,14 +306,7 @@ mod tests {
         for stage in &mut plan[0].stages {
             stage.gpus = vec![0, 1];
         }
-        let settings = HighsSettings {
-            mip_rel_gap: 0.0,
-            verbose: false,
-            relaxed: false,
-            cancel: Cancel::default(),
-            stop_at: None,
-            max_nodes: None,
-        };
+        let settings = HighsSettings::default();
         let n2_n3 = BTreeSet::from([1, 2]);
         let joined = Neighbourhood::new(&fleet, &workload, &plan, &n2_n3)
             .solve(STEP_LIMIT, &settings, &Arc::new(AtomicBool::new(false)))

@@ -10,8 +10,9 @@ use highs::{HighsModelStatus, RowProblem, Sense};
 use super::formulation::Formulation;
 use crate::error::Error;
 
-/// Solver settings shared by every level.
-#[derive(Debug, Clone)]
+/// Solver settings shared by every level. The default proves optimality, quietly, with no stop
+/// but the solve's switch.
+#[derive(Debug, Clone, Default)]
 pub struct HighsSettings {
     /// Relative MIP gap at which a level counts as done (0 = prove optimality).
     pub mip_rel_gap: f64,
