@@ -75,10 +75,7 @@ impl LevelOne<'_> {
         // and 3 can start from it; where the model cannot express it whole, a proven bound is
         // reached by the MIP instead (quickly: it has the bound), and only `--gap` keeps the plan
         // as it is.
-        let expressible = heuristic
-            .columns
-            .as_deref()
-            .is_some_and(|h| (self.form.level_value(0, h) - value).abs() < 0.5);
+        let expressible = self.expressible(heuristic);
         let reaches_bound = self.reaches_proven_bound(value) && expressible;
         if reaches_bound || within_gap.is_some() {
             let bound = if reaches_bound {
@@ -222,10 +219,7 @@ impl LevelOne<'_> {
     /// they found where it places more. Nothing here depends on the clock unless the clock stops
     /// it (the relaxed model stops at its first incumbent above the heuristic plan).
     fn relaxed_start(&self, heuristic: &mut Heuristic, lp_floor: Option<f64>, time: &Budget, settings: &HighsSettings) {
-        let expressible = heuristic
-            .columns
-            .as_deref()
-            .is_some_and(|h| (self.form.level_value(0, h) - heuristic.value).abs() < 0.5);
+        let expressible = self.expressible(heuristic);
         let large = self.form.vars.len() >= relaxed_start::MIN_COLUMNS && local_search::pays_on(self.fleet);
         let Some(floor) = lp_floor.filter(|&f| heuristic.value < f) else {
             return;
@@ -277,6 +271,14 @@ impl LevelOne<'_> {
                 columns: Some(better.columns),
             };
         }
+    }
+
+    /// Whether the heuristic plan is written whole in the model's columns.
+    fn expressible(&self, heuristic: &Heuristic) -> bool {
+        heuristic
+            .columns
+            .as_deref()
+            .is_some_and(|h| (self.form.level_value(0, h) - heuristic.value).abs() < 0.5)
     }
 
     /// Whether a level-1 value reaches a proven bound: the relaxed LP's (rounded by

@@ -186,3 +186,14 @@ pub fn capacity_probe(
         workload.deployments.len()
     );
 }
+
+/// `fleetfit gen --gpus GPUS --deployments DEPLOYMENTS --seed 1 --tight`, written to a temporary
+/// folder (kept alive by the returned guard): its fleet and deployments files.
+pub fn tight_files(gpus: u64, deployments: u64) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let spec = fleetfit::synth::GenSpec::tight(gpus, deployments);
+    let dir = tempfile::tempdir().unwrap();
+    let (fleet, deployments) = (dir.path().join("fleet.yaml"), dir.path().join("deployments.yaml"));
+    std::fs::write(&fleet, fleetfit::synth::fleet_yaml(&spec)).unwrap();
+    std::fs::write(&deployments, fleetfit::synth::deployments_yaml(&spec)).unwrap();
+    (dir, fleet, deployments)
+}

@@ -7,17 +7,12 @@ use std::time::Duration;
 
 use fleetfit::formats::{deployments_file, fleet_file};
 use fleetfit::solver::{Settled, SolveOptions};
-use fleetfit::synth::{GenSpec, deployments_yaml, fleet_yaml};
 
 use crate::common::assert_valid;
 
 #[test]
 fn level_one_at_4096_gpus_is_proven_by_a_plan_that_reaches_the_lp_bound() {
-    let spec = GenSpec::tight(4096, 128);
-    let dir = tempfile::tempdir().unwrap();
-    let (fleet_path, deployments_path) = (dir.path().join("fleet.yaml"), dir.path().join("deployments.yaml"));
-    std::fs::write(&fleet_path, fleet_yaml(&spec)).unwrap();
-    std::fs::write(&deployments_path, deployments_yaml(&spec)).unwrap();
+    let (_dir, fleet_path, deployments_path) = crate::common::tight_files(4096, 128);
     let fleet = fleet_file::load(&fleet_path).unwrap();
     let workload = deployments_file::load(&deployments_path).unwrap();
     // (`--gap 0.001` only keeps levels 2 and 3 short: the heuristic plans start 0.36% from the

@@ -8,7 +8,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use fleetfit::formats::scenarios_file;
-use fleetfit::synth::{GenSpec, deployments_yaml, fleet_yaml};
 use fleetfit::workflows::{Base, SweepOptions, whatif};
 
 const CHILD: &str = "FLEETFIT_THREADS_CHILD";
@@ -60,17 +59,8 @@ fn sampling<T>(work: impl FnOnce() -> T) -> (T, usize) {
 /// `fleetfit gen --gpus GPUS --deployments DEPLOYMENTS --seed 1 --tight`, written to and read
 /// back from a temporary folder (kept alive by the returned guard).
 fn tight_base(gpus: u64, deployments: u64) -> (tempfile::TempDir, Base) {
-    let spec = GenSpec {
-        gpus,
-        deployments,
-        seed: 1,
-        tight: true,
-    };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("fleet.yaml"), fleet_yaml(&spec)).unwrap();
-    std::fs::write(dir.path().join("deployments.yaml"), deployments_yaml(&spec)).unwrap();
-    let base = Base::load(&dir.path().join("fleet.yaml"), &dir.path().join("deployments.yaml")).unwrap();
-    (dir, base)
+    let (dir, fleet, deployments) = crate::common::tight_files(gpus, deployments);
+    (dir, Base::load(&fleet, &deployments).unwrap())
 }
 
 fn solver_threads() -> usize {

@@ -115,6 +115,9 @@ mod tests {
         assert_eq!(result.outcome, LevelOutcome::Stopped);
         assert!(form.level_value(0, &result.values) > above);
         let start = plan(&fleet, &workload, above, Duration::from_secs(120), &settings()).unwrap();
+        // It stops at an incumbent, not at a time: the same start every run.
+        let again = plan(&fleet, &workload, above, Duration::from_secs(120), &settings()).unwrap();
+        assert_eq!(start, again);
         let checked = make_plan(&fleet, &workload, start, SolveStatus::TimeLimit, None);
         assert_eq!(crate::check::check(&fleet, &workload, &checked), Vec::new());
     }
